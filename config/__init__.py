@@ -1,0 +1,1 @@
+"""Settings, the site file and device credentials."""

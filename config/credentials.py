@@ -1,0 +1,121 @@
+"""Per-device MQTT credentials and lock signing keys, kept in one 0600 JSON file.
+
+Secrets are made here (``secrets`` module), never committed, never sent over MQTT.
+The controller reads the HMAC keys; the simulated firmware reads its own entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .site import Site
+
+CONTROLLER_USER_PREFIX = "controller-"
+FIRE_PANEL_USER_PREFIX = "firepanel-"
+
+
+class CredentialsError(ValueError):
+    """The credentials file is missing, unreadable or invalid."""
+
+
+class MqttLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=16, max_length=256)
+
+
+class DeviceCredentials(MqttLogin):
+    #: HMAC-SHA256 key for signed commands, hex (32 random bytes).
+    hmac_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @property
+    def key(self) -> bytes:
+        return bytes.fromhex(self.hmac_key)
+
+
+class SiteCredentials(BaseModel):
+    """All MQTT logins of one site: the controller's, the fire panel's, each device's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str
+    controller: MqttLogin
+    fire_panel: MqttLogin
+    devices: dict[str, DeviceCredentials] = Field(default_factory=dict)
+
+    def device(self, device_id: str) -> DeviceCredentials:
+        try:
+            return self.devices[device_id]
+        except KeyError:
+            raise CredentialsError(f"no credentials for device {device_id!r}") from None
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_device_credentials(device_id: str) -> DeviceCredentials:
+    """Fresh random login and signing key for one device (username = device id)."""
+    return DeviceCredentials(
+        username=device_id, password=_password(), hmac_key=secrets.token_hex(32)
+    )
+
+
+def ensure_credentials(site: Site, path: Path) -> SiteCredentials:
+    """Load ``path`` and add credentials for any device of ``site`` that lacks them.
+
+    Creates the file (mode 0600) when it does not exist. Existing secrets are kept.
+    """
+    if path.exists():
+        creds = load_credentials(path)
+        if creds.site != site.slug:
+            raise CredentialsError(f"{path} belongs to site {creds.site!r}, not {site.slug!r}")
+    else:
+        creds = SiteCredentials(
+            site=site.slug,
+            controller=MqttLogin(
+                username=f"{CONTROLLER_USER_PREFIX}{site.slug}", password=_password()
+            ),
+            fire_panel=MqttLogin(
+                username=f"{FIRE_PANEL_USER_PREFIX}{site.slug}", password=_password()
+            ),
+        )
+    changed = not path.exists()
+    for _apt, dev in site.devices():
+        if dev.id not in creds.devices:
+            creds.devices[dev.id] = new_device_credentials(dev.id)
+            changed = True
+    if changed:
+        save_credentials(creds, path)
+    return creds
+
+
+def load_credentials(path: Path) -> SiteCredentials:
+    try:
+        return SiteCredentials.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise CredentialsError(f"credentials file {path} does not exist") from None
+    except OSError as exc:
+        raise CredentialsError(f"credentials file {path} cannot be read: {exc}") from None
+    except ValidationError as exc:
+        raise CredentialsError(f"credentials file {path} is invalid: {exc}") from None
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Write a secret file atomically with mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def save_credentials(creds: SiteCredentials, path: Path) -> None:
+    write_private(path, json.dumps(creds.model_dump(), indent=2) + "\n")

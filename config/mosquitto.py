@@ -1,0 +1,137 @@
+"""Mosquitto configuration for a site: mosquitto.conf, password file and ACL.
+
+The same renderer serves production (``tryggbo provision broker-config``), the demo
+and the test suite, so the ACL that is tested is the ACL that is shipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from devices.contract import SiteTopics
+
+from .credentials import SiteCredentials, write_private
+
+_PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes ($7$ = PBKDF2-SHA512)
+
+
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    """A Mosquitto 2 password-file hash (``$7$`` PBKDF2-SHA512), as mosquitto_passwd makes."""
+    salt = salt or secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _PBKDF2_ITERATIONS)
+    return (
+        f"$7${_PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}"
+        f"${base64.b64encode(digest).decode()}"
+    )
+
+
+def render_passwd(creds: SiteCredentials) -> str:
+    logins = [creds.controller, creds.fire_panel, *creds.devices.values()]
+    return "".join(f"{login.username}:{password_hash(login.password)}\n" for login in logins)
+
+
+def render_acl(creds: SiteCredentials) -> str:
+    """Per-user ACL: a device writes only under its own topics and reads its own
+    ``cmd``, ``schedule`` and the site's fire topic; the controller has the site."""
+    topics = SiteTopics(creds.site)
+    lines = [
+        f"# Tryggbo ACL for site {creds.site}. Generated; edit the site, not this file.",
+        "",
+        f"user {creds.controller.username}",
+        f"topic readwrite {topics.root}/#",
+        "",
+        f"user {creds.fire_panel.username}",
+        f"topic readwrite {topics.fire}",
+        "",
+    ]
+    for device_id in sorted(creds.devices):
+        username = creds.devices[device_id].username
+        prefix = topics.device_prefix(device_id)
+        lines += [f"user {username}"]
+        lines += [f"topic write {prefix}{ch}" for ch in ("meta", "availability", "state")]
+        lines += [f"topic write {prefix}{ch}" for ch in ("event", "ack")]
+        lines += [f"topic read {prefix}cmd", f"topic read {prefix}schedule"]
+        lines += [f"topic read {topics.fire}", ""]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    conf: Path
+    passwd: Path
+    acl: Path
+
+
+def render_conf(
+    *,
+    port: int,
+    host: str,
+    passwd: Path,
+    acl: Path,
+    data_dir: Path,
+    log_file: Path | None = None,
+    persistence: bool = True,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    tls_ca: Path | None = None,
+    tls_port: int | None = None,
+) -> str:
+    """A complete mosquitto.conf for one site."""
+    lines = [
+        "# Tryggbo broker configuration (generated).",
+        "per_listener_settings false",
+        "allow_anonymous false",
+        f"password_file {passwd}",
+        f"acl_file {acl}",
+        "set_tcp_nodelay true",
+        # A controller that falls behind a burst must not lose messages silently.
+        "max_queued_messages 100000",
+        "max_inflight_messages 100",
+        "persistent_client_expiration 7d",
+        f"persistence {'true' if persistence else 'false'}",
+        f"persistence_location {data_dir}/",
+        "autosave_interval 1",
+        "autosave_on_changes true",
+        f"log_dest file {log_file}" if log_file else "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        "connection_messages true",
+        f"listener {port} {host}",
+    ]
+    if tls_cert and tls_key:
+        lines += [
+            f"listener {tls_port or 8883} {host}",
+            f"certfile {tls_cert}",
+            f"keyfile {tls_key}",
+        ]
+        if tls_ca:
+            lines.append(f"cafile {tls_ca}")
+    return "\n".join(lines) + "\n"
+
+
+def write_broker_files(
+    creds: SiteCredentials, directory: Path, *, port: int, host: str = "127.0.0.1"
+) -> BrokerFiles:
+    """Write conf, passwd and acl (0600) into ``directory`` for a private broker."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = directory / "data"
+    data.mkdir(exist_ok=True)
+    files = BrokerFiles(directory / "mosquitto.conf", directory / "passwd", directory / "acl")
+    write_private(files.passwd, render_passwd(creds))
+    write_private(files.acl, render_acl(creds))
+    conf = render_conf(
+        port=port,
+        host=host,
+        passwd=files.passwd,
+        acl=files.acl,
+        data_dir=data,
+        log_file=directory / "mosquitto.log",
+    )
+    write_private(files.conf, conf)
+    return files

@@ -1,0 +1,147 @@
+"""The site file (TOML): the home, its apartments and their devices.
+
+``load_site(path)`` validates with pydantic and raises :class:`SiteFileError` whose
+message names each bad field and its problem (``apartments[3].number: ...``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from devices.contract import DeviceId, DeviceType, SiteId
+
+EXAMPLE_SITE = Path(__file__).with_name("example-site.toml")
+
+
+class SiteFileError(ValueError):
+    """A site file that cannot be read or does not validate."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceEntry(Strict):
+    id: DeviceId
+    type: DeviceType
+    model: str = Field(default="", max_length=64)
+
+
+class Apartment(Strict):
+    number: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,8}$")]
+    floor: int = Field(default=0, ge=-5, le=99)
+    wing: str = Field(default="", max_length=32)
+    resident: str = Field(default="", max_length=64)
+    devices: list[DeviceEntry] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_types(cls, data: Any) -> Any:
+        """``devices = ["lock", "curtain"]`` is short for ids ``a{number}-{type}``."""
+        if isinstance(data, dict) and isinstance(data.get("devices"), list):
+            number = str(data.get("number", "")).lower()
+            data = dict(data)
+            data["devices"] = [
+                {"id": f"a{number}-{d}", "type": d} if isinstance(d, str) else d
+                for d in data["devices"]
+            ]
+        return data
+
+
+class SiteInfo(Strict):
+    slug: SiteId
+    name: str = Field(default="", max_length=128)
+    timezone: str = "Europe/Stockholm"
+    latitude: float = Field(default=59.33, ge=-90, le=90)
+    longitude: float = Field(default=18.07, ge=-180, le=180)
+    unlock_reasons: list[str] = Field(
+        default_factory=lambda: ["care visit", "emergency", "technician", "resident request"],
+        min_length=1,
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class Site(Strict):
+    """A validated site file."""
+
+    site: SiteInfo
+    apartments: list[Apartment] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Site:
+        seen_numbers: set[str] = set()
+        seen_ids: set[str] = set()
+        for apt in self.apartments:
+            if apt.number in seen_numbers:
+                raise ValueError(f"apartment {apt.number} appears twice")
+            seen_numbers.add(apt.number)
+            for dev in apt.devices:
+                if dev.id in seen_ids:
+                    raise ValueError(f"device {dev.id} appears twice")
+                seen_ids.add(dev.id)
+        return self
+
+    @property
+    def slug(self) -> str:
+        return self.site.slug
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    def devices(self) -> Iterator[tuple[Apartment, DeviceEntry]]:
+        """Every device with its apartment, in file order."""
+        for apt in self.apartments:
+            for dev in apt.devices:
+                yield apt, dev
+
+    def device(self, device_id: str) -> tuple[Apartment, DeviceEntry] | None:
+        """The device and its apartment, or None."""
+        return next(((a, d) for a, d in self.devices() if d.id == device_id), None)
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per problem: ``apartments[3].number: String should match ...``."""
+    lines = []
+    for err in exc.errors():
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        lines.append(f"{path or '(file)'}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_site(data: dict[str, Any], source: str = "site file") -> Site:
+    """Validate an already-parsed site document."""
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        raise SiteFileError(f"{source} is invalid:\n{describe_errors(exc)}") from None
+
+
+def load_site(path: Path | str) -> Site:
+    """Read and validate a site file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SiteFileError(f"site file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SiteFileError(f"site file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SiteFileError(f"site file {path} is not valid TOML: {exc}") from None
+    return parse_site(data, str(path))

@@ -1,0 +1,55 @@
+"""Plain records the store reads and writes (no SQL types leak out of the store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class AuditKind(StrEnum):
+    #: Written before a command is published.
+    ISSUED = "issued"
+    #: Written once the command has an outcome.
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """Something a device or the controller reported (door opened, went offline...)."""
+
+    ts: datetime
+    device: str
+    type: str
+    details: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One append-only line of the audit log: who ordered what, why, and what came of it."""
+
+    ts: datetime
+    kind: AuditKind
+    command_id: str
+    device: str
+    action: str
+    actor: str
+    args: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    outcome: str | None = None
+    error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token's record; only the SHA-256 of the secret is stored."""
+
+    id: str
+    name: str
+    actor: str
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Device side: the MQTT contract and the simulated firmware."""

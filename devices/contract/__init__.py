@@ -1,0 +1,88 @@
+"""The Tryggbo MQTT contract v1: topics, payload models, signatures, codec.
+
+Firmware, controller, CLI and tests spell topics and payloads only through this package.
+"""
+
+from .codec import decode, decode_availability, decode_object, decode_state, encode
+from .device_types import DEVICE_TYPES, Args, DeviceTypeSpec, spec_for
+from .errors import ContractError
+from .names import (
+    DEVICE_PUBLISHES,
+    Channel,
+    DeviceId,
+    ParsedTopic,
+    SiteId,
+    SiteTopics,
+    TopicKind,
+    check_device,
+    check_site,
+    parse_topic,
+)
+from .payloads import (
+    CONTRACT_VERSION,
+    MAX_PAYLOAD_BYTES,
+    Ack,
+    AckStatus,
+    AnyState,
+    Availability,
+    BaseState,
+    Command,
+    CurtainState,
+    DeviceSchedule,
+    DeviceType,
+    Event,
+    FallbackEntry,
+    FireSignal,
+    LockState,
+    Meta,
+    ScreenMessage,
+    ScreenState,
+    new_command,
+)
+from .signing import canonical_json, sign_command, signing_body, verify_command
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "DEVICE_PUBLISHES",
+    "DEVICE_TYPES",
+    "MAX_PAYLOAD_BYTES",
+    "Ack",
+    "AckStatus",
+    "AnyState",
+    "Args",
+    "Availability",
+    "BaseState",
+    "Channel",
+    "Command",
+    "ContractError",
+    "CurtainState",
+    "DeviceId",
+    "DeviceSchedule",
+    "DeviceType",
+    "DeviceTypeSpec",
+    "Event",
+    "FallbackEntry",
+    "FireSignal",
+    "LockState",
+    "Meta",
+    "ParsedTopic",
+    "ScreenMessage",
+    "ScreenState",
+    "SiteId",
+    "SiteTopics",
+    "TopicKind",
+    "canonical_json",
+    "check_device",
+    "check_site",
+    "decode",
+    "decode_availability",
+    "decode_object",
+    "decode_state",
+    "encode",
+    "new_command",
+    "parse_topic",
+    "sign_command",
+    "signing_body",
+    "spec_for",
+    "verify_command",
+]

@@ -1,0 +1,219 @@
+"""Pydantic models of every payload in the contract (v1).
+
+Times are RFC 3339 with offset; they are normalised to UTC and sent as ``...Z``.
+Models of what a device *reports* ignore unknown fields (newer firmware may add some);
+models of what the controller *orders* (commands) forbid them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+CONTRACT_VERSION = 1
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+#: An aware instant, normalised to UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+CommandId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+ActionName = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,31}$")]
+EventType = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,31}$")]
+
+
+class DeviceType(StrEnum):
+    LOCK = "lock"
+    CURTAIN = "curtain"
+    SCREEN = "screen"
+
+
+class Availability(StrEnum):
+    """Payload of ``availability`` (plain text, not JSON)."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class Reported(BaseModel):
+    """Base of payloads a device publishes: unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Ordered(BaseModel):
+    """Base of payloads the controller publishes: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- meta
+
+
+class Meta(Reported):
+    type: DeviceType
+    model: str = Field(min_length=1, max_length=64)
+    firmware: str = Field(min_length=1, max_length=32)
+    room: str | None = Field(default=None, max_length=32)
+    capabilities: list[str] = Field(default_factory=list, max_length=32)
+    #: Seconds between heartbeats; the controller marks the device stale after 2.5 of them.
+    heartbeat_s: int = Field(default=60, ge=1, le=3600)
+
+
+# -------------------------------------------------------------------------- state
+
+
+class BaseState(Reported):
+    #: Increases with every report within one boot.
+    seq: int = Field(ge=0)
+    ts: Instant
+    #: Random id of this boot, so a restarted counter is not mistaken for an old report.
+    boot: str = Field(default="", max_length=32)
+    firmware: str = Field(default="", max_length=32)
+    uptime_s: int = Field(default=0, ge=0)
+    rssi: int | None = Field(default=None, ge=-127, le=0)
+
+
+class LockState(BaseState):
+    lock: Literal["locked", "unlocked", "locking", "unlocking", "jammed"]
+    door: Literal["open", "closed"]
+    battery: int = Field(ge=0, le=100)
+    auto_relock_s: int = Field(default=0, ge=0, le=3600)
+    #: True while the site's fire alarm holds the lock open (no lock command is taken).
+    fire: bool = False
+
+
+class CurtainState(BaseState):
+    position: int = Field(ge=0, le=100)
+    target: int | None = Field(default=None, ge=0, le=100)
+    motion: Literal["idle", "opening", "closing", "blocked"]
+
+
+class ScreenMessage(Reported):
+    text: str = Field(min_length=1, max_length=500)
+    sender: str = Field(default="", max_length=64, alias="from")
+    until: Instant | None = None
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class ScreenState(BaseState):
+    power: Literal["on", "standby"]
+    brightness: int = Field(ge=0, le=100)
+    night_mode: bool
+    message: ScreenMessage | None = None
+    call: Literal["idle", "ringing", "active"]
+    call_id: str | None = Field(default=None, max_length=64)
+
+
+AnyState = LockState | CurtainState | ScreenState
+
+# ----------------------------------------------------------------------- commands
+
+
+class Command(Ordered):
+    """A command on ``.../cmd``. Never retained; executed at most once per ``id``."""
+
+    id: CommandId
+    action: ActionName
+    args: dict[str, Any] = Field(default_factory=dict)
+    actor: str = Field(min_length=1, max_length=128)
+    issued_at: Instant
+    expires_at: Instant
+    sig: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    def expired(self, now: datetime) -> bool:
+        """True when ``now`` is past the command's expiry."""
+        return now >= self.expires_at
+
+
+def new_command(
+    action: str,
+    args: dict[str, Any],
+    actor: str,
+    now: datetime,
+    ttl: timedelta = timedelta(seconds=30),
+    command_id: str | None = None,
+) -> Command:
+    """A fresh, unsigned command issued at ``now`` (millisecond precision)."""
+    issued = now.astimezone(UTC).replace(microsecond=now.microsecond // 1000 * 1000)
+    return Command(
+        id=command_id or uuid.uuid4().hex,
+        action=action,
+        args=args,
+        actor=actor,
+        issued_at=issued,
+        expires_at=issued + ttl,
+    )
+
+
+class AckStatus(StrEnum):
+    OK = "ok"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class Ack(Reported):
+    """A device's answer to one command id, on ``.../ack``."""
+
+    id: CommandId
+    status: AckStatus
+    error: str | None = Field(default=None, max_length=64)
+    state: dict[str, Any] | None = None
+
+
+# ------------------------------------------------------------------------ events
+
+
+class Event(BaseModel):
+    """Something that happened on a device, on ``.../event``; extra fields allowed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: EventType
+    ts: Instant
+    seq: int = Field(ge=0)
+
+    def details(self) -> dict[str, Any]:
+        """The event's extra fields (everything but type, ts and seq)."""
+        return dict(self.model_extra or {})
+
+
+# ------------------------------------------------------------------------- site
+
+
+class FireSignal(Ordered):
+    """Payload of ``tryggbo/{site}/fire`` (retained)."""
+
+    state: Literal["alarm", "normal"]
+    ts: Instant
+
+
+# --------------------------------------------------------------- fallback schedule
+
+
+class FallbackEntry(Ordered):
+    """One daily routine the firmware runs itself while the controller is away."""
+
+    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4, 5, 6]
+    )
+    action: ActionName
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeviceSchedule(Ordered):
+    """Payload of ``.../schedule`` (retained): the device's own fallback routines."""
+
+    version: int = Field(ge=0)
+    tz: str = Field(default="Europe/Stockholm", max_length=64)
+    entries: list[FallbackEntry] = Field(default_factory=list, max_length=64)
