@@ -1,0 +1,45 @@
+# The whole developer workflow. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+
+.PHONY: demo test lint bench system-deps clean
+
+# Virtualenv with the project and its dev tools, pinned by constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+# Mosquitto is the broker of production and of the tests: install it when missing.
+system-deps:
+	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing mosquitto with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto mosquitto-clients \
+	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto mosquitto-clients; }; \
+	  else \
+	    echo "mosquitto is missing: run 'sudo apt-get install mosquitto mosquitto-clients' (or run make as root)"; exit 2; \
+	  fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/tryggbo demo
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy controller devices config scheduler
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis

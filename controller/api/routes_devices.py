@@ -1,0 +1,102 @@
+"""Health, devices with their twins, and commands."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ..command_bus import CommandError, Outcome
+from ..store import StoreError
+from .app import controller_of
+from .auth import Principal
+from .errors import ApiError
+from .schemas import CommandRequest
+
+#: HTTP status per outcome: the body always says which outcome it was.
+OUTCOME_STATUS = {
+    Outcome.OK: HTTPStatus.OK,
+    Outcome.REJECTED: HTTPStatus.CONFLICT,
+    Outcome.FAILED: HTTPStatus.CONFLICT,
+    Outcome.OFFLINE: HTTPStatus.GATEWAY_TIMEOUT,
+    Outcome.TIMEOUT: HTTPStatus.GATEWAY_TIMEOUT,
+    Outcome.UNKNOWN: HTTPStatus.GATEWAY_TIMEOUT,
+}
+
+
+async def health(request: web.Request) -> web.Response:
+    """``GET /api/health``: broker link, store, and device counts (no auth)."""
+    ctl = controller_of(request)
+    counts = ctl.twins.counts()
+    problems = []
+    if not ctl.link.connected.is_set():
+        problems.append("broker unreachable")
+    if ctl.events.failing:
+        problems.append(f"store failing: {ctl.events.failing}")
+    offline = counts["offline"] + counts["stale"]
+    body = {
+        "status": "ok" if not problems else "degraded",
+        "problems": problems,
+        "site": ctl.site.slug,
+        "broker": {"connected": ctl.link.connected.is_set(), "connects": ctl.link.connects},
+        "devices": {"total": len(ctl.twins), **counts, "unreachable": offline},
+        "commands_in_flight": ctl.commands.in_flight,
+        "dropped_messages": ctl.reports.dropped.counts,
+    }
+    return web.json_response(body, status=200 if not problems else 503)
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    kind = request.query.get("type")
+    twins = [t.to_dict() for t in ctl.twins.all() if kind is None or t.type.value == kind]
+    return web.json_response({"devices": twins})
+
+
+async def get_device(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    twin = ctl.twins.get(request.match_info["device"])
+    if twin is None:
+        raise ApiError(404, "unknown_device", f"no device {request.match_info['device']!r}")
+    apartment = ctl.twins.apartment(twin.id)
+    body = twin.to_dict()
+    if apartment is not None:
+        body["resident"] = apartment.resident
+        body["floor"] = apartment.floor
+        body["wing"] = apartment.wing
+    return web.json_response(body)
+
+
+async def send_command(request: web.Request) -> web.Response:
+    """``POST /api/devices/{device}/commands``: waits for the outcome (bounded)."""
+    ctl = controller_of(request)
+    device = request.match_info["device"]
+    if device not in ctl.twins:
+        raise ApiError(404, "unknown_device", f"no device {device!r}")
+    try:
+        body = CommandRequest.model_validate(await request.json(loads=json.loads))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "bad_json", "the body is not JSON") from None
+    except ValidationError as exc:
+        details = [{"field": ".".join(map(str, e["loc"])), "problem": e["msg"]}
+                   for e in exc.errors()]
+        raise ApiError(400, "bad_body", "the body is not a valid command", details) from None
+    principal: Principal = request["principal"]
+    try:
+        result = await ctl.commands.send(device, body.action, body.args, actor=principal.actor,
+                                         reason=body.reason, timeout_s=body.timeout_s)
+    except CommandError as exc:
+        raise ApiError(400, exc.reason, str(exc)) from None
+    except StoreError as exc:
+        raise ApiError(503, "store_unavailable",
+                       f"command refused: its audit record cannot be written ({exc})") from None
+    return web.json_response(result.to_dict(), status=OUTCOME_STATUS[result.outcome])
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/api/devices", list_devices)
+    app.router.add_get("/api/devices/{device}", get_device)
+    app.router.add_post("/api/devices/{device}/commands", send_command)

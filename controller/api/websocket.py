@@ -1,0 +1,39 @@
+"""``GET /api/ws``: a snapshot of every twin, then live twin changes, events and
+command outcomes as JSON messages ``{"type": ..., "data": ...}``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import WSMsgType, web
+
+from .app import controller_of
+
+
+async def live(request: web.Request) -> web.WebSocketResponse:
+    ctl = controller_of(request)
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    with ctl.bus.subscribe() as sub:
+        await ws.send_json({"type": "snapshot",
+                            "data": {"devices": [t.to_dict() for t in ctl.twins.all()]}})
+
+        async def pump() -> None:
+            async for msg in sub:
+                await ws.send_json({"type": msg.kind, "data": msg.data})
+
+        sender = asyncio.create_task(pump())
+        try:
+            async for msg in ws:  # the client only needs to keep the socket open
+                if msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sender
+    return ws
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/ws", live)

@@ -1,0 +1,179 @@
+"""Brokers Tryggbo starts itself: a private Mosquitto child process, or an embedded one.
+
+Production runs a system Mosquitto configured by ``config.mosquitto``. The demo and
+the test suite start a *private* Mosquitto from the same renderer on a free loopback
+port (so tests can stop, kill and restart it). When no ``mosquitto`` binary exists,
+the demo falls back to amqtt in-process (MQTT 3.1.1, anonymous, loopback only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from config.credentials import SiteCredentials
+from config.mosquitto import BrokerFiles, write_broker_files
+from devices.mqtt import BrokerAddress
+
+log = logging.getLogger(__name__)
+
+MOSQUITTO_SEARCH = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+
+
+class BrokerStartError(RuntimeError):
+    """A broker that would not start; the message says why (log tail included)."""
+
+
+def find_mosquitto() -> str | None:
+    """Path of the mosquitto binary, or None."""
+    found = shutil.which("mosquitto")
+    return found or next((p for p in MOSQUITTO_SEARCH if Path(p).exists()), None)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(host: str, port: int, timeout: float) -> bool:
+    """Block until something accepts TCP on host:port, or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class MosquittoProcess:
+    """A private Mosquitto for one site, from the site's rendered conf, passwd and ACL.
+
+    The port is chosen once and kept across restarts, so clients can reconnect.
+    """
+
+    def __init__(
+        self,
+        credentials: SiteCredentials,
+        directory: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        binary: str | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.directory = directory
+        self.host = host
+        self.port = port or free_port(host)
+        self.binary = binary or find_mosquitto()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.files: BrokerFiles | None = None
+
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress(self.host, self.port)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Write the config and start Mosquitto; return once it accepts connections."""
+        if self.running:
+            return
+        if not self.binary:
+            raise BrokerStartError(
+                "mosquitto is not installed: apt-get install mosquitto (as root)"
+            )
+        self.files = write_broker_files(self.credentials, self.directory, port=self.port,
+                                        host=self.host)
+        if os.geteuid() == 0:
+            # A private broker keeps our uid so it can read the 0600 files we wrote.
+            with self.files.conf.open("a") as fh:
+                fh.write("user root\n")
+        self._proc = subprocess.Popen(
+            [self.binary, "-c", str(self.files.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if not wait_listening(self.host, self.port, timeout) or not self.running:
+            tail = self.log_tail()
+            self.stop(kill=True)
+            raise BrokerStartError(f"mosquitto did not start on port {self.port}:\n{tail}")
+        log.info("private mosquitto pid %s on %s", self._proc.pid, self.address.url)
+
+    def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM: persistence saved) or ``kill`` (SIGKILL)."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def restart(self, *, kill: bool = False) -> None:
+        self.stop(kill=kill)
+        self.start()
+
+    def log_tail(self, lines: int = 20) -> str:
+        path = self.directory / "mosquitto.log"
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class EmbeddedBroker:
+    """amqtt in-process: the zero-setup demo's fallback when Mosquitto is missing.
+
+    MQTT 3.1.1 only, anonymous, no ACL, no persistence: loopback demos only.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._broker: Any = None
+
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress(self.host, self.port)
+
+    async def start(self) -> None:
+        from amqtt.broker import Broker  # imported late: only the fallback needs it
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+        self._broker = Broker(config)
+        await self._broker.start()
+        ok = await asyncio.to_thread(wait_listening, self.host, self.port, 10.0)
+        if not ok:
+            raise BrokerStartError(f"embedded broker did not listen on {self.port}")
+        log.info("embedded amqtt broker on %s", self.address.url)
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            with contextlib.suppress(Exception):
+                await self._broker.shutdown()
+            self._broker = None

@@ -1,0 +1,212 @@
+"""The ``tryggbo`` command line (typer). Exit codes: 0 ok, 1 runtime failure,
+2 bad usage or invalid configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from config.credentials import CredentialsError, ensure_credentials, load_credentials
+from config.settings import SettingsError, load_settings
+from config.site import EXAMPLE_SITE, SiteFileError, load_site
+from devices.clock import SystemClock
+from devices.mqtt import BrokerAddress, BrokerUrlError
+
+app = typer.Typer(help="Tryggbo: doors, curtains and screens of an elderly home.",
+                  no_args_is_help=True, add_completion=False)
+token_app = typer.Typer(help="API tokens for scripts and the CLI.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+err = Console(stderr=True)
+out = Console()
+
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise _fail(f"--http {value!r} must look like 127.0.0.1:8080")
+    return host, int(port)
+
+
+def _run(coro: object) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@app.command()
+def serve(
+    broker: Annotated[str | None, typer.Option(help="MQTT broker URL, mqtt://host:port")] = None,
+    site: Annotated[Path | None, typer.Option(help="site file (TOML)")] = None,
+    db: Annotated[str | None, typer.Option(help="store URL, sqlite:///file or postgresql://")] = None,
+    http: Annotated[str | None, typer.Option(help="HTTP listen HOST:PORT")] = None,
+    credentials: Annotated[Path | None, typer.Option(help="device secrets file")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = None,
+) -> None:
+    """Run the controller daemon."""
+    from .daemon import Controller, ControllerConfig
+
+    host, port = _host_port(http) if http else (None, None)
+    try:
+        settings = load_settings(broker=broker, site_file=site, db=db, http_host=host,
+                                 http_port=port, credentials_file=credentials,
+                                 log_level=log_level)
+        site_model = load_site(settings.site_file)
+        creds = load_credentials(settings.credentials_file)
+    except (SettingsError, SiteFileError, CredentialsError) as exc:
+        raise _fail(str(exc)) from None
+    if creds.site != site_model.slug:
+        raise _fail(f"credentials are for site {creds.site!r}, site file is {site_model.slug!r}")
+    _logging(settings.log_level)
+    config = ControllerConfig(
+        broker=settings.broker_address, site=site_model, credentials=creds, db_url=settings.db,
+        http_host=settings.http_host, http_port=settings.http_port,
+        command_timeout_s=settings.command_timeout_s, stale_factor=settings.stale_factor)
+    _run(Controller(config).run())
+
+
+@app.command()
+def simulate(
+    broker: Annotated[str, typer.Option(help="MQTT broker URL")],
+    site: Annotated[Path, typer.Option(help="site file (TOML)")] = EXAMPLE_SITE,
+    credentials: Annotated[Path, typer.Option(help="device secrets file")] = Path(
+        "var/credentials.json"),
+    heartbeat: Annotated[float, typer.Option(help="seconds between heartbeats")] = 60.0,
+) -> None:
+    """Run the simulated firmware of every device in the site file (one MQTT
+    connection per device)."""
+    from devices.firmware import SimulatedHome
+
+    try:
+        address = BrokerAddress.parse(broker)
+        site_model = load_site(site)
+        creds = load_credentials(credentials)
+    except (BrokerUrlError, SiteFileError, CredentialsError) as exc:
+        raise _fail(str(exc)) from None
+    _logging("INFO")
+    home = SimulatedHome(site_model, creds, address, clock=SystemClock(), heartbeat_s=heartbeat)
+    _run(home.run())
+
+
+@app.command()
+def demo(
+    broker: Annotated[str | None, typer.Option(help="use this broker instead of starting one")] = None,
+    http: Annotated[str, typer.Option(help="HTTP listen HOST:PORT")] = "127.0.0.1:8080",
+    data: Annotated[Path, typer.Option(help="demo data directory")] = Path("var/demo"),
+    embedded: Annotated[bool, typer.Option(help="use the embedded broker even if "
+                                           "mosquitto is installed")] = False,
+) -> None:
+    """Run the demo home: broker, 72 simulated devices, controller and API on 127.0.0.1."""
+    from .demo import DemoOptions, run_demo
+
+    host, port = _host_port(http)
+    if broker:
+        try:
+            BrokerAddress.parse(broker)
+        except BrokerUrlError as exc:
+            raise _fail(str(exc)) from None
+    _logging("WARNING")
+    _run(run_demo(DemoOptions(data_dir=data, broker_url=broker, http_host=host, http_port=port,
+                              force_embedded=embedded)))
+
+
+@app.command("credentials")
+def credentials_init(
+    site: Annotated[Path, typer.Option(help="site file (TOML)")],
+    out: Annotated[Path, typer.Option(help="secrets file to create or extend (0600)")] = Path(
+        "var/credentials.json"),
+) -> None:
+    """Create or extend the device secrets file for a site (existing secrets are kept)."""
+    try:
+        creds = ensure_credentials(load_site(site), out)
+    except (SiteFileError, CredentialsError) as exc:
+        raise _fail(str(exc)) from None
+    print(f"{len(creds.devices)} devices in {out} (mode 0600); secrets are not printed")
+
+
+def _store(db: str):  # type: ignore[no-untyped-def]
+    from .store import open_store
+
+    return open_store(db)
+
+
+async def _with_store(db: str, action):  # type: ignore[no-untyped-def]
+    store = _store(db)
+    await store.open()
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+DbOption = Annotated[str, typer.Option(envvar="TRYGGBO_DB", help="store URL")]
+
+
+@token_app.command("create")
+def token_create(
+    actor: Annotated[str, typer.Option(help="who the token acts as (audited)")],
+    name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+    db: DbOption = "sqlite:///var/tryggbo.sqlite",
+) -> None:
+    """Create an API token; the secret is printed once and never stored."""
+    from .api.auth import create_token
+
+    async def go(store):  # type: ignore[no-untyped-def]
+        return await create_token(store, name=name, actor=actor, now=SystemClock().now())
+
+    secret, record = asyncio.run(_with_store(db, go))
+    err.print(f"token {record.id} for {actor} (shown once):")
+    print(secret)
+
+
+@token_app.command("list")
+def token_list(db: DbOption = "sqlite:///var/tryggbo.sqlite",
+               json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List API tokens (never their secrets)."""
+    import json
+
+    tokens = asyncio.run(_with_store(db, lambda s: s.list_tokens()))
+    if json_out:
+        print(json.dumps([{"id": t.id, "name": t.name, "actor": t.actor,
+                           "created_at": t.created_at.isoformat(),
+                           "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+                          for t in tokens], indent=2))
+        return
+    table = Table("id", "name", "actor", "created", "revoked")
+    for t in tokens:
+        table.add_row(t.id, t.name, t.actor, f"{t.created_at:%Y-%m-%d %H:%M}",
+                      f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "")
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, db: DbOption = "sqlite:///var/tryggbo.sqlite") -> None:
+    """Revoke an API token at once."""
+    ok = asyncio.run(_with_store(db, lambda s: s.revoke_token(token_id, SystemClock().now())))
+    if not ok:
+        raise _fail(f"no token {token_id!r}", EXIT_RUNTIME)
+    err.print(f"token {token_id} revoked")
+
+
+def main() -> None:
+    app()

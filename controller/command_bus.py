@@ -1,0 +1,223 @@
+"""The command bus: every command gets an id, an actor, an expiry, a signature where
+the device type needs one, an audit line before it leaves, and exactly one outcome.
+
+Outcomes: ``ok``/``rejected``/``failed`` (the device's ack), ``timeout`` (no ack in
+time; the command expires on the device at the same moment, so a late delivery is
+refused rather than executed), ``offline`` (the twin is offline or stale: nothing is
+sent) and ``unknown`` (in flight when a previous controller process died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from devices.clock import Clock
+from devices.contract import (
+    Ack,
+    Channel,
+    ContractError,
+    SiteTopics,
+    encode,
+    new_command,
+    sign_command,
+    spec_for,
+)
+
+from .event_bus import EventBus
+from .mqtt_link import MqttLink, NotConnected
+from .store import AuditKind, AuditRecord, Store
+from .twins import TwinRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class CommandError(ValueError):
+    """A command that cannot be issued at all (unknown device, bad action or args)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What became of one command."""
+
+    command_id: str
+    device: str
+    action: str
+    outcome: Outcome
+    error: str | None = None
+    state: dict[str, Any] | None = None
+    elapsed_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command_id": self.command_id,
+            "device": self.device,
+            "action": self.action,
+            "outcome": self.outcome.value,
+            "error": self.error,
+            "state": self.state,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+
+
+@dataclass
+class _Pending:
+    device: str
+    future: asyncio.Future[Ack] = field(default_factory=lambda: asyncio.get_running_loop()
+                                        .create_future())
+
+
+class CommandBus:
+    """Issues commands over the MQTT link and resolves them from acks."""
+
+    def __init__(
+        self,
+        *,
+        link: MqttLink,
+        topics: SiteTopics,
+        twins: TwinRegistry,
+        keys: Mapping[str, bytes],
+        store: Store,
+        bus: EventBus,
+        clock: Clock,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.link = link
+        self.topics = topics
+        self.twins = twins
+        self.keys = keys
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.timeout_s = timeout_s
+        self._pending: dict[str, _Pending] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def validate(self, device: str, action: str, args: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Check device, action and args; return the args as they go on the wire."""
+        twin = self.twins.get(device)
+        if twin is None:
+            raise CommandError("unknown_device", f"no device {device!r} on this site")
+        try:
+            return spec_for(twin.type).validate_args(action, args)
+        except ContractError as exc:
+            raise CommandError(exc.reason, exc.message) from None
+
+    async def send(
+        self,
+        device: str,
+        action: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        actor: str,
+        reason: str | None = None,
+        timeout_s: float | None = None,
+    ) -> CommandResult:
+        """Issue one command and wait (bounded) for its outcome; always audited."""
+        wire_args = self.validate(device, action, args)
+        twin = self.twins.get(device)
+        assert twin is not None
+        timeout = timeout_s if timeout_s is not None else self.timeout_s
+        started = self.clock.monotonic()
+        command = new_command(action, wire_args, actor, self.clock.now(),
+                              ttl=timedelta(seconds=timeout))
+        if spec_for(twin.type).signed:
+            key = self.keys.get(device)
+            if key is None:
+                raise CommandError("no_key", f"no signing key for {device}; provision it")
+            command = sign_command(command, device, key)
+        await self.store.append_audit(AuditRecord(
+            ts=self.clock.now(), kind=AuditKind.ISSUED, command_id=command.id, device=device,
+            action=action, actor=actor, args=wire_args, reason=reason,
+        ))
+        if not twin.reachable:
+            result = CommandResult(command.id, device, action, Outcome.OFFLINE,
+                                   error=f"device is {twin.reachability.value}")
+        else:
+            result = await self._transmit(command.id, device, action, encode(command), timeout,
+                                          started)
+        if result.outcome is Outcome.OK:
+            twin.desired = {"action": action, "args": wire_args, "at": self.clock.now().isoformat()}
+        await self.store.append_audit(AuditRecord(
+            ts=self.clock.now(), kind=AuditKind.RESOLVED, command_id=command.id, device=device,
+            action=action, actor=actor, args=wire_args, reason=reason,
+            outcome=result.outcome.value, error=result.error,
+        ))
+        self.bus.publish("command", {**result.to_dict(), "actor": actor, "reason": reason})
+        log.info("command %s %s %s by %s: %s%s", command.id, device, action, actor,
+                 result.outcome.value, f" ({result.error})" if result.error else "")
+        return result
+
+    async def _transmit(
+        self, command_id: str, device: str, action: str, payload: bytes, timeout: float,
+        started: float,
+    ) -> CommandResult:
+        pending = _Pending(device)
+        self._pending[command_id] = pending
+        topic = self.topics.device(device, Channel.CMD)
+        try:
+            async with asyncio.timeout(timeout):
+                await self.link.connected.wait()
+                await self.link.publish(topic, payload, retain=False)
+                ack = await pending.future
+        except TimeoutError:
+            error = "no ack" if self.link.connected.is_set() else "broker unreachable"
+            return CommandResult(command_id, device, action, Outcome.TIMEOUT, error=error,
+                                 elapsed_ms=self._ms(started))
+        except NotConnected as exc:
+            return CommandResult(command_id, device, action, Outcome.TIMEOUT,
+                                 error=f"broker unreachable: {exc}", elapsed_ms=self._ms(started))
+        finally:
+            self._pending.pop(command_id, None)
+        return CommandResult(command_id, device, action, Outcome(ack.status.value),
+                             error=ack.error, state=ack.state, elapsed_ms=self._ms(started))
+
+    def _ms(self, started: float) -> float:
+        return (self.clock.monotonic() - started) * 1000
+
+    def resolve(self, device: str, ack: Ack) -> bool:
+        """Match an ack to its waiting command; False for unknown ids or devices."""
+        pending = self._pending.get(ack.id)
+        if pending is None:
+            log.debug("ack %s from %s matches no command in flight", ack.id, device)
+            return False
+        if pending.device != device:
+            log.warning("ack %s came from %s, command went to %s: ignored",
+                        ack.id, device, pending.device)
+            return False
+        if not pending.future.done():
+            pending.future.set_result(ack)
+        return True
+
+    async def settle_crashed(self) -> int:
+        """Close the audit of commands left in flight by a dead process as ``unknown``."""
+        rows = await self.store.unresolved_commands()
+        for row in rows:
+            await self.store.append_audit(AuditRecord(
+                ts=self.clock.now(), kind=AuditKind.RESOLVED, command_id=row.command_id,
+                device=row.device, action=row.action, actor=row.actor, args=row.args,
+                reason=row.reason, outcome=Outcome.UNKNOWN.value,
+                error="controller stopped before the outcome was known",
+            ))
+        return len(rows)

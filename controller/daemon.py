@@ -1,0 +1,118 @@
+"""The controller daemon: one TaskGroup of named long-lived tasks.
+
+MQTT link, staleness watch, event writer and HTTP server run side by side; a task
+that fails is logged and brings the daemon down for its supervisor to restart, never
+silently. Stopping (cancel) says ``offline`` on the controller's availability topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from config.credentials import SiteCredentials
+from config.site import Site
+from devices.clock import Clock, SystemClock
+from devices.contract import SiteTopics
+from devices.mqtt import BrokerAddress
+
+from .command_bus import CommandBus
+from .device_reports import DeviceReports
+from .event_bus import EventBus
+from .event_writer import EventWriter
+from .mqtt_link import MqttLink
+from .store import Store, open_store
+from .twins import TwinRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    broker: BrokerAddress
+    site: Site
+    credentials: SiteCredentials | None
+    db_url: str
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    command_timeout_s: float = 10.0
+    stale_factor: float = 2.5
+    stale_check_s: float = 1.0
+
+
+class Controller:
+    """All parts of the daemon, wired together; ``run()`` runs them."""
+
+    def __init__(self, config: ControllerConfig, clock: Clock | None = None,
+                 store: Store | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.site = config.site
+        self.topics = SiteTopics(config.site.slug)
+        self.store: Store = store or open_store(config.db_url)
+        self.bus = EventBus()
+        self.twins = TwinRegistry(config.site, stale_factor=config.stale_factor)
+        self.events = EventWriter(self.store)
+        creds = config.credentials
+        keys = {dev: c.key for dev, c in creds.devices.items()} if creds else {}
+        self.reports: DeviceReports
+        self.link = MqttLink(config.broker, self.topics, creds.controller if creds else None,
+                             self._on_message)
+        self.commands = CommandBus(link=self.link, topics=self.topics, twins=self.twins,
+                                   keys=keys, store=self.store, bus=self.bus, clock=self.clock,
+                                   timeout_s=config.command_timeout_s)
+        self.reports = DeviceReports(site=self.site.slug, twins=self.twins,
+                                     commands=self.commands, bus=self.bus, clock=self.clock,
+                                     store_event=self.events.put)
+        self.ready = asyncio.Event()
+        self.http_port: int | None = None
+
+    def _on_message(self, message: object) -> None:
+        self.reports(message)  # type: ignore[arg-type]
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.config.http_host}:{self.http_port}"
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        from .api import build_app  # the API imports the daemon's types
+
+        await self.store.open()
+        settled = await self.commands.settle_crashed()
+        if settled:
+            log.warning("%d commands were in flight when the last process stopped: "
+                        "recorded as outcome unknown", settled)
+        runner = web.AppRunner(build_app(self), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.config.http_host, self.config.http_port)
+            await site.start()
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            self.http_port = sockets[0].getsockname()[1] if sockets else self.config.http_port
+            log.info("HTTP API on %s", self.http_url)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.link.run(), name="mqtt-link")
+                tasks.create_task(self.events.run(), name="event-writer")
+                tasks.create_task(self._watch_stale(), name="stale-watch")
+                self.ready.set()
+        finally:
+            self.ready.clear()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._shutdown(runner))
+
+    async def _shutdown(self, runner: web.AppRunner) -> None:
+        with contextlib.suppress(TimeoutError):
+            await self.events.flush(timeout=5)
+        await runner.cleanup()
+        await self.store.close()
+
+    async def _watch_stale(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.stale_check_s)
+            self.reports.check_stale()

@@ -1,0 +1,102 @@
+"""``tryggbo demo``: the whole home on one machine with no setup.
+
+Starts a broker (a private Mosquitto child process when the binary exists, else amqtt
+in-process), the simulated firmware of the example site's 72 devices, and the
+controller with its API on 127.0.0.1; prints the URLs and a fresh API token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.credentials import ensure_credentials
+from config.site import EXAMPLE_SITE, Site, load_site
+from devices.clock import SystemClock
+from devices.mqtt import BrokerAddress
+
+from .api.auth import create_token
+from .brokers import EmbeddedBroker, MosquittoProcess, find_mosquitto
+from .daemon import Controller, ControllerConfig
+from .store import open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoOptions:
+    data_dir: Path
+    site_file: Path = EXAMPLE_SITE
+    broker_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    heartbeat_s: float = 30.0
+    force_embedded: bool = False
+
+
+async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> None:
+    """Run the demo home until cancelled."""
+    from devices.firmware import SimulatedHome
+
+    site: Site = load_site(opts.site_file)
+    opts.data_dir.mkdir(parents=True, exist_ok=True)
+    creds = ensure_credentials(site, opts.data_dir / "credentials.json")
+    mosquitto: MosquittoProcess | None = None
+    embedded: EmbeddedBroker | None = None
+    if opts.broker_url:
+        broker, broker_kind = BrokerAddress.parse(opts.broker_url), "given"
+    elif find_mosquitto() and not opts.force_embedded:
+        mosquitto = MosquittoProcess(creds, opts.data_dir / "broker")
+        await asyncio.to_thread(mosquitto.start)
+        broker, broker_kind = mosquitto.address, f"private mosquitto (pid {mosquitto.pid})"
+    else:
+        logging.getLogger("amqtt").setLevel(logging.ERROR)
+        logging.getLogger("transitions").setLevel(logging.ERROR)
+        embedded = EmbeddedBroker()
+        await embedded.start()
+        broker, broker_kind = embedded.address, "embedded amqtt (MQTT 3.1.1, anonymous)"
+    db_url = f"sqlite:///{opts.data_dir / 'tryggbo.sqlite'}"
+    clock = SystemClock()
+    store = open_store(db_url)
+    await store.open()
+    token, _ = await create_token(store, name="demo", actor="demo-staff", now=clock.now())
+    await store.close()
+    controller = Controller(ControllerConfig(broker=broker, site=site, credentials=creds,
+                                             db_url=db_url, http_host=opts.http_host,
+                                             http_port=opts.http_port), clock=clock)
+    home = SimulatedHome(site, creds, broker, clock=clock, heartbeat_s=opts.heartbeat_s)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(controller.run(), name="controller")
+            tasks.create_task(home.run(), name="simulated-home")
+            await controller.ready.wait()
+            _print_banner(controller.http_url, broker, broker_kind, token, site)
+            if on_ready is not None:
+                on_ready.set()
+    finally:
+        if embedded is not None:
+            await embedded.stop()
+        if mosquitto is not None:
+            with contextlib.suppress(Exception):
+                mosquitto.stop()
+
+
+def _print_banner(url: str, broker: BrokerAddress, kind: str, token: str, site: Site) -> None:
+    devices = sum(1 for _ in site.devices())
+    print(
+        f"\nTryggbo demo: {site.site.name or site.slug} "
+        f"({len(site.apartments)} apartments, {devices} simulated devices)\n"
+        f"  API        {url}/api/health\n"
+        f"  WebSocket  {url.replace('http', 'ws')}/api/ws?token=<token>\n"
+        f"  broker     {broker.url}  [{kind}]\n"
+        f"  API token  {token}   (actor: demo-staff)\n\n"
+        f"  try:  curl -H 'Authorization: Bearer {token}' {url}/api/devices/a101-lock\n"
+        f"        curl -H 'Authorization: Bearer {token}' -X POST "
+        f"-d '{{\"action\":\"unlock\",\"reason\":\"care visit\"}}' "
+        f"{url}/api/devices/a101-lock/commands\n"
+        f"  Ctrl-C stops everything.\n",
+        flush=True,
+    )

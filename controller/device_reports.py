@@ -1,0 +1,165 @@
+"""Everything devices publish, turned into twin updates, bus messages and stored events.
+
+Each message is parsed through the contract; anything malformed, oversized, from a
+device not in the site file, or out of order is logged (rate-limited) and dropped.
+This is the only place that interprets device traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+
+from devices.clock import Clock
+from devices.contract import (
+    Ack,
+    Channel,
+    ContractError,
+    Event,
+    FireSignal,
+    Meta,
+    TopicKind,
+    decode,
+    decode_availability,
+    decode_state,
+    parse_topic,
+    spec_for,
+)
+
+from .command_bus import CommandBus
+from .event_bus import EventBus
+from .store import EventRecord
+from .twins import Reachability, Twin, TwinRegistry
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[EventRecord], None]
+
+
+class DroppedMessages:
+    """Counts dropped messages by reason and logs at most once a second per reason."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._last_log: dict[str, float] = {}
+
+    def drop(self, reason: str, topic: str, detail: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        now = time.monotonic()
+        if now - self._last_log.get(reason, 0.0) >= 1.0:
+            self._last_log[reason] = now
+            log.warning("dropped message on %s (%s): %s [%d so far]", topic, reason, detail,
+                        self.counts[reason])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class DeviceReports:
+    """The MQTT link's message handler."""
+
+    def __init__(
+        self,
+        *,
+        site: str,
+        twins: TwinRegistry,
+        commands: CommandBus,
+        bus: EventBus,
+        clock: Clock,
+        store_event: EventSink,
+    ) -> None:
+        self.site = site
+        self.twins = twins
+        self.commands = commands
+        self.bus = bus
+        self.clock = clock
+        self.store_event = store_event
+        self.dropped = DroppedMessages()
+        self.received = 0
+        self.fire: FireSignal | None = None
+
+    def __call__(self, message: aiomqtt.Message) -> None:
+        self.received += 1
+        topic = str(message.topic)
+        payload = message.payload
+        if not isinstance(payload, (bytes, bytearray)):
+            payload = b"" if payload is None else str(payload).encode()
+        try:
+            parsed = parse_topic(topic)
+            if parsed.site != self.site:
+                raise ContractError("other_site", f"site {parsed.site}")
+            if parsed.kind is TopicKind.FIRE:
+                self._on_fire(payload)
+                return
+            if parsed.kind is not TopicKind.DEVICE or parsed.device is None:
+                return
+            twin = self.twins.get(parsed.device)
+            if twin is None:
+                raise ContractError("unknown_device", f"{parsed.device} is not in the site file")
+            self._on_device(twin, parsed.channel, payload, retained=bool(message.retain))
+        except ContractError as exc:
+            self.dropped.drop(exc.reason, topic, exc.message)
+
+    def _on_device(self, twin: Twin, channel: Channel | None, payload: bytes,
+                   retained: bool) -> None:
+        now = self.clock.now()
+        if channel is Channel.STATE:
+            if not payload:
+                return  # a cleared retained state
+            state = decode_state(twin.type, payload)
+            if self.twins.apply_state(twin, state, now):
+                self._publish_twin(twin)
+            else:
+                self.dropped.drop("out_of_order", twin.id, f"seq {state.seq} not newer")
+        elif channel is Channel.AVAILABILITY:
+            if not payload:
+                return
+            was = twin.reachability
+            if self.twins.apply_availability(twin, decode_availability(payload), now):
+                self._publish_twin(twin)
+                if was is not Reachability.UNKNOWN or twin.reachability is Reachability.OFFLINE:
+                    self._record(twin.id, twin.reachability.value, {"was": was.value})
+        elif channel is Channel.META:
+            if payload and self.twins.apply_meta(twin, decode(Meta, payload), now):
+                self._publish_twin(twin)
+        elif channel is Channel.EVENT:
+            event = decode(Event, payload)
+            if event.type not in spec_for(twin.type).events:
+                raise ContractError("unknown_event", f"{twin.type.value} has no event {event.type}")
+            details = {**event.details(), "device_ts": event.ts.isoformat(), "seq": event.seq}
+            self._record(twin.id, event.type, details)
+        elif channel is Channel.ACK:
+            self.commands.resolve(twin.id, decode(Ack, payload))
+        # cmd and schedule are the controller's own publications: nothing to do.
+
+    def _on_fire(self, payload: bytes) -> None:
+        if not payload:
+            return
+        signal = decode(FireSignal, payload)
+        previous, self.fire = self.fire, signal
+        if previous is None or previous.state != signal.state:
+            self._record("site", f"fire_{signal.state}", {"ts": signal.ts.isoformat()})
+            self.bus.publish("fire", {"state": signal.state, "ts": signal.ts.isoformat()})
+
+    def _publish_twin(self, twin: Twin) -> None:
+        self.bus.publish("twin", twin.to_dict())
+
+    def _record(self, device: str, type_: str, details: dict[str, Any]) -> None:
+        record = EventRecord(ts=self.clock.now(), device=device, type=type_, details=details)
+        self.store_event(record)
+        self.bus.publish("event", {"ts": record.ts.isoformat(), "device": device,
+                                   "type": type_, "details": details})
+
+    def check_stale(self) -> list[Twin]:
+        """Mark silent devices stale and announce each."""
+        stale = self.twins.mark_stale(self.clock.now())
+        for twin in stale:
+            self._publish_twin(twin)
+            self._record(twin.id, "stale", {"last_seen": twin.last_seen.isoformat()
+                                            if twin.last_seen else None})
+        return stale

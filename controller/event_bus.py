@@ -1,0 +1,87 @@
+"""The in-process event bus: twins, events and command outcomes fan out to listeners.
+
+Publishing never blocks: each subscriber has a bounded queue; a subscriber that falls
+behind loses its oldest messages and is told how many (``dropped``), so one slow
+WebSocket client can never stall the MQTT link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """One thing that happened: ``kind`` is twin, event, command or alarm."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A listener's queue; iterate it with ``async for``."""
+
+    queue: asyncio.Queue[BusMessage]
+    kinds: frozenset[str] | None = None
+    dropped: int = 0
+    _bus: EventBus | None = field(default=None, repr=False)
+
+    def __aiter__(self) -> AsyncIterator[BusMessage]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[BusMessage]:
+        while True:
+            yield await self.queue.get()
+
+    async def get(self, timeout: float | None = None) -> BusMessage:
+        """The next message (raises TimeoutError after ``timeout`` seconds)."""
+        async with asyncio.timeout(timeout):
+            return await self.queue.get()
+
+    def close(self) -> None:
+        if self._bus is not None:
+            self._bus._subscribers.discard(self)
+            self._bus = None
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus:
+    """Fan-out of :class:`BusMessage` to every subscriber, without blocking."""
+
+    def __init__(self, queue_size: int = 2000) -> None:
+        self._queue_size = queue_size
+        self._subscribers: set[Subscription] = set()
+
+    def subscribe(self, kinds: set[str] | None = None) -> Subscription:
+        """A new subscription to ``kinds`` (all kinds when None)."""
+        sub = Subscription(
+            asyncio.Queue(self._queue_size), frozenset(kinds) if kinds else None, _bus=self
+        )
+        self._subscribers.add(sub)
+        return sub
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        msg = BusMessage(kind, data)
+        for sub in self._subscribers:
+            if sub.kinds is not None and kind not in sub.kinds:
+                continue
+            if sub.queue.full():
+                sub.queue.get_nowait()
+                sub.dropped += 1
+            sub.queue.put_nowait(msg)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

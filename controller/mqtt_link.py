@@ -1,0 +1,122 @@
+"""The controller's only connection to the broker.
+
+A persistent session (clean_session=False, fixed client id) so QoS 1 events that
+arrive while the controller is away are queued by the broker; a retained ``offline``
+last will on ``controller/availability``; reconnects with capped, jittered backoff and
+resubscribes, which also replays every retained meta/availability/state (resync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+
+import aiomqtt
+
+from config.credentials import MqttLogin
+from devices.contract import Availability, Channel, SiteTopics
+from devices.mqtt import QOS, BrokerAddress, make_client
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[aiomqtt.Message], None]
+
+
+class NotConnected(RuntimeError):
+    """Publishing while the broker is unreachable."""
+
+
+class MqttLink:
+    """Connects, subscribes to the site, hands every message to ``handler``."""
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        topics: SiteTopics,
+        login: MqttLogin | None,
+        handler: MessageHandler,
+        *,
+        identifier: str | None = None,
+        backoff_max_s: float = 5.0,
+    ) -> None:
+        self.broker = broker
+        self.topics = topics
+        self.login = login
+        self.handler = handler
+        self.identifier = identifier or f"tryggbo-controller-{topics.site}"
+        self.backoff_max_s = backoff_max_s
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self._client: aiomqtt.Client | None = None
+
+    def subscriptions(self) -> list[str]:
+        t = self.topics
+        device_channels = (Channel.META, Channel.AVAILABILITY, Channel.STATE, Channel.EVENT,
+                           Channel.ACK)
+        return [t.all_devices(ch) for ch in device_channels] + [t.fire]
+
+    async def run(self) -> None:
+        """Stay connected until cancelled; never raises for broker trouble."""
+        delay = 0.1
+        while True:
+            client = make_client(
+                self.broker,
+                identifier=self.identifier,
+                username=self.login.username if self.login else None,
+                password=self.login.password if self.login else None,
+                will_topic=self.topics.controller_availability,
+                persistent=True,
+                max_inflight=1000,
+            )
+            try:
+                async with client:
+                    self._client = client
+                    for topic in self.subscriptions():
+                        await client.subscribe(topic, qos=QOS)
+                    await client.publish(self.topics.controller_availability,
+                                         Availability.ONLINE.value, qos=QOS, retain=True)
+                    self.connects += 1
+                    self.connected.set()
+                    log.info("connected to %s (connect #%d)", self.broker.url, self.connects)
+                    delay = 0.1
+                    try:
+                        async for message in client.messages:
+                            self._dispatch(message)
+                    except asyncio.CancelledError:
+                        await self._say_offline(client)
+                        raise
+            except aiomqtt.MqttError as exc:
+                log.warning("broker %s unreachable: %s; retrying in %.1fs",
+                            self.broker.url, exc, delay)
+            finally:
+                self.connected.clear()
+                self._client = None
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, self.backoff_max_s)
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        try:
+            self.handler(message)
+        except Exception:  # a bad message must never stop the link
+            log.exception("handler failed on %s", message.topic)
+
+    async def publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, timeout: float = 10
+    ) -> None:
+        """Publish at QoS 1; :class:`NotConnected` when the broker is away."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise NotConnected(f"not connected to {self.broker.url}")
+        try:
+            await client.publish(topic, payload, qos=QOS, retain=retain, timeout=timeout)
+        except aiomqtt.MqttError as exc:
+            raise NotConnected(str(exc)) from exc
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        """A clean stop sends no last will, so say ``offline`` before disconnecting."""
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            await client.publish(self.topics.controller_availability,
+                                 Availability.OFFLINE.value, qos=QOS, retain=True, timeout=2)

@@ -1,0 +1,168 @@
+"""Device twins: what each device last reported, what was last asked of it, and
+whether it is reachable.
+
+A twin starts ``unknown`` (never "unlocked" before a report: Home Assistant's early
+MQTT lock made that mistake). The device's report is authoritative; the desired state
+is only what the last command asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from config.site import Apartment, DeviceEntry, Site
+from devices.contract import AnyState, Availability, DeviceType, Meta
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_S = 60.0
+
+
+class Reachability(StrEnum):
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    #: No report for ``stale_factor`` heartbeats although no last will arrived.
+    STALE = "stale"
+
+
+@dataclass(slots=True)
+class Twin:
+    """The controller's picture of one device."""
+
+    id: str
+    type: DeviceType
+    apartment: str
+    reachability: Reachability = Reachability.UNKNOWN
+    meta: Meta | None = None
+    reported: AnyState | None = None
+    desired: dict[str, Any] = field(default_factory=dict)
+    last_seen: datetime | None = None
+    changed_at: datetime | None = None
+
+    @property
+    def heartbeat_s(self) -> float:
+        return float(self.meta.heartbeat_s) if self.meta else DEFAULT_HEARTBEAT_S
+
+    @property
+    def firmware(self) -> str | None:
+        if self.reported is not None and self.reported.firmware:
+            return self.reported.firmware
+        return self.meta.firmware if self.meta else None
+
+    @property
+    def reachable(self) -> bool:
+        """False when the device is known to be offline or stale."""
+        return self.reachability not in (Reachability.OFFLINE, Reachability.STALE)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The twin as the API and the WebSocket show it."""
+        reported = None
+        if self.reported is not None:
+            reported = self.reported.model_dump(mode="json", by_alias=True)
+        return {
+            "id": self.id,
+            "type": self.type.value,
+            "apartment": self.apartment,
+            "availability": self.reachability.value,
+            "state": reported,
+            "desired": dict(self.desired),
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "firmware": self.firmware,
+            "model": self.meta.model if self.meta else None,
+        }
+
+
+class TwinRegistry:
+    """Every twin of the site; devices not in the site file have no twin."""
+
+    def __init__(self, site: Site, stale_factor: float = 2.5) -> None:
+        self.stale_factor = stale_factor
+        self._twins: dict[str, Twin] = {}
+        self._apartments: dict[str, Apartment] = {}
+        for apt, dev in site.devices():
+            self._twins[dev.id] = Twin(dev.id, dev.type, apt.number)
+            self._apartments[dev.id] = apt
+        self._entries: dict[str, DeviceEntry] = {d.id: d for _a, d in site.devices()}
+
+    def __len__(self) -> int:
+        return len(self._twins)
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._twins
+
+    def get(self, device_id: str) -> Twin | None:
+        return self._twins.get(device_id)
+
+    def all(self) -> list[Twin]:
+        return list(self._twins.values())
+
+    def apartment(self, device_id: str) -> Apartment | None:
+        return self._apartments.get(device_id)
+
+    def _seen(self, twin: Twin, now: datetime) -> None:
+        twin.last_seen = now
+        if twin.reachability is Reachability.STALE:
+            twin.reachability = Reachability.ONLINE
+
+    def apply_meta(self, twin: Twin, meta: Meta, now: datetime) -> bool:
+        """Record a device's meta. A type that disagrees with the site file is ignored."""
+        if meta.type != twin.type:
+            log.warning("device %s says it is a %s, site file says %s: meta ignored",
+                        twin.id, meta.type.value, twin.type.value)
+            return False
+        twin.meta = meta
+        self._seen(twin, now)
+        twin.changed_at = now
+        return True
+
+    def apply_availability(self, twin: Twin, value: Availability, now: datetime) -> bool:
+        """Record online/offline; returns True when reachability changed."""
+        new = Reachability.ONLINE if value is Availability.ONLINE else Reachability.OFFLINE
+        if value is Availability.ONLINE:
+            twin.last_seen = now
+        changed = new is not twin.reachability
+        twin.reachability = new
+        if changed:
+            twin.changed_at = now
+        return changed
+
+    def apply_state(self, twin: Twin, state: AnyState, now: datetime) -> bool:
+        """Record a state report unless it is older than the one we have.
+
+        Within one boot ``seq`` only grows, so a lower or equal ``seq`` with the same
+        ``boot`` is a late duplicate and is dropped. A new ``boot`` starts afresh.
+        """
+        old = twin.reported
+        if old is not None and state.boot == old.boot and state.seq <= old.seq:
+            return False
+        twin.reported = state
+        self._seen(twin, now)
+        if twin.reachability is Reachability.UNKNOWN:
+            twin.reachability = Reachability.ONLINE
+        twin.changed_at = now
+        return True
+
+    def mark_stale(self, now: datetime) -> list[Twin]:
+        """Mark online twins silent for ``stale_factor`` heartbeats as stale."""
+        stale = []
+        for twin in self._twins.values():
+            if twin.reachability is not Reachability.ONLINE or twin.last_seen is None:
+                continue
+            limit = timedelta(seconds=twin.heartbeat_s * self.stale_factor)
+            if now - twin.last_seen > limit:
+                twin.reachability = Reachability.STALE
+                twin.changed_at = now
+                stale.append(twin)
+        return stale
+
+    def counts(self) -> dict[str, int]:
+        """Number of twins per reachability value."""
+        out = {r.value: 0 for r in Reachability}
+        for twin in self._twins.values():
+            out[twin.reachability.value] += 1
+        return out

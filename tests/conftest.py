@@ -1,0 +1,74 @@
+"""Shared fixtures: a real private Mosquitto started by the suite on a free port.
+
+The broker runs from the same conf/passwd/ACL renderer as production, with the
+example site's per-device credentials, so ACL tests test the shipped ACL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from config.credentials import SiteCredentials, ensure_credentials
+from config.site import EXAMPLE_SITE, Site, load_site
+from controller.brokers import MosquittoProcess, find_mosquitto
+from devices.mqtt import BrokerAddress
+
+
+@dataclass
+class BrokerUnderTest:
+    """The suite's Mosquitto plus the site and credentials it was configured for."""
+
+    process: MosquittoProcess
+    site: Site
+    credentials: SiteCredentials
+    credentials_file: Path
+
+    @property
+    def address(self) -> BrokerAddress:
+        return self.process.address
+
+    def start(self) -> None:
+        self.process.start()
+
+    def stop(self, *, kill: bool = False) -> None:
+        self.process.stop(kill=kill)
+
+    def restart(self, *, kill: bool = False) -> None:
+        self.process.restart(kill=kill)
+
+
+@pytest.fixture(scope="session")
+def example_site() -> Site:
+    return load_site(EXAMPLE_SITE)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(
+    tmp_path_factory: pytest.TempPathFactory, example_site: Site
+) -> Iterator[BrokerUnderTest]:
+    """A private Mosquitto for the example site, for the whole session."""
+    if find_mosquitto() is None:
+        pytest.fail("mosquitto is not installed: run `make test` (it installs it) or "
+                    "apt-get install mosquitto")
+    root = tmp_path_factory.mktemp("mosquitto")
+    creds_file = root / "credentials.json"
+    creds = ensure_credentials(example_site, creds_file)
+    proc = MosquittoProcess(creds, root / "broker")
+    proc.start()
+    broker = BrokerUnderTest(proc, example_site, creds, creds_file)
+    try:
+        yield broker
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def broker(mosquitto: BrokerUnderTest) -> Iterator[BrokerUnderTest]:
+    """The session broker, guaranteed running (a test may stop or restart it)."""
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.start()

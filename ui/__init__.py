@@ -1,0 +1,1 @@
+"""Web pages (dashboard, room screen, call page)."""
