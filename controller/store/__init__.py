@@ -1,0 +1,16 @@
+"""Persistent state: events, the append-only audit log, API tokens (SQLite or PostgreSQL)."""
+
+from .records import ApiToken, AuditKind, AuditRecord, EventRecord
+from .repository import Store, StoreError
+from .sql import SqlStore, open_store
+
+__all__ = [
+    "ApiToken",
+    "AuditKind",
+    "AuditRecord",
+    "EventRecord",
+    "SqlStore",
+    "Store",
+    "StoreError",
+    "open_store",
+]
