@@ -99,8 +99,9 @@ class MosquittoProcess:
             raise BrokerStartError(
                 "mosquitto is not installed: apt-get install mosquitto (as root)"
             )
-        self.files = write_broker_files(self.credentials, self.directory, port=self.port,
-                                        host=self.host)
+        self.files = write_broker_files(
+            self.credentials, self.directory, port=self.port, host=self.host
+        )
         if os.geteuid() == 0:
             # A private broker keeps our uid so it can read the 0600 files we wrote.
             with self.files.conf.open("a") as fh:

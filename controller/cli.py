@@ -20,8 +20,11 @@ from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
-app = typer.Typer(help="Tryggbo: doors, curtains and screens of an elderly home.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Tryggbo: doors, curtains and screens of an elderly home.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 token_app = typer.Typer(help="API tokens for scripts and the CLI.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 err = Console(stderr=True)
@@ -32,8 +35,9 @@ EXIT_USAGE = 2
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
@@ -58,7 +62,9 @@ def _run(coro: object) -> None:
 def serve(
     broker: Annotated[str | None, typer.Option(help="MQTT broker URL, mqtt://host:port")] = None,
     site: Annotated[Path | None, typer.Option(help="site file (TOML)")] = None,
-    db: Annotated[str | None, typer.Option(help="store URL, sqlite:///file or postgresql://")] = None,
+    db: Annotated[
+        str | None, typer.Option(help="store URL, sqlite:///file or postgresql://")
+    ] = None,
     http: Annotated[str | None, typer.Option(help="HTTP listen HOST:PORT")] = None,
     credentials: Annotated[Path | None, typer.Option(help="device secrets file")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = None,
@@ -68,9 +74,15 @@ def serve(
 
     host, port = _host_port(http) if http else (None, None)
     try:
-        settings = load_settings(broker=broker, site_file=site, db=db, http_host=host,
-                                 http_port=port, credentials_file=credentials,
-                                 log_level=log_level)
+        settings = load_settings(
+            broker=broker,
+            site_file=site,
+            db=db,
+            http_host=host,
+            http_port=port,
+            credentials_file=credentials,
+            log_level=log_level,
+        )
         site_model = load_site(settings.site_file)
         creds = load_credentials(settings.credentials_file)
     except (SettingsError, SiteFileError, CredentialsError) as exc:
@@ -79,9 +91,15 @@ def serve(
         raise _fail(f"credentials are for site {creds.site!r}, site file is {site_model.slug!r}")
     _logging(settings.log_level)
     config = ControllerConfig(
-        broker=settings.broker_address, site=site_model, credentials=creds, db_url=settings.db,
-        http_host=settings.http_host, http_port=settings.http_port,
-        command_timeout_s=settings.command_timeout_s, stale_factor=settings.stale_factor)
+        broker=settings.broker_address,
+        site=site_model,
+        credentials=creds,
+        db_url=settings.db,
+        http_host=settings.http_host,
+        http_port=settings.http_port,
+        command_timeout_s=settings.command_timeout_s,
+        stale_factor=settings.stale_factor,
+    )
     _run(Controller(config).run())
 
 
@@ -90,7 +108,8 @@ def simulate(
     broker: Annotated[str, typer.Option(help="MQTT broker URL")],
     site: Annotated[Path, typer.Option(help="site file (TOML)")] = EXAMPLE_SITE,
     credentials: Annotated[Path, typer.Option(help="device secrets file")] = Path(
-        "var/credentials.json"),
+        "var/credentials.json"
+    ),
     heartbeat: Annotated[float, typer.Option(help="seconds between heartbeats")] = 60.0,
 ) -> None:
     """Run the simulated firmware of every device in the site file (one MQTT
@@ -110,11 +129,14 @@ def simulate(
 
 @app.command()
 def demo(
-    broker: Annotated[str | None, typer.Option(help="use this broker instead of starting one")] = None,
+    broker: Annotated[
+        str | None, typer.Option(help="use this broker instead of starting one")
+    ] = None,
     http: Annotated[str, typer.Option(help="HTTP listen HOST:PORT")] = "127.0.0.1:8080",
     data: Annotated[Path, typer.Option(help="demo data directory")] = Path("var/demo"),
-    embedded: Annotated[bool, typer.Option(help="use the embedded broker even if "
-                                           "mosquitto is installed")] = False,
+    embedded: Annotated[
+        bool, typer.Option(help="use the embedded broker even if mosquitto is installed")
+    ] = False,
 ) -> None:
     """Run the demo home: broker, 72 simulated devices, controller and API on 127.0.0.1."""
     from .demo import DemoOptions, run_demo
@@ -126,15 +148,25 @@ def demo(
         except BrokerUrlError as exc:
             raise _fail(str(exc)) from None
     _logging("WARNING")
-    _run(run_demo(DemoOptions(data_dir=data, broker_url=broker, http_host=host, http_port=port,
-                              force_embedded=embedded)))
+    _run(
+        run_demo(
+            DemoOptions(
+                data_dir=data,
+                broker_url=broker,
+                http_host=host,
+                http_port=port,
+                force_embedded=embedded,
+            )
+        )
+    )
 
 
 @app.command("credentials")
 def credentials_init(
     site: Annotated[Path, typer.Option(help="site file (TOML)")],
     out: Annotated[Path, typer.Option(help="secrets file to create or extend (0600)")] = Path(
-        "var/credentials.json"),
+        "var/credentials.json"
+    ),
 ) -> None:
     """Create or extend the device secrets file for a site (existing secrets are kept)."""
     try:
@@ -180,22 +212,40 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(db: DbOption = "sqlite:///var/tryggbo.sqlite",
-               json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def token_list(
+    db: DbOption = "sqlite:///var/tryggbo.sqlite",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """List API tokens (never their secrets)."""
     import json
 
     tokens = asyncio.run(_with_store(db, lambda s: s.list_tokens()))
     if json_out:
-        print(json.dumps([{"id": t.id, "name": t.name, "actor": t.actor,
-                           "created_at": t.created_at.isoformat(),
-                           "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
-                          for t in tokens], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "actor": t.actor,
+                        "created_at": t.created_at.isoformat(),
+                        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+                    }
+                    for t in tokens
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table("id", "name", "actor", "created", "revoked")
     for t in tokens:
-        table.add_row(t.id, t.name, t.actor, f"{t.created_at:%Y-%m-%d %H:%M}",
-                      f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "")
+        table.add_row(
+            t.id,
+            t.name,
+            t.actor,
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
     out.print(table)
 
 

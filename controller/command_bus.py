@@ -81,8 +81,9 @@ class CommandResult:
 @dataclass
 class _Pending:
     device: str
-    future: asyncio.Future[Ack] = field(default_factory=lambda: asyncio.get_running_loop()
-                                        .create_future())
+    future: asyncio.Future[Ack] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class CommandBus:
@@ -140,37 +141,73 @@ class CommandBus:
         assert twin is not None
         timeout = timeout_s if timeout_s is not None else self.timeout_s
         started = self.clock.monotonic()
-        command = new_command(action, wire_args, actor, self.clock.now(),
-                              ttl=timedelta(seconds=timeout))
+        command = new_command(
+            action, wire_args, actor, self.clock.now(), ttl=timedelta(seconds=timeout)
+        )
         if spec_for(twin.type).signed:
             key = self.keys.get(device)
             if key is None:
                 raise CommandError("no_key", f"no signing key for {device}; provision it")
             command = sign_command(command, device, key)
-        await self.store.append_audit(AuditRecord(
-            ts=self.clock.now(), kind=AuditKind.ISSUED, command_id=command.id, device=device,
-            action=action, actor=actor, args=wire_args, reason=reason,
-        ))
+        await self.store.append_audit(
+            AuditRecord(
+                ts=self.clock.now(),
+                kind=AuditKind.ISSUED,
+                command_id=command.id,
+                device=device,
+                action=action,
+                actor=actor,
+                args=wire_args,
+                reason=reason,
+            )
+        )
         if not twin.reachable:
-            result = CommandResult(command.id, device, action, Outcome.OFFLINE,
-                                   error=f"device is {twin.reachability.value}")
+            result = CommandResult(
+                command.id,
+                device,
+                action,
+                Outcome.OFFLINE,
+                error=f"device is {twin.reachability.value}",
+            )
         else:
-            result = await self._transmit(command.id, device, action, encode(command), timeout,
-                                          started)
+            result = await self._transmit(
+                command.id, device, action, encode(command), timeout, started
+            )
         if result.outcome is Outcome.OK:
             twin.desired = {"action": action, "args": wire_args, "at": self.clock.now().isoformat()}
-        await self.store.append_audit(AuditRecord(
-            ts=self.clock.now(), kind=AuditKind.RESOLVED, command_id=command.id, device=device,
-            action=action, actor=actor, args=wire_args, reason=reason,
-            outcome=result.outcome.value, error=result.error,
-        ))
+        await self.store.append_audit(
+            AuditRecord(
+                ts=self.clock.now(),
+                kind=AuditKind.RESOLVED,
+                command_id=command.id,
+                device=device,
+                action=action,
+                actor=actor,
+                args=wire_args,
+                reason=reason,
+                outcome=result.outcome.value,
+                error=result.error,
+            )
+        )
         self.bus.publish("command", {**result.to_dict(), "actor": actor, "reason": reason})
-        log.info("command %s %s %s by %s: %s%s", command.id, device, action, actor,
-                 result.outcome.value, f" ({result.error})" if result.error else "")
+        log.info(
+            "command %s %s %s by %s: %s%s",
+            command.id,
+            device,
+            action,
+            actor,
+            result.outcome.value,
+            f" ({result.error})" if result.error else "",
+        )
         return result
 
     async def _transmit(
-        self, command_id: str, device: str, action: str, payload: bytes, timeout: float,
+        self,
+        command_id: str,
+        device: str,
+        action: str,
+        payload: bytes,
+        timeout: float,
         started: float,
     ) -> CommandResult:
         pending = _Pending(device)
@@ -183,15 +220,34 @@ class CommandBus:
                 ack = await pending.future
         except TimeoutError:
             error = "no ack" if self.link.connected.is_set() else "broker unreachable"
-            return CommandResult(command_id, device, action, Outcome.TIMEOUT, error=error,
-                                 elapsed_ms=self._ms(started))
+            return CommandResult(
+                command_id,
+                device,
+                action,
+                Outcome.TIMEOUT,
+                error=error,
+                elapsed_ms=self._ms(started),
+            )
         except NotConnected as exc:
-            return CommandResult(command_id, device, action, Outcome.TIMEOUT,
-                                 error=f"broker unreachable: {exc}", elapsed_ms=self._ms(started))
+            return CommandResult(
+                command_id,
+                device,
+                action,
+                Outcome.TIMEOUT,
+                error=f"broker unreachable: {exc}",
+                elapsed_ms=self._ms(started),
+            )
         finally:
             self._pending.pop(command_id, None)
-        return CommandResult(command_id, device, action, Outcome(ack.status.value),
-                             error=ack.error, state=ack.state, elapsed_ms=self._ms(started))
+        return CommandResult(
+            command_id,
+            device,
+            action,
+            Outcome(ack.status.value),
+            error=ack.error,
+            state=ack.state,
+            elapsed_ms=self._ms(started),
+        )
 
     def _ms(self, started: float) -> float:
         return (self.clock.monotonic() - started) * 1000
@@ -203,8 +259,9 @@ class CommandBus:
             log.debug("ack %s from %s matches no command in flight", ack.id, device)
             return False
         if pending.device != device:
-            log.warning("ack %s came from %s, command went to %s: ignored",
-                        ack.id, device, pending.device)
+            log.warning(
+                "ack %s came from %s, command went to %s: ignored", ack.id, device, pending.device
+            )
             return False
         if not pending.future.done():
             pending.future.set_result(ack)
@@ -214,10 +271,18 @@ class CommandBus:
         """Close the audit of commands left in flight by a dead process as ``unknown``."""
         rows = await self.store.unresolved_commands()
         for row in rows:
-            await self.store.append_audit(AuditRecord(
-                ts=self.clock.now(), kind=AuditKind.RESOLVED, command_id=row.command_id,
-                device=row.device, action=row.action, actor=row.actor, args=row.args,
-                reason=row.reason, outcome=Outcome.UNKNOWN.value,
-                error="controller stopped before the outcome was known",
-            ))
+            await self.store.append_audit(
+                AuditRecord(
+                    ts=self.clock.now(),
+                    kind=AuditKind.RESOLVED,
+                    command_id=row.command_id,
+                    device=row.device,
+                    action=row.action,
+                    actor=row.actor,
+                    args=row.args,
+                    reason=row.reason,
+                    outcome=Outcome.UNKNOWN.value,
+                    error="controller stopped before the outcome was known",
+                )
+            )
         return len(rows)

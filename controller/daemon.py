@@ -42,13 +42,16 @@ class ControllerConfig:
     command_timeout_s: float = 10.0
     stale_factor: float = 2.5
     stale_check_s: float = 1.0
+    #: MQTT client id; one per controller instance (default tryggbo-controller-{site}).
+    client_id: str | None = None
 
 
 class Controller:
     """All parts of the daemon, wired together; ``run()`` runs them."""
 
-    def __init__(self, config: ControllerConfig, clock: Clock | None = None,
-                 store: Store | None = None) -> None:
+    def __init__(
+        self, config: ControllerConfig, clock: Clock | None = None, store: Store | None = None
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.site = config.site
@@ -60,14 +63,31 @@ class Controller:
         creds = config.credentials
         keys = {dev: c.key for dev, c in creds.devices.items()} if creds else {}
         self.reports: DeviceReports
-        self.link = MqttLink(config.broker, self.topics, creds.controller if creds else None,
-                             self._on_message)
-        self.commands = CommandBus(link=self.link, topics=self.topics, twins=self.twins,
-                                   keys=keys, store=self.store, bus=self.bus, clock=self.clock,
-                                   timeout_s=config.command_timeout_s)
-        self.reports = DeviceReports(site=self.site.slug, twins=self.twins,
-                                     commands=self.commands, bus=self.bus, clock=self.clock,
-                                     store_event=self.events.put)
+        self.link = MqttLink(
+            config.broker,
+            self.topics,
+            creds.controller if creds else None,
+            self._on_message,
+            identifier=config.client_id,
+        )
+        self.commands = CommandBus(
+            link=self.link,
+            topics=self.topics,
+            twins=self.twins,
+            keys=keys,
+            store=self.store,
+            bus=self.bus,
+            clock=self.clock,
+            timeout_s=config.command_timeout_s,
+        )
+        self.reports = DeviceReports(
+            site=self.site.slug,
+            twins=self.twins,
+            commands=self.commands,
+            bus=self.bus,
+            clock=self.clock,
+            store_event=self.events.put,
+        )
         self.ready = asyncio.Event()
         self.http_port: int | None = None
 
@@ -85,8 +105,11 @@ class Controller:
         await self.store.open()
         settled = await self.commands.settle_crashed()
         if settled:
-            log.warning("%d commands were in flight when the last process stopped: "
-                        "recorded as outcome unknown", settled)
+            log.warning(
+                "%d commands were in flight when the last process stopped: "
+                "recorded as outcome unknown",
+                settled,
+            )
         runner = web.AppRunner(build_app(self), access_log=None)
         await runner.setup()
         try:

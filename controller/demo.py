@@ -64,9 +64,17 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
     await store.open()
     token, _ = await create_token(store, name="demo", actor="demo-staff", now=clock.now())
     await store.close()
-    controller = Controller(ControllerConfig(broker=broker, site=site, credentials=creds,
-                                             db_url=db_url, http_host=opts.http_host,
-                                             http_port=opts.http_port), clock=clock)
+    controller = Controller(
+        ControllerConfig(
+            broker=broker,
+            site=site,
+            credentials=creds,
+            db_url=db_url,
+            http_host=opts.http_host,
+            http_port=opts.http_port,
+        ),
+        clock=clock,
+    )
     home = SimulatedHome(site, creds, broker, clock=clock, heartbeat_s=opts.heartbeat_s)
     try:
         async with asyncio.TaskGroup() as tasks:
@@ -95,7 +103,7 @@ def _print_banner(url: str, broker: BrokerAddress, kind: str, token: str, site: 
         f"  API token  {token}   (actor: demo-staff)\n\n"
         f"  try:  curl -H 'Authorization: Bearer {token}' {url}/api/devices/a101-lock\n"
         f"        curl -H 'Authorization: Bearer {token}' -X POST "
-        f"-d '{{\"action\":\"unlock\",\"reason\":\"care visit\"}}' "
+        f'-d \'{{"action":"unlock","reason":"care visit"}}\' '
         f"{url}/api/devices/a101-lock/commands\n"
         f"  Ctrl-C stops everything.\n",
         flush=True,

@@ -41,19 +41,27 @@ EventSink = Callable[[EventRecord], None]
 
 
 class DroppedMessages:
-    """Counts dropped messages by reason and logs at most once a second per reason."""
+    """Counts dropped messages by reason, logs at most once a second per reason and
+    tells the bus (kind ``dropped``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
         self.counts: dict[str, int] = {}
         self._last_log: dict[str, float] = {}
 
     def drop(self, reason: str, topic: str, detail: str) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
+        self.bus.publish("dropped", {"reason": reason, "topic": topic})
         now = time.monotonic()
         if now - self._last_log.get(reason, 0.0) >= 1.0:
             self._last_log[reason] = now
-            log.warning("dropped message on %s (%s): %s [%d so far]", topic, reason, detail,
-                        self.counts[reason])
+            log.warning(
+                "dropped message on %s (%s): %s [%d so far]",
+                topic,
+                reason,
+                detail,
+                self.counts[reason],
+            )
 
     @property
     def total(self) -> int:
@@ -79,7 +87,7 @@ class DeviceReports:
         self.bus = bus
         self.clock = clock
         self.store_event = store_event
-        self.dropped = DroppedMessages()
+        self.dropped = DroppedMessages(bus)
         self.received = 0
         self.fire: FireSignal | None = None
 
@@ -105,8 +113,9 @@ class DeviceReports:
         except ContractError as exc:
             self.dropped.drop(exc.reason, topic, exc.message)
 
-    def _on_device(self, twin: Twin, channel: Channel | None, payload: bytes,
-                   retained: bool) -> None:
+    def _on_device(
+        self, twin: Twin, channel: Channel | None, payload: bytes, retained: bool
+    ) -> None:
         now = self.clock.now()
         if channel is Channel.STATE:
             if not payload:
@@ -152,14 +161,19 @@ class DeviceReports:
     def _record(self, device: str, type_: str, details: dict[str, Any]) -> None:
         record = EventRecord(ts=self.clock.now(), device=device, type=type_, details=details)
         self.store_event(record)
-        self.bus.publish("event", {"ts": record.ts.isoformat(), "device": device,
-                                   "type": type_, "details": details})
+        self.bus.publish(
+            "event",
+            {"ts": record.ts.isoformat(), "device": device, "type": type_, "details": details},
+        )
 
     def check_stale(self) -> list[Twin]:
         """Mark silent devices stale and announce each."""
         stale = self.twins.mark_stale(self.clock.now())
         for twin in stale:
             self._publish_twin(twin)
-            self._record(twin.id, "stale", {"last_seen": twin.last_seen.isoformat()
-                                            if twin.last_seen else None})
+            self._record(
+                twin.id,
+                "stale",
+                {"last_seen": twin.last_seen.isoformat() if twin.last_seen else None},
+            )
         return stale

@@ -55,8 +55,12 @@ class EventWriter:
                     await self.store.add_events(batch)
                 except Exception as exc:  # store trouble must not stop the daemon
                     self.failing = str(exc)
-                    log.error("STORE FAILING: cannot write %d events (%s); retrying in %.1fs",
-                              len(self._buffer), exc, delay)
+                    log.error(
+                        "STORE FAILING: cannot write %d events (%s); retrying in %.1fs",
+                        len(self._buffer),
+                        exc,
+                        delay,
+                    )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
                     continue

@@ -50,12 +50,18 @@ class MqttLink:
         self.backoff_max_s = backoff_max_s
         self.connected = asyncio.Event()
         self.connects = 0
+        self._connect_change = asyncio.Condition()
         self._client: aiomqtt.Client | None = None
 
     def subscriptions(self) -> list[str]:
         t = self.topics
-        device_channels = (Channel.META, Channel.AVAILABILITY, Channel.STATE, Channel.EVENT,
-                           Channel.ACK)
+        device_channels = (
+            Channel.META,
+            Channel.AVAILABILITY,
+            Channel.STATE,
+            Channel.EVENT,
+            Channel.ACK,
+        )
         return [t.all_devices(ch) for ch in device_channels] + [t.fire]
 
     async def run(self) -> None:
@@ -76,10 +82,16 @@ class MqttLink:
                     self._client = client
                     for topic in self.subscriptions():
                         await client.subscribe(topic, qos=QOS)
-                    await client.publish(self.topics.controller_availability,
-                                         Availability.ONLINE.value, qos=QOS, retain=True)
+                    await client.publish(
+                        self.topics.controller_availability,
+                        Availability.ONLINE.value,
+                        qos=QOS,
+                        retain=True,
+                    )
                     self.connects += 1
                     self.connected.set()
+                    async with self._connect_change:
+                        self._connect_change.notify_all()
                     log.info("connected to %s (connect #%d)", self.broker.url, self.connects)
                     delay = 0.1
                     try:
@@ -89,13 +101,21 @@ class MqttLink:
                         await self._say_offline(client)
                         raise
             except aiomqtt.MqttError as exc:
-                log.warning("broker %s unreachable: %s; retrying in %.1fs",
-                            self.broker.url, exc, delay)
+                log.warning(
+                    "broker %s unreachable: %s; retrying in %.1fs", self.broker.url, exc, delay
+                )
             finally:
                 self.connected.clear()
                 self._client = None
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, self.backoff_max_s)
+
+    async def wait_connected(self, after: int = 0) -> None:
+        """Wait until connected with more than ``after`` connects so far."""
+        async with self._connect_change:
+            await self._connect_change.wait_for(
+                lambda: self.connects > after and self.connected.is_set()
+            )
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         try:
@@ -118,5 +138,10 @@ class MqttLink:
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """A clean stop sends no last will, so say ``offline`` before disconnecting."""
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-            await client.publish(self.topics.controller_availability,
-                                 Availability.OFFLINE.value, qos=QOS, retain=True, timeout=2)
+            await client.publish(
+                self.topics.controller_availability,
+                Availability.OFFLINE.value,
+                qos=QOS,
+                retain=True,
+                timeout=2,
+            )

@@ -112,8 +112,12 @@ class TwinRegistry:
     def apply_meta(self, twin: Twin, meta: Meta, now: datetime) -> bool:
         """Record a device's meta. A type that disagrees with the site file is ignored."""
         if meta.type != twin.type:
-            log.warning("device %s says it is a %s, site file says %s: meta ignored",
-                        twin.id, meta.type.value, twin.type.value)
+            log.warning(
+                "device %s says it is a %s, site file says %s: meta ignored",
+                twin.id,
+                meta.type.value,
+                twin.type.value,
+            )
             return False
         twin.meta = meta
         self._seen(twin, now)

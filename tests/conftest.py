@@ -52,8 +52,10 @@ def mosquitto(
 ) -> Iterator[BrokerUnderTest]:
     """A private Mosquitto for the example site, for the whole session."""
     if find_mosquitto() is None:
-        pytest.fail("mosquitto is not installed: run `make test` (it installs it) or "
-                    "apt-get install mosquitto")
+        pytest.fail(
+            "mosquitto is not installed: run `make test` (it installs it) or "
+            "apt-get install mosquitto"
+        )
     root = tmp_path_factory.mktemp("mosquitto")
     creds_file = root / "credentials.json"
     creds = ensure_credentials(example_site, creds_file)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .auth import authenticate
+from .auth import Principal, authenticate
 from .errors import ApiError, error_response
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTROLLER = web.AppKey("controller", object)
+PRINCIPAL = web.RequestKey("principal", Principal)
 PUBLIC_PATHS = frozenset({"/api/health"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -45,7 +46,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path not in PUBLIC_PATHS:
-        request["principal"] = await authenticate(request, controller_of(request).store)
+        request[PRINCIPAL] = await authenticate(request, controller_of(request).store)
     return await handler(request)
 
 
@@ -53,8 +54,9 @@ def build_app(controller: Controller) -> web.Application:
     """The API application for one running controller."""
     from . import routes_devices, routes_events, websocket
 
-    app = web.Application(middlewares=[errors_middleware, auth_middleware],
-                          client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[errors_middleware, auth_middleware], client_max_size=64 * 1024
+    )
     app[CONTROLLER] = controller
     routes_devices.register(app)
     routes_events.register(app)

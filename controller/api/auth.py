@@ -32,11 +32,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(store: Store, *, name: str, actor: str, now: datetime) -> tuple[str, ApiToken]:
+async def create_token(
+    store: Store, *, name: str, actor: str, now: datetime
+) -> tuple[str, ApiToken]:
     """Make a token for ``actor``; returns the secret (shown once) and its record."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(id=uuid.uuid4().hex[:12], name=name, actor=actor,
-                      token_hash=hash_token(secret), created_at=now)
+    record = ApiToken(
+        id=uuid.uuid4().hex[:12],
+        name=name,
+        actor=actor,
+        token_hash=hash_token(secret),
+        created_at=now,
+    )
     await store.add_token(record)
     return secret, record
 

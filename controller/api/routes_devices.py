@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ..command_bus import CommandError, Outcome
 from ..store import StoreError
-from .app import controller_of
+from .app import PRINCIPAL, controller_of
 from .auth import Principal
 from .errors import ApiError
 from .schemas import CommandRequest
@@ -80,18 +80,26 @@ async def send_command(request: web.Request) -> web.Response:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ApiError(400, "bad_json", "the body is not JSON") from None
     except ValidationError as exc:
-        details = [{"field": ".".join(map(str, e["loc"])), "problem": e["msg"]}
-                   for e in exc.errors()]
+        details = [
+            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
+        ]
         raise ApiError(400, "bad_body", "the body is not a valid command", details) from None
-    principal: Principal = request["principal"]
+    principal: Principal = request[PRINCIPAL]
     try:
-        result = await ctl.commands.send(device, body.action, body.args, actor=principal.actor,
-                                         reason=body.reason, timeout_s=body.timeout_s)
+        result = await ctl.commands.send(
+            device,
+            body.action,
+            body.args,
+            actor=principal.actor,
+            reason=body.reason,
+            timeout_s=body.timeout_s,
+        )
     except CommandError as exc:
         raise ApiError(400, exc.reason, str(exc)) from None
     except StoreError as exc:
-        raise ApiError(503, "store_unavailable",
-                       f"command refused: its audit record cannot be written ({exc})") from None
+        raise ApiError(
+            503, "store_unavailable", f"command refused: its audit record cannot be written ({exc})"
+        ) from None
     return web.json_response(result.to_dict(), status=OUTCOME_STATUS[result.outcome])
 
 

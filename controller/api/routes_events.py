@@ -11,7 +11,9 @@ from .app import controller_of
 from .errors import ApiError
 
 
-def _int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+def _int_query(
+    request: web.Request, name: str, default: int | None, lo: int, hi: int
+) -> int | None:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -44,8 +46,11 @@ async def recent_events(request: web.Request) -> web.Response:
 async def audit_log(request: web.Request) -> web.Response:
     ctl = controller_of(request)
     limit = _int_query(request, "limit", 100, 1, 1000)
-    rows = await ctl.store.audit(limit=limit or 100, device=request.query.get("device"),
-                                 command_id=request.query.get("command_id"))
+    rows = await ctl.store.audit(
+        limit=limit or 100,
+        device=request.query.get("device"),
+        command_id=request.query.get("command_id"),
+    )
     return web.json_response({"audit": [_jsonable(r) for r in rows]})
 
 

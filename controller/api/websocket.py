@@ -10,14 +10,17 @@ from aiohttp import WSMsgType, web
 
 from .app import controller_of
 
+LIVE_KINDS = {"twin", "event", "command", "fire"}
+
 
 async def live(request: web.Request) -> web.WebSocketResponse:
     ctl = controller_of(request)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    with ctl.bus.subscribe() as sub:
-        await ws.send_json({"type": "snapshot",
-                            "data": {"devices": [t.to_dict() for t in ctl.twins.all()]}})
+    with ctl.bus.subscribe(LIVE_KINDS) as sub:
+        await ws.send_json(
+            {"type": "snapshot", "data": {"devices": [t.to_dict() for t in ctl.twins.all()]}}
+        )
 
         async def pump() -> None:
             async for msg in sub:

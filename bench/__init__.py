@@ -1,0 +1,1 @@
+"""Benchmarks: figures and ratios against raw MQTT baselines on the same Mosquitto."""

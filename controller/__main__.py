@@ -1,0 +1,5 @@
+"""``python -m controller`` is the ``tryggbo`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""Helpers to run the real controller and simulated home in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from config.credentials import SiteCredentials
+from config.site import Site
+from controller.api.auth import create_token
+from controller.daemon import Controller, ControllerConfig
+from controller.store import open_store
+from controller.twins import Twin
+from devices.clock import SystemClock
+from devices.firmware import SimulatedHome
+from devices.mqtt import BrokerAddress
+
+
+@dataclass
+class RunningController:
+    """A controller task plus an authenticated HTTP session to its API."""
+
+    controller: Controller
+    task: asyncio.Task[None]
+    token: str
+    http: aiohttp.ClientSession = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = aiohttp.ClientSession(
+            base_url=self.controller.http_url,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+
+    async def restart(self) -> None:
+        """Stop the controller and start a new one with the same config and store."""
+        await self.stop()
+        fresh = await _launch(Controller(self.controller.config))
+        self.controller, self.task = fresh
+        self.__post_init__()
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.request(method, path, **kwargs) as resp:
+            return resp.status, await resp.json()
+
+    async def command(self, device: str, action: str, **body: Any) -> tuple[int, Any]:
+        return await self.call("POST", f"/api/devices/{device}/commands",
+                               json={"action": action, **body})
+
+    async def wait_twin(self, device: str, predicate: Callable[[Twin], bool],
+                        timeout: float = 10.0) -> Twin:
+        """Wait until the twin satisfies ``predicate`` (checked on every twin change)."""
+        return await wait_twin(self.controller, device, predicate, timeout)
+
+    async def stop(self) -> None:
+        await self.http.close()
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def wait_twin(controller: Controller, device: str, predicate: Callable[[Twin], bool],
+                    timeout: float = 10.0) -> Twin:
+    twin = controller.twins.get(device)
+    assert twin is not None, device
+    with controller.bus.subscribe({"twin"}) as sub:
+        async with asyncio.timeout(timeout):
+            while not predicate(twin):
+                msg = await sub.get()
+                if msg.data["id"] != device:
+                    continue
+    return twin
+
+
+async def start_controller(broker: BrokerAddress, site: Site, creds: SiteCredentials,
+                           db_path: Path, **config: Any) -> RunningController:
+    db_url = f"sqlite:///{db_path}"
+    store = open_store(db_url)
+    await store.open()
+    token, _ = await create_token(store, name="test", actor="test-staff",
+                                  now=SystemClock().now())
+    await store.close()
+    controller = Controller(ControllerConfig(broker=broker, site=site, credentials=creds,
+                                             db_url=db_url, http_port=0, **config))
+    return RunningController(*await _launch(controller), token)
+
+
+async def _launch(controller: Controller) -> tuple[Controller, asyncio.Task[None]]:
+    task = asyncio.create_task(controller.run(), name="controller-under-test")
+    async with asyncio.timeout(15):
+        ready = asyncio.create_task(controller.ready.wait())
+        done, _ = await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready.cancel()
+            task.result()  # raises the startup error
+        await controller.link.connected.wait()
+    return controller, task
+
+
+@dataclass
+class RunningHome:
+    home: SimulatedHome
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def start_home(broker: BrokerAddress, site: Site, creds: SiteCredentials,
+                     heartbeat_s: float = 60.0) -> RunningHome:
+    home = SimulatedHome(site, creds, broker, clock=SystemClock(), heartbeat_s=heartbeat_s)
+    task = asyncio.create_task(home.run(), name="simulated-home")
+    return RunningHome(home, task)
+
+
+async def wait_all_online(controller: Controller, timeout: float = 20.0) -> None:
+    """Wait until every twin reports online with a state."""
+    def all_online() -> bool:
+        return all(t.reachability.value == "online" and t.reported is not None
+                   for t in controller.twins.all())
+
+    with controller.bus.subscribe({"twin"}) as sub:
+        async with asyncio.timeout(timeout):
+            while not all_online():
+                await sub.get()

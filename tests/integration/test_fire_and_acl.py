@@ -1,0 +1,105 @@
+"""Evacuation without the controller, and the per-device broker ACL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import aiomqtt
+import pytest
+
+from devices.contract import Availability, Channel, FireSignal, LockState, SiteTopics, decode, encode
+from devices.mqtt import make_client
+from tests.conftest import BrokerUnderTest
+
+from .harness import RunningController, RunningHome, wait_all_online
+
+
+def _client(broker: BrokerUnderTest, ident: str, login) -> aiomqtt.Client:  # noqa: ANN001
+    return make_client(broker.address, identifier=ident, username=login.username,
+                       password=login.password, persistent=False)
+
+
+async def _fire(broker: BrokerUnderTest, state: str) -> None:
+    topics = SiteTopics(broker.site.slug)
+    signal = FireSignal(state=state, ts=datetime.now(UTC))
+    async with _client(broker, "test-fire-panel", broker.credentials.fire_panel) as panel:
+        await panel.publish(topics.fire, encode(signal), qos=1, retain=True)
+
+
+async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
+    ctl: RunningController, home: RunningHome, mosquitto: BrokerUnderTest
+) -> None:
+    topics = SiteTopics(mosquitto.site.slug)
+    locks = [d.id for _a, d in mosquitto.site.devices() if d.type == "lock"]
+    assert len(locks) == 24
+    for lock in locks:  # start from every door locked
+        status, body = await ctl.command(lock, "lock", reason="before fire drill")
+        assert status in (200, 409), body
+    await ctl.stop()
+    states: dict[str, LockState] = {}
+    async with _client(mosquitto, "test-fire-observer", mosquitto.credentials.controller) as obs:
+        await obs.subscribe(topics.controller_availability, qos=1)
+        await obs.subscribe(topics.all_devices(Channel.STATE), qos=1)
+        async with asyncio.timeout(5):
+            async for msg in obs.messages:
+                if str(msg.topic) == topics.controller_availability:
+                    assert msg.payload == Availability.OFFLINE.value.encode()
+                    break
+        await _fire(mosquitto, "alarm")
+        async with asyncio.timeout(5):
+            async for msg in obs.messages:
+                device = str(msg.topic).split("/")[3]
+                if device in locks:
+                    states[device] = decode(LockState, msg.payload)
+                if len(states) == 24 and all(s.lock == "unlocked" and s.fire
+                                             for s in states.values()):
+                    break
+    await _fire(mosquitto, "normal")
+    await ctl.restart()
+    await wait_all_online(ctl.controller)
+    for lock in locks:  # back to normal does not relock: staff do, by hand
+        twin = ctl.controller.twins.get(lock)
+        assert twin.reported.lock == "unlocked"
+        status, body = await ctl.command(lock, "lock", reason="after fire drill")
+        assert (status, body["outcome"]) == (200, "ok"), (lock, body)
+
+
+async def test_device_cannot_publish_under_another_devices_topics(
+    ctl: RunningController, mosquitto: BrokerUnderTest
+) -> None:
+    topics = SiteTopics(mosquitto.site.slug)
+    intruder = mosquitto.credentials.device("a111-screen")
+    victim_twin = ctl.controller.twins.get("a101-lock")
+    victim_state = victim_twin.reported
+    spy_login = mosquitto.credentials.controller
+    async with _client(mosquitto, "test-acl-spy", spy_login) as spy:
+        await spy.subscribe(topics.device("a101-lock", Channel.STATE), qos=1)
+        await spy.subscribe(topics.device("a101-lock", Channel.CMD), qos=1)
+        await spy.subscribe(topics.fire, qos=1)
+        await spy.subscribe(f"{topics.root}/acl-marker", qos=1)
+        async with _client(mosquitto, "test-acl-intruder", intruder) as bad:
+            forged = dict(victim_state.model_dump(mode="json"), lock="unlocked", seq=10**9)
+            import json
+            await bad.publish(topics.device("a101-lock", Channel.STATE), json.dumps(forged),
+                              qos=1)
+            await bad.publish(topics.device("a101-lock", Channel.CMD), b"{}", qos=1)
+            await bad.publish(topics.fire, b'{"state":"alarm","ts":"2026-01-01T00:00:00Z"}',
+                              qos=1)
+        await spy.publish(f"{topics.root}/acl-marker", b"end", qos=1)
+        seen = []
+        async with asyncio.timeout(5):
+            async for msg in spy.messages:
+                if str(msg.topic).endswith("acl-marker"):
+                    break
+                if not msg.retain:
+                    seen.append(str(msg.topic))
+    assert seen == [], f"the ACL let through {seen}"
+    assert ctl.controller.twins.get("a101-lock").reported.seq < 10**9
+
+
+async def test_wrong_password_is_refused(mosquitto: BrokerUnderTest) -> None:
+    login = mosquitto.credentials.device("a101-lock").model_copy(update={"password": "x" * 20})
+    with pytest.raises(aiomqtt.MqttError):
+        async with _client(mosquitto, "test-wrong-password", login):
+            pass

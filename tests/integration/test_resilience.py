@@ -1,0 +1,98 @@
+"""Bad input, restarts of controller and broker, the fire alarm, and the broker ACL."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from devices.contract import Channel, FireSignal, SiteTopics, encode
+from devices.mqtt import make_client
+from tests.conftest import BrokerUnderTest
+
+from .harness import (
+    RunningController,
+    RunningHome,
+    start_controller,
+    start_home,
+    wait_all_online,
+)
+
+
+def _publisher(broker: BrokerUnderTest, ident: str, username: str, password: str) -> aiomqtt.Client:
+    return make_client(broker.address, identifier=ident, username=username, password=password,
+                       persistent=False)
+
+
+async def test_malformed_and_oversized_payloads_are_dropped(
+    ctl: RunningController, mosquitto: BrokerUnderTest
+) -> None:
+    topics = SiteTopics(mosquitto.site.slug)
+    creds = mosquitto.credentials.device("a112-screen")
+    twin = ctl.controller.twins.get("a112-screen")
+    assert twin is not None and twin.reported is not None
+    before_state = twin.reported
+    dropped_before = ctl.controller.reports.dropped.total
+    bad = [
+        (Channel.STATE, b"\xff\xfe not utf8"),
+        (Channel.STATE, b"{not json"),
+        (Channel.STATE, b"[1, 2, 3]"),
+        (Channel.STATE, b'{"seq": "x"}'),
+        (Channel.STATE, b'{"a": "' + b"x" * 17000 + b'"}'),
+        (Channel.EVENT, b'{"type": "exploded", "ts": "2026-01-01T00:00:00Z", "seq": 1}'),
+        (Channel.AVAILABILITY, b"maybe"),
+        (Channel.META, b'{"type": "toaster"}'),
+    ]
+    with ctl.controller.bus.subscribe({"dropped"}) as drops:
+        async with _publisher(mosquitto, "test-bad-input", creds.username, creds.password) as pub:
+            for channel, payload in bad:
+                await pub.publish(topics.device("a112-screen", channel), payload, qos=1)
+        reasons = [(await drops.get(timeout=10)).data["reason"] for _ in bad]
+    assert sorted(reasons) == sorted(
+        ["not_utf8", "not_json", "not_object", "invalid", "too_large", "unknown_event",
+         "invalid", "invalid"])
+    assert ctl.controller.reports.dropped.total == dropped_before + len(bad)
+    assert twin.reported is before_state
+    status, health = await ctl.call("GET", "/api/health")
+    assert status == 200 and health["status"] == "ok"
+    # and it still commands devices
+    status, body = await ctl.command("a112-screen", "set_brightness", args={"brightness": 42})
+    assert (status, body["outcome"]) == (200, "ok")
+
+
+async def test_restarted_controller_rebuilds_every_twin_from_retained_messages(
+    ctl: RunningController, mosquitto: BrokerUnderTest, tmp_path: Path
+) -> None:
+    # give one device a distinctive state first
+    status, _ = await ctl.command("a201-screen", "set_brightness", args={"brightness": 17})
+    assert status == 200
+    expected = {t.id: t.reported for t in ctl.controller.twins.all()}
+    second = await start_controller(mosquitto.address, mosquitto.site, mosquitto.credentials,
+                                    tmp_path / "second.sqlite", client_id="test-second-ctl")
+    try:
+        await wait_all_online(second.controller)
+        rebuilt = {t.id: t.reported for t in second.controller.twins.all()}
+        assert rebuilt.keys() == expected.keys()
+        for device, state in expected.items():
+            assert rebuilt[device] is not None
+            assert rebuilt[device].seq >= state.seq, device
+        assert second.controller.twins.get("a201-screen").reported.brightness == 17
+    finally:
+        await second.stop()
+
+
+async def test_broker_restart_controller_and_firmware_reconnect(
+    ctl: RunningController, home: RunningHome, mosquitto: BrokerUnderTest
+) -> None:
+    connects = ctl.controller.link.connects
+    await asyncio.to_thread(mosquitto.restart)
+    async with asyncio.timeout(20):
+        await ctl.controller.link.wait_connected(after=connects)
+    # every device's own connection comes back by itself, then commands work again
+    await wait_all_online(ctl.controller, timeout=30)
+    status, body = await ctl.command("a202-lock", "unlock", reason="technician")
+    assert (status, body["outcome"]) == (200, "ok"), body
+    status, body = await ctl.command("a202-lock", "lock", reason="technician")
+    assert (status, body["outcome"]) == (200, "ok"), body
