@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +20,10 @@ from config.settings import SettingsError, load_settings
 from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
+
+from .store import ApiToken, Store, open_store
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Tryggbo: doors, curtains and screens of an elderly home.",
@@ -176,14 +181,9 @@ def credentials_init(
     print(f"{len(creds.devices)} devices in {out} (mode 0600); secrets are not printed")
 
 
-def _store(db: str):  # type: ignore[no-untyped-def]
-    from .store import open_store
-
-    return open_store(db)
-
-
-async def _with_store(db: str, action):  # type: ignore[no-untyped-def]
-    store = _store(db)
+async def _with_store(db: str, action: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store at ``db``, run ``action`` on it, close it."""
+    store = open_store(db)
     await store.open()
     try:
         return await action(store)
@@ -203,7 +203,7 @@ def token_create(
     """Create an API token; the secret is printed once and never stored."""
     from .api.auth import create_token
 
-    async def go(store):  # type: ignore[no-untyped-def]
+    async def go(store: Store) -> tuple[str, ApiToken]:
         return await create_token(store, name=name, actor=actor, now=SystemClock().now())
 
     secret, record = asyncio.run(_with_store(db, go))

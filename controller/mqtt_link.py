@@ -18,7 +18,7 @@ import aiomqtt
 
 from config.credentials import MqttLogin
 from devices.contract import Availability, Channel, SiteTopics
-from devices.mqtt import QOS, BrokerAddress, make_client
+from devices.mqtt import QOS, BrokerAddress, make_client, reraise_swallowed_cancel
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,17 @@ class MqttLink:
             try:
                 async with client:
                     self._client = client
+                    reraise_swallowed_cancel()
                     for topic in self.subscriptions():
                         await client.subscribe(topic, qos=QOS)
+                        reraise_swallowed_cancel()
                     await client.publish(
                         self.topics.controller_availability,
                         Availability.ONLINE.value,
                         qos=QOS,
                         retain=True,
                     )
+                    reraise_swallowed_cancel()
                     self.connects += 1
                     self.connected.set()
                     async with self._connect_change:

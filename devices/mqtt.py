@@ -7,6 +7,7 @@ the client socket (the broker config sets it too: without both a round trip take
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ class BrokerAddress:
     @property
     def url(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def reraise_swallowed_cancel() -> None:
+    """Python 3.11's ``asyncio.wait_for`` (inside aiomqtt's connect, subscribe and
+    publish) can swallow a cancellation that races with the result, and the task runs
+    on. Call this after each such await so a stopped task really stops."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def availability_will(topic: str) -> aiomqtt.Will:

@@ -6,6 +6,7 @@ from :data:`DEVICE_TYPES`; adding a device type means adding one entry here.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -86,13 +87,13 @@ class DeviceTypeSpec:
     """Everything the contract says about one device type."""
 
     type: DeviceType
-    state_model: type[BaseState]
-    actions: Mapping[str, type[Args]]
+    state_model: builtins.type[BaseState]
+    actions: Mapping[str, builtins.type[Args]]
     events: frozenset[str]
     #: Commands to this type must carry an HMAC signature with the device's key.
     signed: bool = False
 
-    def args_model(self, action: str) -> type[Args]:
+    def args_model(self, action: str) -> builtins.type[Args]:
         """The args model of ``action``; :class:`ContractError` if the type lacks it."""
         try:
             return self.actions[action]

@@ -49,11 +49,13 @@ class RunningController:
             return resp.status, await resp.json()
 
     async def command(self, device: str, action: str, **body: Any) -> tuple[int, Any]:
-        return await self.call("POST", f"/api/devices/{device}/commands",
-                               json={"action": action, **body})
+        return await self.call(
+            "POST", f"/api/devices/{device}/commands", json={"action": action, **body}
+        )
 
-    async def wait_twin(self, device: str, predicate: Callable[[Twin], bool],
-                        timeout: float = 10.0) -> Twin:
+    async def wait_twin(
+        self, device: str, predicate: Callable[[Twin], bool], timeout: float = 10.0
+    ) -> Twin:
         """Wait until the twin satisfies ``predicate`` (checked on every twin change)."""
         return await wait_twin(self.controller, device, predicate, timeout)
 
@@ -64,8 +66,9 @@ class RunningController:
             await self.task
 
 
-async def wait_twin(controller: Controller, device: str, predicate: Callable[[Twin], bool],
-                    timeout: float = 10.0) -> Twin:
+async def wait_twin(
+    controller: Controller, device: str, predicate: Callable[[Twin], bool], timeout: float = 10.0
+) -> Twin:
     twin = controller.twins.get(device)
     assert twin is not None, device
     with controller.bus.subscribe({"twin"}) as sub:
@@ -77,16 +80,19 @@ async def wait_twin(controller: Controller, device: str, predicate: Callable[[Tw
     return twin
 
 
-async def start_controller(broker: BrokerAddress, site: Site, creds: SiteCredentials,
-                           db_path: Path, **config: Any) -> RunningController:
+async def start_controller(
+    broker: BrokerAddress, site: Site, creds: SiteCredentials, db_path: Path, **config: Any
+) -> RunningController:
     db_url = f"sqlite:///{db_path}"
     store = open_store(db_url)
     await store.open()
-    token, _ = await create_token(store, name="test", actor="test-staff",
-                                  now=SystemClock().now())
+    token, _ = await create_token(store, name="test", actor="test-staff", now=SystemClock().now())
     await store.close()
-    controller = Controller(ControllerConfig(broker=broker, site=site, credentials=creds,
-                                             db_url=db_url, http_port=0, **config))
+    controller = Controller(
+        ControllerConfig(
+            broker=broker, site=site, credentials=creds, db_url=db_url, http_port=0, **config
+        )
+    )
     return RunningController(*await _launch(controller), token)
 
 
@@ -113,8 +119,9 @@ class RunningHome:
             await self.task
 
 
-async def start_home(broker: BrokerAddress, site: Site, creds: SiteCredentials,
-                     heartbeat_s: float = 60.0) -> RunningHome:
+async def start_home(
+    broker: BrokerAddress, site: Site, creds: SiteCredentials, heartbeat_s: float = 60.0
+) -> RunningHome:
     home = SimulatedHome(site, creds, broker, clock=SystemClock(), heartbeat_s=heartbeat_s)
     task = asyncio.create_task(home.run(), name="simulated-home")
     return RunningHome(home, task)
@@ -122,9 +129,12 @@ async def start_home(broker: BrokerAddress, site: Site, creds: SiteCredentials,
 
 async def wait_all_online(controller: Controller, timeout: float = 20.0) -> None:
     """Wait until every twin reports online with a state."""
+
     def all_online() -> bool:
-        return all(t.reachability.value == "online" and t.reported is not None
-                   for t in controller.twins.all())
+        return all(
+            t.reachability.value == "online" and t.reported is not None
+            for t in controller.twins.all()
+        )
 
     with controller.bus.subscribe({"twin"}) as sub:
         async with asyncio.timeout(timeout):

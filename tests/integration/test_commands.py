@@ -10,7 +10,7 @@ from tests.conftest import BrokerUnderTest
 from .harness import RunningController, RunningHome
 
 
-def lock_is(value: str):  # noqa: ANN201
+def lock_is(value: str):
     return lambda t: t.reported is not None and t.reported.lock == value
 
 
@@ -30,7 +30,9 @@ async def test_unlock_then_lock_through_the_api(ctl: RunningController) -> None:
     assert status == 200
     resolved = [r for r in audit["audit"] if r["kind"] == "resolved"]
     assert [(r["action"], r["outcome"], r["actor"]) for r in resolved[:2]] == [
-        ("lock", "ok", "test-staff"), ("unlock", "ok", "test-staff")]
+        ("lock", "ok", "test-staff"),
+        ("unlock", "ok", "test-staff"),
+    ]
     assert resolved[1]["reason"] == "care visit"
 
 
@@ -43,7 +45,8 @@ async def test_curtain_moves_to_40_and_the_twin_follows(ctl: RunningController) 
         return t.reported.position == 40 and t.reported.motion == "idle"
 
     start = ctl.controller.twins.get("a102-curtain")
-    assert start is not None and start.reported is not None
+    assert start is not None
+    assert start.reported is not None
     assert start.reported.position != 40
     status, body = await ctl.command("a102-curtain", "set_position", args={"position": 40})
     assert (status, body["outcome"]) == (200, "ok")
@@ -53,11 +56,13 @@ async def test_curtain_moves_to_40_and_the_twin_follows(ctl: RunningController) 
 
 
 async def test_message_shown_on_a_screen(ctl: RunningController, home: RunningHome) -> None:
-    status, body = await ctl.command("a103-screen", "show_message",
-                                     args={"text": "Lunch at 12.00", "from": "Anna"})
+    status, body = await ctl.command(
+        "a103-screen", "show_message", args={"text": "Lunch at 12.00", "from": "Anna"}
+    )
     assert (status, body["outcome"]) == (200, "ok")
     twin = await ctl.wait_twin(
-        "a103-screen", lambda t: t.reported is not None and t.reported.message is not None)
+        "a103-screen", lambda t: t.reported is not None and t.reported.message is not None
+    )
     assert twin.reported.message.text == "Lunch at 12.00"
     assert home.home.devices["a103-screen"].state.message.text == "Lunch at 12.00"
 
@@ -73,8 +78,9 @@ async def test_command_to_offline_device_resolves_offline_and_is_audited(
         assert status == 504
         assert body["outcome"] == "offline"
         assert body["elapsed_ms"] < 1000
-        status, audit = await ctl.call("GET", "/api/audit",
-                                       params={"command_id": body["command_id"]})
+        status, audit = await ctl.call(
+            "GET", "/api/audit", params={"command_id": body["command_id"]}
+        )
         kinds = {r["kind"]: r for r in audit["audit"]}
         assert kinds["issued"]["reason"] == "emergency"
         assert kinds["resolved"]["outcome"] == "offline"
@@ -87,8 +93,9 @@ async def test_silent_device_times_out(ctl: RunningController, home: RunningHome
     device = home.home.devices["a105-screen"]
     device.faults.drop_acks = True
     try:
-        status, body = await ctl.command("a105-screen", "set_brightness",
-                                         args={"brightness": 30}, timeout_s=0.5)
+        status, body = await ctl.command(
+            "a105-screen", "set_brightness", args={"brightness": 30}, timeout_s=0.5
+        )
         assert status == 504
         assert body["outcome"] == "timeout"
     finally:
@@ -119,8 +126,9 @@ async def test_api_refuses_requests_without_a_valid_token(ctl: RunningController
     import aiohttp
 
     async with aiohttp.ClientSession() as anon:
-        async with anon.post(f"{url}/api/devices/a101-lock/commands",
-                             json={"action": "unlock"}) as r:
+        async with anon.post(
+            f"{url}/api/devices/a101-lock/commands", json={"action": "unlock"}
+        ) as r:
             assert r.status == 401
         async with anon.get(f"{url}/api/health") as r:
             assert r.status == 200
@@ -136,8 +144,11 @@ async def test_websocket_pushes_twin_changes(ctl: RunningController) -> None:
         async with asyncio.timeout(5):
             while True:
                 msg = await ws.receive_json()
-                if (msg["type"] == "twin" and msg["data"]["id"] == "a106-screen"
-                        and msg["data"]["state"]["brightness"] == 55):
+                if (
+                    msg["type"] == "twin"
+                    and msg["data"]["id"] == "a106-screen"
+                    and msg["data"]["state"]["brightness"] == 55
+                ):
                     break
 
 
@@ -151,9 +162,13 @@ async def test_no_cmd_is_ever_retained(ctl: RunningController, mosquitto: Broker
     topics = SiteTopics(mosquitto.site.slug)
     login = mosquitto.credentials.controller
     retained = []
-    async with make_client(mosquitto.address, identifier="test-retained-probe",
-                           username=login.username, password=login.password,
-                           persistent=False) as probe:
+    async with make_client(
+        mosquitto.address,
+        identifier="test-retained-probe",
+        username=login.username,
+        password=login.password,
+        persistent=False,
+    ) as probe:
         await probe.subscribe(topics.all_devices(Channel.CMD), qos=1)
         # A marker published after subscribing arrives after any retained message would.
         marker = f"{topics.root}/test-probe"

@@ -34,11 +34,20 @@ async def _healthy(url: str, want_online: int, timeout: float) -> dict:
 
 
 @pytest.mark.parametrize("broker_flag", [[], ["--embedded"]], ids=["mosquitto", "embedded"])
-async def test_demo_starts_and_every_device_is_online(tmp_path: Path, broker_flag: list[str]) -> None:
+async def test_demo_starts_and_every_device_is_online(
+    tmp_path: Path, broker_flag: list[str]
+) -> None:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        *TRYGGBO, "demo", "--http", f"127.0.0.1:{port}", "--data", str(tmp_path), *broker_flag,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        *TRYGGBO,
+        "demo",
+        "--http",
+        f"127.0.0.1:{port}",
+        "--data",
+        str(tmp_path),
+        *broker_flag,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     output = []
@@ -56,11 +65,16 @@ async def test_demo_starts_and_every_device_is_online(tmp_path: Path, broker_fla
         health = await _healthy(url, want_online=72, timeout=60)
         assert health["status"] == "ok"
         assert health["devices"]["total"] == 72
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
-            async with http.post(f"{url}/api/devices/a101-lock/commands",
-                                 json={"action": "unlock", "reason": "care visit"}) as resp:
-                body = await resp.json()
-                assert (resp.status, body["outcome"]) == (200, "ok"), body
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.post(
+                f"{url}/api/devices/a101-lock/commands",
+                json={"action": "unlock", "reason": "care visit"},
+            ) as resp,
+        ):
+            body = await resp.json()
+            assert (resp.status, body["outcome"]) == (200, "ok"), body
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -73,4 +87,4 @@ async def test_demo_starts_and_every_device_is_online(tmp_path: Path, broker_fla
     child = re.search(r"private mosquitto \(pid (\d+)\)", "".join(output))
     assert bool(child) == (not broker_flag), "".join(output)
     if child:  # the demo's own broker is gone with it
-        assert not Path(f"/proc/{child.group(1)}").exists()
+        assert not os.path.exists(f"/proc/{child.group(1)}")  # noqa: ASYNC240

@@ -8,16 +8,29 @@ from datetime import UTC, datetime
 import aiomqtt
 import pytest
 
-from devices.contract import Availability, Channel, FireSignal, LockState, SiteTopics, decode, encode
+from devices.contract import (
+    Availability,
+    Channel,
+    FireSignal,
+    LockState,
+    SiteTopics,
+    decode,
+    encode,
+)
 from devices.mqtt import make_client
 from tests.conftest import BrokerUnderTest
 
 from .harness import RunningController, RunningHome, wait_all_online
 
 
-def _client(broker: BrokerUnderTest, ident: str, login) -> aiomqtt.Client:  # noqa: ANN001
-    return make_client(broker.address, identifier=ident, username=login.username,
-                       password=login.password, persistent=False)
+def _client(broker: BrokerUnderTest, ident: str, login) -> aiomqtt.Client:
+    return make_client(
+        broker.address,
+        identifier=ident,
+        username=login.username,
+        password=login.password,
+        persistent=False,
+    )
 
 
 async def _fire(broker: BrokerUnderTest, state: str) -> None:
@@ -52,8 +65,9 @@ async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
                 device = str(msg.topic).split("/")[3]
                 if device in locks:
                     states[device] = decode(LockState, msg.payload)
-                if len(states) == 24 and all(s.lock == "unlocked" and s.fire
-                                             for s in states.values()):
+                if len(states) == 24 and all(
+                    s.lock == "unlocked" and s.fire for s in states.values()
+                ):
                     break
     await _fire(mosquitto, "normal")
     await ctl.restart()
@@ -81,11 +95,10 @@ async def test_device_cannot_publish_under_another_devices_topics(
         async with _client(mosquitto, "test-acl-intruder", intruder) as bad:
             forged = dict(victim_state.model_dump(mode="json"), lock="unlocked", seq=10**9)
             import json
-            await bad.publish(topics.device("a101-lock", Channel.STATE), json.dumps(forged),
-                              qos=1)
+
+            await bad.publish(topics.device("a101-lock", Channel.STATE), json.dumps(forged), qos=1)
             await bad.publish(topics.device("a101-lock", Channel.CMD), b"{}", qos=1)
-            await bad.publish(topics.fire, b'{"state":"alarm","ts":"2026-01-01T00:00:00Z"}',
-                              qos=1)
+            await bad.publish(topics.fire, b'{"state":"alarm","ts":"2026-01-01T00:00:00Z"}', qos=1)
         await spy.publish(f"{topics.root}/acl-marker", b"end", qos=1)
         seen = []
         async with asyncio.timeout(5):

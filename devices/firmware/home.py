@@ -1,0 +1,88 @@
+"""A whole simulated home: one simulated device (own MQTT connection) per site device."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from config.credentials import DeviceCredentials, SiteCredentials
+from config.site import Site
+from devices.clock import Clock
+from devices.contract import DeviceType
+from devices.mqtt import BrokerAddress
+
+from .base import SimulatedDevice
+from .curtain import SimulatedCurtain
+from .lock import SimulatedLock
+from .screen import SimulatedScreen
+
+#: The firmware of each device type; a new device type adds its class here.
+FIRMWARE: Mapping[DeviceType, type[SimulatedDevice]] = {
+    DeviceType.LOCK: SimulatedLock,
+    DeviceType.CURTAIN: SimulatedCurtain,
+    DeviceType.SCREEN: SimulatedScreen,
+}
+
+
+def make_device(
+    device_type: DeviceType | str,
+    site: str,
+    device_id: str,
+    broker: BrokerAddress,
+    credentials: DeviceCredentials,
+    **options: Any,
+) -> SimulatedDevice:
+    """The simulated firmware for ``device_type``; ``options`` go to its constructor."""
+    try:
+        cls = FIRMWARE[DeviceType(device_type)]
+    except (ValueError, KeyError):
+        raise ValueError(f"no simulated firmware for device type {device_type!r}") from None
+    return cls(site, device_id, broker, credentials, **options)
+
+
+class SimulatedHome:
+    """Every device of a site file, each with its own connection and credentials."""
+
+    def __init__(
+        self,
+        site: Site,
+        credentials: SiteCredentials,
+        broker: BrokerAddress,
+        clock: Clock,
+        *,
+        heartbeat_s: float = 60.0,
+        seed: int | None = None,
+    ) -> None:
+        rng = random.Random(seed)
+        self.site = site
+        self.devices: dict[str, SimulatedDevice] = {
+            entry.id: make_device(
+                entry.type,
+                site.slug,
+                entry.id,
+                broker,
+                credentials.device(entry.id),
+                clock=clock,
+                room=apartment.number,
+                model=entry.model or "sim-1",
+                heartbeat_s=heartbeat_s,
+                rng=random.Random(rng.getrandbits(64)),
+            )
+            for apartment, entry in site.devices()
+        }
+
+    def __getitem__(self, device_id: str) -> SimulatedDevice:
+        return self.devices[device_id]
+
+    async def run(self) -> None:
+        """Run every device until cancelled (each then publishes ``offline``)."""
+        async with asyncio.TaskGroup() as tasks:
+            for device_id, device in self.devices.items():
+                tasks.create_task(device.run(), name=f"firmware-{device_id}")
+
+    async def wait_all_online(self, timeout: float | None = 20.0) -> None:
+        """Wait until every device is connected and announced."""
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*(d.wait_online(None) for d in self.devices.values()))

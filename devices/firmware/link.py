@@ -1,0 +1,227 @@
+"""One simulated device's MQTT connection: reconnects, ordered outbox, last will.
+
+The link keeps one persistent-session connection (client id ``{site}-{device}``,
+retained ``offline`` as last will) and reconnects forever with exponential backoff
+(0.2 s doubling to 5 s). Everything the device publishes goes through one outbox,
+sent in order by one sender; what cannot be sent waits there (bounded) for the next
+connection. On every connect the link subscribes, then sends the device's
+announcement (meta, ``online``, state) ahead of anything already waiting.
+
+Cancelling :meth:`DeviceLink.run` is a clean stop: pending messages, a retained
+``offline``, then DISCONNECT. :meth:`DeviceLink.drop` is a dirty one (no DISCONNECT,
+so the broker publishes the last will), like a power cut or a lost radio link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import aiomqtt
+
+from devices.contract import Availability
+from devices.mqtt import QOS, BrokerAddress, make_client, reraise_swallowed_cancel
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 0.2
+BACKOFF_MAX_S = 5.0
+OUTBOX_MAX = 1000
+GOODBYE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message waiting to be published (QoS 1)."""
+
+    topic: str
+    payload: bytes
+    retain: bool = False
+
+
+class DeviceLink:
+    """The connection of one device; ``announce`` and ``on_message`` are the device's."""
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        *,
+        client_id: str,
+        username: str,
+        password: str,
+        will_topic: str,
+        subscriptions: Iterable[str],
+        announce: Callable[[], list[Outgoing]],
+        on_message: Callable[[aiomqtt.Message], None],
+    ) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self._username = username
+        self._password = password
+        self._will_topic = will_topic
+        self._subscriptions = list(subscriptions)
+        self._announce = announce
+        self._on_message = on_message
+        self._outbox: deque[Outgoing] = deque(maxlen=OUTBOX_MAX)
+        self._outbox_ready = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._online = asyncio.Event()
+        self._may_connect = asyncio.Event()
+        self._may_connect.set()
+        self._kick = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._connected_once = False
+
+    @property
+    def connected(self) -> bool:
+        """True from the CONNACK until the connection is gone."""
+        return self._client is not None
+
+    @property
+    def online(self) -> bool:
+        """Connected, subscribed and announced."""
+        return self._online.is_set()
+
+    @property
+    def may_connect(self) -> bool:
+        return self._may_connect.is_set()
+
+    def send(self, message: Outgoing) -> None:
+        """Queue a message; it goes out in order, now or after the next connect."""
+        self._outbox.append(message)
+        self._outbox_ready.set()
+
+    async def wait_online(self, timeout: float | None = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            await self._online.wait()
+
+    def drop(self, *, stay_away: bool = False) -> None:
+        """Cut the connection without DISCONNECT (the last will fires). Reconnect at
+        once, or only after :meth:`allow` when ``stay_away``."""
+        if stay_away:
+            self._may_connect.clear()
+        else:
+            self._kick.set()
+        self._online.clear()
+        if self._client is None:
+            return
+        if self._sender is not None:
+            self._sender.cancel()  # nothing more goes out on a connection being cut
+        # paho's socket under aiomqtt (no public accessor): shut it to drop without DISCONNECT.
+        sock = self._client._client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def allow(self) -> None:
+        """Connect again (after ``drop(stay_away=True)``), without waiting for backoff."""
+        self._may_connect.set()
+        self._kick.set()
+
+    async def run(self) -> None:
+        """Connect and reconnect with backoff until cancelled."""
+        backoff = BACKOFF_START_S
+        while True:
+            await self._may_connect.wait()
+            self._kick.clear()
+            self._connected_once = False
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                wanted = self._kick.is_set() or not self._may_connect.is_set()
+                log.log(
+                    logging.INFO if wanted else logging.WARNING,
+                    "%s: disconnected: %s",
+                    self.client_id,
+                    exc,
+                )
+            except Exception:
+                log.exception("%s: connection failed", self.client_id)
+            if self._connected_once:
+                backoff = BACKOFF_START_S
+            if self._kick.is_set():
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await self._kick.wait()
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _session(self) -> None:
+        """One connection, until it drops (MqttError) or the task is cancelled."""
+        client = make_client(
+            self.broker,
+            identifier=self.client_id,
+            username=self._username,
+            password=self._password,
+            will_topic=self._will_topic,
+            persistent=True,
+        )
+        async with client:
+            self._client = client
+            self._connected_once = True
+            self._sender = None
+            try:
+                reraise_swallowed_cancel()
+                await client.subscribe([(topic, QOS) for topic in self._subscriptions])
+                reraise_swallowed_cancel()
+                self._outbox.extendleft(reversed(self._announce()))
+                self._outbox_ready.set()
+                self._sender = asyncio.create_task(self._send_all(client))
+                self._online.set()
+                log.info("%s: online", self.client_id)
+                if not self._may_connect.is_set():
+                    self.drop(stay_away=True)
+                async for message in client.messages:
+                    self._on_message(message)
+            except asyncio.CancelledError:
+                await self._goodbye(client)
+                raise
+            finally:
+                self._client = None
+                self._online.clear()
+                if self._sender is not None:
+                    self._sender.cancel()
+                    self._sender = None
+
+    async def _send_all(self, client: aiomqtt.Client) -> None:
+        """Publish the outbox in order; a failed publish drops the connection."""
+        try:
+            while True:
+                self._outbox_ready.clear()
+                await self._flush(client)
+                reraise_swallowed_cancel()
+                await self._outbox_ready.wait()
+        except aiomqtt.MqttError as exc:
+            log.warning("%s: publish failed: %s", self.client_id, exc)
+            self.drop()
+
+    async def _flush(self, client: aiomqtt.Client, timeout: float | None = None) -> None:
+        while self._outbox:
+            item = self._outbox.popleft()
+            try:
+                await client.publish(
+                    item.topic, item.payload, qos=QOS, retain=item.retain, timeout=timeout
+                )
+            except BaseException:
+                self._outbox.appendleft(item)  # not confirmed: send it again later
+                raise
+
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        """Clean stop: what is pending, then a retained ``offline`` (DISCONNECT follows)."""
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.wait([self._sender], timeout=GOODBYE_TIMEOUT_S)
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._flush(client, timeout=GOODBYE_TIMEOUT_S)
+            await client.publish(
+                self._will_topic,
+                Availability.OFFLINE.value,
+                qos=QOS,
+                retain=True,
+                timeout=GOODBYE_TIMEOUT_S,
+            )
