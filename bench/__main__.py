@@ -29,11 +29,15 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     ing, rt = results["ingest"], results["round_trip"]
     print(f"{'benchmark':<28}{'tryggbo':>14}{'raw baseline':>16}{'ratio':>9}")
-    print(f"{'ingest (msg/s)':<28}{ing['controller_msg_s']:>14}{ing['raw_paho_msg_s']:>16}"
-          f"{ing['ratio']:>9}")
+    print(
+        f"{'ingest (msg/s)':<28}{ing['controller_msg_s']:>14}{ing['raw_paho_msg_s']:>16}"
+        f"{ing['ratio']:>9}"
+    )
     for pct in ("p50", "p99"):
-        print(f"{'round trip ' + pct + ' (ms)':<28}{rt['api_ms'][pct]:>14}"
-              f"{rt['raw_mqtt_ms'][pct]:>16}{rt[pct + '_ratio']:>9}")
+        print(
+            f"{'round trip ' + pct + ' (ms)':<28}{rt['api_ms'][pct]:>14}"
+            f"{rt['raw_mqtt_ms'][pct]:>16}{rt[pct + '_ratio']:>9}"
+        )
     print(f"written to {args.out}")
 
 

@@ -24,14 +24,23 @@ from .common import BenchBroker
 DEVICE_TYPES_STATE = {
     "lock": {"lock": "locked", "door": "closed", "battery": 90},
     "curtain": {"position": 0, "target": None, "motion": "idle"},
-    "screen": {"power": "on", "brightness": 80, "night_mode": False, "message": None,
-               "call": "idle"},
+    "screen": {
+        "power": "on",
+        "brightness": 80,
+        "night_mode": False,
+        "message": None,
+        "call": "idle",
+    },
 }
 
 
 def _paho(b: BenchBroker, client_id: str, clean: bool) -> paho.Client:
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                    clean_session=clean, protocol=paho.MQTTv311)
+    c = paho.Client(
+        paho.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean,
+        protocol=paho.MQTTv311,
+    )
     c.username_pw_set(b.credentials.controller.username, b.credentials.controller.password)
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
@@ -62,8 +71,14 @@ def _publish_reports(b: BenchBroker, n: int) -> None:
     infos = []
     for i in range(n):
         dev, kind = devices[i % len(devices)]
-        body = {"seq": i, "ts": ts, "boot": "bench", "firmware": "1.0.0", "uptime_s": i,
-                **DEVICE_TYPES_STATE[kind]}
+        body = {
+            "seq": i,
+            "ts": ts,
+            "boot": "bench",
+            "firmware": "1.0.0",
+            "uptime_s": i,
+            **DEVICE_TYPES_STATE[kind],
+        }
         infos.append(c.publish(topics.device(dev, Channel.STATE), json.dumps(body), qos=1))
     for info in infos:
         info.wait_for_publish(30)
@@ -102,10 +117,16 @@ async def _controller_drain(b: BenchBroker, n: int) -> float:
     client_id = "bench-controller"
     await asyncio.to_thread(_prime_session, b, client_id)
     await asyncio.to_thread(_publish_reports, b, n)
-    ctl = Controller(ControllerConfig(broker=b.process.address, site=b.site,
-                                      credentials=b.credentials,
-                                      db_url=f"sqlite:///{b.data_dir / 'ingest.sqlite'}",
-                                      http_port=0, client_id=client_id))
+    ctl = Controller(
+        ControllerConfig(
+            broker=b.process.address,
+            site=b.site,
+            credentials=b.credentials,
+            db_url=f"sqlite:///{b.data_dir / 'ingest.sqlite'}",
+            http_port=0,
+            client_id=client_id,
+        )
+    )
     stamps: dict[str, float] = {}
     done = asyncio.Event()
     handler = ctl.reports
@@ -138,5 +159,9 @@ async def _controller_drain(b: BenchBroker, n: int) -> float:
 def run(b: BenchBroker, n: int = 20_000) -> dict[str, float]:
     raw = raw_paho_rate(b, n)
     ours = asyncio.run(_controller_drain(b, n))
-    return {"messages": n, "raw_paho_msg_s": round(raw), "controller_msg_s": round(ours),
-            "ratio": round(ours / raw, 3)}
+    return {
+        "messages": n,
+        "raw_paho_msg_s": round(raw),
+        "controller_msg_s": round(ours),
+        "ratio": round(ours / raw, 3),
+    }

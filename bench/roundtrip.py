@@ -27,9 +27,16 @@ async def raw_echo(b: BenchBroker, rounds: int) -> list[float]:
     """p50/p99 of publish -> echo client -> publish back, in ms (QoS 1, NODELAY)."""
     login = b.credentials.controller
     ping, pong = f"tryggbo/{b.site.slug}/bench/ping", f"tryggbo/{b.site.slug}/bench/pong"
-    mk = lambda ident: make_client(b.process.address, identifier=ident,  # noqa: E731
-                                   username=login.username, password=login.password,
-                                   persistent=False)
+
+    def mk(ident):
+        return make_client(
+            b.process.address,
+            identifier=ident,
+            username=login.username,
+            password=login.password,
+            persistent=False,
+        )
+
     async with mk("bench-echo") as echo, mk("bench-caller") as caller:
         await echo.subscribe(ping, qos=1)
         await caller.subscribe(pong, qos=1)
@@ -56,10 +63,20 @@ async def raw_echo(b: BenchBroker, rounds: int) -> list[float]:
 async def api_round_trip(b: BenchBroker, rounds: int) -> list[float]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "controller", "demo", "--broker", b.process.address.url,
-        "--data", str(b.data_dir), "--http", f"127.0.0.1:{port}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        sys.executable,
+        "-m",
+        "controller",
+        "demo",
+        "--broker",
+        b.process.address.url,
+        "--data",
+        str(b.data_dir),
+        "--http",
+        f"127.0.0.1:{port}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert proc.stdout is not None
     text = ""
     try:
@@ -82,8 +99,10 @@ async def api_round_trip(b: BenchBroker, rounds: int) -> list[float]:
             times = []
             for i in range(rounds):
                 start = time.perf_counter()
-                async with http.post(f"{url}/api/devices/{devices[i % len(devices)]}/commands",
-                                     json={"action": "ping"}) as resp:
+                async with http.post(
+                    f"{url}/api/devices/{devices[i % len(devices)]}/commands",
+                    json={"action": "ping"},
+                ) as resp:
                     body = await resp.json()
                 if body.get("outcome") != "ok":
                     raise RuntimeError(f"ping failed: {body}")
@@ -97,6 +116,9 @@ async def api_round_trip(b: BenchBroker, rounds: int) -> list[float]:
 def run(b: BenchBroker, rounds: int = 500) -> dict[str, object]:
     raw = summary(asyncio.run(raw_echo(b, rounds)))
     api = summary(asyncio.run(api_round_trip(b, rounds)))
-    return {"raw_mqtt_ms": raw, "api_ms": api,
-            "p50_ratio": round(api["p50"] / raw["p50"], 2),
-            "p99_ratio": round(api["p99"] / raw["p99"], 2)}
+    return {
+        "raw_mqtt_ms": raw,
+        "api_ms": api,
+        "p50_ratio": round(api["p50"] / raw["p50"], 2),
+        "p99_ratio": round(api["p99"] / raw["p99"], 2),
+    }
