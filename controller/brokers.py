@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
@@ -54,6 +56,14 @@ def wait_listening(host: str, port: int, timeout: float) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the process that started us dies (Linux), so a
+    private broker never outlives a killed demo or test run."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class MosquittoProcess:
@@ -111,6 +121,7 @@ class MosquittoProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         if not wait_listening(self.host, self.port, timeout) or not self.running:
             tail = self.log_tail()

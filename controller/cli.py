@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -58,9 +59,19 @@ def _host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _run(coro: object) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(coro)  # type: ignore[arg-type]
+def _run(coro: Coroutine[object, object, None]) -> None:
+    """Run a long-lived coroutine; SIGINT and SIGTERM stop it cleanly (cancel)."""
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await coro
+
+    asyncio.run(main())
 
 
 @app.command()

@@ -30,22 +30,24 @@ async def health(request: web.Request) -> web.Response:
     """``GET /api/health``: broker link, store, and device counts (no auth)."""
     ctl = controller_of(request)
     counts = ctl.twins.counts()
-    problems = []
+    failures = []
     if not ctl.link.connected.is_set():
-        problems.append("broker unreachable")
+        failures.append("broker unreachable")
     if ctl.events.failing:
-        problems.append(f"store failing: {ctl.events.failing}")
-    offline = counts["offline"] + counts["stale"]
+        failures.append(f"store failing: {ctl.events.failing}")
+    unreachable = counts["offline"] + counts["stale"]
+    warnings = [f"{unreachable} devices offline or stale"] if unreachable else []
     body = {
-        "status": "ok" if not problems else "degraded",
-        "problems": problems,
+        "status": "failing" if failures else ("degraded" if warnings else "ok"),
+        "problems": failures + warnings,
         "site": ctl.site.slug,
         "broker": {"connected": ctl.link.connected.is_set(), "connects": ctl.link.connects},
-        "devices": {"total": len(ctl.twins), **counts, "unreachable": offline},
+        "devices": {"total": len(ctl.twins), **counts, "unreachable": unreachable},
         "commands_in_flight": ctl.commands.in_flight,
         "dropped_messages": ctl.reports.dropped.counts,
     }
-    return web.json_response(body, status=200 if not problems else 503)
+    # 503 only when the controller itself cannot work; offline devices are a warning
+    return web.json_response(body, status=503 if failures else 200)
 
 
 async def list_devices(request: web.Request) -> web.Response:
