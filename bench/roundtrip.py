@@ -9,6 +9,7 @@ keep traffic flowing while we measure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import sys
 import time
 
 import aiohttp
+from aiomqtt import MqttError
 
 from controller.brokers import free_port
 from devices.mqtt import make_client
@@ -57,6 +59,8 @@ async def raw_echo(b: BenchBroker, rounds: int) -> list[float]:
                 times.append((time.perf_counter() - start) * 1000)
         finally:
             server.cancel()
+            with contextlib.suppress(asyncio.CancelledError, MqttError):
+                await server
     return times[10:]  # warm-up
 
 
