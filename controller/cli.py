@@ -127,10 +127,14 @@ def simulate(
         "var/credentials.json"
     ),
     heartbeat: Annotated[float, typer.Option(help="seconds between heartbeats")] = 60.0,
+    control: Annotated[
+        str | None, typer.Option(help="serve the fault/knob control panel on HOST:PORT")
+    ] = None,
 ) -> None:
     """Run the simulated firmware of every device in the site file (one MQTT
-    connection per device)."""
+    connection per device); --control lets a technician set faults at run time."""
     from devices.firmware import SimulatedHome
+    from devices.firmware.control import serve_control
 
     try:
         address = BrokerAddress.parse(broker)
@@ -138,9 +142,21 @@ def simulate(
         creds = load_credentials(credentials)
     except (BrokerUrlError, SiteFileError, CredentialsError) as exc:
         raise _fail(str(exc)) from None
+    control_at = _host_port(control) if control else None
     _logging("INFO")
     home = SimulatedHome(site_model, creds, address, clock=SystemClock(), heartbeat_s=heartbeat)
-    _run(home.run())
+
+    async def run() -> None:
+        runner = await serve_control(home, *control_at) if control_at else None
+        if control_at:
+            logging.getLogger(__name__).info("control panel on http://%s:%d/devices", *control_at)
+        try:
+            await home.run()
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+
+    _run(run())
 
 
 @app.command()

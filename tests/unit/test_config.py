@@ -1,0 +1,91 @@
+"""Site file, settings and Mosquitto files: bad input names the field and the problem."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from config.credentials import ensure_credentials
+from config.mosquitto import password_hash, render_acl
+from config.settings import SettingsError, load_settings
+from config.site import EXAMPLE_SITE, SiteFileError, load_site
+
+
+def test_example_site_has_24_apartments_with_3_devices_each() -> None:
+    site = load_site(EXAMPLE_SITE)
+    assert len(site.apartments) == 24
+    assert all(len(a.devices) == 3 for a in site.apartments)
+    assert site.device("a101-lock")[0].number == "101"
+    assert str(site.zone) == "Europe/Stockholm"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[site]\nslug = "Bad Slug"\n', "site.slug"),
+        ('[site]\nslug = "x"\ntimezone = "Mars/Base"\n', "unknown time zone"),
+        (
+            '[site]\nslug = "x"\n[[apartments]]\nnumber = "1"\ndevices = ["toaster"]\n',
+            "apartments[0].devices[0].type",
+        ),
+        (
+            '[site]\nslug = "x"\n[[apartments]]\nnumber = "1"\n[[apartments]]\nnumber = "1"\n',
+            "apartment 1 appears twice",
+        ),
+        ('[site]\nslug = "x"\nsurprise = 1\n', "site.surprise"),
+        ("[site\n", "not valid TOML"),
+    ],
+)
+def test_bad_site_files_name_the_problem(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    with pytest.raises(SiteFileError) as exc:
+        load_site(path)
+    assert expected in str(exc.value)
+
+
+def test_missing_site_file(tmp_path: Path) -> None:
+    with pytest.raises(SiteFileError, match="does not exist"):
+        load_site(tmp_path / "nope.toml")
+
+
+def test_settings_errors_name_the_setting() -> None:
+    with pytest.raises(SettingsError, match="broker"):
+        load_settings(broker="http://example")
+    with pytest.raises(SettingsError, match="http_port"):
+        load_settings(http_port=70000)
+    assert load_settings(broker="mqtt://10.0.0.1:1884").broker_address.port == 1884
+
+
+def test_credentials_are_private_and_kept(tmp_path: Path) -> None:
+    site = load_site(EXAMPLE_SITE)
+    path = tmp_path / "creds.json"
+    first = ensure_credentials(site, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = ensure_credentials(site, path)
+    assert again.device("a101-lock") == first.device("a101-lock")
+    keys = {c.hmac_key for c in first.devices.values()}
+    assert len(keys) == 72  # every lock its own key
+
+
+def test_password_hash_is_mosquittos_pbkdf2_format() -> None:
+    salt = b"0123456789ab"
+    hashed = password_hash("secret", salt)
+    _, seven, iterations, _salt_b64, digest_b64 = hashed.split("$")
+    assert (seven, iterations) == ("7", "101")
+    expected = hashlib.pbkdf2_hmac("sha512", b"secret", salt, 101)
+    assert base64.b64decode(digest_b64) == expected
+
+
+def test_acl_gives_each_device_only_its_own_topics(tmp_path: Path) -> None:
+    creds = ensure_credentials(load_site(EXAMPLE_SITE), tmp_path / "c.json")
+    acl = render_acl(creds)
+    block = acl.split("user a101-lock\n")[1].split("\n\n")[0].splitlines()
+    assert "topic read tryggbo/solgarden/dev/a101-lock/cmd" in block
+    assert "topic read tryggbo/solgarden/fire" in block
+    assert all("a101-lock" in line or line.endswith("/fire") for line in block)
+    assert not any(line.startswith("topic write") and "cmd" in line for line in block)

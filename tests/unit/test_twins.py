@@ -1,0 +1,73 @@
+"""Twins: unknown until reported, out-of-order reports dropped, staleness by heartbeat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from config.site import EXAMPLE_SITE, load_site
+from controller.twins import Reachability, TwinRegistry
+from devices.contract import Availability, DeviceType, LockState, Meta
+
+T0 = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+def _registry() -> TwinRegistry:
+    return TwinRegistry(load_site(EXAMPLE_SITE), stale_factor=2.5)
+
+
+def _lock(seq: int, boot: str = "b1", lock: str = "locked") -> LockState:
+    return LockState(seq=seq, ts=T0, boot=boot, lock=lock, door="closed", battery=80)
+
+
+def test_every_twin_starts_unknown_never_unlocked() -> None:
+    reg = _registry()
+    assert len(reg) == 72
+    twin = reg.get("a101-lock")
+    assert twin is not None
+    assert twin.reachability is Reachability.UNKNOWN
+    assert twin.reported is None
+    assert twin.to_dict()["state"] is None
+    assert reg.counts()["unknown"] == 72
+
+
+def test_older_report_of_the_same_boot_is_dropped_new_boot_accepted() -> None:
+    reg = _registry()
+    twin = reg.get("a101-lock")
+    assert reg.apply_state(twin, _lock(5, lock="unlocked"), T0)
+    assert not reg.apply_state(twin, _lock(4, lock="locked"), T0)
+    assert not reg.apply_state(twin, _lock(5, lock="locked"), T0)
+    assert twin.reported.lock == "unlocked"
+    assert reg.apply_state(twin, _lock(0, boot="b2", lock="locked"), T0)  # rebooted
+    assert twin.reported.lock == "locked"
+    assert twin.reachability is Reachability.ONLINE
+
+
+def test_meta_of_the_wrong_type_is_ignored() -> None:
+    reg = _registry()
+    twin = reg.get("a101-lock")
+    assert not reg.apply_meta(twin, Meta(type=DeviceType.SCREEN, model="x", firmware="1"), T0)
+    assert twin.meta is None
+
+
+def test_silent_device_goes_stale_after_two_and_a_half_heartbeats() -> None:
+    reg = _registry()
+    twin = reg.get("a101-lock")
+    reg.apply_meta(twin, Meta(type=DeviceType.LOCK, model="m", firmware="1", heartbeat_s=60), T0)
+    reg.apply_state(twin, _lock(1), T0)
+    assert reg.mark_stale(T0 + timedelta(seconds=150)) == []
+    assert reg.mark_stale(T0 + timedelta(seconds=151)) == [twin]
+    assert twin.reachability is Reachability.STALE
+    assert not twin.reachable
+    assert reg.mark_stale(T0 + timedelta(seconds=300)) == []  # reported once only
+    reg.apply_state(twin, _lock(2), T0 + timedelta(seconds=301))
+    assert twin.reachability is Reachability.ONLINE
+
+
+def test_last_will_marks_offline_and_online_returns() -> None:
+    reg = _registry()
+    twin = reg.get("a101-screen")
+    assert reg.apply_availability(twin, Availability.ONLINE, T0)
+    assert reg.apply_availability(twin, Availability.OFFLINE, T0)
+    assert not reg.apply_availability(twin, Availability.OFFLINE, T0)
+    assert twin.reachability is Reachability.OFFLINE
+    assert reg.mark_stale(T0 + timedelta(days=1)) == []  # offline is not also stale
