@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -33,12 +34,30 @@ class DeviceEntry(Strict):
     model: str = Field(default="", max_length=64)
 
 
+class NightSupervision(Strict):
+    """The recorded basis for watching a resident's door at night (it is monitoring):
+    the resident's consent or a documented decision, when it was made and when it must
+    be reviewed. Without it, no night-door alarm is raised for that apartment."""
+
+    basis: Literal["consent", "decision"]
+    decided: date
+    review: date
+    note: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _review_after_decision(self) -> NightSupervision:
+        if self.review <= self.decided:
+            raise ValueError("review must be after decided")
+        return self
+
+
 class Apartment(Strict):
     number: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,8}$")]
     floor: int = Field(default=0, ge=-5, le=99)
     wing: str = Field(default="", max_length=32)
     resident: str = Field(default="", max_length=64)
     devices: list[DeviceEntry] = Field(default_factory=list)
+    night_supervision: NightSupervision | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -64,6 +83,17 @@ class SiteInfo(Strict):
         default_factory=lambda: ["care visit", "emergency", "technician", "resident request"],
         min_length=1,
     )
+    #: Local time window in which a supervised resident's door opening raises an alarm.
+    night_window: str = Field(
+        default="22:00-06:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+    )
+    #: A device offline this long raises an alarm.
+    offline_alarm_minutes: int = Field(default=10, ge=1, le=1440)
+    #: An alarm nobody acknowledged is escalated again after this long.
+    escalate_after_minutes: int = Field(default=5, ge=1, le=120)
+    #: A lock reporting a battery under this raises an alarm.
+    battery_low_percent: int = Field(default=15, ge=1, le=99)
 
     @field_validator("timezone")
     @classmethod

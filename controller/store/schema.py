@@ -99,3 +99,87 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", UtcDateTime(), nullable=True),
     sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
 )
+
+# --- 0002: people, sessions, the activity log, alarms -----------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("username", sa.String(), nullable=False),
+    sa.Column("display_name", sa.String(), nullable=False),
+    sa.Column("password_hash", sa.String(), nullable=False),
+    #: JSON list of roles: admin, staff, technician, relative, screen
+    sa.Column("roles", Json, nullable=False),
+    #: JSON list of wings/units the user acts on (staff)
+    sa.Column("units", Json, nullable=False),
+    #: JSON list of apartment numbers (relative, screen)
+    sa.Column("apartments", Json, nullable=False),
+    sa.Column("language", sa.String(), nullable=False),
+    sa.Column("disabled", sa.Boolean(), nullable=False),
+    sa.Column("failed_logins", sa.Integer(), nullable=False),
+    sa.Column("locked_until", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("password_changed_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("username", name="uq_users_username"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    #: SHA-256 of the session cookie's secret
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("user_id", sa.String(), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf_token", sa.String(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_seen", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.Column("user_agent", sa.String(), nullable=True),
+    sa.Index("ix_sessions_user_id", "user_id"),
+)
+
+#: Append-only log of what people did that is not a device command: sign-ins,
+#: sign-outs, refused requests, alarm actions, user administration.
+activity = sa.Table(
+    "activity",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ts", UtcDateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("subject", sa.String(), nullable=True),
+    sa.Column("apartment", sa.String(), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("outcome", sa.String(), nullable=True),
+    sa.Column("details", Json, nullable=False),
+    sa.Index("ix_activity_actor_id", "actor", "id"),
+    sa.Index("ix_activity_apartment_id", "apartment", "id"),
+    sqlite_autoincrement=True,
+)
+
+alarms = sa.Table(
+    "alarms",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    #: help, night_door, jammed, unknown_state, offline, battery_low, fire
+    sa.Column("kind", sa.String(), nullable=False),
+    sa.Column("apartment", sa.String(), nullable=True),
+    sa.Column("device", sa.String(), nullable=True),
+    #: open, acknowledged, on_site, closed
+    sa.Column("state", sa.String(), nullable=False),
+    sa.Column("raised_at", UtcDateTime(), nullable=False),
+    sa.Column("details", Json, nullable=False),
+    sa.Column("escalations", sa.Integer(), nullable=False),
+    sa.Column("last_escalated_at", UtcDateTime(), nullable=True),
+    sa.Column("acked_by", sa.String(), nullable=True),
+    sa.Column("acked_at", UtcDateTime(), nullable=True),
+    sa.Column("ack_comment", sa.Text(), nullable=True),
+    sa.Column("on_site_by", sa.String(), nullable=True),
+    sa.Column("on_site_at", UtcDateTime(), nullable=True),
+    sa.Column("closed_by", sa.String(), nullable=True),
+    sa.Column("closed_at", UtcDateTime(), nullable=True),
+    sa.Column("close_note", sa.Text(), nullable=True),
+    sa.Index("ix_alarms_state_id", "state", "id"),
+    sa.Index("ix_alarms_device_kind", "device", "kind"),
+    sqlite_autoincrement=True,
+)

@@ -136,7 +136,8 @@ async def test_is_a_store_and_open_store_does_not_connect(tmp_path: Path) -> Non
 
 
 async def test_migrations_create_the_schema(store: SqlStore, db_url: str) -> None:
-    assert await store.schema_revision() == head_revision() == "0001"
+    assert await store.schema_revision() == head_revision()
+    assert head_revision() is not None
     async with raw_engine(db_url) as engine, engine.connect() as conn:
 
         def inspect(sync: sa.Connection) -> dict[str, set[tuple[str | None, ...]]]:
