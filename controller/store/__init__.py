@@ -1,10 +1,11 @@
 """Persistent state: events, the append-only audit log, API tokens (SQLite or PostgreSQL)."""
 
-from .records import ApiToken, AuditKind, AuditRecord, EventRecord
+from .records import ActivityRecord, ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import Store, StoreError
 from .sql import SqlStore, open_store
 
 __all__ = [
+    "ActivityRecord",
     "ApiToken",
     "AuditKind",
     "AuditRecord",

@@ -53,3 +53,20 @@ class ApiToken:
     token_hash: str
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRecord:
+    """One append-only line of what a person did that is not a device command:
+    ``signin``, ``signin_failed``, ``signout``, ``refused``, ``alarm_ack``,
+    ``alarm_on_site``, ``alarm_close``, ``user_add``..."""
+
+    ts: datetime
+    actor: str
+    action: str
+    subject: str | None = None
+    apartment: str | None = None
+    reason: str | None = None
+    outcome: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None

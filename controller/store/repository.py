@@ -6,14 +6,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from .records import ApiToken, AuditRecord, EventRecord
+from .records import ActivityRecord, ApiToken, AuditRecord, EventRecord
 
 
 class StoreError(RuntimeError):
     """The store could not do what was asked (unreachable, unwritable, bad URL)."""
 
 
-class Store(Protocol):
+class PeopleStore(Protocol):
+    """Users and sessions."""
+
+
+class AlarmStore(Protocol):
+    """Alarms and their acknowledgement."""
+
+
+class Store(PeopleStore, AlarmStore, Protocol):
     """Persistent state of the controller."""
 
     async def open(self) -> None:
@@ -53,3 +61,19 @@ class Store(Protocol):
 
     async def revoke_token(self, token_id: str, when: datetime) -> bool:
         """Mark a token revoked; False if there is no such token."""
+
+    async def add_activity(self, record: ActivityRecord) -> int:
+        """Append one activity line (sign-in, refusal, alarm action...); returns its id."""
+
+    async def activity(
+        self,
+        *,
+        limit: int = 100,
+        actor: str | None = None,
+        apartment: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+    ) -> list[ActivityRecord]:
+        """Newest first."""

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import engine as db
 from . import schema as t
+from .activity_sql import ActivityMixin
+from .alarms_sql import AlarmsMixin
+from .people_sql import PeopleMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
 from .schema import as_utc
@@ -24,7 +27,7 @@ from .schema import as_utc
 log = logging.getLogger(__name__)
 
 
-class SqlStore:
+class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin):
     """:class:`~controller.store.repository.Store` on SQLite or PostgreSQL.
 
     ``SqlStore("sqlite:///var/tryggbo.sqlite")`` only checks the URL; :meth:`open`

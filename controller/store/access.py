@@ -1,0 +1,17 @@
+"""What the per-topic SQL mixins of :class:`~controller.store.sql.SqlStore` build on."""
+
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+class SqlAccess:
+    """Read and write connections; :class:`SqlStore` provides them."""
+
+    def _read(self, what: str) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        raise NotImplementedError
+
+    def _write(self, what: str) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        raise NotImplementedError
