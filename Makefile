@@ -14,15 +14,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-# Mosquitto is the broker of production and of the tests: install it when missing.
+# Mosquitto is the broker of production and of the tests; Debian's Chromium runs the
+# browser tests. Install what is missing (as root), else say how.
+SYSTEM_PACKAGES := mosquitto:/usr/sbin/mosquitto mosquitto-clients:/usr/bin/mosquitto_pub chromium:/usr/bin/chromium
 system-deps:
-	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+	  pkg=$${entry%%:*}; bin=$${entry#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing mosquitto with apt-get"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto mosquitto-clients \
-	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto mosquitto-clients; }; \
+	    echo "installing$$missing with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; \
 	  else \
-	    echo "mosquitto is missing: run 'sudo apt-get install mosquitto mosquitto-clients' (or run make as root)"; exit 2; \
+	    echo "missing system packages:$$missing -- run: sudo apt-get install$$missing"; exit 2; \
 	  fi; \
 	fi
 

@@ -18,7 +18,23 @@ log = logging.getLogger(__name__)
 
 CONTROLLER = web.AppKey("controller", object)
 PRINCIPAL = web.RequestKey("principal", Principal)
-PUBLIC_PATHS = frozenset({"/api/health"})
+PUBLIC_PATHS = frozenset({"/api/health", "/"})
+#: The web pages' static files hold no data and no secrets: served without sign-in.
+PUBLIC_PREFIXES = ("/ui/",)
+
+#: Sent with every response: the pages load nothing from elsewhere, run no inline
+#: script, and cannot be framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -43,22 +59,39 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(500, "internal", "internal error; see the daemon log")
 
 
+def is_public(path: str) -> bool:
+    """Paths anyone may fetch: health, the redirect to the UI, the UI's static files."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+@web.middleware
+async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every response, errors included."""
+    response = await handler(request)
+    if not response.prepared:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path not in PUBLIC_PATHS:
+    if not is_public(request.path):
         request[PRINCIPAL] = await authenticate(request, controller_of(request).store)
     return await handler(request)
 
 
 def build_app(controller: Controller) -> web.Application:
     """The API application for one running controller."""
-    from . import routes_devices, routes_events, websocket
+    from . import routes_devices, routes_events, routes_ui, websocket
 
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware], client_max_size=64 * 1024
+        middlewares=[headers_middleware, errors_middleware, auth_middleware],
+        client_max_size=64 * 1024,
     )
     app[CONTROLLER] = controller
     routes_devices.register(app)
     routes_events.register(app)
     websocket.register(app)
+    routes_ui.register(app)
     return app

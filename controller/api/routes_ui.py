@@ -1,0 +1,52 @@
+"""The web pages (shipped in the ``ui`` package, no CDN) and the site description
+they are drawn from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+import ui
+
+from .access import require_roles
+from .app import controller_of
+
+STATIC = Path(ui.__file__).parent / "static"
+
+
+async def root(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/ui/index.html")
+
+
+async def site_description(request: web.Request) -> web.Response:
+    """``GET /api/site``: the home as the dashboard draws it."""
+    require_roles(request, "admin", "staff", "technician")
+    ctl = controller_of(request)
+    info = ctl.site.site
+    return web.json_response(
+        {
+            "slug": info.slug,
+            "name": info.name,
+            "timezone": info.timezone,
+            "unlock_reasons": info.unlock_reasons,
+            "night_window": info.night_window,
+            "apartments": [
+                {
+                    "number": apt.number,
+                    "floor": apt.floor,
+                    "wing": apt.wing,
+                    "resident": apt.resident,
+                    "night_supervision": apt.night_supervision is not None,
+                    "devices": [{"id": d.id, "type": d.type.value} for d in apt.devices],
+                }
+                for apt in ctl.site.apartments
+            ],
+        }
+    )
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/", root)
+    app.router.add_get("/api/site", site_description)
+    app.router.add_static("/ui/", STATIC, show_index=False, follow_symlinks=False)

@@ -1,0 +1,55 @@
+// The audit log: every command and every person's action, filterable, exportable.
+import { api } from "/ui/api.js";
+import { t } from "/ui/i18n.js";
+import { escapeHtml, when } from "/ui/format.js";
+
+function params(form) {
+  const p = new URLSearchParams();
+  const apt = form.apartment.value.trim();
+  const actor = form.actor.value.trim();
+  if (apt) p.set("apartment", apt);
+  if (actor) p.set("actor", actor);
+  if (form.since.value) p.set("since", new Date(form.since.value).toISOString());
+  if (form.until.value) p.set("until", new Date(form.until.value).toISOString());
+  p.set("limit", "200");
+  return p;
+}
+
+async function load(form, state) {
+  const p = params(form);
+  const [audit, activity] = await Promise.all([
+    api("GET", `/api/audit?${p}`), api("GET", `/api/activity?${p}`)]);
+  const rows = [];
+  for (const r of audit.ok ? audit.data.audit : []) {
+    if (r.kind !== "resolved") continue;
+    const apt = state.twins.get(r.device)?.apartment ?? "";
+    rows.push({ ts: r.ts, who: r.actor, what: `${r.action} ${r.device}`, apt, why: r.reason ?? "", outcome: r.outcome ?? "" });
+  }
+  for (const r of activity.ok ? activity.data.activity : []) {
+    rows.push({ ts: r.ts, who: r.actor, what: `${r.action}${r.subject ? ` ${r.subject}` : ""}`, apt: r.apartment ?? "", why: r.reason ?? "", outcome: r.outcome ?? "" });
+  }
+  rows.sort((a, b) => (a.ts < b.ts ? 1 : -1));
+  document.getElementById("audit-rows").innerHTML = rows.map((r) => `
+    <tr><td>${escapeHtml(when(r.ts))}</td><td>${escapeHtml(r.who)}</td><td>${escapeHtml(r.what)}</td>
+    <td>${escapeHtml(r.apt)}</td><td>${escapeHtml(r.why)}</td><td>${escapeHtml(r.outcome)}</td></tr>`).join("");
+  document.getElementById("audit-csv").href = `/api/audit/export.csv?${p}`;
+}
+
+export function renderAudit(view, state) {
+  view.innerHTML = `
+    <h1>${t("audit")}</h1>
+    <form id="audit-filter" class="filters">
+      <label>${t("apartment", { number: "" })} <input name="apartment" size="6"></label>
+      <label>${t("person")} <input name="actor" size="12"></label>
+      <label>${t("from")} <input name="since" type="datetime-local"></label>
+      <label>${t("to")} <input name="until" type="datetime-local"></label>
+      <button type="submit">${t("filter")}</button>
+      <a id="audit-csv" href="/api/audit/export.csv" download>${t("export_csv")}</a>
+    </form>
+    <table class="audit"><thead><tr><th>${t("when")}</th><th>${t("who")}</th><th>${t("what")}</th>
+      <th>${t("apartment", { number: "" })}</th><th>${t("why")}</th><th>${t("outcome")}</th></tr></thead>
+      <tbody id="audit-rows"></tbody></table>`;
+  const form = document.getElementById("audit-filter");
+  form.onsubmit = (ev) => { ev.preventDefault(); load(form, state); };
+  load(form, state);
+}

@@ -1,0 +1,73 @@
+// The overview: every apartment by floor and wing, one cell each, updated in place.
+import { t } from "/ui/i18n.js";
+import { escapeHtml, lockText } from "/ui/format.js";
+
+function devicesOf(state, apt, type) {
+  const entry = apt.devices.find((d) => d.type === type);
+  return entry ? state.twins.get(entry.id) : undefined;
+}
+
+function openAlarms(state, number) {
+  return [...state.alarms.values()].filter((a) => a.apartment === number && a.state !== "closed");
+}
+
+function cellHtml(state, apt) {
+  const lock = devicesOf(state, apt, "lock");
+  const curtain = devicesOf(state, apt, "curtain");
+  const screen = devicesOf(state, apt, "screen");
+  const ls = lock?.state;
+  const offline = apt.devices.filter((d) => {
+    const a = state.twins.get(d.id)?.availability;
+    return a === "offline" || a === "stale";
+  }).length;
+  const alarms = openAlarms(state, apt.number);
+  const lockValue = ls?.lock ?? "unknown";
+  return `
+    <a class="cell-link" href="#/apartment/${encodeURIComponent(apt.number)}">
+      <span class="num">${escapeHtml(apt.number)}</span>
+      <span class="resident">${escapeHtml(apt.resident)}</span>
+    </a>
+    <dl>
+      <dt>${t("door")}</dt>
+      <dd class="door" data-lock="${escapeHtml(lockValue)}" data-door="${escapeHtml(ls?.door ?? "unknown")}">${escapeHtml(ls ? lockText(ls) : t("unknown"))}${ls?.fire ? ` <strong>${t("fire_hold")}</strong>` : ""}</dd>
+      <dt>${t("curtain")}</dt>
+      <dd class="curtain" data-position="${curtain?.state?.position ?? ""}">${curtain?.state ? `${curtain.state.position} %` : t("unknown")}</dd>
+      <dt>${t("screen")}</dt>
+      <dd class="screen">${screen?.state ? t(`power_${screen.state.power}`) + (screen.state.call !== "idle" ? ` · ${t(`call_${screen.state.call}`)}` : "") : t("unknown")}</dd>
+      <dt>${t("battery")}</dt>
+      <dd class="battery">${ls ? `${ls.battery} %` : "–"}</dd>
+    </dl>
+    <p class="reach ${offline ? "bad" : "good"}">${offline ? `${offline} ${t("offline")}` : t("online")}</p>
+    ${alarms.length ? `<p class="alarm-flag">${alarms.map((a) => escapeHtml(t(`alarm_${a.kind}`))).join(", ")}</p>` : ""}
+  `;
+}
+
+export function updateApartmentCell(state, number) {
+  const cell = document.querySelector(`[data-apartment="${CSS.escape(String(number))}"]`);
+  const apt = state.byApartment.get(number);
+  if (!cell || !apt) return;
+  cell.innerHTML = cellHtml(state, apt);
+  const hasAlarm = openAlarms(state, number).length > 0;
+  cell.classList.toggle("has-alarm", hasAlarm);
+  cell.dataset.changed = String(performance.now());
+}
+
+export function renderOverview(view, state) {
+  const groups = new Map();
+  for (const apt of state.site.apartments) {
+    const key = `${apt.floor}|${apt.wing}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(apt);
+  }
+  const parts = [];
+  for (const [key, apts] of groups) {
+    const [floor, wing] = key.split("|");
+    parts.push(`<section class="group"><h2>${t("floor", { floor })} · ${t("wing", { wing })}</h2><div class="grid">`);
+    for (const apt of apts) {
+      parts.push(`<article class="cell" data-apartment="${escapeHtml(apt.number)}" aria-label="${escapeHtml(t("apartment", { number: apt.number }))}"></article>`);
+    }
+    parts.push("</div></section>");
+  }
+  view.innerHTML = `<h1 class="visually-hidden">${t("overview")}</h1>${parts.join("")}`;
+  for (const apt of state.site.apartments) updateApartmentCell(state, apt.number);
+}
