@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 from . import ingest, roundtrip
+from . import scheduler as scheduler_bench
 from .common import start_broker
 
 
@@ -15,6 +16,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000, help="ingest messages")
     parser.add_argument("--rounds", type=int, default=500, help="round trips")
+    parser.add_argument("--schedules", type=int, default=10_000, help="schedules loaded")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     args = parser.parse_args()
     broker = start_broker()
@@ -23,6 +25,7 @@ def main() -> None:
             "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
             "ingest": ingest.run(broker, args.messages),
             "round_trip": roundtrip.run(broker, args.rounds),
+            "scheduler": scheduler_bench.run(args.schedules),
         }
     finally:
         broker.process.stop()
@@ -37,6 +40,16 @@ def main() -> None:
         print(
             f"{'round trip ' + pct + ' (ms)':<28}{rt['api_ms'][pct]:>14}"
             f"{rt['raw_mqtt_ms'][pct]:>16}{rt[pct + '_ratio']:>9}"
+        )
+    sched = results["scheduler"]
+    print(
+        f"{'next firing, per schedule (us)':<32}{sched['next_fire']['per_call_us']:>10}"
+        f"   ({sched['next_fire']['schedules']} schedules)"
+    )
+    for pct in ("p50", "p99"):
+        print(
+            f"{'schedule due->send ' + pct + ' (ms)':<32}{sched['due_to_send_ms'][pct]:>10}"
+            f"   ({sched['schedules_loaded']} loaded; fake sender, no MQTT)"
         )
     print(f"written to {args.out}")
 

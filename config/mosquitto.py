@@ -36,7 +36,8 @@ def render_passwd(creds: SiteCredentials) -> str:
 
 def render_acl(creds: SiteCredentials) -> str:
     """Per-user ACL: a device writes only under its own topics and reads its own
-    ``cmd``, ``schedule`` and the site's fire topic; the controller has the site."""
+    ``cmd``, ``schedule``, the site's fire topic and the controller's availability (for
+    its fallback routines); the controller has the site."""
     topics = SiteTopics(creds.site)
     lines = [
         f"# Tryggbo ACL for site {creds.site}. Generated; edit the site, not this file.",
@@ -55,7 +56,7 @@ def render_acl(creds: SiteCredentials) -> str:
         lines += [f"topic write {prefix}{ch}" for ch in ("meta", "availability", "state")]
         lines += [f"topic write {prefix}{ch}" for ch in ("event", "ack")]
         lines += [f"topic read {prefix}cmd", f"topic read {prefix}schedule"]
-        lines += [f"topic read {topics.fire}", ""]
+        lines += [f"topic read {topics.fire}", f"topic read {topics.controller_availability}", ""]
     return "\n".join(lines)
 
 

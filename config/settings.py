@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     stale_factor: float = Field(
         default=2.5, ge=1.5, le=10, description="heartbeats missed before a device is stale"
     )
+    session_idle_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="sign a browser out after this long unused"
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("broker")

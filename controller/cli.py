@@ -22,6 +22,8 @@ from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
+from .cli_schedules import schedules_app
+from .cli_users import users_app
 from .store import ApiToken, Store, open_store
 
 T = TypeVar("T")
@@ -33,6 +35,8 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="API tokens for scripts and the CLI.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(users_app, name="users")
+app.add_typer(schedules_app, name="schedules")
 err = Console(stderr=True)
 out = Console()
 
@@ -115,6 +119,7 @@ def serve(
         http_port=settings.http_port,
         command_timeout_s=settings.command_timeout_s,
         stale_factor=settings.stale_factor,
+        session_idle_s=settings.session_idle_hours * 3600,
     )
     _run(Controller(config).run())
 
@@ -223,18 +228,24 @@ DbOption = Annotated[str, typer.Option(envvar="TRYGGBO_DB", help="store URL")]
 
 @token_app.command("create")
 def token_create(
-    actor: Annotated[str, typer.Option(help="who the token acts as (audited)")],
+    user: Annotated[str, typer.Option(help="the user the token acts as (their roles)")],
     name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
     db: DbOption = "sqlite:///var/tryggbo.sqlite",
 ) -> None:
-    """Create an API token; the secret is printed once and never stored."""
-    from .api.auth import create_token
+    """Create an API token acting as USER; the secret is printed once and never stored.
+    It stops working when the token is revoked or the user disabled."""
+    from .auth.tokens import NoSuchUser, create_user_token
 
     async def go(store: Store) -> tuple[str, ApiToken]:
-        return await create_token(store, name=name, actor=actor, now=SystemClock().now())
+        return await create_user_token(
+            store, username=user.strip().lower(), name=name, now=SystemClock().now()
+        )
 
-    secret, record = asyncio.run(_with_store(db, go))
-    err.print(f"token {record.id} for {actor} (shown once):")
+    try:
+        secret, record = asyncio.run(_with_store(db, go))
+    except NoSuchUser as exc:
+        raise _fail(f"{exc}; add it with `tryggbo users add`") from None
+    err.print(f"token {record.id} for {record.actor} (shown once):")
     print(secret)
 
 

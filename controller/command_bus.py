@@ -189,7 +189,15 @@ class CommandBus:
                 error=result.error,
             )
         )
-        self.bus.publish("command", {**result.to_dict(), "actor": actor, "reason": reason})
+        self.bus.publish(
+            "command",
+            {
+                **result.to_dict(),
+                "actor": actor,
+                "reason": reason,
+                "ts": self.clock.now().isoformat(),
+            },
+        )
         log.info(
             "command %s %s %s by %s: %s%s",
             command.id,

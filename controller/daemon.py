@@ -1,8 +1,9 @@
 """The controller daemon: one TaskGroup of named long-lived tasks.
 
-MQTT link, staleness watch, event writer and HTTP server run side by side; a task
-that fails is logged and brings the daemon down for its supervisor to restart, never
-silently. Stopping (cancel) says ``offline`` on the controller's availability topic.
+MQTT link, staleness watch, event writer, alarms, schedules and HTTP server run side
+by side; a task that fails is logged and brings the daemon down for its supervisor to
+restart, never silently. Stopping (cancel) says ``offline`` on the controller's
+availability topic.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from config.site import Site
 from devices.clock import Clock, SystemClock
 from devices.contract import SiteTopics
 from devices.mqtt import BrokerAddress
+from scheduler.engine import ScheduleEngine
+from scheduler.fallback import FallbackPublisher
 
+from .alarms import AlarmService
+from .auth import Authenticator
 from .command_bus import CommandBus
 from .device_reports import DeviceReports
 from .event_bus import EventBus
@@ -44,6 +49,8 @@ class ControllerConfig:
     stale_check_s: float = 1.0
     #: MQTT client id; one per controller instance (default tryggbo-controller-{site}).
     client_id: str | None = None
+    #: A browser session unused this long is signed out.
+    session_idle_s: float = 12 * 3600.0
 
 
 class Controller:
@@ -57,6 +64,7 @@ class Controller:
         self.site = config.site
         self.topics = SiteTopics(config.site.slug)
         self.store: Store = store or open_store(config.db_url)
+        self.auth = Authenticator(self.store, self.clock, idle_s=config.session_idle_s)
         self.bus = EventBus()
         self.twins = TwinRegistry(config.site, stale_factor=config.stale_factor)
         self.events = EventWriter(self.store)
@@ -87,6 +95,22 @@ class Controller:
             bus=self.bus,
             clock=self.clock,
             store_event=self.events.put,
+        )
+        self.alarms = AlarmService(
+            store=self.store,
+            bus=self.bus,
+            twins=self.twins,
+            site=self.site,
+            clock=self.clock,
+            connected=self.link.connected.is_set,
+        )
+        self.schedules = ScheduleEngine(
+            self.store,
+            self.commands,
+            self.site,
+            self.clock,
+            bus=self.bus,
+            fallback=FallbackPublisher(self.link, self.site, self.clock),
         )
         self.ready = asyncio.Event()
         self.http_port: int | None = None
@@ -120,9 +144,12 @@ class Controller:
             self.http_port = sockets[0].getsockname()[1] if sockets else self.config.http_port
             log.info("HTTP API on %s", self.http_url)
             async with asyncio.TaskGroup() as tasks:
+                # first: it subscribes to the bus before the link delivers anything
+                tasks.create_task(self.alarms.run(), name="alarms")
                 tasks.create_task(self.link.run(), name="mqtt-link")
                 tasks.create_task(self.events.run(), name="event-writer")
                 tasks.create_task(self._watch_stale(), name="stale-watch")
+                tasks.create_task(self.schedules.run(), name="schedules")
                 self.ready.set()
         finally:
             self.ready.clear()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from config.credentials import ensure_credentials
@@ -18,12 +19,24 @@ from config.site import EXAMPLE_SITE, Site, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress
 
-from .api.auth import create_token
+from .auth.accounts import ensure_user, random_password
+from .auth.tokens import create_user_token
 from .brokers import EmbeddedBroker, MosquittoProcess, find_mosquitto
 from .daemon import Controller, ControllerConfig
-from .store import open_store
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
+
+#: The demo's people: username, display name, roles, units, apartments.
+DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    ("admin", "Administratör", ("admin",), (), ()),
+    ("anna", "Anna Svensson", ("staff",), ("A", "B"), ()),
+    ("nils", "Nils Karlsson", ("staff",), ("C", "D"), ()),
+    ("tekla", "Tekla Tekniker", ("technician",), (), ()),
+    ("rut", "Rut Lindqvist", ("relative",), (), ("101",)),
+)
+#: Whose API token the banner prints.
+DEMO_TOKEN_USER = "anna"
 
 
 @dataclass
@@ -62,8 +75,13 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
     clock = SystemClock()
     store = open_store(db_url)
     await store.open()
-    token, _ = await create_token(store, name="demo", actor="demo-staff", now=clock.now())
-    await store.close()
+    try:
+        logins = await _demo_users(store, clock.now())
+        token, _ = await create_user_token(
+            store, username=DEMO_TOKEN_USER, name="demo", now=clock.now()
+        )
+    finally:
+        await store.close()
     controller = Controller(
         ControllerConfig(
             broker=broker,
@@ -81,7 +99,7 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(home.run(), name="simulated-home")
             await controller.ready.wait()
-            _print_banner(controller.http_url, broker, broker_kind, token, site)
+            _print_banner(controller.http_url, broker, broker_kind, token, site, logins)
             if on_ready is not None:
                 on_ready.set()
     finally:
@@ -92,15 +110,46 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
                 mosquitto.stop()
 
 
-def _print_banner(url: str, broker: BrokerAddress, kind: str, token: str, site: Site) -> None:
+async def _demo_users(store: Store, now: datetime) -> dict[str, str]:
+    """Create the demo users, or give them fresh random passwords; username -> password."""
+    logins = {}
+    for username, name, roles, units, apartments in DEMO_USERS:
+        password = random_password(username)
+        await ensure_user(
+            store,
+            username=username,
+            password=password,
+            roles=roles,
+            units=units,
+            apartments=apartments,
+            display_name=name,
+            now=now,
+        )
+        logins[username] = password
+    return logins
+
+
+def _print_banner(
+    url: str,
+    broker: BrokerAddress,
+    kind: str,
+    token: str,
+    site: Site,
+    logins: dict[str, str],
+) -> None:
     devices = sum(1 for _ in site.devices())
+    roles = {u: f"{', '.join(r)} {' '.join(un + ap)}".strip() for u, _n, r, un, ap in DEMO_USERS}
+    login_lines = "".join(
+        f"    {user:<7} {password}   ({roles[user]})\n" for user, password in logins.items()
+    )
     print(
         f"\nTryggbo demo: {site.site.name or site.slug} "
         f"({len(site.apartments)} apartments, {devices} simulated devices)\n"
         f"  API        {url}/api/health\n"
         f"  WebSocket  {url.replace('http', 'ws')}/api/ws?token=<token>\n"
         f"  broker     {broker.url}  [{kind}]\n"
-        f"  API token  {token}   (actor: demo-staff)\n\n"
+        f"  logins     (sign in at {url}/ with username and password)\n{login_lines}"
+        f"  API token  {token}   (acts as {DEMO_TOKEN_USER})\n\n"
         f"  try:  curl -H 'Authorization: Bearer {token}' {url}/api/devices/a101-lock\n"
         f"        curl -H 'Authorization: Bearer {token}' -X POST "
         f'-d \'{{"action":"unlock","reason":"care visit"}}\' '

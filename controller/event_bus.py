@@ -64,11 +64,13 @@ class EventBus:
         self._queue_size = queue_size
         self._subscribers: set[Subscription] = set()
 
-    def subscribe(self, kinds: set[str] | None = None) -> Subscription:
-        """A new subscription to ``kinds`` (all kinds when None)."""
-        sub = Subscription(
-            asyncio.Queue(self._queue_size), frozenset(kinds) if kinds else None, _bus=self
-        )
+    def subscribe(
+        self, kinds: set[str] | None = None, *, queue_size: int | None = None
+    ) -> Subscription:
+        """A new subscription to ``kinds`` (all kinds when None). ``queue_size=0`` is
+        unbounded: for a listener that must never lose a message (the alarms)."""
+        size = self._queue_size if queue_size is None else queue_size
+        sub = Subscription(asyncio.Queue(size), frozenset(kinds) if kinds else None, _bus=self)
         self._subscribers.add(sub)
         return sub
 

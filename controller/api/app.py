@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .auth import Principal, authenticate
+from .auth import PRINCIPAL as PRINCIPAL  # re-exported: handlers import it from here
+from .auth import guard
 from .errors import ApiError, error_response
+from .roles import declared
 
 if TYPE_CHECKING:
     from ..daemon import Controller
@@ -17,7 +19,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTROLLER = web.AppKey("controller", object)
-PRINCIPAL = web.RequestKey("principal", Principal)
 PUBLIC_PATHS = frozenset({"/api/health", "/"})
 #: The web pages' static files hold no data and no secrets: served without sign-in.
 PUBLIC_PREFIXES = ("/ui/",)
@@ -76,14 +77,25 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not is_public(request.path):
-        request[PRINCIPAL] = await authenticate(request, controller_of(request).store)
-    return await handler(request)
+    """Sign-in, CSRF and the route's declared roles (see :mod:`.auth`, :mod:`.roles`)."""
+    if is_public(request.path) and declared(request.match_info.handler) is None:
+        return await handler(request)  # static pages; a declared route is always checked
+    return await guard(request, handler, controller_of(request).auth)
 
 
 def build_app(controller: Controller) -> web.Application:
     """The API application for one running controller."""
-    from . import routes_devices, routes_events, routes_ui, websocket
+    from . import (
+        routes_activity,
+        routes_alarms,
+        routes_auth,
+        routes_devices,
+        routes_events,
+        routes_schedules,
+        routes_ui,
+        routes_users,
+        websocket,
+    )
 
     app = web.Application(
         middlewares=[headers_middleware, errors_middleware, auth_middleware],
@@ -92,6 +104,11 @@ def build_app(controller: Controller) -> web.Application:
     app[CONTROLLER] = controller
     routes_devices.register(app)
     routes_events.register(app)
+    routes_alarms.register(app)
     websocket.register(app)
     routes_ui.register(app)
+    routes_auth.register(app)
+    routes_users.register(app)
+    routes_activity.register(app)
+    routes_schedules.register(app)
     return app

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from ..command_bus import CommandError, Outcome
 from ..store import StoreError
-from .app import PRINCIPAL, controller_of
-from .auth import Principal
+from .access import public, require_command, requires
+from .app import controller_of
 from .errors import ApiError
 from .schemas import CommandRequest
 
@@ -26,6 +26,7 @@ OUTCOME_STATUS = {
 }
 
 
+@public
 async def health(request: web.Request) -> web.Response:
     """``GET /api/health``: broker link, store, and device counts (no auth)."""
     ctl = controller_of(request)
@@ -35,6 +36,8 @@ async def health(request: web.Request) -> web.Response:
         failures.append("broker unreachable")
     if ctl.events.failing:
         failures.append(f"store failing: {ctl.events.failing}")
+    if ctl.alarms.store_failing:
+        failures.append(f"alarms not stored: {ctl.alarms.store_failing}")
     unreachable = counts["offline"] + counts["stale"]
     warnings = [f"{unreachable} devices offline or stale"] if unreachable else []
     body = {
@@ -50,6 +53,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=503 if failures else 200)
 
 
+@requires("admin", "staff", "technician")
 async def list_devices(request: web.Request) -> web.Response:
     ctl = controller_of(request)
     kind = request.query.get("type")
@@ -57,6 +61,7 @@ async def list_devices(request: web.Request) -> web.Response:
     return web.json_response({"devices": twins})
 
 
+@requires("admin", "staff", "technician")
 async def get_device(request: web.Request) -> web.Response:
     ctl = controller_of(request)
     twin = ctl.twins.get(request.match_info["device"])
@@ -71,8 +76,12 @@ async def get_device(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@requires("admin", "staff", "technician")
 async def send_command(request: web.Request) -> web.Response:
-    """``POST /api/devices/{device}/commands``: waits for the outcome (bounded)."""
+    """``POST /api/devices/{device}/commands``: waits for the outcome (bounded).
+
+    Admin: any action anywhere; technician: maintenance actions anywhere; staff: any
+    action on devices of their units' apartments (:func:`may_command`)."""
     ctl = controller_of(request)
     device = request.match_info["device"]
     if device not in ctl.twins:
@@ -86,7 +95,7 @@ async def send_command(request: web.Request) -> web.Response:
             {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
         ]
         raise ApiError(400, "bad_body", "the body is not a valid command", details) from None
-    principal: Principal = request[PRINCIPAL]
+    principal = require_command(request, device, body.action)
     try:
         result = await ctl.commands.send(
             device,

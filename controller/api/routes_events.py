@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from .access import requires
 from .app import controller_of
 from .errors import ApiError
 
 
-def _int_query(
-    request: web.Request, name: str, default: int | None, lo: int, hi: int
-) -> int | None:
+def int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -26,6 +26,33 @@ def _int_query(
     return value
 
 
+def time_query(request: web.Request, name: str) -> datetime | None:
+    """An ISO 8601 time (or date) from the query; without a zone it is site time."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace(" ", "+"))
+    except ValueError:
+        raise ApiError(
+            400, "bad_query", f"{name} must be an ISO 8601 time, e.g. 2026-12-01T08:00+01:00"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=controller_of(request).site.zone)
+    return value.astimezone(UTC)
+
+
+def apartment_devices(request: web.Request, number: str | None) -> list[str] | None:
+    """The device ids of apartment ``number`` (None: no filter); 400 if unknown."""
+    if number is None:
+        return None
+    site = controller_of(request).site
+    apartment = next((a for a in site.apartments if a.number == number), None)
+    if apartment is None:
+        raise ApiError(400, "bad_query", f"no apartment {number!r} on this site")
+    return [d.id for d in apartment.devices]
+
+
 def _jsonable(record: Any) -> dict[str, Any]:
     out = asdict(record)
     for key, value in out.items():
@@ -34,22 +61,29 @@ def _jsonable(record: Any) -> dict[str, Any]:
     return out
 
 
+@requires("admin", "staff", "technician")
 async def recent_events(request: web.Request) -> web.Response:
     ctl = controller_of(request)
-    limit = _int_query(request, "limit", 100, 1, 1000)
-    before = _int_query(request, "before_id", None, 1, 2**62)
+    limit = int_query(request, "limit", 100, 1, 1000)
+    before = int_query(request, "before_id", None, 1, 2**62)
     device = request.query.get("device")
     events = await ctl.store.recent_events(limit=limit or 100, device=device, before_id=before)
     return web.json_response({"events": [_jsonable(e) for e in events]})
 
 
+@requires("admin", "staff")
 async def audit_log(request: web.Request) -> web.Response:
+    """``GET /api/audit?limit=&device=&command_id=&actor=&apartment=&since=&until=``."""
     ctl = controller_of(request)
-    limit = _int_query(request, "limit", 100, 1, 1000)
+    limit = int_query(request, "limit", 100, 1, 1000)
     rows = await ctl.store.audit(
         limit=limit or 100,
         device=request.query.get("device"),
         command_id=request.query.get("command_id"),
+        actor=request.query.get("actor"),
+        devices=apartment_devices(request, request.query.get("apartment")),
+        since=time_query(request, "since"),
+        until=time_query(request, "until"),
     )
     return web.json_response({"audit": [_jsonable(r) for r in rows]})
 

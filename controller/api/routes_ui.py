@@ -9,7 +9,7 @@ from aiohttp import web
 
 import ui
 
-from .access import require_roles
+from .access import require_roles, requires
 from .app import controller_of
 
 STATIC = Path(ui.__file__).parent / "static"
@@ -19,6 +19,7 @@ async def root(_request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/ui/index.html")
 
 
+@requires("admin", "staff", "technician")
 async def site_description(request: web.Request) -> web.Response:
     """``GET /api/site``: the home as the dashboard draws it."""
     require_roles(request, "admin", "staff", "technician")

@@ -1,5 +1,6 @@
 """``GET /api/ws``: a snapshot of every twin, then live twin changes, events and
-command outcomes as JSON messages ``{"type": ..., "data": ...}``."""
+command outcomes, fire signals and alarm changes as JSON messages
+``{"type": ..., "data": ...}``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
+from .access import principal_of, requires
 from .app import controller_of
+from .routes_alarms import may_see_alarm
 
-LIVE_KINDS = {"twin", "event", "command", "fire"}
+LIVE_KINDS = {"twin", "event", "command", "fire", "alarm"}
 
 
+@requires("admin", "staff", "technician")
 async def live(request: web.Request) -> web.WebSocketResponse:
     ctl = controller_of(request)
+    principal = principal_of(request)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     with ctl.bus.subscribe(LIVE_KINDS) as sub:
@@ -24,6 +29,8 @@ async def live(request: web.Request) -> web.WebSocketResponse:
 
         async def pump() -> None:
             async for msg in sub:
+                if msg.kind == "alarm" and not may_see_alarm(principal, msg.data.get("kind")):
+                    continue
                 await ws.send_json({"type": msg.kind, "data": msg.data})
 
         sender = asyncio.create_task(pump())

@@ -1,9 +1,144 @@
-"""Alarms in SQL."""
+"""Alarms in SQL: raised, changed under an optimistic state check, never deleted.
+
+Every change names the states it may start from (``from_states``); the UPDATE's WHERE
+clause checks them, so of two nurses taking one alarm exactly one succeeds and the
+other gets :class:`AlarmConflict` with the alarm as it now is. A change may carry its
+activity-log line, written in the same transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import schema as t
 from .access import SqlAccess
+from .alarm_records import (
+    ACTIVE_STATES,
+    ALARM_CHANGEABLE,
+    AlarmConflict,
+    AlarmNotFound,
+    AlarmRecord,
+)
+from .records import ActivityRecord
+from .schema import as_utc
 
 
 class AlarmsMixin(SqlAccess):
-    pass
+    async def add_alarm(self, alarm: AlarmRecord) -> AlarmRecord:
+        """Store a new alarm; returns it with its id."""
+        row = {k: v for k, v in _row(alarm).items() if k != "id"}
+        async with self._write(f"raise a {alarm.kind} alarm") as conn:
+            result = await conn.execute(t.alarms.insert().returning(*t.alarms.c), row)
+            return _alarm(result.mappings().one())
+
+    async def get_alarm(self, alarm_id: int) -> AlarmRecord | None:
+        query = sa.select(t.alarms).where(t.alarms.c.id == alarm_id)
+        async with self._read(f"read alarm {alarm_id}") as conn:
+            row = (await conn.execute(query)).mappings().first()
+            return None if row is None else _alarm(row)
+
+    async def update_alarm(
+        self,
+        alarm_id: int,
+        *,
+        from_states: Collection[str],
+        changes: Mapping[str, Any],
+        expect_escalations: int | None = None,
+        activity: ActivityRecord | None = None,
+        wanted: str = "change",
+    ) -> AlarmRecord:
+        """Change an alarm that is in one of ``from_states`` (and, if given, has
+        ``expect_escalations``); returns it as stored. AlarmNotFound, or AlarmConflict
+        with the current alarm when the check fails (nothing is then written)."""
+        unknown = set(changes) - ALARM_CHANGEABLE
+        if unknown:
+            raise ValueError(f"alarm columns {sorted(unknown)} cannot be changed")
+        c = t.alarms.c
+        query = (
+            sa.update(t.alarms)
+            .where(c.id == alarm_id, c.state.in_(list(from_states)))
+            .values(**changes)
+            .returning(*t.alarms.c)
+        )
+        if expect_escalations is not None:
+            query = query.where(c.escalations == expect_escalations)
+        async with self._write(f"{wanted} alarm {alarm_id}") as conn:
+            row = (await conn.execute(query)).mappings().first()
+            if row is None:
+                current = (
+                    (await conn.execute(sa.select(t.alarms).where(c.id == alarm_id)))
+                    .mappings()
+                    .first()
+                )
+                if current is None:
+                    raise AlarmNotFound(alarm_id)
+                raise AlarmConflict(_alarm(current), wanted)
+            if activity is not None:
+                await conn.execute(t.activity.insert(), _activity_row(activity))
+            return _alarm(row)
+
+    async def active_alarms(self) -> list[AlarmRecord]:
+        """Every alarm not closed, oldest first."""
+        query = (
+            sa.select(t.alarms)
+            .where(t.alarms.c.state.in_(sorted(ACTIVE_STATES)))
+            .order_by(t.alarms.c.id)
+        )
+        async with self._read("read active alarms") as conn:
+            return [_alarm(r) for r in (await conn.execute(query)).mappings()]
+
+    async def alarms(
+        self,
+        *,
+        limit: int = 100,
+        state: str | None = None,
+        apartment: str | None = None,
+        since: datetime | None = None,
+        kinds: Collection[str] | None = None,
+        before_id: int | None = None,
+    ) -> list[AlarmRecord]:
+        """Newest first. ``state``: ``active`` (not closed), ``closed``, one state, or
+        None for all; ``since`` keeps alarms raised at or after it."""
+        c = t.alarms.c
+        query = sa.select(t.alarms).order_by(c.id.desc()).limit(limit)
+        if state == "active":
+            query = query.where(c.state.in_(sorted(ACTIVE_STATES)))
+        elif state is not None:
+            query = query.where(c.state == state)
+        if apartment is not None:
+            query = query.where(c.apartment == apartment)
+        if since is not None:
+            query = query.where(c.raised_at >= as_utc(since))
+        if kinds is not None:
+            query = query.where(c.kind.in_(sorted(kinds)))
+        if before_id is not None:
+            query = query.where(c.id < before_id)
+        async with self._read("read alarms") as conn:
+            return [_alarm(r) for r in (await conn.execute(query)).mappings()]
+
+
+def _row(alarm: AlarmRecord) -> dict[str, Any]:
+    return {name: getattr(alarm, name) for name in t.alarms.c.keys()}  # noqa: SIM118
+
+
+def _alarm(row: sa.RowMapping) -> AlarmRecord:
+    data = {name: row[name] for name in t.alarms.c.keys()}  # noqa: SIM118
+    data["details"] = dict(data["details"] or {})
+    return AlarmRecord(**data)
+
+
+def _activity_row(record: ActivityRecord) -> dict[str, Any]:
+    return {
+        "ts": as_utc(record.ts),
+        "actor": record.actor,
+        "action": record.action,
+        "subject": record.subject,
+        "apartment": record.apartment,
+        "reason": record.reason,
+        "outcome": record.outcome,
+        "details": record.details,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 
 class AuditKind(StrEnum):
@@ -70,3 +70,53 @@ class ActivityRecord:
     outcome: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A person (or a room screen) who signs in; only an argon2 hash of the password."""
+
+    id: str
+    username: str
+    display_name: str
+    password_hash: str
+    #: admin, staff, technician, relative, screen
+    roles: tuple[str, ...]
+    #: wings the user acts on (staff)
+    units: tuple[str, ...]
+    #: apartment numbers (relative, screen)
+    apartments: tuple[str, ...]
+    language: str
+    disabled: bool
+    failed_logins: int
+    locked_until: datetime | None
+    created_at: datetime
+    password_changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A browser session; ``id`` is the SHA-256 of the cookie's secret."""
+
+    id: str
+    user_id: str
+    csrf_token: str
+    created_at: datetime
+    last_seen: datetime
+    revoked_at: datetime | None = None
+    user_agent: str | None = None
+
+
+class UserChanges(TypedDict, total=False):
+    """Fields ``update_user`` may change."""
+
+    display_name: str
+    password_hash: str
+    password_changed_at: datetime
+    roles: tuple[str, ...]
+    units: tuple[str, ...]
+    apartments: tuple[str, ...]
+    language: str
+    disabled: bool
+    failed_logins: int
+    locked_until: datetime | None

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from .records import ActivityRecord, ApiToken, AuditRecord, EventRecord
+from .alarm_records import AlarmRecord
+from .records import (
+    ActivityRecord,
+    ApiToken,
+    AuditRecord,
+    EventRecord,
+    SessionRecord,
+    UserChanges,
+    UserRecord,
+)
+from .schedule_records import FiringRecord, HoldRecord, ScheduleRecord
 
 
 class StoreError(RuntimeError):
@@ -16,12 +26,131 @@ class StoreError(RuntimeError):
 class PeopleStore(Protocol):
     """Users and sessions."""
 
+    async def add_user(self, user: UserRecord) -> bool:
+        """Store a new user; False (nothing stored) if the username is taken."""
+
+    async def user_by_name(self, username: str) -> UserRecord | None: ...
+
+    async def user_by_id(self, user_id: str) -> UserRecord | None: ...
+
+    async def list_users(self) -> list[UserRecord]:
+        """Every user, by username."""
+
+    async def update_user(self, user_id: str, changes: UserChanges) -> UserRecord | None:
+        """Change some fields; the user as now stored, or None if unknown."""
+
+    async def record_failed_login(
+        self, user_id: str, now: datetime, *, lock_after: int, lock_for: timedelta
+    ) -> UserRecord | None:
+        """One more consecutive failure; from ``lock_after`` on, each locks the account."""
+
+    async def record_successful_login(self, user_id: str) -> None:
+        """Reset the failure count and any lock."""
+
+    async def create_session(self, session: SessionRecord) -> None: ...
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session with this id (its cookie's SHA-256), revoked or not."""
+
+    async def touch_session(self, session_id: str, now: datetime) -> None:
+        """Record activity on a live session."""
+
+    async def revoke_session(self, session_id: str, now: datetime) -> bool:
+        """End one session; False if there is no live session with this id."""
+
+    async def revoke_all_for_user(
+        self, user_id: str, now: datetime, *, keep: str | None = None
+    ) -> int:
+        """End every live session of a user (except ``keep``); how many were ended."""
+
 
 class AlarmStore(Protocol):
-    """Alarms and their acknowledgement."""
+    """Alarms and their acknowledgement (never deleted)."""
+
+    async def add_alarm(self, alarm: AlarmRecord) -> AlarmRecord:
+        """Store a new alarm; returns it with its id."""
+
+    async def get_alarm(self, alarm_id: int) -> AlarmRecord | None: ...
+
+    async def update_alarm(
+        self,
+        alarm_id: int,
+        *,
+        from_states: Collection[str],
+        changes: Mapping[str, Any],
+        expect_escalations: int | None = None,
+        activity: ActivityRecord | None = None,
+        wanted: str = "change",
+    ) -> AlarmRecord:
+        """Change an alarm only if it is in one of ``from_states`` (optimistic check);
+        ``activity`` is logged in the same transaction. AlarmNotFound / AlarmConflict."""
+
+    async def active_alarms(self) -> list[AlarmRecord]:
+        """Every alarm not closed, oldest first."""
+
+    async def alarms(
+        self,
+        *,
+        limit: int = 100,
+        state: str | None = None,
+        apartment: str | None = None,
+        since: datetime | None = None,
+        kinds: Collection[str] | None = None,
+        before_id: int | None = None,
+    ) -> list[AlarmRecord]:
+        """Newest first; ``state`` is ``active``, ``closed``, one state or None (all)."""
 
 
-class Store(PeopleStore, AlarmStore, Protocol):
+class ScheduleStore(Protocol):
+    """Schedules (soft-deleted), one claim per due instant, staff holds."""
+
+    async def add_schedule(self, record: ScheduleRecord) -> bool:
+        """Store a new schedule; False if the id exists (deleted ones too)."""
+
+    async def update_schedule(
+        self,
+        schedule_id: str,
+        *,
+        updated_at: datetime,
+        name: str | None = None,
+        definition: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+    ) -> ScheduleRecord | None:
+        """Change a live schedule; None if there is none with this id."""
+
+    async def delete_schedule(self, schedule_id: str, now: datetime) -> bool:
+        """Soft-delete; False if there is no live schedule with this id."""
+
+    async def get_schedule(
+        self, schedule_id: str, *, include_deleted: bool = False
+    ) -> ScheduleRecord | None: ...
+
+    async def list_schedules(self, *, include_deleted: bool = False) -> list[ScheduleRecord]: ...
+
+    async def claim_firing(self, schedule_id: str, due_at: datetime, now: datetime) -> bool:
+        """Insert-or-fail: True for the one caller that claimed this due instant."""
+
+    async def finish_firing(
+        self, schedule_id: str, due_at: datetime, outcome: str, details: dict[str, Any]
+    ) -> None: ...
+
+    async def last_firings(self) -> dict[str, datetime]:
+        """The latest claimed due instant per schedule."""
+
+    async def firings(
+        self, *, schedule_id: str | None = None, limit: int = 100
+    ) -> list[FiringRecord]:
+        """Newest due instant first."""
+
+    async def put_hold(self, hold: HoldRecord) -> None:
+        """Set a device's hold, replacing an older one."""
+
+    async def delete_hold(self, device: str, since: datetime | None = None) -> bool: ...
+
+    async def holds(self) -> list[HoldRecord]: ...
+
+
+class Store(PeopleStore, AlarmStore, ScheduleStore, Protocol):
     """Persistent state of the controller."""
 
     async def open(self) -> None:
@@ -47,8 +176,11 @@ class Store(PeopleStore, AlarmStore, Protocol):
         device: str | None = None,
         command_id: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        devices: Sequence[str] | None = None,
     ) -> list[AuditRecord]:
-        """Newest first."""
+        """Newest first; ``devices`` keeps lines of any of these devices."""
 
     async def unresolved_commands(self) -> list[AuditRecord]:
         """``issued`` lines that have no ``resolved`` line (in flight at a crash)."""

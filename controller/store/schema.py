@@ -183,3 +183,44 @@ alarms = sa.Table(
     sa.Index("ix_alarms_device_kind", "device", "kind"),
     sqlite_autoincrement=True,
 )
+
+# --- 0003: schedules, their firings, staff holds ------------------------------------
+
+#: Schedules (soft-deleted: ``deleted_at`` set, the row and its firings are kept).
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("owner", sa.String(), nullable=False),
+    #: the scheduler.Schedule model dump (JSON mode)
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("deleted_at", UtcDateTime(), nullable=True),
+)
+
+#: One row per claimed due instant: inserting it claims the firing (before sending);
+#: the primary key refuses a second claim of the same instant.
+firings = sa.Table(
+    "firings",
+    metadata,
+    sa.Column("schedule_id", sa.String(), primary_key=True),
+    sa.Column("due_at", UtcDateTime(), primary_key=True),
+    sa.Column("fired_at", UtcDateTime(), nullable=False),
+    #: claimed, ok, partial, failed, held, missed, no_devices
+    sa.Column("outcome", sa.String(), nullable=False),
+    sa.Column("details", Json, nullable=False),
+)
+
+#: Staff holds: one per device, until that device's next scheduled firing.
+schedule_holds = sa.Table(
+    "schedule_holds",
+    metadata,
+    sa.Column("device", sa.String(), primary_key=True),
+    sa.Column("since", UtcDateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("command_id", sa.String(), nullable=True),
+)

@@ -22,12 +22,13 @@ from .alarms_sql import AlarmsMixin
 from .people_sql import PeopleMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
+from .schedules_sql import ScheduleMixin
 from .schema import as_utc
 
 log = logging.getLogger(__name__)
 
 
-class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin):
+class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
     """:class:`~controller.store.repository.Store` on SQLite or PostgreSQL.
 
     ``SqlStore("sqlite:///var/tryggbo.sqlite")`` only checks the URL; :meth:`open`
@@ -154,15 +155,25 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin):
         device: str | None = None,
         command_id: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        devices: Sequence[str] | None = None,
     ) -> list[AuditRecord]:
-        """Newest first (by id); ``since`` keeps lines with ``ts >= since``."""
+        """Newest first (by id); ``since <= ts < until``; ``devices`` keeps lines of any
+        of these devices."""
         query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
         if device is not None:
             query = query.where(t.audit.c.device == device)
+        if devices is not None:
+            query = query.where(t.audit.c.device.in_(list(devices)))
         if command_id is not None:
             query = query.where(t.audit.c.command_id == command_id)
+        if actor is not None:
+            query = query.where(t.audit.c.actor == actor)
         if since is not None:
             query = query.where(t.audit.c.ts >= as_utc(since))
+        if until is not None:
+            query = query.where(t.audit.c.ts < as_utc(until))
         async with self._read("read the audit log") as conn:
             result = await conn.execute(query)
             return [_audit(row) for row in result.mappings()]

@@ -1,9 +1,14 @@
 """What every simulated device's firmware does, whatever its type.
 
 Each device has its own MQTT connection (:class:`~devices.firmware.link.DeviceLink`):
-on every connect it subscribes to its own ``cmd`` and ``schedule`` (plus what the
-type adds, e.g. the site's ``fire`` for locks) and publishes retained ``meta``,
-``online`` and ``state``; it republishes its state every ``heartbeat_s``.
+on every connect it subscribes to its own ``cmd`` and ``schedule``, the controller's
+availability (plus what the type adds, e.g. the site's ``fire`` for locks) and
+publishes retained ``meta``, ``online`` and ``state``; it republishes its state every
+``heartbeat_s``.
+
+While the controller is ``offline`` the device runs its fallback routines (the
+retained ``schedule``) itself, through the same handlers as commands, without an ack
+(:mod:`devices.firmware.fallback`; :meth:`SimulatedDevice.run_fallback` is the hook).
 
 Commands go through one pipeline: a retained ``cmd`` is ignored, then decode,
 signature (types that need one), the at-most-once memory of ids, args validation,
@@ -21,6 +26,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 import aiomqtt
@@ -48,6 +54,7 @@ from devices.contract import (
 )
 from devices.mqtt import BrokerAddress
 
+from .fallback import Fallback
 from .faults import Faults
 from .link import DeviceLink, Outgoing
 
@@ -76,6 +83,8 @@ class SimulatedDevice:
     """Base of the simulated firmware; subclasses set ``device_type`` and the hooks."""
 
     device_type: ClassVar[DeviceType]
+    #: Actions the device runs from its fallback routines (None: any of its actions).
+    fallback_actions: ClassVar[frozenset[str] | None] = None
 
     def __init__(
         self,
@@ -101,14 +110,17 @@ class SimulatedDevice:
         self.heartbeat_s = heartbeat_s
         self.faults = faults or Faults()
         self.spec = spec_for(self.device_type)
-        #: The fallback schedule last received (kept; running it is not simulated yet).
+        #: The fallback schedule last received.
         self.schedule: DeviceSchedule | None = None
+        #: Runs it while the controller is offline.
+        self.fallback = Fallback()
         self._key = credentials.key
         self._rng = rng or random.Random()
         self._topics = SiteTopics(site)
         self._routes: dict[str, MessageRoute] = {
             self.topic(Channel.CMD): self._on_command_message,
             self.topic(Channel.SCHEDULE): self._on_schedule_message,
+            self._topics.controller_availability: self._on_controller_availability,
             **self._extra_routes(),
         }
         missing = set(self.spec.actions) - set(self._handlers())
@@ -186,6 +198,7 @@ class SimulatedDevice:
         self._running = True
         self._spawn(self._every(TICK_S, self._tick))
         self._spawn(self._every(self.heartbeat_s, self._report))
+        self._spawn(self._every(TICK_S, self._fallback_tick))
         try:
             await self.link.run()
         finally:
@@ -328,11 +341,57 @@ class SimulatedDevice:
     def _on_schedule_message(self, payload: bytes, retained: bool) -> None:
         if not payload:
             self.schedule = None
+            self.fallback.set_schedule(None)
             return
         try:
             self.schedule = decode(DeviceSchedule, payload)
         except ContractError as exc:
             log.warning("%s: bad schedule ignored: %s", self.device_id, exc)
+            return
+        self.fallback.set_schedule(self.schedule)
+
+    def _on_controller_availability(self, payload: bytes, retained: bool) -> None:
+        try:
+            value = Availability(payload.decode()) if payload else None
+        except (UnicodeDecodeError, ValueError):
+            log.warning("%s: bad controller availability ignored", self.device_id)
+            return
+        self.fallback.set_controller(value, self.clock.now())
+
+    # ------------------------------------------------------------------ fallback
+
+    def _fallback_tick(self) -> None:
+        if self.fallback.active:
+            self._spawn(self.run_fallback())
+
+    async def run_fallback(self, now: datetime | None = None) -> list[tuple[str, str]]:
+        """Run the routines due at ``now`` (default: the clock) if the controller is
+        offline; ``[(action, "ok" or the error)]``. The ticker calls it every second."""
+        results = []
+        for entry in self.fallback.due(now or self.clock.now()):
+            results.append((entry.action, await self._run_routine(entry.action, entry.args)))
+        return results
+
+    async def _run_routine(self, action: str, args: dict[str, Any]) -> str:
+        """One routine, through the command handler (so a lock refuses during a fire)."""
+        if self.fallback_actions is not None and action not in self.fallback_actions:
+            log.warning("%s: fallback %s refused: not a fallback action", self.device_id, action)
+            return "not_allowed"
+        try:
+            after = await self._handlers()[action](self.spec.validate_args(action, args))
+        except ContractError as exc:
+            result = exc.reason
+        except CommandFailed as exc:
+            result = exc.error
+        except Exception:
+            log.exception("%s: fallback %s failed", self.device_id, action)
+            result = "internal_error"
+        else:
+            if after is not None:
+                await after()
+            result = "ok"
+        log.info("%s: fallback %s (controller offline) -> %s", self.device_id, action, result)
+        return result
 
     def _on_command_message(self, payload: bytes, retained: bool) -> None:
         if retained:

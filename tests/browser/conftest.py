@@ -25,7 +25,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-async def browser():  # noqa: ANN201
+async def browser():
     from playwright.async_api import async_playwright
 
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
@@ -37,7 +37,7 @@ async def browser():  # noqa: ANN201
 
 
 @pytest.fixture
-async def page(browser) -> AsyncIterator[object]:  # noqa: ANN001
+async def page(browser) -> AsyncIterator[object]:
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
     pg = await context.new_page()
     yield pg

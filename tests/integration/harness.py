@@ -13,9 +13,10 @@ import aiohttp
 
 from config.credentials import SiteCredentials
 from config.site import Site
-from controller.api.auth import create_token
+from controller.auth.accounts import ensure_user, random_password
+from controller.auth.tokens import create_user_token
 from controller.daemon import Controller, ControllerConfig
-from controller.store import open_store
+from controller.store import Store, open_store
 from controller.twins import Twin
 from devices.clock import SystemClock
 from devices.firmware import SimulatedHome
@@ -29,6 +30,8 @@ class RunningController:
     controller: Controller
     task: asyncio.Task[None]
     token: str
+    #: username -> password of the users the harness made
+    passwords: dict[str, str] = field(default_factory=dict)
     http: aiohttp.ClientSession = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,14 +89,41 @@ async def start_controller(
     db_url = f"sqlite:///{db_path}"
     store = open_store(db_url)
     await store.open()
-    token, _ = await create_token(store, name="test", actor="test-staff", now=SystemClock().now())
-    await store.close()
+    try:
+        passwords = await make_test_users(store, site)
+        token, _ = await create_user_token(
+            store, username="test-staff", name="test", now=SystemClock().now()
+        )
+    finally:
+        await store.close()
     controller = Controller(
         ControllerConfig(
             broker=broker, site=site, credentials=creds, db_url=db_url, http_port=0, **config
         )
     )
-    return RunningController(*await _launch(controller), token)
+    return RunningController(*await _launch(controller), token, passwords)
+
+
+async def make_test_users(store: Store, site: Site) -> dict[str, str]:
+    """``test-staff`` (admin and staff of every wing: the token's user) and
+    ``test-admin``; returns their passwords."""
+    wings = sorted({a.wing for a in site.apartments if a.wing})
+    now = SystemClock().now()
+    passwords = {}
+    for username, roles, units in (
+        ("test-staff", ("admin", "staff"), wings),
+        ("test-admin", ("admin",), []),
+    ):
+        passwords[username] = random_password(username)
+        await ensure_user(
+            store,
+            username=username,
+            password=passwords[username],
+            roles=roles,
+            units=units,
+            now=now,
+        )
+    return passwords
 
 
 async def _launch(controller: Controller) -> tuple[Controller, asyncio.Task[None]]:

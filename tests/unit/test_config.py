@@ -87,5 +87,12 @@ def test_acl_gives_each_device_only_its_own_topics(tmp_path: Path) -> None:
     block = acl.split("user a101-lock\n")[1].split("\n\n")[0].splitlines()
     assert "topic read tryggbo/solgarden/dev/a101-lock/cmd" in block
     assert "topic read tryggbo/solgarden/fire" in block
-    assert all("a101-lock" in line or line.endswith("/fire") for line in block)
+    # read-only: the fallback routines run only while the controller is offline
+    assert "topic read tryggbo/solgarden/controller/availability" in block
+    assert all(
+        "a101-lock" in line
+        or line.endswith("/fire")
+        or line == "topic read tryggbo/solgarden/controller/availability"
+        for line in block
+    )
     assert not any(line.startswith("topic write") and "cmd" in line for line in block)

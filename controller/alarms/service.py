@@ -1,0 +1,412 @@
+"""The alarm service: raises, dedupes, escalates and stores alarms; staff act on them.
+
+It listens to the bus (``twin``, ``event``, ``fire``) on an unbounded subscription,
+so no device message is ever dropped on its way to the rules, and checks every twin
+and every open alarm about once a second. All times come from the injected clock.
+
+- One active alarm per (device, kind) (the fire alarm: per site). A repeated help
+  press or night door while one is active adds to its ``count`` and is pushed again
+  (``change: repeated``). Lasting conditions (offline, unknown_state, jammed,
+  battery_low, fire) raise one alarm per episode: closing it while the condition
+  persists does not raise a new one; it can be raised again once the condition
+  ended (``cleared_at`` in the details) and came back. After a daemon restart a
+  condition that persists raises again once (the safe side).
+- An ``open`` alarm is escalated every ``escalate_after_minutes`` after it was raised
+  or last escalated (``change: escalated``, ``escalated: true``); once after a restart
+  however long the daemon was down.
+- While the controller's own MQTT link is down devices cannot be seen: no
+  per-device offline alarm, but one site-wide ``offline`` alarm (reason
+  ``broker_unreachable``) after ``offline_alarm_minutes``.
+- Every change is stored first, then published on the bus as kind ``alarm``. If the
+  store fails when an alarm is raised, the alarm is published anyway (``id: null``,
+  ``stored: false``) and storing is retried every tick; ``store_failing`` says why.
+- Staff actions (:meth:`act`) write their activity-log line in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from config.site import Site
+from devices.clock import Clock
+
+from ..event_bus import BusMessage, EventBus
+from ..store import ActivityRecord, Store, StoreError
+from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
+from ..twins import Twin, TwinRegistry
+from . import rules
+from .model import (
+    ACTION_FROM,
+    ACTIVE,
+    CONDITION_KINDS,
+    SITE,
+    AlarmKind,
+    AlarmState,
+    alarm_json,
+    alarm_key,
+)
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+_TWIN_KINDS = (AlarmKind.OFFLINE, AlarmKind.UNKNOWN_STATE, AlarmKind.JAMMED, AlarmKind.BATTERY_LOW)
+BUS_KINDS = {"twin", "event", "fire"}
+
+
+class AlarmService:
+    """Long-running task (:meth:`run`) plus the staff actions the API calls."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: EventBus,
+        twins: TwinRegistry,
+        site: Site,
+        clock: Clock,
+        connected: Callable[[], bool] | None = None,
+        tick_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.twins = twins
+        self.site = site
+        self.clock = clock
+        self.connected = connected or (lambda: True)
+        self.tick_s = tick_s
+        self._store_error: str | None = None
+        self.loaded = asyncio.Event()
+        self._active: dict[Key, AlarmRecord] = {}
+        self._latched: set[Key] = set()
+        self._first_seen: dict[Key, datetime] = {}
+        self._unsaved: dict[Key, AlarmRecord] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def store_failing(self) -> str | None:
+        """Why alarms are waiting to be stored (or active ones cannot be loaded)."""
+        if self._unsaved or not self.loaded.is_set():
+            return self._store_error
+        return None
+
+    @property
+    def escalate_after(self) -> timedelta:
+        return timedelta(minutes=self.site.site.escalate_after_minutes)
+
+    def active(self) -> list[AlarmRecord]:
+        """The active alarms as this service knows them, oldest first."""
+        return sorted(self._active.values(), key=lambda a: a.id or 0)
+
+    def to_json(self, alarm: AlarmRecord) -> dict[str, Any]:
+        return alarm_json(alarm, self.site)
+
+    # ------------------------------------------------------------------ the task
+
+    async def run(self) -> None:
+        """Load active alarms, then handle bus messages and tick until cancelled."""
+        loop = asyncio.get_running_loop()
+        with self.bus.subscribe(BUS_KINDS, queue_size=0) as sub:  # subscribe before any await
+            await self.load()
+            next_tick = loop.time()
+            while True:
+                try:
+                    msg = await sub.get(timeout=max(0.0, next_tick - loop.time()))
+                except TimeoutError:
+                    msg = None
+                if msg is not None:
+                    await self._guarded(self.handle(msg), f"handle {msg.kind}")
+                if loop.time() >= next_tick:
+                    await self._guarded(self.tick(), "tick")
+                    next_tick = loop.time() + self.tick_s
+
+    async def load(self) -> None:
+        """Take over the active alarms from the store (retried until it answers)."""
+        async with self._lock:
+            while True:
+                try:
+                    stored = await self.store.active_alarms()
+                    break
+                except StoreError as exc:
+                    self._store_error = str(exc)
+                    log.error("cannot load active alarms, retrying: %s", exc)
+                    await asyncio.sleep(self.tick_s)
+            self._store_error = None
+            for alarm in stored:
+                key = alarm_key(alarm.kind, alarm.device)
+                if key in self._active:
+                    log.error("two active %s alarms for %s: keeping the newer", *key[::-1])
+                self._active[key] = alarm
+                if alarm.kind in CONDITION_KINDS:
+                    self._latched.add(key)
+            log.info("%d active alarms loaded", len(stored))
+        self.loaded.set()
+
+    async def _guarded(self, work: Any, what: str) -> None:
+        """One failing message or tick is logged; the service keeps running."""
+        try:
+            await work
+        except StoreError as exc:  # the next tick retries
+            log.error("alarms: cannot %s: %s", what, exc)
+        except Exception:
+            log.exception("alarms: %s failed", what)
+
+    async def handle(self, msg: BusMessage) -> None:
+        """Apply one bus message to the rules."""
+        async with self._lock:
+            if msg.kind == "event":
+                now = _parse_ts(msg.data.get("ts")) or self.clock.now()
+                candidate = rules.from_event(msg.data, self.site, now)
+                if candidate is None:
+                    return
+                if candidate.kind in CONDITION_KINDS:
+                    await self._condition_seen(candidate, now)
+                else:
+                    await self._raise(candidate, now)
+            elif msg.kind == "twin":
+                twin = self.twins.get(str(msg.data.get("id")))
+                if twin is not None:
+                    await self._check_twin(twin, self.clock.now())
+            elif msg.kind == "fire":
+                now = self.clock.now()
+                candidate = rules.from_fire(msg.data, self.site)
+                if candidate is not None:
+                    await self._condition_seen(candidate, now)
+                else:
+                    await self._condition_ended((SITE, AlarmKind.FIRE), now, mark=True)
+
+    async def tick(self) -> None:
+        """Retry unsaved alarms, judge lasting conditions, escalate open alarms."""
+        async with self._lock:
+            now = self.clock.now()
+            for key, pending in list(self._unsaved.items()):
+                await self._store_new(key, pending, announce=False)
+            await self._check_link(now)
+            for twin in self.twins.all():
+                await self._check_twin(twin, now)
+            for key, alarm in list(self._active.items()):
+                base = alarm.last_escalated_at or alarm.raised_at
+                if alarm.state == AlarmState.OPEN and now - base >= self.escalate_after:
+                    await self._escalate(key, alarm, now)
+
+    # ------------------------------------------------------------------ conditions
+
+    async def _check_link(self, now: datetime) -> None:
+        key = (SITE, AlarmKind.OFFLINE)
+        if self.connected():
+            self._first_seen.pop(key, None)
+            await self._condition_ended(key, now, mark=True)
+            return
+        first = self._first_seen.setdefault(key, now)
+        hold = timedelta(minutes=self.site.site.offline_alarm_minutes)
+        if now - first >= hold:
+            details = {"reason": "broker_unreachable", "since": first.isoformat()}
+            candidate = rules.AlarmCandidate(AlarmKind.OFFLINE, None, None, details)
+            await self._condition_seen(candidate, now)
+
+    async def _check_twin(self, twin: Twin, now: datetime) -> None:
+        found = {c.kind: c for c in rules.twin_conditions(twin, self.site)}
+        if not self.connected():  # nothing can be told about devices without the link
+            found.pop(AlarmKind.OFFLINE, None)
+        for kind in _TWIN_KINDS:
+            key = (twin.id, kind)
+            condition = found.get(kind)
+            if condition is None:
+                seen = self._first_seen.pop(key, None) is not None
+                await self._condition_ended(key, now, mark=seen)
+                continue
+            first = self._first_seen.setdefault(key, now)
+            if key not in self._latched and condition.due(first, now):
+                await self._condition_seen(rules.from_condition(condition, twin, self.site), now)
+
+    async def _condition_seen(self, candidate: rules.AlarmCandidate, now: datetime) -> None:
+        key = alarm_key(candidate.kind, candidate.device)
+        if key in self._latched:
+            return
+        self._latched.add(key)
+        await self._raise(candidate, now)
+
+    async def _condition_ended(self, key: Key, now: datetime, *, mark: bool) -> None:
+        if key not in self._latched:
+            return
+        self._latched.discard(key)
+        alarm = self._active.get(key)
+        if alarm is None or not mark:
+            return
+        details = {**alarm.details, "cleared_at": now.isoformat()}
+        await self._update(key, alarm, {"details": details}, "cleared")
+
+    # ------------------------------------------------------------------ raising
+
+    async def _raise(self, candidate: rules.AlarmCandidate, now: datetime) -> None:
+        key = alarm_key(candidate.kind, candidate.device)
+        alarm = self._active.get(key)
+        if alarm is not None:
+            details = {
+                **alarm.details,
+                "count": int(alarm.details.get("count", 1)) + 1,
+                "last_at": now.isoformat(),
+                "cleared_at": None,
+            }
+            if await self._update(key, alarm, {"details": details}, "repeated"):
+                return
+            # it was closed elsewhere meanwhile: raise a new one
+        pending = self._unsaved.get(key)
+        if pending is not None:
+            count = int(pending.details.get("count", 1)) + 1
+            pending = replace(pending, details={**pending.details, "count": count})
+        else:
+            pending = AlarmRecord(
+                kind=candidate.kind.value,
+                apartment=candidate.apartment,
+                device=candidate.device,
+                state=AlarmState.OPEN.value,
+                raised_at=now,
+                details={**candidate.details, "count": 1},
+            )
+        await self._store_new(key, pending, announce=True)
+
+    async def _store_new(self, key: Key, pending: AlarmRecord, *, announce: bool) -> None:
+        try:
+            stored = await self.store.add_alarm(pending)
+        except StoreError as exc:
+            self._unsaved[key] = pending
+            self._store_error = str(exc)
+            if announce:  # ring anyway: the alarm must not wait for the database
+                log.error("%s alarm for %s NOT STORED (retrying): %s", pending.kind, key[0], exc)
+                self._push(pending, "raised", stored=False)
+            return
+        self._unsaved.pop(key, None)
+        self._active[key] = stored
+        log.warning("alarm %s raised: %s %s", stored.id, stored.kind, stored.device or "site")
+        self._push(stored, "raised")
+
+    async def _update(
+        self, key: Key, alarm: AlarmRecord, changes: dict[str, Any], change: str
+    ) -> bool:
+        """Store a service-side change of an active alarm and push it; False if the
+        alarm was closed meanwhile (then it is forgotten)."""
+        assert alarm.id is not None
+        try:
+            stored = await self.store.update_alarm(
+                alarm.id, from_states=ACTIVE, changes=changes, wanted=change
+            )
+        except (AlarmConflict, AlarmNotFound) as exc:
+            self._forget(key, exc.current if isinstance(exc, AlarmConflict) else None)
+            return False
+        self._active[key] = stored
+        self._push(stored, change)
+        return True
+
+    async def _escalate(self, key: Key, alarm: AlarmRecord, now: datetime) -> None:
+        assert alarm.id is not None
+        try:
+            stored = await self.store.update_alarm(
+                alarm.id,
+                from_states={AlarmState.OPEN},
+                expect_escalations=alarm.escalations,
+                changes={"escalations": alarm.escalations + 1, "last_escalated_at": now},
+                wanted="escalate",
+            )
+        except AlarmConflict as exc:
+            self._forget(key, exc.current)
+            return
+        except AlarmNotFound:
+            self._forget(key, None)
+            return
+        self._active[key] = stored
+        log.warning("alarm %s escalated (%d): nobody took it", stored.id, stored.escalations)
+        self._push(stored, "escalated")
+
+    def _forget(self, key: Key, current: AlarmRecord | None) -> None:
+        """Replace the remembered alarm by ``current`` (dropped if closed or gone)."""
+        if current is not None and current.active:
+            self._active[key] = current
+        elif key in self._active and (current is None or self._active[key].id == current.id):
+            del self._active[key]
+
+    def _push(self, alarm: AlarmRecord, change: str, *, stored: bool = True) -> None:
+        data = {
+            **self.to_json(alarm),
+            "change": change,
+            "escalated": change == "escalated",
+            "stored": stored,
+        }
+        self.bus.publish("alarm", data)
+
+    # ------------------------------------------------------------------ staff actions
+
+    async def get(self, alarm_id: int) -> AlarmRecord | None:
+        return await self.store.get_alarm(alarm_id)
+
+    async def act(
+        self, alarm_id: int, action: str, *, actor: str, text: str | None = None
+    ) -> AlarmRecord:
+        """``ack`` (text: comment), ``on_site``, ``close`` (text: note) by ``actor``.
+
+        Returns the stored alarm; AlarmNotFound, or AlarmConflict if its state does not
+        allow the action (another nurse took or closed it first).
+        """
+        allowed = ACTION_FROM[action]
+        async with self._lock:
+            now = self.clock.now()
+            current = await self.store.get_alarm(alarm_id)
+            if current is None:
+                raise AlarmNotFound(alarm_id)
+            if current.state not in allowed:
+                raise AlarmConflict(current, action)
+            changes: dict[str, Any]
+            if action == "ack":
+                changes = {"acked_by": actor, "acked_at": now, "ack_comment": text}
+                target = AlarmState.ACKNOWLEDGED
+            elif action == "on_site":
+                changes = {"on_site_by": actor, "on_site_at": now}
+                if current.state == AlarmState.OPEN:  # taking it implicitly
+                    changes |= {"acked_by": actor, "acked_at": now}
+                target = AlarmState.ON_SITE
+            else:
+                changes = {"closed_by": actor, "closed_at": now, "close_note": text}
+                target = AlarmState.CLOSED
+            activity = ActivityRecord(
+                ts=now,
+                actor=actor,
+                action=f"alarm_{action}",
+                subject=str(alarm_id),
+                apartment=current.apartment,
+                reason=text,
+                outcome="ok",
+                details={"kind": current.kind, "device": current.device, "from": current.state},
+            )
+            key = alarm_key(current.kind, current.device)
+            try:
+                stored = await self.store.update_alarm(
+                    alarm_id,
+                    from_states={current.state},
+                    changes={**changes, "state": target.value},
+                    activity=activity,
+                    wanted=action,
+                )
+            except AlarmConflict as exc:
+                self._forget(key, exc.current)
+                raise
+            if stored.active:
+                self._active[key] = stored
+            else:
+                self._forget(key, stored)
+            log.info("alarm %s %s by %s", alarm_id, target.value, actor)
+            self._push(stored, target.value)
+            return stored
+
+
+def _parse_ts(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -1,0 +1,167 @@
+"""The activity log (sign-ins, refusals, user changes, alarm actions) and the CSV
+export of it together with the command audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..store.records import ActivityRecord, AuditRecord
+from .access import principal_of, requires
+from .app import controller_of
+from .routes_events import apartment_devices, int_query, time_query
+
+#: Lines per source in one CSV export.
+EXPORT_LIMIT = 50_000
+CSV_COLUMNS = [
+    "when",
+    "source",
+    "kind",
+    "who",
+    "what",
+    "subject",
+    "apartment",
+    "why",
+    "outcome",
+    "details",
+]
+
+
+def _activity_json(record: ActivityRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "ts": record.ts.isoformat(),
+        "actor": record.actor,
+        "action": record.action,
+        "subject": record.subject,
+        "apartment": record.apartment,
+        "reason": record.reason,
+        "outcome": record.outcome,
+        "details": record.details,
+    }
+
+
+@requires("admin", "staff")
+async def activity(request: web.Request) -> web.Response:
+    """``GET /api/activity?actor=&apartment=&action=&since=&until=&limit=&before_id=``."""
+    q = request.query
+    rows = await controller_of(request).store.activity(
+        limit=int_query(request, "limit", 100, 1, 1000) or 100,
+        actor=q.get("actor") or None,
+        apartment=q.get("apartment") or None,
+        action=q.get("action") or None,
+        since=time_query(request, "since"),
+        until=time_query(request, "until"),
+        before_id=int_query(request, "before_id", None, 1, 2**62),
+    )
+    return web.json_response({"activity": [_activity_json(r) for r in rows]})
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    ts: datetime
+    order: int
+    cells: list[str]
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _audit_line(r: AuditRecord, apartment: str | None) -> _Line:
+    details = {"command_id": r.command_id, "args": r.args}
+    if r.error:
+        details["error"] = r.error
+    cells = [
+        r.ts.isoformat(),
+        "command",
+        r.kind.value,
+        r.actor,
+        r.action,
+        r.device,
+        apartment,
+        r.reason,
+        r.outcome,
+        json.dumps(details, ensure_ascii=False),
+    ]
+    return _Line(r.ts, r.id or 0, [_cell(c) for c in cells])
+
+
+def _activity_line(r: ActivityRecord) -> _Line:
+    cells = [
+        r.ts.isoformat(),
+        "activity",
+        "",
+        r.actor,
+        r.action,
+        r.subject,
+        r.apartment,
+        r.reason,
+        r.outcome,
+        json.dumps(r.details, ensure_ascii=False),
+    ]
+    return _Line(r.ts, r.id or 0, [_cell(c) for c in cells])
+
+
+@requires("admin", "staff")
+async def export_csv(request: web.Request) -> web.Response:
+    """``GET /api/audit/export.csv?apartment=&actor=&since=&until=``: commands and
+    activity, newest first; columns :data:`CSV_COLUMNS`."""
+    ctl = controller_of(request)
+    q = request.query
+    apartment, actor = q.get("apartment") or None, q.get("actor") or None
+    since, until = time_query(request, "since"), time_query(request, "until")
+    audit = await ctl.store.audit(
+        limit=EXPORT_LIMIT,
+        actor=actor,
+        since=since,
+        until=until,
+        devices=apartment_devices(request, apartment),
+    )
+    acts = await ctl.store.activity(
+        limit=EXPORT_LIMIT, actor=actor, apartment=apartment, since=since, until=until
+    )
+    lines = [_audit_line(r, _apartment_of(request, r.device)) for r in audit]
+    lines += [_activity_line(r) for r in acts]
+    lines.sort(key=lambda line: (line.ts, line.order), reverse=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(line.cells for line in lines)
+    await ctl.auth.note(
+        principal_of(request).actor,
+        "audit_export",
+        apartment=apartment,
+        outcome="ok",
+        details={
+            "actor": actor,
+            "rows": len(lines),
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+        },
+    )
+    stamp = ctl.clock.now().strftime("%Y%m%d-%H%M")
+    return web.Response(
+        text=buffer.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="tryggbo-audit-{stamp}.csv"'},
+    )
+
+
+def _apartment_of(request: web.Request, device: str) -> str | None:
+    apartment = controller_of(request).twins.apartment(device)
+    return apartment.number if apartment else None
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/activity", activity)
+    app.router.add_get("/api/audit/export.csv", export_csv)

@@ -1,0 +1,225 @@
+"""Alarms: list, read, and the night flow's one-tap actions (take, on site, close).
+
+Admin and staff see every alarm (a nurse should see a colleague's unanswered alarm)
+and act on those of apartments they may act on (:func:`require_apartment`); site-wide
+alarms (fire, broker unreachable) any admin or staff may act on. A technician sees
+device alarms only (offline, battery_low, jammed, unknown_state) and acts on none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..alarms import DEVICE_KINDS
+from ..store import ActivityRecord, StoreError
+from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
+from .access import principal_of, require_apartment, require_roles, requires
+from .app import controller_of
+from .errors import ApiError
+
+log = logging.getLogger(__name__)
+
+READERS = ("admin", "staff", "technician")
+ACTORS = ("admin", "staff")
+
+
+class AckRequest(BaseModel):
+    """``POST /api/alarms/{id}/ack``: take the alarm."""
+
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class OnSiteRequest(BaseModel):
+    """``POST /api/alarms/{id}/on_site``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CloseRequest(BaseModel):
+    """``POST /api/alarms/{id}/close``: a note is required."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=2000)
+
+
+BODIES: dict[str, type[BaseModel]] = {
+    "ack": AckRequest,
+    "on_site": OnSiteRequest,
+    "close": CloseRequest,
+}
+
+
+def _device_kinds_only(request: web.Request) -> bool:
+    """True for a caller who may see device alarms only (a technician)."""
+    roles = getattr(principal_of(request), "roles", None)
+    if roles is None:  # a principal without roles: the access layer decides alone
+        return False
+    return "technician" in roles and not ({"admin", "staff"} & set(roles))
+
+
+def may_see_alarm(principal: object, kind: object) -> bool:
+    """Whether a pushed alarm of ``kind`` may go to ``principal`` (the WebSocket has no
+    per-request role check): admin and staff all, technicians device alarms, nobody
+    else any (they carry residents' names and nurses' notes)."""
+    roles = getattr(principal, "roles", None)
+    if roles is None:  # a principal without roles (API tokens before roles existed)
+        return True
+    if {"admin", "staff"} & set(roles):
+        return True
+    return "technician" in roles and kind in DEVICE_KINDS
+
+
+def _query_int(request: web.Request, name: str, default: int | None, hi: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "bad_query", f"{name} must be an integer") from None
+    if not 1 <= value <= hi:
+        raise ApiError(400, "bad_query", f"{name} must be between 1 and {hi}")
+    return value
+
+
+def _alarm_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["alarm"])
+    except ValueError:
+        raise ApiError(404, "unknown_alarm", "no such alarm") from None
+
+
+@requires(*READERS)
+async def list_alarms(request: web.Request) -> web.Response:
+    """``GET /api/alarms?state=active|closed|all&limit=&apartment=&since=&before_id=``."""
+    require_roles(request, *READERS)
+    ctl = controller_of(request)
+    state = request.query.get("state", "active")
+    if state not in ("active", "closed", "all"):
+        raise ApiError(400, "bad_query", "state must be active, closed or all")
+    since = None
+    if "since" in request.query:
+        try:
+            since = datetime.fromisoformat(request.query["since"])
+        except ValueError:
+            since = None
+        if since is None or since.tzinfo is None:
+            raise ApiError(400, "bad_query", "since must be an ISO 8601 time with an offset")
+    alarms = await ctl.store.alarms(
+        limit=_query_int(request, "limit", 100, 1000) or 100,
+        state=None if state == "all" else state,
+        apartment=request.query.get("apartment"),
+        since=since,
+        kinds=DEVICE_KINDS if _device_kinds_only(request) else None,
+        before_id=_query_int(request, "before_id", None, 2**62),
+    )
+    return web.json_response({"alarms": [ctl.alarms.to_json(a) for a in alarms]})
+
+
+async def _visible_alarm(request: web.Request) -> AlarmRecord:
+    alarm = await controller_of(request).alarms.get(_alarm_id(request))
+    if alarm is None:
+        raise ApiError(404, "unknown_alarm", f"no alarm {request.match_info['alarm']}")
+    if _device_kinds_only(request) and alarm.kind not in DEVICE_KINDS:
+        raise ApiError(403, "forbidden", "technicians see device alarms only")
+    return alarm
+
+
+@requires(*READERS)
+async def get_alarm(request: web.Request) -> web.Response:
+    """``GET /api/alarms/{id}``."""
+    require_roles(request, *READERS)
+    alarm = await _visible_alarm(request)
+    return web.json_response(controller_of(request).alarms.to_json(alarm))
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()
+    try:
+        data: Any = json.loads(raw) if raw.strip() else {}
+        return model.model_validate(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "bad_json", "the body is not JSON") from None
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
+        ]
+        raise ApiError(400, "bad_body", "the body is not valid for this action", details) from None
+
+
+def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    @requires(*ACTORS)
+    async def handler(request: web.Request) -> web.Response:
+        principal = require_roles(request, *ACTORS)
+        ctl = controller_of(request)
+        body = await _body(request, BODIES[action])
+        alarm = await _visible_alarm(request)
+        if alarm.apartment is not None:
+            require_apartment(request, alarm.apartment)
+        text = getattr(body, "comment", None) or getattr(body, "note", None)
+        assert alarm.id is not None
+        try:
+            done = await ctl.alarms.act(alarm.id, action, actor=principal.actor, text=text)
+        except AlarmNotFound:
+            raise ApiError(404, "unknown_alarm", f"no alarm {alarm.id}") from None
+        except AlarmConflict as exc:
+            await _log_conflict(request, exc.current, action, text)
+            raise ApiError(
+                409,
+                "alarm_state",
+                _conflict_message(exc.current, action),
+                {"alarm": ctl.alarms.to_json(exc.current)},
+            ) from None
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", f"not recorded: {exc}") from None
+        return web.json_response(ctl.alarms.to_json(done))
+
+    handler.__name__ = f"alarm_{action}"
+    return handler
+
+
+def _conflict_message(current: AlarmRecord, action: str) -> str:
+    if current.state == "closed":
+        return f"alarm {current.id} was already closed by {current.closed_by}"
+    if current.state == "on_site":
+        return f"alarm {current.id}: {current.on_site_by} is already on site"
+    if current.state == "acknowledged":
+        return f"alarm {current.id} was already taken by {current.acked_by}"
+    return f"alarm {current.id} is {current.state}: cannot {action} it"
+
+
+async def _log_conflict(
+    request: web.Request, current: AlarmRecord, action: str, text: str | None
+) -> None:
+    """Best effort: who tried to act on an alarm someone else had already handled."""
+    ctl = controller_of(request)
+    try:
+        await ctl.store.add_activity(
+            ActivityRecord(
+                ts=ctl.clock.now(),
+                actor=principal_of(request).actor,
+                action=f"alarm_{action}",
+                subject=str(current.id),
+                apartment=current.apartment,
+                reason=text,
+                outcome="conflict",
+                details={"state": current.state},
+            )
+        )
+    except StoreError as exc:
+        log.warning("alarm conflict on %s not logged: %s", current.id, exc)
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/alarms", list_alarms)
+    app.router.add_get("/api/alarms/{alarm}", get_alarm)
+    for action in BODIES:
+        app.router.add_post(f"/api/alarms/{{alarm}}/{action}", _action(action))

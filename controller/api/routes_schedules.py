@@ -1,0 +1,378 @@
+"""Schedules and remote one-off commands (issue 4).
+
+Admin and staff read every schedule; they create and change schedules whose devices
+are all in apartments they may act on (:func:`require_apartment`: admin anywhere,
+staff in their units' wings). Every change is written to the activity log. The
+engine (:mod:`scheduler.engine`) takes each change into account at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from scheduler import (
+    Schedule,
+    ScheduleError,
+    Target,
+    parse_schedule,
+    remote_command,
+    resolve_target,
+)
+from scheduler.engine import LoadedSchedule
+from scheduler.timing import wall_to_instant
+
+from ..auth.principal import Principal
+from ..store import ActivityRecord, StoreError
+from .access import require_apartment, require_roles, requires
+from .app import controller_of
+from .bodies import read_body
+from .errors import ApiError
+
+WHO = ("admin", "staff")
+_HHMM = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class ThenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class RemoteCommandBody(BaseModel):
+    """``POST /api/remote-commands``: one command at ``at``, optionally a follow-up."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: str | dict[str, Any]
+    action: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    #: ISO 8601 (without offset: site time) or "HH:MM" (its next occurrence)
+    at: str
+    then: ThenBody | None = None
+    then_after_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    name: str = Field(default="", max_length=128)
+
+
+def _bad_schedule(exc: ScheduleError) -> ApiError:
+    details = [{"field": f, "problem": p} for f, p in exc.problems]
+    return ApiError(400, "bad_schedule", "the schedule is not valid: see details", details)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "bad_json", "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_body", "the body must be a JSON object")
+    for key in ("id", "owner"):
+        if key in data:
+            raise ApiError(400, "bad_body", f"{key!r} is set by the server", [{"field": key}])
+    return data
+
+
+def _apartment_of(request: web.Request, schedule: Schedule) -> str | None:
+    """The one apartment a schedule is about, for the activity log."""
+    if schedule.target.kind == "apartment":
+        return schedule.target.value
+    if schedule.target.kind == "device":
+        apartment = controller_of(request).twins.apartment(schedule.target.value)
+        return apartment.number if apartment else None
+    return None
+
+
+def require_target(request: web.Request, schedule: Schedule) -> Principal:
+    """The caller, if admin or staff who may act on every apartment the schedule
+    reaches (and, for a wing target, whose units include the wing); else 403."""
+    principal = require_roles(request, *WHO)
+    target = schedule.target
+    if target.kind == "wing" and not principal.has_role("admin"):
+        units = getattr(principal, "units", None)
+        if units is not None and target.value not in units:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"wing {target.value} is not one of your units",
+                {"wing": target.value},
+            )
+    site = controller_of(request).site
+    for number in sorted({d.apartment for d in resolve_target(target, site, schedule.action)}):
+        require_apartment(request, number)
+    return principal
+
+
+async def _log(
+    request: web.Request, principal: Principal, action: str, schedule: Schedule, **details: Any
+) -> None:
+    ctl = controller_of(request)
+    await ctl.store.add_activity(
+        ActivityRecord(
+            ts=ctl.clock.now(),
+            actor=principal.actor,
+            action=action,
+            subject=schedule.id,
+            apartment=_apartment_of(request, schedule),
+            reason=schedule.name or None,
+            outcome="ok",
+            details={"target": schedule.target.model_dump(), "action": schedule.action, **details},
+        )
+    )
+
+
+def schedule_json(request: web.Request, loaded: LoadedSchedule) -> dict[str, Any]:
+    """A schedule with its next firings per rule group (fallback flags and reasons)."""
+    engine = controller_of(request).schedules
+    record, schedule = loaded.record, loaded.schedule
+    groups = engine.upcoming(loaded)
+    nexts = [g["firings"][0] for g in groups if g["firings"]]
+    return {
+        **record.definition,
+        "id": record.id,
+        "name": record.name,
+        "owner": record.owner,
+        "enabled": record.enabled,
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "summary": (
+            f"{schedule.action} {schedule.target.describe()}, {schedule.rule.describe()}"
+            if schedule
+            else None
+        ),
+        "devices": sum(len(g.devices) for g in loaded.groups),
+        "next_firing": min(nexts, key=lambda f: f["at"]) if nexts else None,
+        "upcoming": groups,
+        "problem": loaded.problem,
+    }
+
+
+def _loaded(request: web.Request) -> LoadedSchedule:
+    schedule_id = request.match_info["schedule"]
+    loaded = controller_of(request).schedules.get(schedule_id)
+    if loaded is None:
+        raise ApiError(404, "unknown_schedule", f"no schedule {schedule_id!r}")
+    return loaded
+
+
+def _store_down(exc: StoreError) -> ApiError:
+    return ApiError(503, "store_unavailable", f"not stored: {exc}")
+
+
+@requires(*WHO)
+async def list_schedules(request: web.Request) -> web.Response:
+    """``GET /api/schedules``: every schedule with its next firings, and the holds."""
+    require_roles(request, *WHO)
+    engine = controller_of(request).schedules
+    await engine.start()
+    holds = [
+        {"device": h.device, "since": h.since.isoformat(), "actor": h.actor, "action": h.action}
+        for h in engine.holds.all()
+    ]
+    body = {"schedules": [schedule_json(request, s) for s in engine.all()], "holds": holds}
+    return web.json_response(body)
+
+
+@requires(*WHO)
+async def get_schedule(request: web.Request) -> web.Response:
+    """``GET /api/schedules/{id}``: one schedule and its last 20 firings."""
+    require_roles(request, *WHO)
+    ctl = controller_of(request)
+    await ctl.schedules.start()
+    loaded = _loaded(request)
+    firings = await ctl.store.firings(schedule_id=loaded.record.id, limit=20)
+    body = schedule_json(request, loaded)
+    body["firings"] = [
+        {
+            "due_at": f.due_at.isoformat(),
+            "fired_at": f.fired_at.isoformat(),
+            "outcome": f.outcome,
+            "devices": f.details.get("devices", {}),
+        }
+        for f in firings
+    ]
+    return web.json_response(body)
+
+
+def _parse(data: dict[str, Any], schedule_id: str, owner: str) -> Schedule:
+    try:
+        return parse_schedule({**data, "id": schedule_id, "owner": owner})
+    except ScheduleError as exc:
+        raise _bad_schedule(exc) from None
+
+
+@requires(*WHO)
+async def create_schedule(request: web.Request) -> web.Response:
+    """``POST /api/schedules``: body a schedule without id and owner → 201."""
+    principal = require_roles(request, *WHO)
+    ctl = controller_of(request)
+    schedule = _parse(await _json_object(request), f"sch-{uuid.uuid4().hex[:12]}", principal.actor)
+    require_target(request, schedule)
+    try:
+        loaded = await ctl.schedules.create(schedule)
+        await _log(request, principal, "schedule_create", schedule, rule=schedule.rule.describe())
+    except ScheduleError as exc:
+        raise _bad_schedule(exc) from None
+    except StoreError as exc:
+        raise _store_down(exc) from None
+    return web.json_response(schedule_json(request, loaded), status=201)
+
+
+@requires(*WHO)
+async def replace_schedule(request: web.Request) -> web.Response:
+    """``PUT /api/schedules/{id}``: a new definition (the owner stays)."""
+    principal = require_roles(request, *WHO)
+    ctl = controller_of(request)
+    await ctl.schedules.start()
+    current = _loaded(request)
+    if current.schedule is not None:
+        require_target(request, current.schedule)
+    schedule = _parse(await _json_object(request), current.record.id, current.record.owner)
+    require_target(request, schedule)
+    try:
+        loaded = await ctl.schedules.replace(schedule)
+        if loaded is None:
+            raise ApiError(404, "unknown_schedule", f"no schedule {schedule.id!r}")
+        await _log(request, principal, "schedule_update", schedule, rule=schedule.rule.describe())
+    except ScheduleError as exc:
+        raise _bad_schedule(exc) from None
+    except StoreError as exc:
+        raise _store_down(exc) from None
+    return web.json_response(schedule_json(request, loaded))
+
+
+def _set_enabled(enabled: bool) -> Any:
+    @requires(*WHO)
+    async def handler(request: web.Request) -> web.Response:
+        principal = require_roles(request, *WHO)
+        ctl = controller_of(request)
+        await ctl.schedules.start()
+        current = _loaded(request)
+        if current.schedule is not None:
+            require_target(request, current.schedule)
+        try:
+            loaded = await ctl.schedules.set_enabled(current.record.id, enabled)
+            if loaded is None or loaded.schedule is None:
+                raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
+            action = "schedule_resume" if enabled else "schedule_pause"
+            await _log(request, principal, action, loaded.schedule)
+        except StoreError as exc:
+            raise _store_down(exc) from None
+        return web.json_response(schedule_json(request, loaded))
+
+    handler.__name__ = "resume_schedule" if enabled else "pause_schedule"
+    return handler
+
+
+@requires(*WHO)
+async def delete_schedule(request: web.Request) -> web.Response:
+    """``DELETE /api/schedules/{id}`` → ``{"deleted": id}``."""
+    principal = require_roles(request, *WHO)
+    ctl = controller_of(request)
+    await ctl.schedules.start()
+    current = _loaded(request)
+    if current.schedule is not None:
+        require_target(request, current.schedule)
+    try:
+        if not await ctl.schedules.delete(current.record.id):
+            raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
+        if current.schedule is not None:
+            await _log(request, principal, "schedule_delete", current.schedule)
+    except StoreError as exc:
+        raise _store_down(exc) from None
+    return web.json_response({"deleted": current.record.id})
+
+
+def _instant(request: web.Request, text: str) -> datetime:
+    """``at`` of a remote command as an aware instant (must be in the future)."""
+    ctl = controller_of(request)
+    now = ctl.clock.now()
+    zone = ctl.site.zone
+    if m := _HHMM.match(text.strip()):
+        local = now.astimezone(zone)
+        wall = local.replace(
+            hour=int(m.group(1)), minute=int(m.group(2)), second=0, microsecond=0, tzinfo=None
+        )
+        when = wall_to_instant(wall, zone)[0]
+        if when <= now:
+            when = wall_to_instant(wall + timedelta(days=1), zone)[0]
+        return when
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ApiError(
+            400, "bad_body", "at must be HH:MM or ISO 8601", [{"field": "at", "problem": text}]
+        ) from None
+    when = parsed if parsed.tzinfo is not None else wall_to_instant(parsed, zone)[0]
+    if when <= now:
+        raise ApiError(
+            400,
+            "bad_body",
+            "at is not in the future: send the command directly instead",
+            [{"field": "at", "problem": "in the past"}],
+        )
+    return when
+
+
+@requires(*WHO)
+async def create_remote_command(request: web.Request) -> web.Response:
+    """``POST /api/remote-commands``: "unlock 103 at 14:00, relock after 30 minutes"."""
+    principal = require_roles(request, *WHO)
+    ctl = controller_of(request)
+    body = await read_body(request, RemoteCommandBody)
+    if (body.then is None) != (body.then_after_minutes is None):
+        raise ApiError(400, "bad_body", "then and then_after_minutes go together")
+    at = _instant(request, body.at)
+    try:
+        schedules = remote_command(
+            id=f"rc-{uuid.uuid4().hex[:12]}",
+            target=body.target if isinstance(body.target, str) else parse_target(body.target),
+            action=body.action,
+            args=body.args,
+            at=at,
+            owner=principal.actor,
+            tz=ctl.site.zone,
+            name=body.name or f"{body.action} {body.target}",
+            then=(body.then.action, body.then.args) if body.then else None,
+            then_after=timedelta(minutes=body.then_after_minutes or 0) if body.then else None,
+        )
+    except ScheduleError as exc:
+        raise _bad_schedule(exc) from None
+    for schedule in schedules:
+        require_target(request, schedule)
+    created = []
+    try:
+        for schedule in schedules:
+            created.append(await ctl.schedules.create(schedule))
+            await _log(request, principal, "remote_command", schedule, at=at.isoformat())
+    except ScheduleError as exc:
+        for done in created:  # all or nothing
+            await ctl.schedules.delete(done.record.id)
+        raise _bad_schedule(exc) from None
+    except StoreError as exc:
+        raise _store_down(exc) from None
+    return web.json_response(
+        {"schedules": [schedule_json(request, s) for s in created]}, status=201
+    )
+
+
+def parse_target(data: dict[str, Any]) -> Target:
+    try:
+        return Target.model_validate(data)
+    except ValueError as exc:
+        raise ApiError(400, "bad_body", f"bad target: {exc}") from None
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/schedules", list_schedules)
+    app.router.add_post("/api/schedules", create_schedule)
+    app.router.add_get("/api/schedules/{schedule}", get_schedule)
+    app.router.add_put("/api/schedules/{schedule}", replace_schedule)
+    app.router.add_delete("/api/schedules/{schedule}", delete_schedule)
+    app.router.add_post("/api/schedules/{schedule}/pause", _set_enabled(False))
+    app.router.add_post("/api/schedules/{schedule}/resume", _set_enabled(True))
+    app.router.add_post("/api/remote-commands", create_remote_command)
