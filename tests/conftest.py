@@ -6,7 +6,9 @@ example site's per-device credentials, so ACL tests test the shipped ACL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +76,46 @@ def broker(mosquitto: BrokerUnderTest) -> Iterator[BrokerUnderTest]:
     mosquitto.start()
     yield mosquitto
     mosquitto.start()
+
+
+# --- real headless Chromium (Debian's /usr/bin/chromium) via Playwright's async API ---
+
+CHROMIUM = os.environ.get("TRYGGBO_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("TRYGGBO_ARTIFACTS", "test-artifacts"))
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+async def browser():
+    from playwright.async_api import async_playwright
+
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):  # noqa: ASYNC240
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (installs Debian's chromium)")
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser) -> AsyncIterator[object]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
+    pg = await context.new_page()
+    yield pg
+    await context.close()

@@ -30,6 +30,14 @@ EXPECTED = {
     ("GET", "/api/users"): {"admin"},
     ("POST", "/api/users"): {"admin"},
     ("PATCH", "/api/users/{username}"): {"admin"},
+    ("GET", "/api/schedules"): {"admin", "staff"},
+    ("POST", "/api/schedules"): {"admin", "staff"},
+    ("GET", "/api/schedules/{schedule}"): {"admin", "staff"},
+    ("PUT", "/api/schedules/{schedule}"): {"admin", "staff"},
+    ("DELETE", "/api/schedules/{schedule}"): {"admin", "staff"},
+    ("POST", "/api/schedules/{schedule}/pause"): {"admin", "staff"},
+    ("POST", "/api/schedules/{schedule}/resume"): {"admin", "staff"},
+    ("POST", "/api/remote-commands"): {"admin", "staff"},
 }
 
 

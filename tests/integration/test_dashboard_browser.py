@@ -1,0 +1,92 @@
+"""The staff dashboard in real headless Chromium against the real daemon, Mosquitto
+and simulated firmware: sign in, unlock with a reason, see it live, alarms, language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .harness import RunningController, RunningHome
+
+TIMEOUT_MS = 10_000
+
+
+async def _sign_in(page, ctl: RunningController) -> None:
+    await page.goto(f"{ctl.controller.http_url}/")
+    await page.wait_for_url("**/ui/login.html", timeout=TIMEOUT_MS)
+    await page.fill("#username", "test-staff")
+    await page.fill("#password", ctl.passwords["test-staff"])
+    await page.click("#login-button")
+    await page.wait_for_selector('[data-apartment="101"] .door', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
+
+
+async def test_staff_unlocks_with_a_reason_and_sees_it_live(
+    page,
+    ctl: RunningController,
+    artifacts: Path,
+) -> None:
+    status, body = await ctl.command("a105-lock", "lock", reason="test setup")
+    assert status == 200, body
+    await _sign_in(page, ctl)
+    assert await page.locator("article.cell").count() == 24
+    await page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
+    await page.click('[data-apartment="105"] .cell-link')
+    await page.wait_for_selector("#btn-unlock", timeout=TIMEOUT_MS)
+    await page.click("#btn-unlock")
+    await page.select_option("#unlock-reason", "care visit")
+    await page.fill("#unlock-text", "morning medication")
+    await page.click("#unlock-confirm")
+    await page.wait_for_selector('#outcome[data-outcome="ok"]', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('#apt-door[data-lock="unlocked"]', timeout=TIMEOUT_MS)
+    await page.click('a[href="#/"]')
+    await page.wait_for_selector(
+        '[data-apartment="105"] .door[data-lock="unlocked"]', timeout=TIMEOUT_MS
+    )
+    status, audit = await ctl.call("GET", "/api/audit", params={"device": "a105-lock"})
+    resolved = next(r for r in audit["audit"] if r["kind"] == "resolved")
+    assert (resolved["actor"], resolved["action"], resolved["outcome"]) == (
+        "test-staff",
+        "unlock",
+        "ok",
+    )
+    assert resolved["reason"] == "care visit: morning medication"
+
+
+async def test_help_press_raises_an_alarm_on_the_open_dashboard(
+    page,
+    ctl: RunningController,
+    home: RunningHome,
+    artifacts: Path,
+) -> None:
+    await _sign_in(page, ctl)
+    home.home.devices["a106-screen"].press_help()
+    alarm = page.locator('#alarm-panel [data-kind="help"][data-state="open"]')
+    await alarm.first.wait_for(timeout=TIMEOUT_MS)
+    await page.wait_for_selector('[data-apartment="106"].has-alarm', timeout=TIMEOUT_MS)
+    await page.screenshot(path=str(artifacts / "alarm.png"), full_page=True)
+    await alarm.first.locator('button[data-act="ack"]').click()
+    await page.fill("#note-text", "on my way")
+    await page.click("#note-confirm")
+    await page.wait_for_selector(
+        '#alarm-panel [data-kind="help"][data-state="acknowledged"]', timeout=TIMEOUT_MS
+    )
+    _status, body = await ctl.call("GET", "/api/alarms", params={"state": "active"})
+    taken = [a for a in body["alarms"] if a["apartment"] == "106" and a["kind"] == "help"]
+    assert taken[0]["ack_comment"] == "on my way"
+    assert taken[0]["acked_by"] == "test-staff"
+    await page.locator('#alarm-panel [data-kind="help"] button[data-act="close"]').first.click()
+    await page.fill("#note-text", "resident fine")
+    await page.click("#note-confirm")
+
+
+async def test_switch_to_english_and_back(page, ctl: RunningController) -> None:
+    await _sign_in(page, ctl)
+    nav = page.locator('header nav a[href="#/"]')
+    assert await nav.text_content() == "Översikt"
+    await page.click("#lang-toggle")
+    await page.wait_for_selector('header nav a[href="#/"]:text-is("Overview")', timeout=TIMEOUT_MS)
+    assert await page.get_attribute("html", "lang") == "en"
+    await page.click("#lang-toggle")
+    await page.wait_for_selector('header nav a[href="#/"]:text-is("Översikt")', timeout=TIMEOUT_MS)
+    _status, me = await ctl.call("GET", "/api/auth/me")
+    assert me["user"]["language"] == "sv"
