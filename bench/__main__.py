@@ -7,7 +7,7 @@ import json
 import platform
 from pathlib import Path
 
-from . import ingest, roundtrip
+from . import dashboard, ingest, roundtrip
 from . import scheduler as scheduler_bench
 from .common import start_broker
 
@@ -26,6 +26,7 @@ def main() -> None:
             "ingest": ingest.run(broker, args.messages),
             "round_trip": roundtrip.run(broker, args.rounds),
             "scheduler": scheduler_bench.run(args.schedules),
+            "dashboard": dashboard.run(broker, 200),
         }
     finally:
         broker.process.stop()
@@ -51,6 +52,8 @@ def main() -> None:
             f"{'schedule due->send ' + pct + ' (ms)':<32}{sched['due_to_send_ms'][pct]:>10}"
             f"   ({sched['schedules_loaded']} loaded; fake sender, no MQTT)"
         )
+    dom = results["dashboard"]["publish_to_dom_ms"]
+    print(f"{'state publish -> DOM (ms)':<32}p50 {dom['p50']}  p95 {dom['p95']}  (72 devices)")
     print(f"written to {args.out}")
 
 
