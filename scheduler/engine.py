@@ -29,8 +29,13 @@ than a minute; what is not run is recorded ``missed`` (its first missed instant)
 Creating, changing, pausing, resuming or deleting a schedule takes effect at once and
 counts from that moment (a resumed schedule does not catch up its pause).
 
-Staff holds: see :mod:`scheduler.holds` (a person's command on a device skips that
-device's next scheduled firing, for that device only; outcome ``held``).
+Staff hold (:mod:`scheduler.holds`): a command with outcome ``ok`` whose actor does not
+start with ``schedule:`` and whose action is not maintenance (ping, identify, reboot,
+update_firmware) holds its device from the command's time until the device's first
+scheduled due instant after it (any schedule): every firing for that device at that
+instant skips that device only (device outcome ``held``; the others get their
+command), then the hold ends and later firings run normally. A newer command replaces
+the hold; a ``missed`` firing does not end it; holds are stored and survive restarts.
 
 Device fallback: :mod:`scheduler.fallback` publishes each device's own daily routines.
 """
@@ -44,17 +49,18 @@ import itertools
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from controller.store.repository import ScheduleStore, StoreError
+from controller.store.repository import ScheduleStore
 from controller.store.schedule_records import HoldRecord, ScheduleRecord
 from devices.clock import Clock
 
+from .dispatch import CommandSender, fire
 from .expand import Place, catch_up, next_due, upcoming
-from .firings import Due, FiringReport, LoadedSchedule, RuleGroupState, firing_json, summarise
-from .holds import SCHEDULE_ACTOR, Holds
+from .firings import Due, FiringReport, LoadedSchedule, RuleGroupState, firing_json
+from .holds import Holds
 from .model import Schedule, ScheduleError, parse_schedule
-from .targets import TargetDevice, check_against_site, command_args, plan
+from .targets import check_against_site, plan
 
 if TYPE_CHECKING:
     from config.site import Site
@@ -66,20 +72,6 @@ log = logging.getLogger(__name__)
 
 #: Longest sleep of the run loop between looks at the clock.
 MAX_SLEEP_S = 1.0
-
-
-class CommandSender(Protocol):
-    """What the engine needs of :class:`controller.command_bus.CommandBus`."""
-
-    async def send(
-        self,
-        device: str,
-        action: str,
-        args: Mapping[str, Any] | None = None,
-        *,
-        actor: str,
-        reason: str | None = None,
-    ) -> Any: ...
 
 
 class ScheduleExists(ValueError):
@@ -338,73 +330,9 @@ class ScheduleEngine:
     async def _fire(self, due: Due) -> FiringReport:
         loaded = self._schedules.get(due.schedule_id)
         schedule = loaded.schedule if loaded is not None else None
-        try:
-            claimed = await self.store.claim_firing(due.schedule_id, due.due_at, self.clock.now())
-        except StoreError as exc:
-            log.error(
-                "schedule %s at %s not fired: cannot claim it: %s", due.schedule_id, due.due_at, exc
-            )
-            return self._report(due, "store_error", {}, note=str(exc))
-        if not claimed:
-            log.info("schedule %s at %s was already claimed", due.schedule_id, due.due_at)
-            return self._report(due, "already_ran", {}, publish=False)
-        devices: dict[str, str] = {}
-        if due.missed or schedule is None:
-            outcome = "missed"
-            log.warning("schedule %s at %s missed: %s", due.schedule_id, due.due_at, due.reason)
-        else:
-            devices = {d: "held" for d in due.device_ids() if d in due.held}
-            to_send = [d for d in due.devices if d.device_id not in due.held]
-            results = await asyncio.gather(*(self._send(schedule, d) for d in to_send))
-            devices.update(zip((d.device_id for d in to_send), results, strict=True))
-            outcome = summarise(devices)
-        report = self._report(due, outcome, devices, note=due.reason)
-        try:
-            await self.store.finish_firing(due.schedule_id, due.due_at, outcome, report.to_dict())
-        except StoreError as exc:
-            log.error(
-                "outcome of schedule %s at %s not stored: %s", due.schedule_id, due.due_at, exc
-            )
-        return report
-
-    async def _send(self, schedule: Schedule, device: TargetDevice) -> str:
-        try:
-            result = await self.commands.send(
-                device.device_id,
-                schedule.action,
-                command_args(schedule, device.device_type),
-                actor=f"{SCHEDULE_ACTOR}{schedule.id}",
-                reason=schedule.name or schedule.id,
-            )
-        except StoreError as exc:
-            log.error(
-                "schedule %s: %s not sent, audit not written: %s",
-                schedule.id,
-                device.device_id,
-                exc,
-            )
-            return "store_error"
-        except Exception as exc:
-            log.warning("schedule %s: %s not sent: %s", schedule.id, device.device_id, exc)
-            return "error"
-        outcome = getattr(result, "outcome", "ok")
-        return str(getattr(outcome, "value", outcome))
-
-    def _report(
-        self,
-        due: Due,
-        outcome: str,
-        devices: dict[str, str],
-        *,
-        note: str | None = None,
-        publish: bool = True,
-    ) -> FiringReport:
-        report = FiringReport(
-            due.schedule_id, due.due_at, self.clock.now(), outcome, devices, due.late_s, note
+        return await fire(
+            due, schedule, store=self.store, commands=self.commands, clock=self.clock, bus=self.bus
         )
-        if publish and self.bus is not None:
-            self.bus.publish("schedule", report.to_dict())
-        return report
 
     # -- running -------------------------------------------------------------------------
 

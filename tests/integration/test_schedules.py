@@ -232,6 +232,7 @@ async def test_a_lock_fallback_runs_only_while_the_controller_is_stopped(
     lock = home.home["a113-lock"]
     assert isinstance(lock, SimulatedLock)
     await _controller_online_for(ctl, lock)
+    await ctl.controller.schedules.release_hold("a113-lock")  # from earlier tests' commands
     due = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
     hhmm = due.astimezone(ctl.controller.site.zone).strftime("%H:%M")
     created = await _create(

@@ -1,0 +1,109 @@
+"""One firing: claim it in the store, send its commands, record and publish the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from controller.store.repository import ScheduleStore, StoreError
+from devices.clock import Clock
+
+from .firings import Due, FiringReport, summarise
+from .holds import SCHEDULE_ACTOR
+from .model import Schedule
+from .targets import TargetDevice, command_args
+
+if TYPE_CHECKING:
+    from controller.event_bus import EventBus
+
+log = logging.getLogger(__name__)
+
+
+class CommandSender(Protocol):
+    """What the engine needs of :class:`controller.command_bus.CommandBus`."""
+
+    async def send(
+        self,
+        device: str,
+        action: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        actor: str,
+        reason: str | None = None,
+    ) -> Any: ...
+
+
+async def fire(
+    due: Due,
+    schedule: Schedule | None,
+    *,
+    store: ScheduleStore,
+    commands: CommandSender,
+    clock: Clock,
+    bus: EventBus | None = None,
+) -> FiringReport:
+    """Claim one firing, send its commands (held devices skipped), record the outcome.
+
+    Nothing is sent unless this call claimed the instant; a claim that fails (store
+    down) sends nothing either (outcome ``store_error``)."""
+    what = f"schedule {due.schedule_id} at {due.due_at.isoformat()}"
+
+    def report(outcome: str, devices: dict[str, str], *, publish: bool = True) -> FiringReport:
+        note = due.reason if outcome != "store_error" else "the store cannot claim it"
+        done = FiringReport(
+            due.schedule_id, due.due_at, clock.now(), outcome, devices, due.late_s, note
+        )
+        if publish and bus is not None:
+            bus.publish("schedule", done.to_dict())
+        return done
+
+    try:
+        claimed = await store.claim_firing(due.schedule_id, due.due_at, clock.now())
+    except StoreError as exc:
+        log.error("%s not fired: cannot claim it: %s", what, exc)
+        return report("store_error", {})
+    if not claimed:
+        log.info("%s was already claimed: not sent again", what)
+        return report("already_ran", {}, publish=False)
+    devices: dict[str, str] = {}
+    if due.missed or schedule is None:
+        outcome = "missed"
+        log.warning("%s missed: %s", what, due.reason)
+    else:
+        devices = {d: "held" for d in due.device_ids() if d in due.held}
+        to_send = [d for d in due.devices if d.device_id not in due.held]
+        results = await asyncio.gather(*(_send(commands, schedule, d) for d in to_send))
+        devices.update(zip((d.device_id for d in to_send), results, strict=True))
+        outcome = summarise(devices)
+    done = report(outcome, devices)
+    try:
+        await store.finish_firing(due.schedule_id, due.due_at, outcome, done.to_dict())
+    except StoreError as exc:
+        log.error("outcome of %s not stored: %s", what, exc)
+    return done
+
+
+async def _send(commands: CommandSender, schedule: Schedule, device: TargetDevice) -> str:
+    try:
+        result = await commands.send(
+            device.device_id,
+            schedule.action,
+            command_args(schedule, device.device_type),
+            actor=f"{SCHEDULE_ACTOR}{schedule.id}",
+            reason=schedule.name or schedule.id,
+        )
+    except StoreError as exc:
+        log.error(
+            "schedule %s: %s not sent, audit not written: %s",
+            schedule.id,
+            device.device_id,
+            exc,
+        )
+        return "store_error"
+    except Exception as exc:
+        log.warning("schedule %s: %s not sent: %s", schedule.id, device.device_id, exc)
+        return "error"
+    outcome = getattr(result, "outcome", "ok")
+    return str(getattr(outcome, "value", outcome))
