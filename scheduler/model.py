@@ -46,7 +46,8 @@ APARTMENT_PATTERN = r"^[0-9A-Za-z-]{1,8}$"
 _APARTMENT = re.compile(APARTMENT_PATTERN)
 
 
-def _parse_hhmm(value: Any) -> Any:
+def parse_hhmm(value: Any) -> Any:
+    """A time of day from "HH:MM" (or a ``time``); ``ValueError`` otherwise."""
     if isinstance(value, time):
         return value.replace(second=0, microsecond=0, tzinfo=None)
     if not isinstance(value, str) or not (m := _HHMM.match(value.strip())):
@@ -59,7 +60,7 @@ TimeOfDay = time  # rule classes have a field named ``time``
 #: A wall-clock time of day, written "HH:MM".
 LocalTime = Annotated[
     time,
-    BeforeValidator(_parse_hhmm),
+    BeforeValidator(parse_hhmm),
     PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
 ]
 

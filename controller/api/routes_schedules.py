@@ -9,8 +9,9 @@ engine (:mod:`scheduler.engine`) takes each change into account at once.
 from __future__ import annotations
 
 import json
-import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from scheduler import (
     resolve_target,
 )
 from scheduler.engine import LoadedSchedule
+from scheduler.model import parse_hhmm
 from scheduler.timing import wall_to_instant
 
 from ..auth.principal import Principal
@@ -36,7 +38,6 @@ from .bodies import read_body
 from .errors import ApiError
 
 WHO = ("admin", "staff")
-_HHMM = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 
 
 class ThenBody(BaseModel):
@@ -159,8 +160,15 @@ def _loaded(request: web.Request) -> LoadedSchedule:
     return loaded
 
 
-def _store_down(exc: StoreError) -> ApiError:
-    return ApiError(503, "store_unavailable", f"not stored: {exc}")
+@contextmanager
+def schedule_errors() -> Iterator[None]:
+    """A bad schedule answers 400 ``bad_schedule``; a store failure 503."""
+    try:
+        yield
+    except ScheduleError as exc:
+        raise _bad_schedule(exc) from None
+    except StoreError as exc:
+        raise ApiError(503, "store_unavailable", f"not stored: {exc}") from None
 
 
 @requires(*WHO)
@@ -199,10 +207,8 @@ async def get_schedule(request: web.Request) -> web.Response:
 
 
 def _parse(data: dict[str, Any], schedule_id: str, owner: str) -> Schedule:
-    try:
+    with schedule_errors():
         return parse_schedule({**data, "id": schedule_id, "owner": owner})
-    except ScheduleError as exc:
-        raise _bad_schedule(exc) from None
 
 
 @requires(*WHO)
@@ -212,13 +218,9 @@ async def create_schedule(request: web.Request) -> web.Response:
     ctl = controller_of(request)
     schedule = _parse(await _json_object(request), f"sch-{uuid.uuid4().hex[:12]}", principal.actor)
     require_target(request, schedule)
-    try:
+    with schedule_errors():
         loaded = await ctl.schedules.create(schedule)
         await _log(request, principal, "schedule_create", schedule, rule=schedule.rule.describe())
-    except ScheduleError as exc:
-        raise _bad_schedule(exc) from None
-    except StoreError as exc:
-        raise _store_down(exc) from None
     return web.json_response(schedule_json(request, loaded), status=201)
 
 
@@ -233,15 +235,11 @@ async def replace_schedule(request: web.Request) -> web.Response:
         require_target(request, current.schedule)
     schedule = _parse(await _json_object(request), current.record.id, current.record.owner)
     require_target(request, schedule)
-    try:
+    with schedule_errors():
         loaded = await ctl.schedules.replace(schedule)
         if loaded is None:
             raise ApiError(404, "unknown_schedule", f"no schedule {schedule.id!r}")
         await _log(request, principal, "schedule_update", schedule, rule=schedule.rule.describe())
-    except ScheduleError as exc:
-        raise _bad_schedule(exc) from None
-    except StoreError as exc:
-        raise _store_down(exc) from None
     return web.json_response(schedule_json(request, loaded))
 
 
@@ -254,14 +252,12 @@ def _set_enabled(enabled: bool) -> Any:
         current = _loaded(request)
         if current.schedule is not None:
             require_target(request, current.schedule)
-        try:
+        with schedule_errors():
             loaded = await ctl.schedules.set_enabled(current.record.id, enabled)
             if loaded is None or loaded.schedule is None:
                 raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
             action = "schedule_resume" if enabled else "schedule_pause"
             await _log(request, principal, action, loaded.schedule)
-        except StoreError as exc:
-            raise _store_down(exc) from None
         return web.json_response(schedule_json(request, loaded))
 
     handler.__name__ = "resume_schedule" if enabled else "pause_schedule"
@@ -277,13 +273,11 @@ async def delete_schedule(request: web.Request) -> web.Response:
     current = _loaded(request)
     if current.schedule is not None:
         require_target(request, current.schedule)
-    try:
+    with schedule_errors():
         if not await ctl.schedules.delete(current.record.id):
             raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
         if current.schedule is not None:
             await _log(request, principal, "schedule_delete", current.schedule)
-    except StoreError as exc:
-        raise _store_down(exc) from None
     return web.json_response({"deleted": current.record.id})
 
 
@@ -292,10 +286,14 @@ def _instant(request: web.Request, text: str) -> datetime:
     ctl = controller_of(request)
     now = ctl.clock.now()
     zone = ctl.site.zone
-    if m := _HHMM.match(text.strip()):
+    try:
+        clock_time = parse_hhmm(text)
+    except ValueError:
+        clock_time = None
+    if clock_time is not None:
         local = now.astimezone(zone)
         wall = local.replace(
-            hour=int(m.group(1)), minute=int(m.group(2)), second=0, microsecond=0, tzinfo=None
+            hour=clock_time.hour, minute=clock_time.minute, second=0, microsecond=0, tzinfo=None
         )
         when = wall_to_instant(wall, zone)[0]
         if when <= now:
@@ -327,7 +325,7 @@ async def create_remote_command(request: web.Request) -> web.Response:
     if (body.then is None) != (body.then_after_minutes is None):
         raise ApiError(400, "bad_body", "then and then_after_minutes go together")
     at = _instant(request, body.at)
-    try:
+    with schedule_errors():
         schedules = remote_command(
             id=f"rc-{uuid.uuid4().hex[:12]}",
             target=body.target if isinstance(body.target, str) else parse_target(body.target),
@@ -340,8 +338,6 @@ async def create_remote_command(request: web.Request) -> web.Response:
             then=(body.then.action, body.then.args) if body.then else None,
             then_after=timedelta(minutes=body.then_after_minutes or 0) if body.then else None,
         )
-    except ScheduleError as exc:
-        raise _bad_schedule(exc) from None
     for schedule in schedules:
         require_target(request, schedule)
     created = []
@@ -349,12 +345,11 @@ async def create_remote_command(request: web.Request) -> web.Response:
         for schedule in schedules:
             created.append(await ctl.schedules.create(schedule))
             await _log(request, principal, "remote_command", schedule, at=at.isoformat())
-    except ScheduleError as exc:
-        for done in created:  # all or nothing
-            await ctl.schedules.delete(done.record.id)
-        raise _bad_schedule(exc) from None
-    except StoreError as exc:
-        raise _store_down(exc) from None
+    except (ScheduleError, StoreError):
+        with schedule_errors():
+            for done in created:  # all or nothing
+                await ctl.schedules.delete(done.record.id)
+            raise
     return web.json_response(
         {"schedules": [schedule_json(request, s) for s in created]}, status=201
     )
