@@ -170,3 +170,18 @@ async def wait_all_online(controller: Controller, timeout: float = 20.0) -> None
         async with asyncio.timeout(timeout):
             while not all_online():
                 await sub.get()
+
+
+#: How long a browser test waits for one thing to appear.
+TIMEOUT_MS = 10_000
+
+
+async def sign_in(page: Any, ctl: RunningController) -> None:
+    """Sign ``test-staff`` in on the dashboard and wait until it is live."""
+    await page.goto(f"{ctl.controller.http_url}/")
+    await page.wait_for_url("**/ui/login.html", timeout=TIMEOUT_MS)
+    await page.fill("#username", "test-staff")
+    await page.fill("#password", ctl.passwords["test-staff"])
+    await page.click("#login-button")
+    await page.wait_for_selector('[data-apartment="101"] .door', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)

@@ -5,20 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .harness import RunningController, RunningHome
-
-TIMEOUT_MS = 10_000
-
-
-async def _sign_in(page, ctl: RunningController) -> None:
-    await page.goto(f"{ctl.controller.http_url}/")
-    await page.wait_for_url("**/ui/login.html", timeout=TIMEOUT_MS)
-    await page.fill("#username", "test-staff")
-    await page.fill("#password", ctl.passwords["test-staff"])
-    await page.click("#login-button")
-    await page.wait_for_selector('[data-apartment="101"] .door', timeout=TIMEOUT_MS)
-    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
-
+from .harness import TIMEOUT_MS, RunningController, RunningHome, sign_in
 
 async def test_staff_unlocks_with_a_reason_and_sees_it_live(
     page,
@@ -27,7 +14,7 @@ async def test_staff_unlocks_with_a_reason_and_sees_it_live(
 ) -> None:
     status, body = await ctl.command("a105-lock", "lock", reason="test setup")
     assert status == 200, body
-    await _sign_in(page, ctl)
+    await sign_in(page, ctl)
     assert await page.locator("article.cell").count() == 24
     await page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
     await page.click('[data-apartment="105"] .cell-link')
@@ -58,7 +45,7 @@ async def test_help_press_raises_an_alarm_on_the_open_dashboard(
     home: RunningHome,
     artifacts: Path,
 ) -> None:
-    await _sign_in(page, ctl)
+    await sign_in(page, ctl)
     home.home.devices["a106-screen"].press_help()
     alarm = page.locator('#alarm-panel [data-kind="help"][data-state="open"]')
     await alarm.first.wait_for(timeout=TIMEOUT_MS)
@@ -80,7 +67,7 @@ async def test_help_press_raises_an_alarm_on_the_open_dashboard(
 
 
 async def test_switch_to_english_and_back(page, ctl: RunningController) -> None:
-    await _sign_in(page, ctl)
+    await sign_in(page, ctl)
     nav = page.locator('header nav a[href="#/"]')
     assert await nav.text_content() == "Översikt"
     await page.click("#lang-toggle")

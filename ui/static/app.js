@@ -7,6 +7,7 @@ import { renderOverview, updateApartmentCell } from "/ui/overview.js";
 import { renderApartment, apartmentTwinChanged, apartmentEvent } from "/ui/apartment.js";
 import { renderAlarmPanel, renderAlarmPage, alarmChanged } from "/ui/alarms.js";
 import { renderAudit } from "/ui/audit.js";
+import { renderSchedules, schedulesChanged } from "/ui/schedules.js";
 
 export const state = {
   me: null,
@@ -39,6 +40,9 @@ function route() {
   } else if (name === "audit") {
     state.route = { name: "audit" };
     renderAudit(view, state);
+  } else if (name === "schedules") {
+    state.route = { name: "schedules" };
+    renderSchedules(view, state);
   } else {
     state.route = { name: "overview" };
     renderOverview(view, state);
@@ -63,6 +67,8 @@ function onLive(message) {
     apartmentEvent(state, data);
   } else if (type === "alarm") {
     alarmChanged(state, data);
+  } else if (type === "command" && String(data.actor).startsWith("schedule:")) {
+    schedulesChanged(state);
   }
 }
 

@@ -1,0 +1,123 @@
+"""The dashboard's schedules page in real headless Chromium against the real daemon:
+create a routine from the form and see its next firing, pause and resume it, see a
+bad rule refused with the field named, schedule a one-off command, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .harness import TIMEOUT_MS, RunningController, sign_in
+
+
+async def _open_schedules(page, ctl: RunningController) -> None:
+    await sign_in(page, ctl)
+    await page.click('header nav a[href="#/schedules"]')
+    await page.wait_for_selector("#schedules[data-loaded]", timeout=TIMEOUT_MS)
+
+
+def _row(page, name: str):
+    return page.locator("#schedule-rows tr", has_text=name)
+
+
+async def _schedule_id(ctl: RunningController, name: str) -> str:
+    _status, body = await ctl.call("GET", "/api/schedules")
+    return next(s["id"] for s in body["schedules"] if s["name"] == name)
+
+
+async def test_create_pause_resume_and_delete_a_routine_from_the_page(
+    page, ctl: RunningController, artifacts: Path
+) -> None:
+    await _open_schedules(page, ctl)
+    form = page.locator("#schedule-form")
+    await form.locator("[name=name]").fill("Kvällsgardiner B")
+    await form.locator("[name=target_kind]").select_option("wing")
+    await form.locator("[name=target_value]").fill("B")
+    await form.locator("[name=action]").select_option("close")
+    await form.locator("[name=rule]").select_option("weekdays")
+    await form.locator("[name=time]").fill("21:15")
+    for day in ("mon", "wed", "fri"):
+        await form.locator(f"[name=wd][value={day}]").check()
+    await form.locator("button[type=submit]").click()
+
+    row = _row(page, "Kvällsgardiner B")
+    await row.wait_for(timeout=TIMEOUT_MS)
+    schedule_id = await _schedule_id(ctl, "Kvällsgardiner B")
+    try:
+        _status, stored = await ctl.call("GET", f"/api/schedules/{schedule_id}")
+        assert stored["rule"] == {
+            "kind": "weekdays",
+            "time": "21:15",
+            "weekdays": ["mon", "wed", "fri"],
+        }
+        assert stored["target"] == {"kind": "wing", "value": "B"}
+        # The page shows the server's next firing: 21:15 local on a Mon/Wed/Fri.
+        shown = await row.locator(".next time").get_attribute("datetime")
+        assert shown == stored["next_firing"]["at"]
+        local = datetime.fromisoformat(stored["next_firing"]["local"])
+        assert (local.hour, local.minute, local.weekday()) in {(21, 15, d) for d in (0, 2, 4)}
+        await page.screenshot(path=str(artifacts / "schedules.png"), full_page=True)
+
+        await row.locator('button[data-op="pause"]').click()
+        await page.wait_for_selector(
+            f'tr[data-schedule="{schedule_id}"][data-enabled="false"]', timeout=TIMEOUT_MS
+        )
+        _status, paused = await ctl.call("GET", f"/api/schedules/{schedule_id}")
+        assert paused["enabled"] is False
+        await _row(page, "Kvällsgardiner B").locator('button[data-op="resume"]').click()
+        await page.wait_for_selector(
+            f'tr[data-schedule="{schedule_id}"][data-enabled="true"]', timeout=TIMEOUT_MS
+        )
+    finally:
+        page.once("dialog", lambda dialog: dialog.accept())
+        await _row(page, "Kvällsgardiner B").locator('button[data-op="delete"]').click()
+        await _row(page, "Kvällsgardiner B").wait_for(state="detached", timeout=TIMEOUT_MS)
+    status, _body = await ctl.call("GET", f"/api/schedules/{schedule_id}")
+    assert status == 404
+
+
+async def test_a_bad_rule_is_refused_on_the_page_and_nothing_is_stored(
+    page, ctl: RunningController
+) -> None:
+    await _open_schedules(page, ctl)
+    _status, before = await ctl.call("GET", "/api/schedules")
+    form = page.locator("#schedule-form")
+    await form.locator("[name=name]").fill("Utan dagar")
+    await form.locator("[name=target_kind]").select_option("apartment")
+    await form.locator("[name=target_value]").fill("101")
+    await form.locator("[name=action]").select_option("lock")
+    await form.locator("[name=rule]").select_option("weekdays")  # and no day ticked
+    await form.locator("button[type=submit]").click()
+    problem = page.locator('#schedule-errors li[data-field^="rule"]')
+    await problem.first.wait_for(timeout=TIMEOUT_MS)
+    _status, after = await ctl.call("GET", "/api/schedules")
+    assert len(after["schedules"]) == len(before["schedules"])
+
+
+async def test_a_one_off_remote_command_with_a_follow_up_is_listed(
+    page, ctl: RunningController
+) -> None:
+    await _open_schedules(page, ctl)
+    at = (datetime.now(ctl.controller.site.zone) + timedelta(hours=3)).strftime("%H:%M")
+    form = page.locator("#remote-form")
+    await form.locator("[name=target]").fill("apartment:103")
+    await form.locator("[name=action]").select_option("unlock")
+    await form.locator("[name=at]").fill(at)
+    await form.locator("[name=then]").select_option("lock")
+    await form.locator("[name=after]").fill("30")
+    await form.locator("[name=name]").fill("sjukgymnast 103")
+    await form.locator("button[type=submit]").click()
+    await _row(page, "sjukgymnast 103").first.wait_for(timeout=TIMEOUT_MS)
+    _status, body = await ctl.call("GET", "/api/schedules")
+    made = [s for s in body["schedules"] if s["name"].startswith("sjukgymnast 103")]
+    try:
+        assert sorted(s["action"] for s in made) == ["lock", "unlock"]
+        unlock = next(s for s in made if s["action"] == "unlock")
+        relock = next(s for s in made if s["action"] == "lock")
+        first = datetime.fromisoformat(unlock["next_firing"]["at"])
+        then = datetime.fromisoformat(relock["next_firing"]["at"])
+        assert then - first == timedelta(minutes=30)
+        assert first.astimezone(ctl.controller.site.zone).strftime("%H:%M") == at
+    finally:
+        for s in made:
+            await ctl.call("DELETE", f"/api/schedules/{s['id']}")

@@ -1,0 +1,204 @@
+// The schedules page: every schedule with its next firing (and why, on polar days
+// or DST changes), pause / resume / delete, a form for new routines, one-off remote
+// commands ("unlock 103 at 14:00, relock after 30 minutes") and the staff holds.
+// The server validates everything; its field-named errors are shown as they are.
+import { api } from "/ui/api.js";
+import { t } from "/ui/i18n.js";
+import { escapeHtml, when } from "/ui/format.js";
+import { toast } from "/ui/app.js";
+
+// Actions a routine may take, with the one argument some of them need.
+const ACTIONS = [
+  ["lock", null], ["unlock", null],
+  ["open", null], ["close", null], ["set_position", { name: "position", min: 0, max: 100 }],
+  ["set_night_mode", { name: "on", bool: true }],
+  ["set_brightness", { name: "brightness", min: 0, max: 100 }],
+  ["clear_message", null],
+];
+const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const RULES = ["daily", "weekdays", "sunset", "sunrise", "once", "cron"];
+
+function nextCell(s) {
+  const f = s.next_firing;
+  if (!s.enabled) return `<span class="muted">${t("paused")}</span>`;
+  if (s.problem) return `<span class="problem">${escapeHtml(s.problem)}</span>`;
+  if (!f) return `<span class="muted">${t("no_next_firing")}</span>`;
+  const note = f.fallback_used || f.dst
+    ? `<div class="note" data-note="${f.fallback_used ? "fallback" : "dst"}">${escapeHtml(f.reason ?? "")}</div>`
+    : "";
+  return `<time datetime="${escapeHtml(f.at)}">${escapeHtml(when(f.at))}</time>${note}`;
+}
+
+function row(s) {
+  return `
+    <tr data-schedule="${escapeHtml(s.id)}" data-enabled="${s.enabled}">
+      <td>${escapeHtml(s.name || s.id)}</td>
+      <td>${escapeHtml(s.summary ?? "")}</td>
+      <td class="next">${nextCell(s)}</td>
+      <td>${escapeHtml(s.owner)}</td>
+      <td class="actions">
+        <button type="button" data-op="${s.enabled ? "pause" : "resume"}">${t(s.enabled ? "pause" : "resume")}</button>
+        <button type="button" data-op="delete" class="danger">${t("delete")}</button>
+      </td>
+    </tr>`;
+}
+
+function holdRow(h) {
+  return `<li>${escapeHtml(h.device)}: ${escapeHtml(h.action)} ${t("by")} ${escapeHtml(h.actor)}, ${escapeHtml(when(h.since))}</li>`;
+}
+
+function options(values, label = (v) => v) {
+  return values.map((v) => `<option value="${escapeHtml(v)}">${escapeHtml(label(v))}</option>`).join("");
+}
+
+function form() {
+  return `
+    <form id="schedule-form" class="schedule-form">
+      <h2>${t("new_schedule")}</h2>
+      <label>${t("name")} <input name="name" maxlength="128" required></label>
+      <label>${t("target")}
+        <select name="target_kind">${options(["apartment", "wing", "floor", "device", "type", "site"], (k) => t(`target_${k}`))}</select>
+        <input name="target_value" size="10" placeholder="103">
+      </label>
+      <label>${t("action")} <select name="action">${options(ACTIONS.map(([a]) => a), (a) => t(`action_${a}`))}</select></label>
+      <label class="arg" hidden>${t("value")} <input name="arg" size="5"></label>
+      <label>${t("rule")} <select name="rule">${options(RULES, (r) => t(`rule_${r}`))}</select></label>
+      <label data-for="daily weekdays">${t("time")} <input name="time" type="time" value="22:00"></label>
+      <fieldset data-for="weekdays" class="weekdays"><legend>${t("weekdays")}</legend>
+        ${WEEKDAYS.map((d) => `<label><input type="checkbox" name="wd" value="${d}"> ${t(`wd_${d}`)}</label>`).join("")}
+      </fieldset>
+      <label data-for="sunset sunrise">${t("offset_minutes")} <input name="offset" type="number" value="0" min="-360" max="360"></label>
+      <label data-for="sunset sunrise">${t("fallback_time")} <input name="fallback" type="time" value="21:00"></label>
+      <label data-for="once">${t("at")} <input name="once_at" type="datetime-local"></label>
+      <label data-for="cron">${t("cron")} <input name="cron" placeholder="30 7 * * 1-5"></label>
+      <label>${t("missed_policy")} <select name="missed">${options(["run_latest", "skip"], (p) => t(`missed_${p}`))}</select></label>
+      <button type="submit">${t("create")}</button>
+      <ul id="schedule-errors" class="errors" role="alert"></ul>
+    </form>`;
+}
+
+function remoteForm() {
+  return `
+    <form id="remote-form" class="schedule-form">
+      <h2>${t("remote_command")}</h2>
+      <label>${t("target")} <input name="target" size="14" placeholder="apartment:103" required></label>
+      <label>${t("action")} <select name="action">${options(["unlock", "lock", "open", "close"], (a) => t(`action_${a}`))}</select></label>
+      <label>${t("at")} <input name="at" type="time" required></label>
+      <label>${t("then")} <select name="then">${options(["", "lock", "unlock", "open", "close"], (a) => (a ? t(`action_${a}`) : "–"))}</select></label>
+      <label>${t("after_minutes")} <input name="after" type="number" min="1" max="1440" value="30"></label>
+      <label>${t("reason")} <input name="name" maxlength="128" placeholder="${escapeHtml(t("remote_name_hint"))}"></label>
+      <button type="submit">${t("schedule_it")}</button>
+      <ul id="remote-errors" class="errors" role="alert"></ul>
+    </form>`;
+}
+
+function showRuleFields(f) {
+  const rule = f.rule.value;
+  for (const el of f.querySelectorAll("[data-for]")) el.hidden = !el.dataset.for.split(" ").includes(rule);
+  const arg = ACTIONS.find(([a]) => a === f.action.value)?.[1];
+  f.querySelector(".arg").hidden = !arg;
+}
+
+function ruleOf(f) {
+  const rule = f.rule.value;
+  if (rule === "daily") return { kind: "daily", time: f.time.value };
+  if (rule === "weekdays") {
+    return { kind: "weekdays", time: f.time.value, weekdays: [...f.querySelectorAll("[name=wd]:checked")].map((c) => c.value) };
+  }
+  if (rule === "sunset" || rule === "sunrise") {
+    return { kind: "sun", event: rule, offset_minutes: Number(f.offset.value || 0), fallback: f.fallback.value };
+  }
+  if (rule === "once") return { kind: "once", at: f.once_at.value };
+  return { kind: "cron", expr: f.cron.value.trim() };
+}
+
+function argsOf(f) {
+  const spec = ACTIONS.find(([a]) => a === f.action.value)?.[1];
+  if (!spec) return {};
+  const raw = f.arg.value.trim();
+  if (spec.bool) return { [spec.name]: !["", "0", "false", "nej", "no", "off"].includes(raw.toLowerCase()) };
+  return { [spec.name]: raw === "" ? null : Number(raw) };
+}
+
+function showErrors(list, resp) {
+  const err = resp.data?.error ?? {};
+  const details = Array.isArray(err.details) ? err.details : [];
+  list.innerHTML = [`<li>${escapeHtml(err.message ?? `HTTP ${resp.status}`)}</li>`,
+    ...details.map((d) => `<li data-field="${escapeHtml(d.field ?? "")}">${escapeHtml(d.field ?? "")}: ${escapeHtml(d.problem ?? "")}</li>`)].join("");
+}
+
+async function load(state) {
+  const resp = await api("GET", "/api/schedules");
+  const body = document.getElementById("schedule-rows");
+  if (!body) return;  // the page was left meanwhile
+  if (!resp.ok) { toast(resp.data?.error?.message ?? "schedules", "error"); return; }
+  const schedules = resp.data.schedules.slice().sort((a, b) =>
+    (a.next_firing?.at ?? "~").localeCompare(b.next_firing?.at ?? "~"));
+  body.innerHTML = schedules.map(row).join("") || `<tr><td colspan="5" class="muted">${t("no_schedules")}</td></tr>`;
+  document.getElementById("holds").innerHTML = resp.data.holds.map(holdRow).join("")
+    || `<li class="muted">${t("no_holds")}</li>`;
+  state.schedulesLoaded = Date.now();
+  document.getElementById("schedules").dataset.loaded = String(schedules.length);
+}
+
+async function operate(state, id, op) {
+  if (op === "delete" && !confirm(t("confirm_delete"))) return;
+  const resp = op === "delete"
+    ? await api("DELETE", `/api/schedules/${encodeURIComponent(id)}`)
+    : await api("POST", `/api/schedules/${encodeURIComponent(id)}/${op}`);
+  if (!resp.ok) toast(resp.data?.error?.message ?? op, "error");
+  await load(state);
+}
+
+export function renderSchedules(view, state) {
+  view.innerHTML = `
+    <h1>${t("schedules")}</h1>
+    <table id="schedules" class="schedules">
+      <thead><tr><th>${t("name")}</th><th>${t("what")}</th><th>${t("next_firing")}</th><th>${t("owner")}</th><th></th></tr></thead>
+      <tbody id="schedule-rows"></tbody>
+    </table>
+    <h2>${t("holds")}</h2>
+    <p class="muted">${t("holds_rule")}</p>
+    <ul id="holds" class="holds"></ul>
+    <div class="forms">${form()}${remoteForm()}</div>`;
+  document.getElementById("schedule-rows").onclick = (ev) => {
+    const button = ev.target.closest("button[data-op]");
+    if (button) operate(state, button.closest("tr").dataset.schedule, button.dataset.op);
+  };
+  const f = document.getElementById("schedule-form");
+  f.rule.onchange = f.action.onchange = () => showRuleFields(f);
+  showRuleFields(f);
+  f.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const kind = f.target_kind.value;
+    const target = kind === "site" ? "site" : `${kind}:${f.target_value.value.trim()}`;
+    const body = { name: f.name.value.trim(), target, action: f.action.value, args: argsOf(f),
+      rule: ruleOf(f), missed_policy: f.missed.value };
+    const resp = await api("POST", "/api/schedules", body);
+    const errors = document.getElementById("schedule-errors");
+    if (!resp.ok) { showErrors(errors, resp); return; }
+    errors.innerHTML = "";
+    f.name.value = "";
+    toast(t("schedule_created"));
+    await load(state);
+  };
+  const r = document.getElementById("remote-form");
+  r.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const body = { target: r.target.value.trim(), action: r.action.value, at: r.at.value,
+      name: r.name.value.trim() };
+    if (r.then.value) { body.then = { action: r.then.value }; body.then_after_minutes = Number(r.after.value); }
+    const resp = await api("POST", "/api/remote-commands", body);
+    const errors = document.getElementById("remote-errors");
+    if (!resp.ok) { showErrors(errors, resp); return; }
+    errors.innerHTML = "";
+    toast(t("schedule_created"));
+    await load(state);
+  };
+  load(state);
+}
+
+// A schedule fired or changed elsewhere: refresh the page if it is open.
+export function schedulesChanged(state) {
+  if (state.route.name === "schedules") load(state);
+}
