@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .harness import TIMEOUT_MS, RunningController, RunningHome, sign_in
 
+
 async def test_staff_unlocks_with_a_reason_and_sees_it_live(
     page,
     ctl: RunningController,
