@@ -35,10 +35,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def _document(request: web.Request) -> dict[str, Any]:
-    app = request.app
-    if OPENAPI not in app:  # built once: the routes do not change while running
-        app[OPENAPI] = build_document(app)
-    return app[OPENAPI]
+    cache = request.app[OPENAPI]
+    if not cache:  # built once: the routes do not change while running
+        cache.update(build_document(request.app))
+    return cache
 
 
 @public
@@ -144,6 +144,7 @@ pre { white-space: pre-wrap; background: #f6f6f6; padding: .4rem; }
 
 def register(app: web.Application) -> None:
     app[HEALTH_PROBE] = StoreProbe()
+    app[OPENAPI] = {}
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/api/docs", api_page)
