@@ -12,8 +12,10 @@ from aiohttp import web
 from ..health import StoreProbe, report
 from ..metrics import CONTENT_TYPE
 from ..openapi import build_document
-from .access import public, requires
+from ..resident_export import UnknownApartment, export_apartment
+from .access import principal_of, public, requires
 from .app import controller_of
+from .errors import ApiError
 
 HEALTH_PROBE = web.AppKey("health_probe", StoreProbe)
 OPENAPI = web.AppKey("openapi", dict)
@@ -57,6 +59,33 @@ async def api_page(request: web.Request) -> web.Response:
 async def api_page_css(_request: web.Request) -> web.Response:
     """``GET /api/docs.css``: the API page's style sheet."""
     return web.Response(text=PAGE_CSS, content_type="text/css")
+
+
+@requires("admin")
+async def resident_export(request: web.Request) -> web.Response:
+    """``GET /api/residents/{apartment}/export``: everything stored about the resident
+    of one apartment (GDPR access request), as a JSON download; the export is logged."""
+    ctl = controller_of(request)
+    number = request.match_info["apartment"]
+    now = ctl.clock.now()
+    try:
+        document = await export_apartment(ctl.store, ctl.site, number, now)
+    except UnknownApartment as exc:
+        raise ApiError(404, "unknown_apartment", str(exc)) from None
+    counts = {k: len(document[k]) for k in ("events", "audit", "activity", "alarms")}
+    await ctl.auth.note(
+        principal_of(request).actor,
+        "resident_export",
+        apartment=number,
+        outcome="ok",
+        details=counts,
+    )
+    name = f"tryggbo-{ctl.site.slug}-apartment-{number}-{now:%Y%m%d}.json"
+    return web.json_response(
+        document,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        dumps=lambda d: json.dumps(d, ensure_ascii=False, indent=1),
+    )
 
 
 def _schema_rows(schema: dict[str, Any], doc: dict[str, Any]) -> str:
@@ -149,3 +178,4 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/api/docs", api_page)
     app.router.add_get("/api/docs.css", api_page_css)
+    app.router.add_get("/api/residents/{apartment}/export", resident_export)
