@@ -26,7 +26,7 @@ class UnknownApartment(LookupError):
 
 
 def _jsonable(record: Any) -> dict[str, Any]:
-    out = asdict(record) if is_dataclass(record) else dict(record)
+    out = asdict(record) if is_dataclass(record) and not isinstance(record, type) else {}
     for key, value in out.items():
         if isinstance(value, datetime):
             out[key] = value.isoformat()
@@ -43,7 +43,6 @@ async def export_apartment(store: Store, site: Site, number: str, now: datetime)
     if apartment is None:
         raise UnknownApartment(f"no apartment {number!r} on site {site.slug}")
     devices = [d.id for d in apartment.devices]
-    truncated: list[str] = []
 
     events: list[Any] = []
     for device in devices:
@@ -71,11 +70,9 @@ async def export_apartment(store: Store, site: Site, number: str, now: datetime)
         if len(found) < _PAGE:
             break
         before = found[-1].id
-    for name, rows in (("events", events), ("audit", audit), ("activity", activity)):
-        if len(rows) >= MAX_ROWS:
-            truncated.append(name)
-    if len(alarms) >= MAX_ROWS:
-        truncated.append("alarms")
+    sizes = {"events": len(events), "audit": len(audit), "activity": len(activity)}
+    sizes["alarms"] = len(alarms)
+    truncated = [name for name, size in sizes.items() if size >= MAX_ROWS]
     return {
         "exported_at": now.isoformat(),
         "site": site.slug,
