@@ -1,14 +1,23 @@
-"""Daemon settings from environment (``TRYGGBO_*``) and CLI flags (pydantic-settings).
+"""Daemon settings from CLI flags, environment (``TRYGGBO_*``) and an optional TOML
+file (``TRYGGBO_CONFIG_FILE``), in that order of precedence (pydantic-settings).
 
 The daemon refuses to start on an invalid setting, with a message naming it.
+docs/settings.md is generated from this model (``tryggbo settings-doc``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
@@ -39,7 +48,51 @@ class Settings(BaseSettings):
     session_idle_hours: float = Field(
         default=12, gt=0, le=24 * 30, description="sign a browser out after this long unused"
     )
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="log level"
+    )
+    # -- issue 9: operations ------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text for a terminal, json: one object per line with request/command ids",
+    )
+    retention_events_days: int = Field(
+        default=90, ge=0, le=36500, description="delete device events older than this (0: keep)"
+    )
+    retention_audit_days: int = Field(
+        default=730,
+        ge=0,
+        le=36500,
+        description="delete command audit and activity lines older than this (0: keep)",
+    )
+    retention_alarms_days: int = Field(
+        default=730, ge=0, le=36500, description="delete closed alarms older than this (0: keep)"
+    )
+    retention_hour: int = Field(
+        default=3, ge=0, le=23, description="site-time hour at which retention runs each night"
+    )
+    ha_enabled: bool = Field(
+        default=False, description="run the Home Assistant MQTT discovery bridge"
+    )
+    ha_broker: str | None = Field(
+        default=None,
+        description="Home Assistant's MQTT broker URL, mqtt[s]://user:pass@host:port "
+        "(default: the site broker)",
+    )
+    ha_discovery_prefix: str = Field(
+        default="homeassistant",
+        pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+        description="Home Assistant's discovery prefix",
+    )
+    ha_user: str = Field(
+        default="home-assistant",
+        min_length=1,
+        max_length=64,
+        description="the Tryggbo user Home Assistant acts as (its roles and units apply)",
+    )
+    ha_allow_unlock: bool = Field(
+        default=False, description="let Home Assistant unlock doors (locking is always allowed)"
+    )
 
     @field_validator("broker")
     @classmethod
@@ -50,19 +103,54 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("ha_broker")
+    @classmethod
+    def _ha_broker_url(cls, value: str | None) -> str | None:
+        return None if value is None else cls._broker_url(value)
+
     @property
     def broker_address(self) -> BrokerAddress:
         return BrokerAddress.parse(self.broker)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then ``TRYGGBO_*`` variables, then the TOML file ``TRYGGBO_CONFIG_FILE``."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+#: Names a TOML file of settings (keys as in docs/settings.md, without the prefix).
+CONFIG_FILE_ENV = "TRYGGBO_CONFIG_FILE"
 
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment with CLI ``overrides`` (None values are skipped)."""
     given = {k: v for k, v in overrides.items() if v is not None}
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"invalid configuration: {CONFIG_FILE_ENV}={config_file}: no such file")
     try:
         return Settings(**given)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"])
-            problems.append(f"setting {name} (env TRYGGBO_{name.upper()}): {err['msg']}")
-        raise SettingsError("invalid configuration:\n" + "\n".join(problems)) from None
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):  # the TOML file does not parse
+            raise SettingsError(f"invalid configuration: {config_file}: {exc}") from None
+        raise _named(exc) from None
+
+
+def _named(exc: ValidationError) -> SettingsError:
+    """One line per invalid setting, naming it and its environment variable."""
+    problems = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"])
+        problems.append(f"setting {name} (env TRYGGBO_{name.upper()}): {err['msg']}")
+    return SettingsError("invalid configuration:\n" + "\n".join(problems))

@@ -30,6 +30,7 @@ from devices.contract import (
 )
 
 from .event_bus import EventBus
+from .logs import bind_command
 from .mqtt_link import MqttLink, NotConnected
 from .store import AuditKind, AuditRecord, Store
 from .twins import TwinRegistry
@@ -144,6 +145,7 @@ class CommandBus:
         command = new_command(
             action, wire_args, actor, self.clock.now(), ttl=timedelta(seconds=timeout)
         )
+        bind_command(command.id)  # log lines of this task carry the command id
         if spec_for(twin.type).signed:
             key = self.keys.get(device)
             if key is None:

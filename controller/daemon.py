@@ -29,6 +29,7 @@ from .command_bus import CommandBus
 from .device_reports import DeviceReports
 from .event_bus import EventBus
 from .event_writer import EventWriter
+from .metrics import Metrics
 from .mqtt_link import MqttLink
 from .store import Store, open_store
 from .twins import TwinRegistry
@@ -112,6 +113,8 @@ class Controller:
             bus=self.bus,
             fallback=FallbackPublisher(self.link, self.site, self.clock),
         )
+        self.metrics = Metrics(self.bus)
+        self.metrics.attach(self)
         self.ready = asyncio.Event()
         self.http_port: int | None = None
 
@@ -150,6 +153,7 @@ class Controller:
                 tasks.create_task(self.events.run(), name="event-writer")
                 tasks.create_task(self._watch_stale(), name="stale-watch")
                 tasks.create_task(self.schedules.run(), name="schedules")
+                tasks.create_task(self.metrics.run(), name="metrics")
                 self.ready.set()
         finally:
             self.ready.clear()

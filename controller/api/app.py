@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..logs import request_ids
 from .auth import PRINCIPAL as PRINCIPAL  # re-exported: handlers import it from here
 from .auth import guard
 from .errors import ApiError, error_response
@@ -91,6 +92,7 @@ def build_app(controller: Controller) -> web.Application:
         routes_auth,
         routes_devices,
         routes_events,
+        routes_ops,
         routes_schedules,
         routes_ui,
         routes_users,
@@ -98,7 +100,7 @@ def build_app(controller: Controller) -> web.Application:
     )
 
     app = web.Application(
-        middlewares=[headers_middleware, errors_middleware, auth_middleware],
+        middlewares=[request_ids, headers_middleware, errors_middleware, auth_middleware],
         client_max_size=64 * 1024,
     )
     app[CONTROLLER] = controller
@@ -111,4 +113,5 @@ def build_app(controller: Controller) -> web.Application:
     routes_users.register(app)
     routes_activity.register(app)
     routes_schedules.register(app)
+    routes_ops.register(app)
     return app

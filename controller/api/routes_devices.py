@@ -28,29 +28,10 @@ OUTCOME_STATUS = {
 
 @public
 async def health(request: web.Request) -> web.Response:
-    """``GET /api/health``: broker link, store, and device counts (no auth)."""
-    ctl = controller_of(request)
-    counts = ctl.twins.counts()
-    failures = []
-    if not ctl.link.connected.is_set():
-        failures.append("broker unreachable")
-    if ctl.events.failing:
-        failures.append(f"store failing: {ctl.events.failing}")
-    if ctl.alarms.store_failing:
-        failures.append(f"alarms not stored: {ctl.alarms.store_failing}")
-    unreachable = counts["offline"] + counts["stale"]
-    warnings = [f"{unreachable} devices offline or stale"] if unreachable else []
-    body = {
-        "status": "failing" if failures else ("degraded" if warnings else "ok"),
-        "problems": failures + warnings,
-        "site": ctl.site.slug,
-        "broker": {"connected": ctl.link.connected.is_set(), "connects": ctl.link.connects},
-        "devices": {"total": len(ctl.twins), **counts, "unreachable": unreachable},
-        "commands_in_flight": ctl.commands.in_flight,
-        "dropped_messages": ctl.reports.dropped.counts,
-    }
-    # 503 only when the controller itself cannot work; offline devices are a warning
-    return web.json_response(body, status=503 if failures else 200)
+    """``GET /api/health``: what is wrong, if anything (no auth); see controller/health.py."""
+    from .routes_ops import health_response
+
+    return await health_response(request)
 
 
 @requires("admin", "staff", "technician")

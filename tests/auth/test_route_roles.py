@@ -38,6 +38,10 @@ EXPECTED = {
     ("POST", "/api/schedules/{schedule}/pause"): {"admin", "staff"},
     ("POST", "/api/schedules/{schedule}/resume"): {"admin", "staff"},
     ("POST", "/api/remote-commands"): {"admin", "staff"},
+    ("GET", "/metrics"): {"admin", "technician"},
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/api/docs.css"): PUBLIC,
 }
 
 

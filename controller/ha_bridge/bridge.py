@@ -1,0 +1,241 @@
+"""The Home Assistant bridge: one MQTT connection to Home Assistant's broker.
+
+Out: retained discovery configs, each device's state and availability (on every
+twin change), and the bridge's own availability (``offline`` as its last will).
+In: commands on the ``.../set`` and ``.../set_position`` topics, which go through
+the command bus exactly like an API command, never to the device directly:
+
+- Home Assistant acts as one Tryggbo user, ``user`` (default ``home-assistant``),
+  created by an admin like any person (``tryggbo users add home-assistant --roles
+  staff --units A``). Its roles and units decide what it may do (the same
+  :func:`~controller.auth.principal.may_command` as the API); a missing or disabled
+  user may do nothing. Unlocking additionally needs ``allow_unlock``.
+- The audit records the actor (that user) and the reason ``Home Assistant``; a
+  refusal is written to the activity log (action ``refused``) and nothing is sent.
+
+Home Assistant never gets a login on the site's broker, so it cannot reach a device
+around the bus. Bad payloads are logged and dropped; broker trouble is retried with
+backoff; nothing here can stop the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiomqtt
+
+from devices.mqtt import BrokerAddress, make_client, reraise_swallowed_cancel
+
+from ..auth.principal import Principal, may_command
+from ..command_bus import CommandError
+from ..store import ActivityRecord, StoreError
+from .discovery import (
+    OFFLINE,
+    ONLINE,
+    BadCommand,
+    HaTopics,
+    command_for,
+    discovery_configs,
+    state_messages,
+)
+
+if TYPE_CHECKING:
+    from ..daemon import Controller
+
+log = logging.getLogger(__name__)
+REASON = "Home Assistant"
+
+
+@dataclass(frozen=True)
+class HaBridgeConfig:
+    broker: BrokerAddress
+    discovery_prefix: str = "homeassistant"
+    user: str = "home-assistant"
+    allow_unlock: bool = False
+    client_id: str | None = None
+    backoff_max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class HaOutcome:
+    """What became of one command from Home Assistant (``outcome`` is the command's
+    outcome, ``refused`` or ``bad_command``)."""
+
+    device: str
+    action: str | None
+    outcome: str
+    detail: str | None = None
+
+
+class HaBridge:
+    """Run with :meth:`run` (until cancelled); ``outcomes`` reports each command."""
+
+    def __init__(self, controller: Controller, config: HaBridgeConfig) -> None:
+        self.ctl = controller
+        self.config = config
+        self.topics = HaTopics(controller.site.slug, config.discovery_prefix)
+        self.connected = asyncio.Event()
+        self.outcomes: asyncio.Queue[HaOutcome] = asyncio.Queue(maxsize=1000)
+        self._client: aiomqtt.Client | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Stay connected to Home Assistant's broker until cancelled."""
+        sub = self.ctl.bus.subscribe({"twin"})
+        delay = 0.2
+        try:
+            while True:
+                try:
+                    await self._session(sub)
+                except aiomqtt.MqttError as exc:
+                    log.warning("Home Assistant broker %s: %s", self.config.broker.url, exc)
+                finally:
+                    self.connected.clear()
+                    self._client = None
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.config.backoff_max_s)
+        finally:
+            sub.close()
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _session(self, sub: object) -> None:
+        client = make_client(
+            self.config.broker,
+            identifier=self.config.client_id or f"tryggbo-ha-{self.ctl.site.slug}",
+            will_topic=self.topics.bridge_availability,
+            persistent=False,
+        )
+        async with client:
+            self._client = client
+            reraise_swallowed_cancel()
+            for topic in self.topics.command_filters:
+                await client.subscribe(topic, qos=1)
+            await self.publish_all()
+            await client.publish(self.topics.bridge_availability, ONLINE, qos=1, retain=True)
+            self.connected.set()
+            log.info("Home Assistant bridge connected to %s", self.config.broker.url)
+            follower = asyncio.get_running_loop().create_task(self._follow_twins(sub))
+            try:
+                async for message in client.messages:
+                    self._on_command(message)
+            finally:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await follower
+                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                    await client.publish(
+                        self.topics.bridge_availability, OFFLINE, qos=1, retain=True, timeout=2
+                    )
+
+    async def publish_all(self) -> None:
+        """Discovery configs, then every device's availability and state."""
+        client = self._client
+        if client is None:
+            return
+        for topic, payload in discovery_configs(self.ctl.site, self.topics).items():
+            await client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        for twin in self.ctl.twins.all():
+            await self._publish_twin(twin.id)
+
+    async def _publish_twin(self, device: str) -> None:
+        client, twin = self._client, self.ctl.twins.get(device)
+        if client is None or twin is None:
+            return
+        available = ONLINE if twin.reachability.value == "online" else OFFLINE
+        await client.publish(self.topics.availability(device), available, qos=1, retain=True)
+        for topic, payload in state_messages(
+            self.topics, device, twin.type.value, twin.reported
+        ).items():
+            await client.publish(topic, payload, qos=1, retain=True)
+
+    async def _follow_twins(self, sub: object) -> None:
+        from ..event_bus import Subscription
+
+        assert isinstance(sub, Subscription)
+        while True:  # a publish failing ends the task; the session reconnects
+            message = await sub.get()
+            await self._publish_twin(str(message.data.get("id")))
+
+    def _on_command(self, message: aiomqtt.Message) -> None:
+        parsed = self.topics.parse_command(str(message.topic))
+        if parsed is None:
+            return
+        payload = message.payload
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
+        task = asyncio.get_running_loop().create_task(self._command(*parsed, text[:200]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _report(self, outcome: HaOutcome) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.outcomes.put_nowait(outcome)
+
+    async def _command(self, device: str, entity: str, leaf: str, text: str) -> None:
+        twin = self.ctl.twins.get(device)
+        if twin is None:
+            log.warning("Home Assistant command for unknown device %r dropped", device)
+            self._report(HaOutcome(device, None, "bad_command", "unknown device"))
+            return
+        try:
+            action, args = command_for(twin.type.value, entity, leaf, text)
+        except BadCommand as exc:
+            log.warning("Home Assistant command to %s dropped: %s", device, exc)
+            self._report(HaOutcome(device, None, "bad_command", str(exc)))
+            return
+        refusal = await self._refusal(device, action)
+        if refusal is not None:
+            log.warning("Home Assistant may not %s %s: %s", action, device, refusal)
+            await self._note_refusal(device, action, refusal)
+            self._report(HaOutcome(device, action, "refused", refusal))
+            return
+        try:
+            result = await self.ctl.commands.send(
+                device, action, args, actor=self.config.user, reason=REASON
+            )
+        except (CommandError, StoreError) as exc:
+            log.warning("Home Assistant command %s to %s not sent: %s", action, device, exc)
+            self._report(HaOutcome(device, action, "not_sent", str(exc)))
+            return
+        self._report(HaOutcome(device, action, result.outcome.value, result.error))
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._publish_twin(device)  # HA shows the real state, not its wish
+
+    async def _refusal(self, device: str, action: str) -> str | None:
+        """Why the Home Assistant user may not send ``action`` to ``device`` (None: may)."""
+        if action == "unlock" and not self.config.allow_unlock:
+            return "unlocking from Home Assistant is off (ha_allow_unlock)"
+        try:
+            user = await self.ctl.store.user_by_name(self.config.user)
+        except StoreError as exc:
+            return f"store unavailable: {exc}"
+        if user is None or user.disabled:
+            return f"user {self.config.user!r} does not exist or is disabled"
+        principal = Principal.of(user, via="token")
+        if not may_command(principal, self.ctl.twins.apartment(device), action):
+            return f"user {self.config.user!r} may not {action} {device} (roles, units)"
+        return None
+
+    async def _note_refusal(self, device: str, action: str, why: str) -> None:
+        apartment = self.ctl.twins.apartment(device)
+        try:
+            await self.ctl.store.add_activity(
+                ActivityRecord(
+                    ts=self.ctl.clock.now(),
+                    actor=self.config.user,
+                    action="refused",
+                    subject=f"{REASON}: {action} {device}",
+                    apartment=apartment.number if apartment else None,
+                    reason=why,
+                    outcome="forbidden",
+                    details={"via": "home_assistant", "device": device, "action": action},
+                )
+            )
+        except StoreError as exc:
+            log.warning("refusal of %s %s not logged: %s", action, device, exc)

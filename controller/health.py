@@ -1,0 +1,91 @@
+"""What is wrong with a running controller, in words an operator can act on.
+
+``failing`` (HTTP 503): the controller itself cannot do its work: the broker is
+unreachable, the store cannot be written (a real write transaction is tried, bounded
+by :data:`STORE_PROBE_S`), events or alarms are not being stored. ``degraded`` (200):
+it works, but devices are offline or stale (they are named). ``ok`` otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .store import StoreError
+
+if TYPE_CHECKING:
+    from .daemon import Controller
+
+#: Seconds the store gets to start and finish a write transaction.
+STORE_PROBE_S = 2.0
+#: Devices named per reachability in the report (the counts are always complete).
+NAMED_DEVICES = 50
+_PROBE_SESSION = "health-probe"
+
+
+@dataclass
+class StoreProbe:
+    """One write probe at a time; callers arriving meanwhile share its answer."""
+
+    running: asyncio.Task[str | None] | None = None
+
+    async def check(self, ctl: Controller) -> str | None:
+        """None if the store took a write transaction, else why not. A probe stuck in
+        the driver (which cannot be cancelled) is left running and waited for again by
+        the next check, so stuck probes never pile up."""
+        if self.running is None or self.running.done():
+            self.running = asyncio.get_running_loop().create_task(_probe(ctl))
+        done, _ = await asyncio.wait({self.running}, timeout=STORE_PROBE_S)
+        if not done:
+            return f"no write transaction within {STORE_PROBE_S:g} s (locked or stuck?)"
+        return self.running.result()
+
+
+async def _probe(ctl: Controller) -> str | None:
+    try:
+        # an UPDATE that matches no row: a write transaction that changes nothing
+        await ctl.store.touch_session(_PROBE_SESSION, ctl.clock.now())
+    except StoreError as exc:
+        return str(exc)
+    return None
+
+
+async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any]]:
+    """``(http status, body)`` of the health check."""
+    failures: list[str] = []
+    connected = ctl.link.connected.is_set()
+    if not connected:
+        failures.append(f"broker down: not connected to {ctl.config.broker.url}")
+    store_problem = await probe.check(ctl)
+    if store_problem:
+        failures.append(f"store unwritable: {store_problem}")
+    if ctl.events.failing:
+        failures.append(f"events not stored: {ctl.events.failing}")
+    if ctl.alarms.store_failing:
+        failures.append(f"alarms not stored: {ctl.alarms.store_failing}")
+    counts = ctl.twins.counts()
+    by_state: dict[str, list[str]] = {"offline": [], "stale": []}
+    for twin in ctl.twins.all():
+        if twin.reachability.value in by_state:
+            by_state[twin.reachability.value].append(twin.id)
+    warnings = [
+        f"{len(ids)} devices {state}: {', '.join(sorted(ids)[:NAMED_DEVICES])}"
+        + (" …" if len(ids) > NAMED_DEVICES else "")
+        for state, ids in by_state.items()
+        if ids
+    ]
+    unreachable = counts["offline"] + counts["stale"]
+    body = {
+        "status": "failing" if failures else ("degraded" if warnings else "ok"),
+        "problems": failures + warnings,
+        "site": ctl.site.slug,
+        "broker": {"connected": connected, "connects": ctl.link.connects},
+        "store": {"writable": store_problem is None, "problem": store_problem},
+        "devices": {"total": len(ctl.twins), **counts, "unreachable": unreachable},
+        "stale_devices": sorted(by_state["stale"])[:NAMED_DEVICES],
+        "offline_devices": sorted(by_state["offline"])[:NAMED_DEVICES],
+        "commands_in_flight": ctl.commands.in_flight,
+        "dropped_messages": ctl.reports.dropped.counts,
+    }
+    return (503 if failures else 200), body

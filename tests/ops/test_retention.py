@@ -1,0 +1,81 @@
+"""Retention deletes only what is older than the settings, keeps the append-only
+guard for everyone else, and records itself in the activity log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DatabaseError
+
+from controller.retention import RetentionPolicy, apply_retention
+from controller.store import engine as db
+from controller.store import open_store
+
+from .records import MID, NEW, NOW, OLD, fill
+
+
+async def test_retention_deletes_only_what_is_older_than_the_settings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    store = open_store(url)
+    await store.open()
+    try:
+        await fill(store)
+        report = await apply_retention(
+            url, RetentionPolicy(events_days=90, audit_days=730, alarms_days=730), NOW
+        )
+        assert report.deleted == {"events": 4, "alarms": 1, "audit": 2, "activity": 1}
+        events = await store.recent_events(limit=100)
+        assert sorted({e.ts for e in events}) == [NEW]
+        audit = await store.audit(limit=100)
+        assert {r.command_id for r in audit} == {"c-span", "c-mid", "c-new-102"}
+        assert len(audit) == 6  # c-span keeps its OLD issued line with its NEW resolution
+        assert min(r.ts for r in audit) == OLD
+        activity = await store.activity(limit=100)
+        kept = [a for a in activity if a.actor != "retention"]
+        assert sorted(a.ts for a in kept) == [NEW, NEW]
+        (line,) = [a for a in activity if a.action == "retention"]
+        assert line.actor == "retention"
+        assert line.details["deleted"]["audit"] == 2
+        alarms = await store.alarms(limit=100, state=None)
+        assert sorted((a.state, a.raised_at) for a in alarms) == [("closed", NEW), ("open", OLD)]
+        assert MID in {r.ts for r in audit}
+    finally:
+        await store.close()
+
+
+async def test_retention_zero_keeps_everything(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'z.sqlite'}"
+    store = open_store(url)
+    await store.open()
+    try:
+        await fill(store)
+        report = await apply_retention(url, RetentionPolicy(0, 0, 0), NOW)
+        assert report.deleted == {}
+        assert len(await store.audit(limit=100)) == 8
+        assert len(await store.recent_events(limit=100)) == 6
+    finally:
+        await store.close()
+
+
+async def test_audit_and_activity_stay_append_only_after_retention(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    store = open_store(url)
+    await store.open()
+    await fill(store)
+    await store.close()
+    await apply_retention(url, RetentionPolicy(), NOW)
+    engine = db.create_engine(db.parse_url(url))
+    try:
+        for statement in (
+            "DELETE FROM audit",
+            "UPDATE audit SET actor = 'x'",
+            "DELETE FROM activity",
+            "UPDATE activity SET actor = 'x'",
+        ):
+            with pytest.raises(DatabaseError, match="append-only"):
+                async with engine.begin() as conn:
+                    await conn.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
