@@ -23,6 +23,7 @@ from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
 from .cli_devices import alarms_app, cmd, devices_app, events_app
+from .cli_provision import provision_app
 from .cli_schedules import schedules_app
 from .cli_users import users_app
 from .store import ApiToken, Store, open_store
@@ -42,6 +43,7 @@ app.add_typer(devices_app, name="devices")
 app.command("cmd")(cmd)
 app.add_typer(events_app, name="events")
 app.add_typer(alarms_app, name="alarms")
+app.add_typer(provision_app, name="provision")
 err = Console(stderr=True)
 out = Console()
 
