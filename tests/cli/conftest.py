@@ -28,7 +28,7 @@ from tests.integration.harness import (
     RunningHome,
     start_controller,
     start_home,
-    wait_all_online,
+    wait_twin,
 )
 
 SMALL_SITE = """\
@@ -45,7 +45,15 @@ devices = ["lock", "curtain", "screen"]
 number = "102"
 wing = "A"
 devices = ["curtain", "screen"]
+
+[[apartments]]
+number = "103"
+wing = "A"
+devices = [{ id = "a103-curtain", type = "curtain", model = "serial-curtain-1" }]
 """
+
+#: On a serial line (tests/cli/test_serial.py runs its bridge), not in the simulated home.
+SERIAL_DEVICE = "a103-curtain"
 
 
 @dataclass
@@ -77,7 +85,9 @@ def small_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmallSite]:
 
 @pytest.fixture(scope="session")
 async def small_home(small_site: SmallSite) -> AsyncIterator[RunningHome]:
-    running = await start_home(small_site.broker.address, small_site.site, small_site.credentials)
+    on_mqtt = [a for a in small_site.site.apartments if a.number != "103"]
+    site = small_site.site.model_copy(update={"apartments": on_mqtt})
+    running = await start_home(small_site.broker.address, site, small_site.credentials)
     yield running
     await running.stop()
 
@@ -110,7 +120,10 @@ async def daemon(
     running = await start_controller(
         small_site.broker.address, small_site.site, small_site.credentials, db
     )
-    await wait_all_online(running.controller)
+    for device_id in small_home.home.devices:
+        await wait_twin(
+            running.controller, device_id, lambda t: t.reachability.value == "online", 20
+        )
     store = open_store(f"sqlite:///{db}")
     await store.open()
     try:

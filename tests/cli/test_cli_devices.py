@@ -9,7 +9,7 @@ import sys
 
 from devices.firmware.screen import SimulatedScreen
 
-from .conftest import Daemon, run_cli
+from .conftest import SERIAL_DEVICE, Daemon, run_cli
 
 
 async def test_devices_list_json_parses_and_shows_every_device_online(daemon: Daemon) -> None:
@@ -22,9 +22,11 @@ async def test_devices_list_json_parses_and_shows_every_device_online(daemon: Da
         "a101-screen",
         "a102-curtain",
         "a102-screen",
+        SERIAL_DEVICE,
     }
-    assert all(d["availability"] == "online" for d in devices)
-    assert all(d["firmware"] == "1.0.0" for d in devices)
+    on_mqtt = [d for d in devices if d["id"] != SERIAL_DEVICE]
+    assert all(d["availability"] == "online" for d in on_mqtt)
+    assert all(d["firmware"] == "1.0.0" for d in on_mqtt)
 
 
 async def test_devices_list_table_and_type_filter(daemon: Daemon) -> None:
