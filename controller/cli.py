@@ -25,6 +25,7 @@ from devices.mqtt import BrokerAddress, BrokerUrlError
 from .cli_devices import alarms_app, cmd, devices_app, events_app
 from .cli_provision import provision_app
 from .cli_schedules import schedules_app
+from .cli_serial import serial_app
 from .cli_users import users_app
 from .store import ApiToken, Store, open_store
 
@@ -44,6 +45,7 @@ app.command("cmd")(cmd)
 app.add_typer(events_app, name="events")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(provision_app, name="provision")
+app.add_typer(serial_app, name="serial")
 err = Console(stderr=True)
 out = Console()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import zlib
 
 import pytest
@@ -94,3 +95,48 @@ async def test_serial_device_through_the_bridge(daemon: Daemon, small_site: Smal
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         line.close()
+
+
+async def test_serial_console_frames_what_is_typed_and_checks_what_comes_back() -> None:
+    line = open_line()
+    firmware = SerialCurtain(line.master)
+    firmware.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "controller", "serial", "console", line.slave_path,
+            "--count", "3", "--json",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        typed = b'{"t":"ping"}\nnot json\n{"t":"cmd","id":"c1","action":"open","args":{}}\n'
+        async with asyncio.timeout(30):
+            stdout, stderr = await proc.communicate(typed)
+        assert proc.returncode == 0, stderr
+        frames = [json.loads(x) for x in stdout.decode().splitlines()]
+        assert [f["t"] for f in frames] == ["pong", "state", "ack"]
+        assert frames[2] == {"t": "ack", "id": "c1", "status": "ok", "error": None}
+        assert b"not sent" in stderr
+        assert firmware.position == 100
+    finally:
+        firmware.unplug()
+        line.close()
+
+
+async def test_serial_bridge_cli_refuses_bad_arguments(small_site: SmallSite) -> None:
+    common = [
+        "--site",
+        str(small_site.site_file),
+        "--credentials",
+        str(small_site.credentials_file),
+    ]
+    result = await run_cli(
+        "serial", "bridge", "/dev/null", "--device", "a999-lock", "--broker", "mqtt://x:1", *common
+    )
+    assert result.code == 2
+    assert "no device 'a999-lock'" in result.stderr
+    result = await run_cli(
+        "serial", "bridge", "/dev/null", "--device", SERIAL_DEVICE, "--broker", "http://x", *common
+    )
+    assert result.code == 2
+    assert "must look like mqtt://" in result.stderr
