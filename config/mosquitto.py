@@ -80,10 +80,14 @@ def render_conf(
     tls_key: Path | None = None,
     tls_ca: Path | None = None,
     tls_port: int | None = None,
+    tls_host: str | None = None,
+    run_as: str | None = None,
 ) -> str:
-    """A complete mosquitto.conf for one site."""
+    """A complete mosquitto.conf for one site. With ``tls_cert`` and ``tls_key`` a
+    TLS listener is added on ``tls_host`` (default ``host``), port ``tls_port`` (8883)."""
     lines = [
         "# Tryggbo broker configuration (generated).",
+        *([f"user {run_as}"] if run_as else []),
         "per_listener_settings false",
         "allow_anonymous false",
         f"password_file {passwd}",
@@ -109,9 +113,10 @@ def render_conf(
     ]
     if tls_cert and tls_key:
         lines += [
-            f"listener {tls_port or 8883} {host}",
+            f"listener {tls_port or 8883} {tls_host or host}",
             f"certfile {tls_cert}",
             f"keyfile {tls_key}",
+            "tls_version tlsv1.2",
         ]
         if tls_ca:
             lines.append(f"cafile {tls_ca}")
@@ -135,6 +140,56 @@ def write_broker_files(
         acl=files.acl,
         data_dir=data,
         log_file=directory / "mosquitto.log",
+    )
+    write_private(files.conf, conf)
+    return files
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """Certificate, key and (optional) CA of the broker's TLS listener."""
+
+    cert: Path
+    key: Path
+    ca: Path | None = None
+    port: int = 8883
+    host: str = "0.0.0.0"
+
+
+def write_site_broker_config(
+    creds: SiteCredentials,
+    directory: Path,
+    *,
+    port: int = 1883,
+    host: str = "127.0.0.1",
+    tls: TlsFiles | None = None,
+    data_dir: Path | None = None,
+    log_file: Path | None = None,
+    run_as: str | None = None,
+) -> BrokerFiles:
+    """A complete broker configuration for a site (``tryggbo provision broker-config``):
+    mosquitto.conf, passwd and acl, all 0600, with a TLS listener when ``tls`` is given.
+    Paths inside the conf are absolute."""
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    files = BrokerFiles(directory / "mosquitto.conf", directory / "passwd", directory / "acl")
+    data = (data_dir or directory / "data").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    write_private(files.passwd, render_passwd(creds))
+    write_private(files.acl, render_acl(creds))
+    conf = render_conf(
+        port=port,
+        host=host,
+        passwd=files.passwd,
+        acl=files.acl,
+        data_dir=data,
+        log_file=log_file.resolve() if log_file else None,
+        tls_cert=tls.cert.resolve() if tls else None,
+        tls_key=tls.key.resolve() if tls else None,
+        tls_ca=tls.ca.resolve() if tls and tls.ca else None,
+        tls_port=tls.port if tls else None,
+        tls_host=tls.host if tls else None,
+        run_as=run_as,
     )
     write_private(files.conf, conf)
     return files

@@ -22,7 +22,10 @@ from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
+from .cli_devices import alarms_app, cmd, devices_app, events_app
+from .cli_provision import provision_app
 from .cli_schedules import schedules_app
+from .cli_serial import serial_app
 from .cli_users import users_app
 from .store import ApiToken, Store, open_store
 
@@ -37,6 +40,12 @@ token_app = typer.Typer(help="API tokens for scripts and the CLI.", no_args_is_h
 app.add_typer(token_app, name="token")
 app.add_typer(users_app, name="users")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(devices_app, name="devices")
+app.command("cmd")(cmd)
+app.add_typer(events_app, name="events")
+app.add_typer(alarms_app, name="alarms")
+app.add_typer(provision_app, name="provision")
+app.add_typer(serial_app, name="serial")
 err = Console(stderr=True)
 out = Console()
 
