@@ -89,9 +89,11 @@ def build_app(controller: Controller) -> web.Application:
         routes_activity,
         routes_alarms,
         routes_auth,
+        routes_calls,
         routes_devices,
         routes_events,
         routes_schedules,
+        routes_screen,
         routes_ui,
         routes_users,
         websocket,
@@ -111,4 +113,6 @@ def build_app(controller: Controller) -> web.Application:
     routes_users.register(app)
     routes_activity.register(app)
     routes_schedules.register(app)
+    routes_screen.register(app)
+    routes_calls.register(app)
     return app
