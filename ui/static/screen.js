@@ -88,7 +88,9 @@ function tick() {
   $("clock").textContent = `${p.hour}.${p.minute}`;
   $("date").textContent = `${p.weekday} ${p.day} ${p.month}`;
   $("part-of-day").textContent = partOfDay(Number(p.hour));
-  document.body.classList.toggle("night", inNight(Number(p.hour), Number(p.minute)) || !!screenState.night_mode);
+  const quiet = (screenState.call || "idle") === "idle" && $("help-status").hidden;
+  const night = inNight(Number(p.hour), Number(p.minute)) || !!screenState.night_mode;
+  document.body.classList.toggle("night", night && quiet); // never dim a call or a help call
 }
 
 function showHelp(kind, text) {
@@ -97,6 +99,7 @@ function showHelp(kind, text) {
   box.className = `help-status ${kind || ""}`;
   box.dataset.state = kind || "";
   box.textContent = text || "";
+  tick();
 }
 
 function renderState(state) {
