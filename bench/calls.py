@@ -24,7 +24,9 @@ CLICK_STAMP = f"""(id) => new Promise((resolve) => document.getElementById(id)
   .addEventListener("click", () => resolve({NOW}), {{capture: true, once: true}}))"""
 SHOWN_STAMP = f"""(id) => new Promise((resolve) => {{
   const el = document.getElementById(id);
-  const obs = new MutationObserver(() => {{ if (!el.hidden) {{ obs.disconnect(); resolve({NOW}); }} }});
+  const obs = new MutationObserver(() => {{
+    if (!el.hidden) {{ obs.disconnect(); resolve({NOW}); }}
+  }});
   obs.observe(el, {{attributes: true}});
 }})"""
 CONNECTED_STAMP = f"""() => new Promise((resolve) => {{
