@@ -103,7 +103,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     except StoreError as exc:
         raise ApiError(503, "store_unavailable", f"not stored: {exc}") from None
     link = f"{request.scheme}://{request.host}/ui/call.html#t={token}"
-    qr = segno.make(link, error="m").svg_inline(scale=4, dark="#000", light="#fff")
+    qr = segno.make(link, error="m").svg_data_uri(scale=4, dark="#000", light="#fff")
     await ctl.auth.note(
         principal.actor,
         "invitation_created",
@@ -112,7 +112,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         details={"relative": body.relative, "expires_at": _iso(record.expires_at)},
     )
     return web.json_response(
-        {**invitation_json(record, ctl.clock.now()), "link": link, "qr_svg": qr}, status=201
+        {**invitation_json(record, ctl.clock.now()), "link": link, "qr_data_uri": qr}, status=201
     )
 
 

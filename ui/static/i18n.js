@@ -28,6 +28,11 @@ export const STRINGS = {
     person: "Person", from: "Från", to: "Till", export_csv: "Exportera CSV", all: "Alla",
     language: "Språk", back: "Tillbaka", night_supervised: "Nattillsyn",
     state_open: "Nytt", state_acknowledged: "Taget", state_on_site: "På plats", state_closed: "Avslutat",
+    video_calls: "Videosamtal med anhöriga", visiting_hours: "Besökstider", relative_name: "Anhörig",
+    valid_days: "Giltig (dagar)", invite_relative: "Bjud in", status: "Status", expires: "Gäller till",
+    invited_by: "Inbjuden av", revoke: "Återkalla", invitation_valid: "Gäller",
+    invitation_revoked: "Återkallad", invitation_expired: "Utgången",
+    invite_link_once: "Länken visas bara nu: skriv ut QR-koden eller skicka länken till den anhöriga.",
   },
   en: {
     username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -58,6 +63,11 @@ export const STRINGS = {
     person: "Person", from: "From", to: "To", export_csv: "Export CSV", all: "All",
     language: "Language", back: "Back", night_supervised: "Night supervision",
     state_open: "New", state_acknowledged: "Taken", state_on_site: "On site", state_closed: "Closed",
+    video_calls: "Video calls with relatives", visiting_hours: "Visiting hours", relative_name: "Relative",
+    valid_days: "Valid (days)", invite_relative: "Invite", status: "Status", expires: "Valid until",
+    invited_by: "Invited by", revoke: "Revoke", invitation_valid: "Valid",
+    invitation_revoked: "Revoked", invitation_expired: "Expired",
+    invite_link_once: "The link is shown only now: print the QR code or send the link to the relative.",
   },
 };
 

@@ -144,3 +144,13 @@ async def open_kiosk(
     )
     await page.wait_for_selector(f'body[data-apartment="{screen.apartment}"]', timeout=TIMEOUT_MS)
     return page
+
+
+async def sign_in_dashboard(new_page, ctl: RunningController):
+    page = await new_page(1280, 900)
+    await page.goto(f"{ctl.controller.http_url}/ui/login.html")
+    await page.fill("#username", "test-staff")
+    await page.fill("#password", ctl.passwords["test-staff"])
+    await page.click("#login-button")
+    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
+    return page

@@ -5,6 +5,7 @@ both ways, hang up from either side."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,7 +14,7 @@ from controller.calls.invitations import Invitations
 from devices.clock import ManualClock
 
 from ..harness import RunningController, wait_twin
-from .conftest import TIMEOUT_MS, open_kiosk
+from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
 
 FRAMES = "async () => window.tryggboCall && (await window.tryggboCall.framesDecoded()) > 0"
 
@@ -57,6 +58,7 @@ async def test_video_call_connects_both_ways_and_either_side_hangs_up(
     screen = await kiosk("214")
     await set_hours(ctl, "214", ["daily 00:00-24:00"])
     link = (await invite(ctl, "214"))["link"]
+    dashboard = await sign_in_dashboard(new_page, ctl)
     screen_page = await open_kiosk(new_page, ctl, screen)
     relative = await new_page(1024, 768)
     await relative.goto(link)
@@ -64,6 +66,9 @@ async def test_video_call_connects_both_ways_and_either_side_hangs_up(
 
     # the relative hangs up
     await _ring_and_accept(ctl, relative, screen_page, screen.device)
+    await dashboard.wait_for_selector(
+        '[data-apartment="214"] .screen[data-call="active"]', timeout=TIMEOUT_MS
+    )
     status, active = await ctl.call("GET", "/api/calls/active")
     assert status == 200
     assert [c["apartment"] for c in active["calls"]] == ["214"]
@@ -198,3 +203,32 @@ async def test_a_link_token_opens_its_call_page_and_nothing_else(ctl: RunningCon
         async with http.ws_connect("/api/calls/ws") as ws:
             await ws.send_json({"type": "hello", "token": forged})
             assert (await ws.receive_json(timeout=5))["code"] == "invitation_invalid"
+
+
+async def test_staff_invite_from_the_dashboard_with_a_qr_code_and_revoke_it(
+    ctl: RunningController, new_page, artifacts: Path
+) -> None:
+    dashboard = await sign_in_dashboard(new_page, ctl)
+    await dashboard.click('[data-apartment="216"] .cell-link')
+    await dashboard.fill("#invite-name", "Karin Nilsson")
+    await dashboard.click("#btn-invite")
+    await dashboard.wait_for_selector("#invite-result:not([hidden])", timeout=TIMEOUT_MS)
+    link = await dashboard.input_value("#invite-link")
+    assert "/ui/call.html#t=" in link
+    await dashboard.wait_for_function(
+        "document.getElementById('invite-qr').naturalWidth > 100", timeout=TIMEOUT_MS
+    )
+    row = dashboard.locator('#invitations-body tr[data-status="valid"]', has_text="Karin Nilsson")
+    await row.wait_for(timeout=TIMEOUT_MS)
+    await dashboard.screenshot(path=str(artifacts / "dashboard-invitation.png"), full_page=True)
+
+    relative = await new_page(1024, 768)
+    await relative.goto(link)
+    await relative.wait_for_selector("#lobby:not([hidden])", timeout=TIMEOUT_MS)
+    resident = next(a.resident for a in ctl.controller.site.apartments if a.number == "216")
+    assert await relative.text_content("#resident") == resident
+    await row.locator("button[data-revoke]").click()
+    await dashboard.locator(
+        '#invitations-body tr[data-status="revoked"]', has_text="Karin Nilsson"
+    ).wait_for(timeout=TIMEOUT_MS)
+    await relative.wait_for_selector('#refusal[data-code="invitation_revoked"]', timeout=TIMEOUT_MS)

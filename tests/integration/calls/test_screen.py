@@ -10,17 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from ..harness import RunningController, wait_twin
-from .conftest import TIMEOUT_MS, open_kiosk, screen_token
-
-
-async def sign_in_dashboard(new_page, ctl: RunningController):
-    page = await new_page(1280, 900)
-    await page.goto(f"{ctl.controller.http_url}/ui/login.html")
-    await page.fill("#username", "test-staff")
-    await page.fill("#password", ctl.passwords["test-staff"])
-    await page.click("#login-button")
-    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
-    return page
+from .conftest import TIMEOUT_MS, open_kiosk, screen_token, sign_in_dashboard
 
 
 def help_alarm(page, apartment: str, state: str):
