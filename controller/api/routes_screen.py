@@ -14,6 +14,7 @@ Page -> daemon: ``help {press}``, ``accept {call_id}``, ``decline {call_id}``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -32,7 +33,8 @@ from .app import controller_of
 
 log = logging.getLogger(__name__)
 
-PLAN_HOURS = 24
+#: A page's credential is checked again this often (and before every action).
+RECHECK_S = 15.0
 
 
 def _apartment_of(request: web.Request, principal: Principal) -> Apartment | None:
@@ -118,12 +120,30 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
         help_status = ctl.screens.help_message(device)
         if help_status:
             sock.send({"type": "help_status", **help_status})
-        async for data in sock.messages():
-            await _handle(request, sock, token, apartment, device, data)
+        watcher = asyncio.create_task(_recheck(request, sock, token))
+        try:
+            async for data in sock.messages():
+                await _handle(request, sock, token, apartment, device, data)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     finally:
         ctl.screens.detach(device, sock.send)
         await sock.close()
     return sock.ws
+
+
+async def _recheck(request: web.Request, sock: PageSocket, token: str) -> None:
+    """Cut the page off within :data:`RECHECK_S` of its token being revoked."""
+    ctl = controller_of(request)
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        try:
+            await ctl.auth.token_principal(token)
+        except AuthFailed as exc:
+            await sock.refuse(exc.code, exc.message)
+            return
 
 
 async def _handle(

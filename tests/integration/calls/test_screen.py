@@ -9,6 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
+from devices.clock import SystemClock
+
 from ..harness import RunningController, wait_twin
 from .conftest import TIMEOUT_MS, open_kiosk, screen_token, sign_in_dashboard
 
@@ -144,3 +146,16 @@ async def test_screenshots_idle_message_and_incoming_call_at_both_sizes(
         assert status == 200, body
         await page.wait_for_selector("#incoming", state="hidden", timeout=TIMEOUT_MS)
         await page.context.close()
+
+
+async def test_a_revoked_screen_token_cuts_the_page_off(
+    ctl: RunningController, kiosk, new_page
+) -> None:
+    screen = await kiosk("216")
+    page = await open_kiosk(new_page, ctl, screen, 800, 480)
+    store = ctl.controller.store
+    mine = [t for t in await store.list_tokens() if t.actor == "screen-216" and not t.revoked_at]
+    for token in mine:
+        await store.revoke_token(token.id, SystemClock().now())
+    await page.click("#curtains-open")  # the next action is refused
+    await page.wait_for_selector('#no-token[data-code="bad_token"]', timeout=TIMEOUT_MS)
