@@ -7,7 +7,7 @@ import json
 import platform
 from pathlib import Path
 
-from . import dashboard, ingest, roundtrip
+from . import calls, dashboard, ingest, roundtrip
 from . import scheduler as scheduler_bench
 from .common import start_broker
 
@@ -27,6 +27,7 @@ def main() -> None:
             "round_trip": roundtrip.run(broker, args.rounds),
             "scheduler": scheduler_bench.run(args.schedules),
             "dashboard": dashboard.run(broker, 200),
+            "calls": calls.run(broker, 20),
         }
     finally:
         broker.process.stop()
@@ -54,6 +55,11 @@ def main() -> None:
         )
     dom = results["dashboard"]["publish_to_dom_ms"]
     print(f"{'state publish -> DOM (ms)':<32}p50 {dom['p50']}  p95 {dom['p95']}  (72 devices)")
+    vc = results["calls"]
+    print(
+        f"{'video call (ms, p50 of 20)':<32}press->ringing {vc['press_to_ringing_ms']['p50']}"
+        f"  accept->connected {vc['accept_to_connected_ms']['p50']}"
+    )
     print(f"written to {args.out}")
 
 

@@ -18,6 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from devices.contract import DeviceId, DeviceType, SiteId
 
 EXAMPLE_SITE = Path(__file__).with_name("example-site.toml")
+#: A weekly visiting window, e.g. ``mon-fri 10:00-19:00`` (checked fully by
+#: controller/calls/visiting.py).
+VisitingWindow = Annotated[
+    str,
+    Field(pattern=r"^(daily|[a-z]{3}([-,][a-z]{3})*) [0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]$"),
+]
 
 
 class SiteFileError(ValueError):
@@ -58,6 +64,9 @@ class Apartment(Strict):
     resident: str = Field(default="", max_length=64)
     devices: list[DeviceEntry] = Field(default_factory=list)
     night_supervision: NightSupervision | None = None
+    #: Weekly windows for relatives' video calls (None: the site's default), e.g.
+    #: ``["mon-fri 10:00-19:00"]``; see controller/calls/visiting.py.
+    visiting_hours: list[VisitingWindow] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -94,6 +103,10 @@ class SiteInfo(Strict):
     escalate_after_minutes: int = Field(default=5, ge=1, le=120)
     #: A lock reporting a battery under this raises an alarm.
     battery_low_percent: int = Field(default=15, ge=1, le=99)
+    #: Default weekly windows for relatives' video calls (apartments may override).
+    visiting_hours: list[VisitingWindow] = Field(default_factory=lambda: ["daily 09:00-20:00"])
+    #: ICE servers for the video link (STUN/TURN, e.g. coturn); none: host candidates.
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod

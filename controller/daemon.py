@@ -25,6 +25,9 @@ from scheduler.fallback import FallbackPublisher
 
 from .alarms import AlarmService
 from .auth import Authenticator
+from .calls.invitations import CallStore, Invitations
+from .calls.screen_bridge import ScreenBridge
+from .calls.signalling import CallService
 from .command_bus import CommandBus
 from .device_reports import DeviceReports
 from .event_bus import EventBus
@@ -115,6 +118,13 @@ class Controller:
         )
         self.metrics = Metrics(self.bus)
         self.metrics.attach(self)
+        #: the room screens' kiosk pages and the relatives' video calls
+        self.screens = ScreenBridge(self.site, creds, config.broker, self.bus, self.clock)
+        calls_store: CallStore = self.store  # type: ignore[assignment]
+        self.invitations = Invitations(calls_store, self.clock)
+        self.calls = CallService(
+            self.site, calls_store, self.commands, self.bus, self.screens, self.clock
+        )
         self.ready = asyncio.Event()
         self.http_port: int | None = None
 
@@ -154,6 +164,8 @@ class Controller:
                 tasks.create_task(self._watch_stale(), name="stale-watch")
                 tasks.create_task(self.schedules.run(), name="schedules")
                 tasks.create_task(self.metrics.run(), name="metrics")
+                tasks.create_task(self.screens.run(), name="screens")
+                tasks.create_task(self.calls.run(), name="calls")
                 self.ready.set()
         finally:
             self.ready.clear()
@@ -161,6 +173,7 @@ class Controller:
                 await asyncio.shield(self._shutdown(runner))
 
     async def _shutdown(self, runner: web.AppRunner) -> None:
+        await self.screens.stop_all()
         with contextlib.suppress(TimeoutError):
             await self.events.flush(timeout=5)
         await runner.cleanup()

@@ -90,10 +90,12 @@ def build_app(controller: Controller) -> web.Application:
         routes_activity,
         routes_alarms,
         routes_auth,
+        routes_calls,
         routes_devices,
         routes_events,
         routes_ops,
         routes_schedules,
+        routes_screen,
         routes_ui,
         routes_users,
         websocket,
@@ -114,4 +116,6 @@ def build_app(controller: Controller) -> web.Application:
     routes_activity.register(app)
     routes_schedules.register(app)
     routes_ops.register(app)
+    routes_screen.register(app)
+    routes_calls.register(app)
     return app

@@ -4,6 +4,7 @@ import { api } from "/ui/api.js";
 import { t } from "/ui/i18n.js";
 import { escapeHtml, lockText, when } from "/ui/format.js";
 import { toast } from "/ui/app.js";
+import { renderCalls } from "/ui/invitations.js";
 
 let current = null; // { number, events: [] }
 
@@ -44,7 +45,7 @@ function stateLines(state, apt) {
       <dt>${t("door")}</dt><dd id="apt-door" data-lock="${escapeHtml(ls?.lock ?? "unknown")}">${escapeHtml(ls ? lockText(ls) : t("unknown"))} · ${t(lock?.availability ?? "unknown")}${ls?.fire ? ` · <strong>${t("fire_hold")}</strong>` : ""}</dd>
       <dt>${t("battery")}</dt><dd>${ls ? `${ls.battery} %` : "–"}</dd>
       <dt>${t("curtain")}</dt><dd id="apt-curtain">${curtain?.state ? `${curtain.state.position} %` : t("unknown")} · ${t(curtain?.availability ?? "unknown")}</dd>
-      <dt>${t("screen")}</dt><dd id="apt-screen">${screen?.state ? t(`power_${screen.state.power}`) : t("unknown")}${screen?.state?.message ? ` · “${escapeHtml(screen.state.message.text)}”` : ""} · ${t(screen?.availability ?? "unknown")}</dd>
+      <dt>${t("screen")}</dt><dd id="apt-screen">${screen?.state ? t(`power_${screen.state.power}`) : t("unknown")}${screen?.state?.message ? ` · “${escapeHtml(screen.state.message.text)}”` : ""}${screen?.state?.call && screen.state.call !== "idle" ? ` · <strong data-call="${escapeHtml(screen.state.call)}">${t(`call_${screen.state.call}`)}</strong>` : ""} · ${t(screen?.availability ?? "unknown")}</dd>
     </dl>`;
 }
 
@@ -105,6 +106,7 @@ export function renderApartment(view, state, number) {
         <button type="button" id="btn-msg">${t("send_message")}</button>
         <button type="button" id="btn-clear">${t("clear_message")}</button></fieldset>` : ""}
     </div>
+    ${screen ? `<section id="apt-calls" class="apt-calls"></section>` : ""}
     <h2>${t("last_events")}</h2>
     <ul id="apt-events" class="events"></ul>`;
   if (lock) {
@@ -128,6 +130,7 @@ export function renderApartment(view, state, number) {
     };
     document.getElementById("btn-clear").onclick = (e) => command(screen.id, "clear_message", {}, undefined, e.target);
   }
+  if (screen) renderCalls(document.getElementById("apt-calls"), number);
   loadEvents(apt);
   const preset = sessionStorage.getItem("tryggbo-unlock-reason");
   if (preset && lock) {

@@ -45,6 +45,11 @@ export const STRINGS = {
     no_schedules: "Inga scheman.", action_lock: "Lås", action_unlock: "Lås upp", action_open: "Öppna gardin",
     action_close: "Stäng gardin", action_set_position: "Gardinläge (%)", action_set_night_mode: "Nattläge (på/av)",
     action_set_brightness: "Ljusstyrka (%)", action_clear_message: "Ta bort meddelande",
+    video_calls: "Videosamtal med anhöriga", visiting_hours: "Besökstider", relative_name: "Anhörig",
+    valid_days: "Giltig (dagar)", invite_relative: "Bjud in", status: "Status", expires: "Gäller till",
+    invited_by: "Inbjuden av", revoke: "Återkalla", invitation_valid: "Gäller",
+    invitation_revoked: "Återkallad", invitation_expired: "Utgången",
+    invite_link_once: "Länken visas bara nu: skriv ut QR-koden eller skicka länken till den anhöriga.",
   },
   en: {
     username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -92,6 +97,11 @@ export const STRINGS = {
     no_schedules: "No schedules.", action_lock: "Lock", action_unlock: "Unlock", action_open: "Open curtain",
     action_close: "Close curtain", action_set_position: "Curtain position (%)", action_set_night_mode: "Night mode (on/off)",
     action_set_brightness: "Brightness (%)", action_clear_message: "Clear message",
+    video_calls: "Video calls with relatives", visiting_hours: "Visiting hours", relative_name: "Relative",
+    valid_days: "Valid (days)", invite_relative: "Invite", status: "Status", expires: "Valid until",
+    invited_by: "Invited by", revoke: "Revoke", invitation_valid: "Valid",
+    invitation_revoked: "Revoked", invitation_expired: "Expired",
+    invite_link_once: "The link is shown only now: print the QR code or send the link to the relative.",
   },
 };
 

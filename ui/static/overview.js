@@ -33,7 +33,7 @@ function cellHtml(state, apt) {
       <dt>${t("curtain")}</dt>
       <dd class="curtain" data-position="${curtain?.state?.position ?? ""}">${curtain?.state ? `${curtain.state.position} %` : t("unknown")}</dd>
       <dt>${t("screen")}</dt>
-      <dd class="screen">${screen?.state ? t(`power_${screen.state.power}`) + (screen.state.call !== "idle" ? ` · ${t(`call_${screen.state.call}`)}` : "") : t("unknown")}</dd>
+      <dd class="screen" data-call="${escapeHtml(screen?.state?.call ?? "")}">${screen?.state ? t(`power_${screen.state.power}`) + (screen.state.call !== "idle" ? ` · ${t(`call_${screen.state.call}`)}` : "") : t("unknown")}</dd>
       <dt>${t("battery")}</dt>
       <dd class="battery">${ls ? `${ls.battery} %` : "–"}</dd>
     </dl>

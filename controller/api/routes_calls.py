@@ -1,0 +1,302 @@
+"""Relatives' video link: invitations and visiting hours (staff), and the relative's
+own page (``/ui/call.html#t=<link token>``).
+
+Staff: ``POST/GET /api/calls/invitations``, ``POST /api/calls/invitations/{id}/revoke``,
+``GET/PUT /api/calls/visiting-hours/{apartment}``, ``GET /api/calls/active``.
+
+Relative: ``GET /api/calls/invitation`` with header ``X-Invitation: <link token>`` and
+the socket ``GET /api/calls/ws`` (first message ``{"type": "hello", "token": ...}``).
+The link token is accepted by these two routes only: it is no API token, so every
+other route answers 401 to it. Each request re-reads the invitation (revocation is
+immediate).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import segno
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..auth.principal import Role
+from ..calls.invitations import InvitationRefused
+from ..calls.signalling import Call, CallRefused
+from ..calls.socket import PageSocket
+from ..calls.visiting import VisitingHoursError
+from ..store.calls_sql import InvitationRecord
+from ..store.repository import StoreError
+from .access import principal_of, public, require_apartment, requires
+from .app import controller_of
+from .errors import ApiError
+
+STAFF = (Role.ADMIN.value, Role.STAFF.value)
+INVITATION_HEADER = "X-Invitation"
+
+
+class InvitationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    apartment: str = Field(min_length=1, max_length=8)
+    relative: str = Field(min_length=1, max_length=64)
+    valid_days: float = Field(default=30, gt=0, le=90)
+
+
+class HoursBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: None: back to the site file's hours
+    windows: list[str] | None = Field(max_length=14)
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate(await request.json())
+    except (ValueError, ValidationError) as exc:
+        raise ApiError(400, "bad_request", f"invalid body: {exc}") from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def invitation_json(record: InvitationRecord, now: datetime) -> dict[str, Any]:
+    status = (
+        "revoked" if record.revoked_at else ("expired" if now >= record.expires_at else "valid")
+    )
+    return {
+        "id": record.id,
+        "apartment": record.apartment,
+        "resident": record.resident,
+        "relative": record.relative,
+        "created_by": record.created_by,
+        "created_at": _iso(record.created_at),
+        "expires_at": _iso(record.expires_at),
+        "revoked_at": _iso(record.revoked_at),
+        "revoked_by": record.revoked_by,
+        "status": status,
+    }
+
+
+def _apartment(request: web.Request, number: str) -> Any:
+    apartment = controller_of(request).calls.apartment(number)
+    if apartment is None:
+        raise ApiError(404, "unknown_apartment", f"no apartment {number!r}")
+    return apartment
+
+
+@requires(*STAFF)
+async def create_invitation(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    body: InvitationBody = await _body(request, InvitationBody)
+    apartment = _apartment(request, body.apartment)
+    principal = require_apartment(request, apartment.number)
+    try:
+        token, record = await ctl.invitations.create(
+            apartment=apartment.number,
+            resident=apartment.resident,
+            relative=body.relative,
+            by=principal.actor,
+            valid_days=body.valid_days,
+        )
+    except StoreError as exc:
+        raise ApiError(503, "store_unavailable", f"not stored: {exc}") from None
+    link = f"{request.scheme}://{request.host}/ui/call.html#t={token}"
+    qr = segno.make(link, error="m").svg_data_uri(scale=4, dark="#000", light="#fff")
+    await ctl.auth.note(
+        principal.actor,
+        "invitation_created",
+        subject=f"invitation {record.id}",
+        apartment=apartment.number,
+        details={"relative": body.relative, "expires_at": _iso(record.expires_at)},
+    )
+    return web.json_response(
+        {**invitation_json(record, ctl.clock.now()), "link": link, "qr_data_uri": qr}, status=201
+    )
+
+
+@requires(*STAFF)
+async def list_invitations(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    number = request.query.get("apartment")
+    if number is not None:
+        require_apartment(request, _apartment(request, number).number)
+    principal = principal_of(request)
+    records = await ctl.invitations.store.list_invitations(number)
+    now = ctl.clock.now()
+    visible = [
+        r
+        for r in records
+        if (a := ctl.calls.apartment(r.apartment)) is not None
+        and (principal.has_role(Role.ADMIN) or principal.may_act_on(a))
+    ]
+    return web.json_response({"invitations": [invitation_json(r, now) for r in visible]})
+
+
+@requires(*STAFF)
+async def revoke_invitation(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    invitation_id = request.match_info["invitation"]
+    record = await ctl.invitations.store.get_invitation(invitation_id)
+    if record is None:
+        raise ApiError(404, "unknown_invitation", f"no invitation {invitation_id!r}")
+    principal = require_apartment(request, record.apartment)
+    revoked = await ctl.invitations.store.revoke_invitation(
+        invitation_id, by=principal.actor, at=ctl.clock.now()
+    )
+    assert revoked is not None
+    for call in [c for c in ctl.calls.calls.values() if c.invitation == invitation_id]:
+        await ctl.calls.hangup(call.id, "revoked")
+    for sock in list(ctl.calls.sockets.pop(invitation_id, ())):
+        await sock.refuse("invitation_revoked", "this link has been withdrawn by staff")
+    await ctl.auth.note(
+        principal.actor,
+        "invitation_revoked",
+        subject=f"invitation {invitation_id}",
+        apartment=record.apartment,
+    )
+    return web.json_response(invitation_json(revoked, ctl.clock.now()))
+
+
+@requires(*STAFF)
+async def get_hours(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    apartment = _apartment(request, request.match_info["apartment"])
+    return web.json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
+
+
+@requires(*STAFF)
+async def put_hours(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    apartment = _apartment(request, request.match_info["apartment"])
+    principal = require_apartment(request, apartment.number)
+    body: HoursBody = await _body(request, HoursBody)
+    try:
+        await ctl.calls.set_windows(apartment, body.windows, principal.actor)
+    except VisitingHoursError as exc:
+        raise ApiError(400, "bad_visiting_hours", str(exc)) from None
+    await ctl.auth.note(
+        principal.actor,
+        "visiting_hours_set",
+        subject=f"apartment {apartment.number}",
+        apartment=apartment.number,
+        details={"windows": body.windows},
+    )
+    return web.json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
+
+
+@requires(Role.ADMIN.value, Role.STAFF.value, Role.TECHNICIAN.value)
+async def active_calls(request: web.Request) -> web.Response:
+    ctl = controller_of(request)
+    return web.json_response(
+        {
+            "calls": [
+                {"id": c.id, "apartment": c.apartment, "device": c.device, "state": c.state}
+                for c in ctl.calls.calls.values()
+            ]
+        }
+    )
+
+
+# ---------------------------------------------------------------------- the relative
+
+
+async def _check(request: web.Request, token: str) -> InvitationRecord:
+    ctl = controller_of(request)
+    try:
+        return await ctl.invitations.check(token)
+    except InvitationRefused as exc:
+        await ctl.auth.note(
+            "anonymous",
+            "refused",
+            subject=f"{request.method} {request.path}",
+            reason=exc.message,
+            outcome=exc.code,
+            details={"address": request.remote or ""},
+        )
+        raise
+
+
+async def _welcome(request: web.Request, record: InvitationRecord) -> dict[str, Any]:
+    ctl = controller_of(request)
+    apartment = ctl.calls.apartment(record.apartment)
+    assert apartment is not None
+    return {
+        "resident": record.resident,
+        "relative": record.relative,
+        "expires_at": _iso(record.expires_at),
+        "timezone": ctl.site.site.timezone,
+        "visiting": await ctl.calls.visiting(apartment),
+        "ice_servers": ctl.site.site.ice_servers,
+    }
+
+
+@public  # authenticated by the invitation link token in X-Invitation, checked here
+async def invitation_info(request: web.Request) -> web.Response:
+    token = request.headers.get(INVITATION_HEADER, "")
+    try:
+        record = await _check(request, token)
+    except InvitationRefused as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    return web.json_response(await _welcome(request, record))
+
+
+@public  # the socket authenticates itself: the first message carries the link token
+async def relative_socket(request: web.Request) -> web.WebSocketResponse:
+    ctl = controller_of(request)
+    sock = PageSocket()
+    token = await sock.open(request)
+    if token is None:
+        return sock.ws
+    try:
+        record = await _check(request, token)
+    except InvitationRefused as exc:
+        await sock.refuse(exc.code, exc.message)
+        return sock.ws
+    sock.send({"type": "welcome", **await _welcome(request, record)})
+    call: Call | None = None
+    ctl.calls.sockets.setdefault(record.id, set()).add(sock)
+    try:
+        async for data in sock.messages():
+            kind = data["type"]
+            if kind == "signal":
+                if call is not None:
+                    ctl.calls.relay(call.id, "relative", data.get("data"))
+                continue
+            try:
+                record = await _check(request, token)  # revocation checked per action
+            except InvitationRefused as exc:
+                await sock.refuse(exc.code, exc.message)
+                break
+            if kind == "call":
+                if call is not None and call.state != "ended":
+                    sock.send({"type": "error", "code": "busy", "message": "already calling"})
+                    continue
+                try:
+                    call = await ctl.calls.start(record, sock.send)
+                except CallRefused as exc:
+                    sock.send(exc.to_message())
+                    continue
+                sock.send({"type": "ringing", "call_id": call.id})
+            elif kind == "hangup" and call is not None:
+                await ctl.calls.hangup(call.id, "relative")
+            else:
+                sock.send({"type": "error", "code": "bad_message", "message": f"unknown {kind!r}"})
+    finally:
+        ctl.calls.sockets.get(record.id, set()).discard(sock)
+        if call is not None:
+            await ctl.calls.hangup(call.id, "relative_left")
+        await sock.close()
+    return sock.ws
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/api/calls/invitations", create_invitation)
+    app.router.add_get("/api/calls/invitations", list_invitations)
+    app.router.add_post("/api/calls/invitations/{invitation}/revoke", revoke_invitation)
+    app.router.add_get("/api/calls/visiting-hours/{apartment}", get_hours)
+    app.router.add_put("/api/calls/visiting-hours/{apartment}", put_hours)
+    app.router.add_get("/api/calls/active", active_calls)
+    app.router.add_get("/api/calls/invitation", invitation_info)
+    app.router.add_get("/api/calls/ws", relative_socket)

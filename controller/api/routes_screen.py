@@ -1,0 +1,219 @@
+"""``GET /api/screen/ws``: the room screen's kiosk page (``/ui/screen.html``).
+
+The page opens the socket and sends ``{"type": "hello", "token": <screen API token>}``
+(a user with role ``screen`` bound to one apartment; revoking the token or disabling
+the user cuts the page off at its next action). While a page is open the daemon runs
+the screen's firmware for it (:mod:`controller.calls.screen_bridge`).
+
+Page -> daemon: ``help {press}``, ``accept {call_id}``, ``decline {call_id}``,
+``hangup {call_id}``, ``signal {call_id, data}``, ``curtain {action: open|close}``,
+``touch``. Daemon -> page: ``welcome``, ``state``, ``plan``, ``help_confirmed``,
+``help_status``, ``call_start``, ``signal``, ``ended``, ``curtain``, ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from config.site import Apartment
+from devices.contract import DeviceType
+
+from ..auth.principal import Principal, Role
+from ..auth.service import AuthFailed
+from ..calls.socket import PageSocket
+from ..command_bus import CommandError
+from .access import public
+from .app import controller_of
+
+log = logging.getLogger(__name__)
+
+#: A page's credential is checked again this often (and before every action).
+RECHECK_S = 15.0
+
+
+def _apartment_of(request: web.Request, principal: Principal) -> Apartment | None:
+    ctl = controller_of(request)
+    if len(principal.apartments) != 1:
+        return None
+    number = next(iter(principal.apartments))
+    return next((a for a in ctl.site.apartments if a.number == number), None)
+
+
+def plan_of(request: web.Request, apartment: Apartment, now: datetime) -> list[dict[str, Any]]:
+    """Today's scheduled firings for the apartment's devices (local date)."""
+    ctl = controller_of(request)
+    zone = ctl.site.zone
+    today = now.astimezone(zone).date()
+    items = []
+    for loaded in ctl.schedules.all():
+        if not loaded.record.enabled or loaded.schedule is None:
+            continue
+        for group in ctl.schedules.upcoming(loaded, now, count=4):
+            if group["apartment"] != apartment.number:
+                continue
+            for firing in group["firings"]:
+                at = datetime.fromisoformat(firing["at"]).astimezone(zone)
+                if at.date() == today:
+                    items.append(
+                        {
+                            "at": at.isoformat(),
+                            "what": loaded.record.name,
+                            "action": loaded.schedule.action,
+                        }
+                    )
+    unique = {(i["at"], i["what"]): i for i in items}
+    return sorted(unique.values(), key=lambda i: i["at"])
+
+
+@public  # the socket authenticates itself: the first message carries the screen token
+async def screen_socket(request: web.Request) -> web.WebSocketResponse:
+    ctl = controller_of(request)
+    sock = PageSocket()
+    token = await sock.open(request)
+    if token is None:
+        return sock.ws
+    try:
+        principal = await ctl.auth.token_principal(token)
+    except AuthFailed as exc:
+        await sock.refuse(exc.code, exc.message)
+        return sock.ws
+    apartment = _apartment_of(request, principal)
+    device = ctl.screens.screen_of(apartment) if apartment else None
+    if not principal.has_role(Role.SCREEN) or apartment is None or device is None:
+        await ctl.auth.note(
+            principal.actor,
+            "refused",
+            subject="screen socket",
+            reason="not a screen credential of one apartment with a screen",
+            outcome="forbidden",
+        )
+        await sock.refuse("forbidden", "a screen credential bound to one apartment is needed")
+        return sock.ws
+    try:
+        ctl.screens.attach(device, sock.send)
+    except LookupError as exc:
+        await sock.refuse("unavailable", str(exc))
+        return sock.ws
+    try:
+        now = ctl.clock.now()
+        info = ctl.site.site
+        sock.send(
+            {
+                "type": "welcome",
+                "apartment": apartment.number,
+                "resident": apartment.resident,
+                "device": device,
+                "timezone": info.timezone,
+                "night_window": info.night_window,
+                "ice_servers": info.ice_servers,
+                "now": now.isoformat(),
+            }
+        )
+        sock.send(ctl.screens.state_message(device))
+        sock.send({"type": "plan", "items": plan_of(request, apartment, now)})
+        help_status = ctl.screens.help_message(device)
+        if help_status:
+            sock.send({"type": "help_status", **help_status})
+        watcher = asyncio.create_task(_recheck(request, sock, token))
+        try:
+            async for data in sock.messages():
+                await _handle(request, sock, token, apartment, device, data)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+    finally:
+        ctl.screens.detach(device, sock.send)
+        await sock.close()
+    return sock.ws
+
+
+async def _recheck(request: web.Request, sock: PageSocket, token: str) -> None:
+    """Cut the page off within :data:`RECHECK_S` of its token being revoked."""
+    ctl = controller_of(request)
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        try:
+            await ctl.auth.token_principal(token)
+        except AuthFailed as exc:
+            await sock.refuse(exc.code, exc.message)
+            return
+
+
+async def _handle(
+    request: web.Request,
+    sock: PageSocket,
+    token: str,
+    apartment: Apartment,
+    device_id: str,
+    data: dict[str, Any],
+) -> None:
+    ctl = controller_of(request)
+    kind = data["type"]
+    if kind == "signal":  # many small messages during call set-up: relayed, not re-authorised
+        ctl.calls.relay(str(data.get("call_id")), "screen", data.get("data"))
+        return
+    try:
+        principal = await ctl.auth.token_principal(token)  # revocation checked per action
+    except AuthFailed as exc:
+        await sock.refuse(exc.code, exc.message)
+        return
+    device = ctl.screens.device(device_id)
+    if device is None:
+        return
+    if kind == "help":
+        press = str(data.get("press") or "")[:64]
+        if not press:
+            sock.send({"type": "error", "code": "bad_message", "message": "help needs press"})
+            return
+        ctl.screens.press_help(device_id, press)
+    elif kind == "accept":
+        device.accept_call()
+    elif kind == "decline":
+        device.decline_call()
+    elif kind == "hangup":
+        await ctl.calls.hangup(str(data.get("call_id")), "resident")
+    elif kind == "touch":
+        device.touch()
+    elif kind == "curtain":
+        sock.send(await _curtain(request, principal, apartment, str(data.get("action"))))
+    elif kind == "plan":
+        sock.send({"type": "plan", "items": plan_of(request, apartment, ctl.clock.now())})
+    else:
+        sock.send({"type": "error", "code": "bad_message", "message": f"unknown type {kind!r}"})
+
+
+async def _curtain(
+    request: web.Request, principal: Principal, apartment: Apartment, action: str
+) -> dict[str, Any]:
+    """Open or close the apartment's curtains for the resident (audited as the screen)."""
+    ctl = controller_of(request)
+    if action not in ("open", "close"):
+        return {"type": "error", "code": "bad_message", "message": "curtain action open|close"}
+    curtains = [d.id for d in apartment.devices if d.type is DeviceType.CURTAIN]
+    outcomes: dict[str, str] = {}
+
+    async def one(device: str) -> None:
+        try:
+            result = await ctl.commands.send(
+                device, action, actor=principal.actor, reason="resident on the room screen"
+            )
+            outcomes[device] = result.outcome.value
+        except CommandError as exc:
+            outcomes[device] = exc.reason
+
+    async with asyncio.TaskGroup() as tasks:
+        for device in curtains:
+            tasks.create_task(one(device))
+    ok = bool(outcomes) and all(v == "ok" for v in outcomes.values())
+    return {"type": "curtain", "action": action, "ok": ok, "outcomes": outcomes}
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/screen/ws", screen_socket)

@@ -1,0 +1,268 @@
+"""The room screen's kiosk page and the screen's MQTT device as one device.
+
+The page (a browser on the wall) speaks only to the daemon, over its WebSocket with a
+screen credential. While at least one page of a screen is open, the daemon runs that
+screen's firmware (:class:`PageScreen`, the simulated screen's firmware with the page as
+its touch panel) on its own MQTT connection, under the screen's own MQTT login and
+client id. So the controller sees exactly the contract's screen: retained state,
+``help_pressed``/``call_accepted``/``call_declined``/``touched`` events, commands and
+acks, last will when the page goes away. A simulated screen without a browser is the
+same firmware run by ``SimulatedHome``; a screen is driven by one or the other (the
+broker lets one connection hold a client id).
+
+Help presses are never lost silently: each press has an id the page repeats until it
+is confirmed; the firmware publishes ``help_pressed`` (QoS 1, kept in the outbox while
+disconnected) with that ``press_id``; the page is told "staff have been called" only
+when the controller's alarm service has pushed the help alarm for this screen after it
+saw that press's event; unconfirmed presses are published again every
+:data:`REPUBLISH_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.credentials import SiteCredentials
+from config.site import Apartment, Site
+from devices.clock import Clock
+from devices.contract import DeviceType
+from devices.firmware.base import AfterAck
+from devices.firmware.screen import SimulatedScreen
+from devices.mqtt import BrokerAddress
+
+from ..event_bus import EventBus
+
+log = logging.getLogger(__name__)
+
+REPUBLISH_S = 5.0
+#: A screen's firmware keeps running this long after its last page closed (a reload).
+LINGER_S = 10.0
+
+Send = Callable[[dict[str, Any]], None]
+
+
+class PageScreen(SimulatedScreen):
+    """The screen's firmware driven by the kiosk page; tells the pages every change."""
+
+    def _setup(self) -> None:
+        super()._setup()
+        self.caller: str | None = None
+        self.on_change: Callable[[], None] = lambda: None
+
+    def _report(self) -> None:
+        super()._report()
+        self.on_change()
+
+    async def _cmd_ring(self, args: dict[str, Any]) -> AfterAck:
+        if self._call == "idle":
+            self.caller = str(args.get("caller") or "")
+        return await super()._cmd_ring(args)
+
+    def press_help_with_id(self, press_id: str) -> None:
+        self._wake()
+        self._event("help_pressed", press_id=press_id)
+
+    def view(self) -> dict[str, Any]:
+        """What the page draws."""
+        fields = self._fields()
+        return {**fields, "caller": self.caller if fields["call"] != "idle" else None}
+
+
+@dataclass(eq=False)
+class _Running:
+    device: PageScreen
+    task: asyncio.Task[None]
+    pages: set[Send] = field(default_factory=set)
+    #: press id -> monotonic time of the last publish
+    pending: dict[str, float] = field(default_factory=dict)
+    #: presses whose event the controller has received (awaiting the alarm push)
+    received: set[str] = field(default_factory=set)
+    confirmed: set[str] = field(default_factory=set)
+    stopper: asyncio.TimerHandle | None = None
+
+
+class ScreenBridge:
+    """Runs :class:`PageScreen` firmware for screens whose page is open."""
+
+    def __init__(
+        self,
+        site: Site,
+        credentials: SiteCredentials | None,
+        broker: BrokerAddress,
+        bus: EventBus,
+        clock: Clock,
+    ) -> None:
+        self.site = site
+        self.credentials = credentials
+        self.broker = broker
+        self.bus = bus
+        self.clock = clock
+        self.linger_s = LINGER_S
+        self._running: dict[str, _Running] = {}
+        #: device -> the last help alarm pushed for it (the alarm as JSON)
+        self._help_alarm: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ pages
+
+    def screen_of(self, apartment: Apartment) -> str | None:
+        return next((d.id for d in apartment.devices if d.type is DeviceType.SCREEN), None)
+
+    def attach(self, device_id: str, send: Send) -> PageScreen:
+        """A page of ``device_id`` opened: run its firmware if not yet running."""
+        running = self._running.get(device_id)
+        if running is None:
+            if self.credentials is None:
+                raise LookupError("the daemon has no device credentials for screens")
+            device = PageScreen(
+                self.site.slug,
+                device_id,
+                self.broker,
+                self.credentials.device(device_id),
+                clock=self.clock,
+                model="kiosk-page",
+            )
+            task = asyncio.create_task(device.run(), name=f"page-screen-{device_id}")
+            running = _Running(device, task)
+            self._running[device_id] = running
+            device.on_change = lambda: self._broadcast(device_id, self.state_message(device_id))
+            log.info("screen %s: page attached, firmware started", device_id)
+        if running.stopper is not None:
+            running.stopper.cancel()
+            running.stopper = None
+        running.pages.add(send)
+        return running.device
+
+    def detach(self, device_id: str, send: Send) -> None:
+        running = self._running.get(device_id)
+        if running is None:
+            return
+        running.pages.discard(send)
+        if not running.pages and running.stopper is None:
+            loop = asyncio.get_running_loop()
+            running.stopper = loop.call_later(self.linger_s, self._stop, device_id)
+
+    def _stop(self, device_id: str) -> None:
+        running = self._running.get(device_id)
+        if running is None or running.pages:
+            return
+        del self._running[device_id]
+        running.task.cancel()
+        log.info("screen %s: last page closed, firmware stopped", device_id)
+
+    async def stop_all(self) -> None:
+        for device_id, running in list(self._running.items()):
+            del self._running[device_id]
+            running.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running.task
+
+    def device(self, device_id: str) -> PageScreen | None:
+        running = self._running.get(device_id)
+        return running.device if running else None
+
+    def pages(self, device_id: str) -> set[Send]:
+        running = self._running.get(device_id)
+        return set(running.pages) if running else set()
+
+    def _broadcast(self, device_id: str, message: dict[str, Any]) -> None:
+        for send in self.pages(device_id):
+            send(message)
+
+    def broadcast(self, device_id: str, message: dict[str, Any]) -> None:
+        self._broadcast(device_id, message)
+
+    def state_message(self, device_id: str) -> dict[str, Any]:
+        running = self._running.get(device_id)
+        view = running.device.view() if running else {}
+        return {"type": "state", "data": view}
+
+    def help_message(self, device_id: str) -> dict[str, Any] | None:
+        """The state of the screen's current help alarm, for a page that (re)opens."""
+        alarm = self._help_alarm.get(device_id)
+        if alarm is None or alarm.get("state") == "closed":
+            return None
+        return _help_status(alarm)
+
+    # ------------------------------------------------------------------ help
+
+    def press_help(self, device_id: str, press_id: str) -> None:
+        """The resident pressed call staff (``press_id`` repeated by the page until
+        confirmed)."""
+        running = self._running.get(device_id)
+        if running is None:
+            return
+        if press_id in running.confirmed:
+            send_to = self._help_confirmation(device_id, [press_id])
+            self._broadcast(device_id, send_to)
+            return
+        now = self.clock.monotonic()
+        last = running.pending.get(press_id)
+        if last is None or now - last >= REPUBLISH_S:
+            running.pending[press_id] = now
+            running.device.press_help_with_id(press_id)
+
+    def _help_confirmation(self, device_id: str, presses: list[str]) -> dict[str, Any]:
+        alarm = self._help_alarm.get(device_id, {})
+        return {"type": "help_confirmed", "presses": presses, **_help_status(alarm)}
+
+    async def run(self) -> None:
+        """Watch the controller's events and alarms for the screens' help presses;
+        republish presses not yet confirmed."""
+        with self.bus.subscribe({"event", "alarm"}, queue_size=0) as sub:
+            while True:
+                try:
+                    msg = await sub.get(timeout=1.0)
+                except TimeoutError:
+                    self._republish()
+                    continue
+                data = msg.data
+                device_id = data.get("device")
+                if msg.kind == "alarm" and data.get("kind") == "help" and device_id:
+                    self._on_help_alarm(device_id, data)
+                elif msg.kind == "event" and data.get("type") == "help_pressed":
+                    running = self._running.get(device_id or "")
+                    press_id = (data.get("details") or {}).get("press_id")
+                    if running is not None and press_id in running.pending:
+                        running.received.add(press_id)
+
+    def _on_help_alarm(self, device_id: str, alarm: dict[str, Any]) -> None:
+        self._help_alarm[device_id] = alarm
+        running = self._running.get(device_id)
+        if running is None:
+            return
+        if alarm.get("change") in ("raised", "repeated") and running.received:
+            presses = sorted(running.received)
+            for press in presses:
+                running.pending.pop(press, None)
+                running.confirmed.add(press)
+            running.received.clear()
+            self._broadcast(device_id, self._help_confirmation(device_id, presses))
+        else:
+            self._broadcast(device_id, {"type": "help_status", **_help_status(alarm)})
+
+    def _republish(self) -> None:
+        now = self.clock.monotonic()
+        for running in self._running.values():
+            for press_id, last in list(running.pending.items()):
+                if press_id not in running.received and now - last >= REPUBLISH_S:
+                    log.warning(
+                        "%s: help press %s not confirmed: sent again",
+                        running.device.device_id,
+                        press_id,
+                    )
+                    running.pending[press_id] = now
+                    running.device.press_help_with_id(press_id)
+
+
+def _help_status(alarm: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "alarm_id": alarm.get("id"),
+        "alarm_state": alarm.get("state"),
+        "acked_by": alarm.get("acked_by"),
+        "on_site_by": alarm.get("on_site_by"),
+    }

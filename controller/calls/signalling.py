@@ -1,0 +1,260 @@
+"""Relatives' video calls: who may call when, call state, and the signalling relay.
+
+A call goes through the screen's contract like everything else: the daemon sends the
+screen ``ring`` (audited, actor ``invitation:<id>``); the resident's answer comes back
+as the screen's ``call_accepted``/``call_declined`` event; either side hanging up
+sends ``end_call``. Once accepted, the relative's page makes the WebRTC offer and the
+daemon relays offer, answer and ICE candidates between the two WebSockets untouched.
+Media flows browser to browser (host candidates on one network, or the configured
+STUN/TURN servers); it never passes through the daemon and nothing records it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from config.site import Apartment, Site
+from devices.clock import Clock
+
+from ..command_bus import CommandBus, CommandError
+from ..event_bus import EventBus
+from ..store.calls_sql import InvitationRecord
+from .invitations import CallStore
+from .screen_bridge import ScreenBridge
+from .visiting import VisitingHours, parse_windows
+
+log = logging.getLogger(__name__)
+
+#: A call nobody answers ends after this long.
+RING_TIMEOUT_S = 60.0
+
+Send = Callable[[dict[str, Any]], None]
+
+
+class CallRefused(Exception):
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": "refused", "code": self.code, "message": self.message, **self.details}
+
+
+@dataclass(eq=False)
+class Call:
+    id: str
+    apartment: str
+    device: str
+    invitation: str
+    relative: Send
+    state: str = "ringing"  # ringing, active, ended
+    ended_by: str | None = None
+    ring_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class CallService:
+    """Active calls (at most one per screen) and the relay between their two sides."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: CallStore,
+        commands: CommandBus,
+        bus: EventBus,
+        bridge: ScreenBridge,
+        clock: Clock,
+    ) -> None:
+        self.site = site
+        self.store = store
+        self.commands = commands
+        self.bus = bus
+        self.bridge = bridge
+        self.clock = clock
+        self.calls: dict[str, Call] = {}
+        self._by_device: dict[str, str] = {}
+        self._hours_override: dict[str, list[str]] | None = None
+        #: invitation id -> the relatives' open sockets (closed at once on revocation)
+        self.sockets: dict[str, set[Any]] = {}
+
+    # ------------------------------------------------------------------ visiting hours
+
+    def apartment(self, number: str) -> Apartment | None:
+        return next((a for a in self.site.apartments if a.number == number), None)
+
+    async def windows(self, apartment: Apartment) -> tuple[list[str], str]:
+        """The apartment's visiting windows and where they come from."""
+        if self._hours_override is None:
+            self._hours_override = await self.store.get_visiting_hours()
+        if apartment.number in self._hours_override:
+            return self._hours_override[apartment.number], "staff"
+        if apartment.visiting_hours is not None:
+            return list(apartment.visiting_hours), "site file (apartment)"
+        return list(self.site.site.visiting_hours), "site file"
+
+    async def set_windows(self, apartment: Apartment, windows: list[str] | None, by: str) -> None:
+        if windows is not None:
+            parse_windows(windows)  # VisitingHoursError before anything is stored
+        await self.store.set_visiting_hours(apartment.number, windows, by=by, at=self.clock.now())
+        self._hours_override = None
+
+    async def visiting(self, apartment: Apartment, now: datetime | None = None) -> dict[str, Any]:
+        """``{open, next_open, windows, source}`` for the relative's page."""
+        now = now or self.clock.now()
+        windows, source = await self.windows(apartment)
+        hours = VisitingHours(parse_windows(windows), self.site.zone)
+        nxt = hours.next_open(now)
+        return {
+            "open": hours.is_open(now),
+            "next_open": nxt.astimezone(self.site.zone).isoformat() if nxt else None,
+            "windows": windows,
+            "source": source,
+        }
+
+    # ------------------------------------------------------------------ calls
+
+    def call_of_device(self, device: str) -> Call | None:
+        call_id = self._by_device.get(device)
+        return self.calls.get(call_id) if call_id else None
+
+    async def start(self, invitation: InvitationRecord, relative: Send) -> Call:
+        """The relative pressed call: check, ring the screen; :class:`CallRefused`."""
+        apartment = self.apartment(invitation.apartment)
+        device = self.bridge.screen_of(apartment) if apartment else None
+        if apartment is None or device is None:
+            raise CallRefused("no_screen", "this apartment has no screen")
+        visiting = await self.visiting(apartment)
+        if not visiting["open"]:
+            raise CallRefused(
+                "outside_visiting_hours",
+                "calls are possible during visiting hours only",
+                next_open=visiting["next_open"],
+                windows=visiting["windows"],
+            )
+        if device in self._by_device:
+            raise CallRefused("busy", "another call with this screen is going on")
+        call = Call(
+            id=secrets.token_hex(8),
+            apartment=apartment.number,
+            device=device,
+            invitation=invitation.id,
+            relative=relative,
+        )
+        self.calls[call.id] = call
+        self._by_device[device] = call.id
+        try:
+            result = await self.commands.send(
+                device,
+                "ring",
+                {"call_id": call.id, "caller": invitation.relative[:64] or "relative"},
+                actor=f"invitation:{invitation.id}",
+                reason="video call from a relative",
+            )
+        except CommandError as exc:
+            self._forget(call)
+            raise CallRefused("screen_unavailable", str(exc)) from None
+        if result.outcome.value != "ok":
+            self._forget(call)
+            raise CallRefused(
+                "screen_unavailable",
+                f"the screen did not ring ({result.outcome.value}"
+                + (f": {result.error})" if result.error else ")"),
+            )
+        loop = asyncio.get_running_loop()
+        call.ring_timer = loop.call_later(
+            RING_TIMEOUT_S, lambda: asyncio.ensure_future(self.hangup(call.id, "no_answer"))
+        )
+        return call
+
+    def _forget(self, call: Call) -> None:
+        self.calls.pop(call.id, None)
+        if self._by_device.get(call.device) == call.id:
+            del self._by_device[call.device]
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+
+    def relay(self, call_id: str, side: str, data: Any) -> bool:
+        """Pass one signalling message (SDP or ICE candidate) to the other side."""
+        call = self.calls.get(call_id)
+        if call is None or call.state != "active":
+            return False
+        message = {"type": "signal", "call_id": call_id, "data": data}
+        if side == "relative":
+            self.bridge.broadcast(call.device, message)
+        else:
+            call.relative(message)
+        return True
+
+    async def hangup(self, call_id: str, by: str) -> None:
+        """End a call (``by``: relative, resident, no_answer, ...); tells both sides
+        and sends the screen ``end_call``."""
+        call = self.calls.get(call_id)
+        if call is None or call.state == "ended":
+            return
+        call.state, call.ended_by = "ended", by
+        self._forget(call)
+        ended = {"type": "ended", "call_id": call_id, "by": by}
+        with contextlib.suppress(Exception):
+            call.relative(ended)
+        self.bridge.broadcast(call.device, ended)
+        self._publish(call)
+        try:
+            await self.commands.send(
+                call.device,
+                "end_call",
+                actor=f"invitation:{call.invitation}",
+                reason=f"call ended ({by})",
+            )
+        except CommandError as exc:
+            log.warning("call %s: end_call not sent: %s", call_id, exc)
+
+    def _publish(self, call: Call) -> None:
+        self.bus.publish(
+            "call",
+            {
+                "id": call.id,
+                "apartment": call.apartment,
+                "device": call.device,
+                "state": call.state,
+            },
+        )
+
+    async def run(self) -> None:
+        """Follow the screens' answers (contract events) and their state."""
+        with self.bus.subscribe({"event", "twin"}, queue_size=0) as sub:
+            async for msg in sub:
+                data = msg.data
+                if msg.kind == "event":
+                    call = self.calls.get(str((data.get("details") or {}).get("call_id")))
+                    if call is None or call.device != data.get("device"):
+                        continue
+                    if data.get("type") == "call_accepted" and call.state == "ringing":
+                        call.state = "active"
+                        if call.ring_timer is not None:
+                            call.ring_timer.cancel()
+                        call.relative({"type": "accepted", "call_id": call.id})
+                        self.bridge.broadcast(
+                            call.device, {"type": "call_start", "call_id": call.id}
+                        )
+                        self._publish(call)
+                    elif data.get("type") == "call_declined":
+                        call.relative({"type": "declined", "call_id": call.id})
+                        call.state = "ended"
+                        self._forget(call)
+                        self._publish(call)
+                elif msg.kind == "twin":
+                    call = self.call_of_device(str(data.get("id")))
+                    if call is None:
+                        continue
+                    reported = data.get("state") or {}
+                    gone = data.get("availability") in ("offline", "stale")
+                    if gone or (call.state == "active" and reported.get("call") == "idle"):
+                        await self.hangup(call.id, "screen" if not gone else "screen_offline")

@@ -1,0 +1,234 @@
+"""The relatives' video link in two real Chromium contexts (fake camera) against the
+real daemon and Mosquitto: invite, visiting hours, ring, accept/decline, WebRTC media
+both ways, hang up from either side."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from controller.calls.invitations import Invitations
+from devices.clock import ManualClock
+
+from ..harness import RunningController, wait_twin
+from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
+
+FRAMES = "async () => window.tryggboCall && (await window.tryggboCall.framesDecoded()) > 0"
+
+
+async def invite(ctl: RunningController, apartment: str, **body: Any) -> dict[str, Any]:
+    status, data = await ctl.call(
+        "POST",
+        "/api/calls/invitations",
+        json={"apartment": apartment, "relative": "Anna Lindqvist", **body},
+    )
+    assert status == 201, data
+    return data
+
+
+async def set_hours(ctl: RunningController, apartment: str, windows: list[str] | None) -> None:
+    status, data = await ctl.call(
+        "PUT", f"/api/calls/visiting-hours/{apartment}", json={"windows": windows}
+    )
+    assert status == 200, data
+
+
+async def _ring_and_accept(ctl: RunningController, relative, screen_page, device: str) -> None:
+    await relative.click("#call")
+    await screen_page.wait_for_selector("#incoming:not([hidden])", timeout=TIMEOUT_MS)
+    assert await screen_page.text_content("#caller") == "Anna Lindqvist"
+    await screen_page.click("#accept")
+    for page in (relative, screen_page):
+        await page.wait_for_selector(
+            '#call-state[data-state="connected"]', state="attached", timeout=TIMEOUT_MS
+        )
+        await page.wait_for_function(FRAMES, timeout=TIMEOUT_MS, polling=200)
+    twin = await wait_twin(
+        ctl.controller, device, lambda t: t.reported is not None and t.reported.call == "active"
+    )
+    assert twin.reported is not None
+
+
+async def test_video_call_connects_both_ways_and_either_side_hangs_up(
+    ctl: RunningController, kiosk, new_page
+) -> None:
+    screen = await kiosk("214")
+    await set_hours(ctl, "214", ["daily 00:00-24:00"])
+    link = (await invite(ctl, "214"))["link"]
+    dashboard = await sign_in_dashboard(new_page, ctl)
+    screen_page = await open_kiosk(new_page, ctl, screen)
+    relative = await new_page(1024, 768)
+    await relative.goto(link)
+    await relative.wait_for_selector('#visiting[data-open="true"]', timeout=TIMEOUT_MS)
+
+    # the relative hangs up
+    await _ring_and_accept(ctl, relative, screen_page, screen.device)
+    await dashboard.wait_for_selector(
+        '[data-apartment="214"] .screen[data-call="active"]', timeout=TIMEOUT_MS
+    )
+    status, active = await ctl.call("GET", "/api/calls/active")
+    assert status == 200
+    assert [c["apartment"] for c in active["calls"]] == ["214"]
+    await relative.click("#hangup")
+    await screen_page.wait_for_selector("#in-call", state="hidden", timeout=TIMEOUT_MS)
+    await wait_twin(ctl.controller, screen.device, lambda t: t.reported.call == "idle")
+
+    # the resident hangs up
+    await _ring_and_accept(ctl, relative, screen_page, screen.device)
+    await screen_page.click("#hangup")
+    await relative.wait_for_selector('#status[data-kind="ended"]', timeout=TIMEOUT_MS)
+    await relative.wait_for_selector("#in-call", state="hidden", timeout=TIMEOUT_MS)
+    await wait_twin(ctl.controller, screen.device, lambda t: t.reported.call == "idle")
+    status, active = await ctl.call("GET", "/api/calls/active")
+    assert active["calls"] == []
+
+
+async def test_resident_declines_and_the_relative_is_told(
+    ctl: RunningController, kiosk, new_page
+) -> None:
+    screen = await kiosk("214")
+    await set_hours(ctl, "214", ["daily 00:00-24:00"])
+    invitation = await invite(ctl, "214")
+    screen_page = await open_kiosk(new_page, ctl, screen)
+    relative = await new_page(1024, 768)
+    await relative.goto(invitation["link"])
+    await relative.wait_for_selector('#visiting[data-open="true"]', timeout=TIMEOUT_MS)
+    await relative.click("#call")
+    await screen_page.wait_for_selector("#incoming:not([hidden])", timeout=TIMEOUT_MS)
+    await screen_page.click("#decline")
+    await relative.wait_for_selector('#status[data-kind="declined"]', timeout=TIMEOUT_MS)
+    await screen_page.wait_for_selector("#incoming", state="hidden", timeout=TIMEOUT_MS)
+    _status, audit = await ctl.call("GET", "/api/audit", params={"device": screen.device})
+    actions = {(r["action"], r["actor"]) for r in audit["audit"]}
+    assert ("ring", f"invitation:{invitation['id']}") in actions
+    status, active = await ctl.call("GET", "/api/calls/active")
+    assert status == 200
+    assert active["calls"] == []
+
+
+async def test_outside_visiting_hours_the_call_is_refused_with_the_next_possible_time(
+    ctl: RunningController, kiosk, new_page
+) -> None:
+    zone = ctl.controller.site.zone
+    in_two_days = (datetime.now(zone) + timedelta(days=2)).date()
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[in_two_days.weekday()]
+    await set_hours(ctl, "215", [f"{day} 10:00-11:30"])
+    expected = datetime.combine(in_two_days, time(10, 0), tzinfo=zone)
+    relative = await new_page(1024, 768)
+    await relative.goto((await invite(ctl, "215"))["link"])
+    await relative.wait_for_selector('#visiting[data-open="false"]', timeout=TIMEOUT_MS)
+    assert "10.00" in await relative.text_content("#visiting")
+    await relative.click("#call")
+    await relative.wait_for_selector('#status[data-kind="refused"]', timeout=TIMEOUT_MS)
+    next_open = await relative.get_attribute("#status", "data-next-open")
+    assert next_open is not None
+    assert datetime.fromisoformat(next_open) == expected
+    assert "10.00" in await relative.text_content("#status")
+    _status, audit = await ctl.call("GET", "/api/audit", params={"device": "a215-screen"})
+    assert "ring" not in [r["action"] for r in audit["audit"]]
+
+
+async def test_expired_and_revoked_links_get_a_clear_refusal_page(
+    ctl: RunningController, new_page
+) -> None:
+    # a link made two days ago, valid for one day, signed with the daemon's own key
+    past = ManualClock(datetime.now(UTC) - timedelta(days=2))
+    token, _ = await Invitations(ctl.controller.store, past).create(  # type: ignore[arg-type]
+        apartment="215", resident="x", relative="Old link", by="test-staff", valid_days=1
+    )
+    page = await new_page(1024, 768)
+    await page.goto(f"{ctl.controller.http_url}/ui/call.html#t={token}")
+    await page.wait_for_selector('#refusal[data-code="invitation_expired"]', timeout=TIMEOUT_MS)
+    assert await page.text_content("#refusal-title") == "Länken har gått ut"
+    assert await page.is_hidden("#lobby")
+
+    # an open page is cut off the moment staff revoke its link, and cannot come back
+    invitation = await invite(ctl, "215")
+    live = await new_page(1024, 768)
+    await live.goto(invitation["link"])
+    await live.wait_for_selector("#lobby:not([hidden])", timeout=TIMEOUT_MS)
+    status, revoked = await ctl.call("POST", f"/api/calls/invitations/{invitation['id']}/revoke")
+    assert status == 200
+    assert revoked["status"] == "revoked"
+    await live.wait_for_selector('#refusal[data-code="invitation_revoked"]', timeout=TIMEOUT_MS)
+    await live.reload()
+    await live.wait_for_selector('#refusal[data-code="invitation_revoked"]', timeout=TIMEOUT_MS)
+    assert await live.text_content("#refusal-title") == "Länken är återkallad"
+    _status, listed = await ctl.call("GET", "/api/calls/invitations", params={"apartment": "215"})
+    mine = next(i for i in listed["invitations"] if i["id"] == invitation["id"])
+    assert mine["revoked_by"] == "test-staff"
+
+
+async def test_a_link_token_opens_its_call_page_and_nothing_else(ctl: RunningController) -> None:
+    invitation = await invite(ctl, "215")
+    token = invitation["link"].split("#t=", 1)[1]
+    base = ctl.controller.http_url
+    async with aiohttp.ClientSession(base_url=base) as http:
+        async with http.get("/api/calls/invitation", headers={"X-Invitation": token}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["resident"] == invitation["resident"]
+        for path in (
+            "/api/devices",
+            "/api/devices/a215-lock",
+            "/api/alarms",
+            "/api/site",
+            "/api/calls/invitations",
+            "/api/ws",
+        ):
+            async with http.get(path, headers={"Authorization": f"Bearer {token}"}) as resp:
+                assert resp.status == 401, path
+            async with http.get(path, headers={"X-Invitation": token}) as resp:
+                assert resp.status == 401, path
+        async with http.post(
+            "/api/devices/a215-lock/commands",
+            json={"action": "unlock", "reason": "care visit"},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            assert resp.status == 401
+        # the screen socket takes screen credentials only
+        async with http.ws_connect("/api/screen/ws") as ws:
+            await ws.send_json({"type": "hello", "token": token})
+            refusal = await ws.receive_json(timeout=5)
+            assert refusal["code"] == "bad_token"
+        # the signature binds the link to its invitation: another id is refused
+        other = await invite(ctl, "216")
+        other_id, other_expires, _ = other["link"].split("#t=", 1)[1].split(".")
+        forged = ".".join([other_id, other_expires, token.split(".")[2]])
+        async with http.get("/api/calls/invitation", headers={"X-Invitation": forged}) as resp:
+            assert resp.status == 401
+            assert (await resp.json())["error"]["code"] == "invitation_invalid"
+        async with http.ws_connect("/api/calls/ws") as ws:
+            await ws.send_json({"type": "hello", "token": forged})
+            assert (await ws.receive_json(timeout=5))["code"] == "invitation_invalid"
+
+
+async def test_staff_invite_from_the_dashboard_with_a_qr_code_and_revoke_it(
+    ctl: RunningController, new_page, artifacts: Path
+) -> None:
+    dashboard = await sign_in_dashboard(new_page, ctl)
+    await dashboard.click('[data-apartment="216"] .cell-link')
+    await dashboard.fill("#invite-name", "Karin Nilsson")
+    await dashboard.click("#btn-invite")
+    await dashboard.wait_for_selector("#invite-result:not([hidden])", timeout=TIMEOUT_MS)
+    link = await dashboard.input_value("#invite-link")
+    assert "/ui/call.html#t=" in link
+    await dashboard.wait_for_function(
+        "document.getElementById('invite-qr').naturalWidth > 100", timeout=TIMEOUT_MS
+    )
+    row = dashboard.locator('#invitations-body tr[data-status="valid"]', has_text="Karin Nilsson")
+    await row.wait_for(timeout=TIMEOUT_MS)
+    await dashboard.screenshot(path=str(artifacts / "dashboard-invitation.png"), full_page=True)
+
+    relative = await new_page(1024, 768)
+    await relative.goto(link)
+    await relative.wait_for_selector("#lobby:not([hidden])", timeout=TIMEOUT_MS)
+    resident = next(a.resident for a in ctl.controller.site.apartments if a.number == "216")
+    assert await relative.text_content("#resident") == resident
+    await row.locator("button[data-revoke]").click()
+    await dashboard.locator(
+        '#invitations-body tr[data-status="revoked"]', has_text="Karin Nilsson"
+    ).wait_for(timeout=TIMEOUT_MS)
+    await relative.wait_for_selector('#refusal[data-code="invitation_revoked"]', timeout=TIMEOUT_MS)

@@ -1,0 +1,73 @@
+// The apartment page's video-call section: visiting hours, invite a relative (link and
+// QR code to print or send), list and revoke invitations.
+import { api } from "/ui/api.js";
+import { t } from "/ui/i18n.js";
+import { escapeHtml, when } from "/ui/format.js";
+
+function rowHtml(inv) {
+  return `<tr data-invitation="${escapeHtml(inv.id)}" data-status="${escapeHtml(inv.status)}">
+    <td>${escapeHtml(inv.relative)}</td><td>${escapeHtml(t(`invitation_${inv.status}`))}</td>
+    <td>${escapeHtml(when(inv.expires_at))}</td><td>${escapeHtml(inv.created_by)}</td>
+    <td>${inv.status === "valid" ? `<button type="button" data-revoke="${escapeHtml(inv.id)}">${t("revoke")}</button>` : ""}</td>
+  </tr>`;
+}
+
+async function loadList(number) {
+  const { ok, data } = await api("GET", `/api/calls/invitations?apartment=${encodeURIComponent(number)}`);
+  const body = document.getElementById("invitations-body");
+  if (!body || !ok) return;
+  body.innerHTML = data.invitations.map(rowHtml).join("");
+}
+
+async function loadHours(number) {
+  const { ok, data } = await api("GET", `/api/calls/visiting-hours/${encodeURIComponent(number)}`);
+  const el = document.getElementById("visiting-hours");
+  if (el && ok) el.textContent = `${t("visiting_hours")}: ${data.windows.join(", ")}`;
+}
+
+export function renderCalls(el, number) {
+  el.innerHTML = `
+    <h2>${t("video_calls")}</h2>
+    <p id="visiting-hours"></p>
+    <form id="invite-form" class="invite-form">
+      <label>${t("relative_name")} <input id="invite-name" maxlength="64" required></label>
+      <label>${t("valid_days")} <input id="invite-days" type="number" min="1" max="90" value="30"></label>
+      <button type="submit" id="btn-invite">${t("invite_relative")}</button>
+    </form>
+    <div id="invite-result" class="invite-result" hidden>
+      <p>${t("invite_link_once")}</p>
+      <p><input id="invite-link" readonly size="60"></p>
+      <p><img id="invite-qr" alt="QR"></p>
+    </div>
+    <table class="invitations"><thead><tr><th>${t("relative_name")}</th><th>${t("status")}</th>
+      <th>${t("expires")}</th><th>${t("invited_by")}</th><th></th></tr></thead>
+      <tbody id="invitations-body"></tbody></table>`;
+  document.getElementById("invite-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const button = document.getElementById("btn-invite");
+    button.disabled = true;
+    try {
+      const { ok, data } = await api("POST", "/api/calls/invitations", {
+        apartment: number,
+        relative: document.getElementById("invite-name").value.trim(),
+        valid_days: Number(document.getElementById("invite-days").value),
+      });
+      if (!ok) return;
+      document.getElementById("invite-link").value = data.link;
+      document.getElementById("invite-qr").src = data.qr_data_uri;
+      document.getElementById("invite-result").hidden = false;
+      await loadList(number);
+    } finally {
+      button.disabled = false;
+    }
+  };
+  el.addEventListener("click", async (ev) => {
+    const button = ev.target.closest("button[data-revoke]");
+    if (!button) return;
+    button.disabled = true;
+    await api("POST", `/api/calls/invitations/${encodeURIComponent(button.dataset.revoke)}/revoke`);
+    await loadList(number);
+  });
+  loadHours(number);
+  loadList(number);
+}

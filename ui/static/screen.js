@@ -1,0 +1,238 @@
+// The resident's room screen (kiosk). Opened as /ui/screen.html#token=<screen token>;
+// the token is kept in localStorage so the kiosk survives restarts.
+import { VideoCall, camera, pageSocket } from "/ui/rtc.js";
+
+const TEXTS = {
+  sv: {
+    call_staff: "Ring personalen", curtains_open: "Öppna gardinerna", curtains_close: "Stäng gardinerna",
+    today: "I dag", call_from: "Samtal från", answer: "Svara", decline: "Avvisa", hang_up: "Lägg på",
+    no_token: "Den här skärmen är inte ansluten. Be personalen om hjälp.",
+    sending: "Larmet skickas …", called: "Personalen är kallad", acknowledged: "Personalen har sett ditt larm",
+    acknowledged_by: "har sett ditt larm", on_site: "Personalen är på väg", nothing_planned: "Inget inplanerat",
+    offline: "Skärmen har tappat kontakten. Försöker igen …", curtains_failed: "Gardinerna svarar inte",
+    from: "Från", ended: "Samtalet är slut",
+    parts: ["natt", "morgon", "förmiddag", "eftermiddag", "kväll"],
+    actions: { open: "gardinerna öppnas", close: "gardinerna stängs", lock: "dörren låses",
+      unlock: "dörren låses upp", show_message: "meddelande", set_night_mode: "nattläge" },
+  },
+  en: {
+    call_staff: "Call staff", curtains_open: "Open curtains", curtains_close: "Close curtains",
+    today: "Today", call_from: "Call from", answer: "Answer", decline: "Decline", hang_up: "Hang up",
+    no_token: "This screen is not connected. Ask staff for help.",
+    sending: "Calling staff …", called: "Staff have been called", acknowledged: "Staff have seen your call",
+    acknowledged_by: "has seen your call", on_site: "Staff are on their way", nothing_planned: "Nothing planned",
+    offline: "The screen lost its connection. Trying again …", curtains_failed: "The curtains do not answer",
+    from: "From", ended: "The call has ended",
+    parts: ["night", "morning", "late morning", "afternoon", "evening"],
+    actions: { open: "curtains open", close: "curtains close", lock: "door locks",
+      unlock: "door unlocks", show_message: "message", set_night_mode: "night mode" },
+  },
+};
+const lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "sv";
+const T = TEXTS[lang];
+const locale = lang === "sv" ? "sv-SE" : "en-GB";
+const $ = (id) => document.getElementById(id);
+
+let zone = "Europe/Stockholm";
+let nightWindow = "22:00-06:00";
+let iceServers = [];
+let screenState = {};
+let call = null;
+let callId = null;
+let helpPress = null; // the press waiting for the controller's confirmation
+let helpRetry = null;
+
+function token() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get("token")) {
+    localStorage.setItem("tryggbo-screen-token", hash.get("token"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return localStorage.getItem("tryggbo-screen-token");
+}
+
+function localParts(date) {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat(locale, {
+    timeZone: zone, weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(date)) parts[p.type] = p.value;
+  return parts;
+}
+
+function partOfDay(hour) {
+  if (hour < 5) return T.parts[0];
+  if (hour < 9) return T.parts[1];
+  if (hour < 12) return T.parts[2];
+  if (hour < 18) return T.parts[3];
+  if (hour < 22) return T.parts[4];
+  return T.parts[0];
+}
+
+function minutes(hhmm) { const [h, m] = hhmm.split(":").map(Number); return h * 60 + m; }
+
+function inNight(hour, minute) {
+  const [from, to] = nightWindow.split("-").map(minutes);
+  const now = hour * 60 + minute;
+  return from <= to ? now >= from && now < to : now >= from || now < to;
+}
+
+export function timeText(date) {
+  const p = localParts(date);
+  return `${p.hour}.${p.minute}`; // Swedish 24-hour time: 14.30
+}
+
+function tick() {
+  const now = new Date();
+  const p = localParts(now);
+  $("clock").textContent = `${p.hour}.${p.minute}`;
+  $("date").textContent = `${p.weekday} ${p.day} ${p.month}`;
+  $("part-of-day").textContent = partOfDay(Number(p.hour));
+  const quiet = (screenState.call || "idle") === "idle" && $("help-status").hidden;
+  const night = inNight(Number(p.hour), Number(p.minute)) || !!screenState.night_mode;
+  document.body.classList.toggle("night", night && quiet); // never dim a call or a help call
+}
+
+function showHelp(kind, text) {
+  const box = $("help-status");
+  box.hidden = !kind;
+  box.className = `help-status ${kind || ""}`;
+  box.dataset.state = kind || "";
+  box.textContent = text || "";
+  tick();
+}
+
+function renderState(state) {
+  screenState = state || {};
+  const msg = screenState.message;
+  $("message").hidden = !msg;
+  $("message-text").textContent = msg ? msg.text : "";
+  $("message-from").textContent = msg && msg.from ? `${T.from}: ${msg.from}` : "";
+  const ringing = screenState.call === "ringing";
+  $("incoming").hidden = !ringing;
+  $("caller").textContent = screenState.caller || "";
+  if (ringing) callId = screenState.call_id;
+  if (screenState.call === "idle" && call) endCall();
+  $("in-call").hidden = screenState.call !== "active" && !call;
+  tick();
+}
+
+function renderPlan(items) {
+  const list = $("plan");
+  list.replaceChildren();
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.textContent = T.nothing_planned;
+    list.append(li);
+  }
+  for (const item of items) {
+    const li = document.createElement("li");
+    const time = document.createElement("span");
+    time.className = "time";
+    time.textContent = timeText(new Date(item.at));
+    li.append(time, document.createTextNode(item.what || T.actions[item.action] || item.action));
+    list.append(li);
+  }
+}
+
+function endCall() {
+  if (call) call.close();
+  call = null;
+  $("in-call").hidden = true;
+}
+
+const credential = token();
+if (!credential) {
+  $("no-token").hidden = false;
+} else {
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = T[el.dataset.t];
+  document.documentElement.lang = lang;
+  const sock = pageSocket("/api/screen/ws", credential, {
+    onOpen() { $("link-status").hidden = true; if (helpPress) sendHelp(); },
+    onClose() { $("link-status").hidden = false; $("link-status").textContent = T.offline; },
+    onRefused(msg) { $("no-token").hidden = false; $("no-token").dataset.code = msg.code; },
+    onMessage(msg) { handle(msg); },
+  });
+
+  function sendHelp() { sock.send({ type: "help", press: helpPress }); }
+
+  async function handle(msg) {
+    switch (msg.type) {
+      case "welcome":
+        zone = msg.timezone; nightWindow = msg.night_window; iceServers = msg.ice_servers || [];
+        document.body.dataset.apartment = msg.apartment;
+        tick();
+        break;
+      case "state": renderState(msg.data); break;
+      case "plan": renderPlan(msg.items || []); break;
+      case "help_confirmed":
+        if (helpPress && msg.presses.includes(helpPress)) {
+          helpPress = null;
+          clearInterval(helpRetry);
+          $("call-staff").disabled = false;
+        }
+        renderHelp(msg, true);
+        break;
+      case "help_status": renderHelp(msg, false); break;
+      case "call_start":
+        callId = msg.call_id;
+        $("incoming").hidden = true;
+        $("in-call").hidden = false;
+        break;
+      case "signal":
+        if (call && msg.call_id === callId) await call.signal(msg.data);
+        break;
+      case "ended":
+        endCall();
+        break;
+      case "curtain":
+        if (!msg.ok) showHelp("failed", T.curtains_failed);
+        break;
+      default: break;
+    }
+  }
+
+  function renderHelp(msg, confirmed) {
+    if (helpPress) return; // still waiting for our own press
+    const state = msg.alarm_state;
+    if (state === "acknowledged") showHelp("acknowledged", msg.acked_by ? `${msg.acked_by} ${T.acknowledged_by}` : T.acknowledged);
+    else if (state === "on_site") showHelp("acknowledged", T.on_site);
+    else if (state === "open" || confirmed) showHelp("confirmed", T.called);
+    else showHelp(null);
+  }
+
+  $("call-staff").addEventListener("click", () => {
+    helpPress = helpPress || (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
+    $("call-staff").disabled = true;
+    showHelp("sending", T.sending);
+    sendHelp();
+    clearInterval(helpRetry);
+    helpRetry = setInterval(sendHelp, 2000); // until the controller confirms
+  });
+  $("curtains-open").addEventListener("click", () => sock.send({ type: "curtain", action: "open" }));
+  $("curtains-close").addEventListener("click", () => sock.send({ type: "curtain", action: "close" }));
+  document.body.addEventListener("pointerdown", () => sock.send({ type: "touch" }), { passive: true });
+
+  $("accept").addEventListener("click", async () => {
+    const id = callId;
+    $("incoming").hidden = true;
+    $("in-call").hidden = false;
+    call = new VideoCall({
+      iceServers,
+      sendSignal: (data) => sock.send({ type: "signal", call_id: id, data }),
+      localVideo: $("local-video"), remoteVideo: $("remote-video"),
+      onState: (s) => { $("call-state").dataset.state = s; },
+    });
+    await call.addMedia(await camera());
+    sock.send({ type: "accept", call_id: id });
+  });
+  $("decline").addEventListener("click", () => sock.send({ type: "decline", call_id: callId }));
+  $("hangup").addEventListener("click", () => {
+    sock.send({ type: "hangup", call_id: callId });
+    endCall();
+  });
+
+  setInterval(tick, 1000);
+  setInterval(() => sock.send({ type: "plan" }), 5 * 60 * 1000);
+  tick();
+}
