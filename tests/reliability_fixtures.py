@@ -79,10 +79,10 @@ async def rel_ctl_session(
 @pytest.fixture
 async def rel_ctl(
     rel_broker: BrokerUnderTest, rel_ctl_session: RunningController
-) -> AsyncIterator[RunningController]:
+) -> RunningController:
     """The reliability controller with every device online before the test."""
     await wait_all_online(rel_ctl_session.controller, timeout=30)
-    yield rel_ctl_session
+    return rel_ctl_session
 
 
 def mqtt_client(broker: BrokerUnderTest, ident: str, login: MqttLogin) -> aiomqtt.Client:
@@ -101,9 +101,7 @@ async def publish_fire(broker: BrokerUnderTest, state: str) -> datetime:
     ts = datetime.now(UTC)
     topics = SiteTopics(broker.site.slug)
     async with mqtt_client(broker, "test-fire-panel", broker.credentials.fire_panel) as panel:
-        await panel.publish(
-            topics.fire, encode(FireSignal(state=state, ts=ts)), qos=1, retain=True
-        )
+        await panel.publish(topics.fire, encode(FireSignal(state=state, ts=ts)), qos=1, retain=True)
     return ts
 
 
