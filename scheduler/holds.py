@@ -18,6 +18,7 @@ The rule (also in :mod:`scheduler.engine` and docs/architecture.md):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -69,6 +70,9 @@ class Holds:
     def __init__(self) -> None:
         self._by_device: dict[str, HoldRecord] = {}
         self._owed: list[tuple[str, HoldRecord]] = []
+        #: one flush at a time: two concurrent ones popped the same entry twice
+        #: (IndexError that stopped the daemon under a burst of staff commands)
+        self._flushing = asyncio.Lock()
 
     def load(self, records: Iterable[HoldRecord]) -> None:
         self._by_device = {r.device: r for r in records}
@@ -131,6 +135,10 @@ class Holds:
 
     async def flush(self, store: HoldStore) -> None:
         """Write what is owed (a failed write is logged and kept for the next flush)."""
+        async with self._flushing:
+            await self._flush(store)
+
+    async def _flush(self, store: HoldStore) -> None:
         while self._owed:
             op, hold = self._owed[0]
             try:

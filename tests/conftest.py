@@ -19,6 +19,9 @@ from config.site import EXAMPLE_SITE, Site, load_site
 from controller.brokers import MosquittoProcess, find_mosquitto
 from devices.mqtt import BrokerAddress
 
+# the fault, security and fuzz suites' own broker, home and controller
+pytest_plugins = ["tests.reliability_fixtures"]
+
 
 @dataclass
 class BrokerUnderTest:
