@@ -31,11 +31,12 @@ counts from that moment (a resumed schedule does not catch up its pause).
 
 Staff hold (:mod:`scheduler.holds`): a command with outcome ``ok`` whose actor does not
 start with ``schedule:`` and whose action is not maintenance (ping, identify, reboot,
-update_firmware) holds its device from the command's time until the device's first
-scheduled due instant after it (any schedule): every firing for that device at that
-instant skips that device only (device outcome ``held``; the others get their
-command), then the hold ends and later firings run normally. A newer command replaces
-the hold; a ``missed`` firing does not end it; holds are stored and survive restarts.
+update_firmware) nor a call's ring / end_call holds its device from the command's
+time until the device's first scheduled due instant after it (any schedule): every
+firing for that device at that instant skips that device only (device outcome
+``held``; the others get their command), then the hold ends and later firings run
+normally. A newer command replaces the hold; a ``missed`` firing does not end it;
+holds are stored and survive restarts.
 
 Device fallback: :mod:`scheduler.fallback` publishes each device's own daily routines.
 """

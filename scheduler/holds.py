@@ -4,7 +4,8 @@ The rule (also in :mod:`scheduler.engine` and docs/architecture.md):
 
 * A command creates a hold on its device when its outcome is ``ok``, its actor does not
   start with ``schedule:`` (a person or script, not a schedule) and its action is not a
-  maintenance action (``ping``, ``identify``, ``reboot``, ``update_firmware``). The hold
+  maintenance action (``ping``, ``identify``, ``reboot``, ``update_firmware``) or part
+  of a video call (``ring``, ``end_call``: a call is not a routine's state). The hold
   starts at the command's time (``ts`` of the bus message: when its outcome was known).
   A newer command replaces the device's hold.
 * The hold ends at the device's first scheduled due instant strictly after that time,
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 
 #: Actor prefix of the commands a schedule sends.
 SCHEDULE_ACTOR = "schedule:"
-#: Actions that keep a device working; they do not hold it against its schedules.
-MAINTENANCE_ACTIONS = frozenset(COMMON_ACTIONS)
+#: Actions that do not hold a device against its schedules: maintenance, which keeps
+#: a device working, and a call's ring and hang-up, which no routine sets.
+MAINTENANCE_ACTIONS = frozenset(COMMON_ACTIONS) | {"ring", "end_call"}
 
 
 class HoldStore(Protocol):

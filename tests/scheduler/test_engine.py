@@ -19,6 +19,7 @@ from controller.store import SqlStore, open_store
 from devices.clock import ManualClock
 from scheduler import Schedule, ScheduleError, parse_schedule
 from scheduler.engine import ScheduleEngine, ScheduleExists
+from scheduler.holds import Holds
 
 STHLM = ZoneInfo("Europe/Stockholm")
 SITE: Site = load_site(EXAMPLE_SITE)
@@ -281,6 +282,15 @@ async def test_a_staff_command_holds_only_that_device_for_one_firing(
     sender.sent.clear()
     await at(engine, clock, local(2026, 12, 2, 7, 0))  # normal firing resumes after
     assert sender.devices() == WING_A_CURTAINS
+
+
+def test_a_calls_ring_and_hang_up_hold_nothing() -> None:
+    holds = Holds()
+    at = local(2026, 12, 1, 20, 45)
+    for action in ("ring", "end_call"):
+        assert holds.note(staff_command("a101-screen", at, action=action), at) is None
+    assert holds.get("a101-screen") is None
+    assert holds.note(staff_command("a101-screen", at, action="set_night_mode"), at) is not None
 
 
 async def test_a_hold_ends_at_the_next_event_of_any_schedule_and_survives_a_restart(
