@@ -31,6 +31,7 @@ from .event_bus import EventBus
 from .event_writer import EventWriter
 from .metrics import Metrics
 from .mqtt_link import MqttLink
+from .retention import RetentionPolicy, run_daily
 from .store import Store, open_store
 from .twins import TwinRegistry
 
@@ -52,6 +53,11 @@ class ControllerConfig:
     client_id: str | None = None
     #: A browser session unused this long is signed out.
     session_idle_s: float = 12 * 3600.0
+    #: Retention (``tryggbo serve`` passes the settings); None keeps everything.
+    retention: RetentionPolicy | None = None
+    retention_hour: int = 3
+    #: The Home Assistant bridge (controller.ha_bridge.HaBridgeConfig), None: off.
+    ha_bridge: object | None = None
 
 
 class Controller:
@@ -154,11 +160,32 @@ class Controller:
                 tasks.create_task(self._watch_stale(), name="stale-watch")
                 tasks.create_task(self.schedules.run(), name="schedules")
                 tasks.create_task(self.metrics.run(), name="metrics")
+                self._start_ops_tasks(tasks)
                 self.ready.set()
         finally:
             self.ready.clear()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._shutdown(runner))
+
+    def _start_ops_tasks(self, tasks: asyncio.TaskGroup) -> None:
+        """Nightly retention and the Home Assistant bridge, when configured."""
+        config = self.config
+        if config.retention is not None and not config.retention.keeps_everything:
+            tasks.create_task(
+                run_daily(
+                    config.db_url,
+                    config.retention,
+                    self.clock,
+                    self.site.zone,
+                    config.retention_hour,
+                ),
+                name="retention",
+            )
+        if config.ha_bridge is not None:
+            from .ha_bridge import HaBridge, HaBridgeConfig
+
+            assert isinstance(config.ha_bridge, HaBridgeConfig)
+            tasks.create_task(HaBridge(self, config.ha_bridge).run(), name="ha-bridge")
 
     async def _shutdown(self, runner: web.AppRunner) -> None:
         with contextlib.suppress(TimeoutError):
