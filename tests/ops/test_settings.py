@@ -35,24 +35,37 @@ def serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[st
     )
 
 
+def test_daemon_refuses_an_invalid_environment_naming_the_setting(tmp_path: Path) -> None:
+    done = serve({"TRYGGBO_HTTP_PORT": "99999"}, tmp_path)  # the real process, once
+    assert done.returncode == 2, done.stderr
+    assert "invalid configuration" in done.stderr
+    assert "TRYGGBO_HTTP_PORT" in done.stderr
+    assert not (tmp_path / "var").exists()  # refused before touching anything
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({"TRYGGBO_HTTP_PORT": "99999"}, "TRYGGBO_HTTP_PORT"),
         ({"TRYGGBO_RETENTION_AUDIT_DAYS": "-1"}, "TRYGGBO_RETENTION_AUDIT_DAYS"),
         ({"TRYGGBO_LOG_FORMAT": "xml"}, "TRYGGBO_LOG_FORMAT"),
         ({"TRYGGBO_BROKER": "http://example.org"}, "TRYGGBO_BROKER"),
         ({"TRYGGBO_HA_ENABLED": "true"}, "TRYGGBO_HA_BROKER"),
     ],
 )
-def test_daemon_refuses_an_invalid_environment_naming_the_setting(
-    env: dict[str, str], named: str, tmp_path: Path
+def test_serve_names_each_invalid_setting(
+    env: dict[str, str], named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    done = serve(env, tmp_path)
-    assert done.returncode == 2, done.stderr
-    assert "invalid configuration" in done.stderr
-    assert named in done.stderr
-    assert not (tmp_path / "var").exists()  # refused before touching anything
+    from typer.testing import CliRunner
+
+    from controller.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("TRYGGBO_")]:
+        monkeypatch.delenv(key)
+    done = CliRunner().invoke(app, ["serve"], env=env)
+    assert done.exit_code == 2, done.output
+    assert named in done.output.replace("\n", "")
+    assert not (tmp_path / "var").exists()
 
 
 def test_daemon_refuses_an_invalid_config_file_naming_the_setting(tmp_path: Path) -> None:
@@ -61,10 +74,21 @@ def test_daemon_refuses_an_invalid_config_file_naming_the_setting(tmp_path: Path
     done = serve({"TRYGGBO_CONFIG_FILE": str(config)}, tmp_path)
     assert done.returncode == 2, done.stderr
     assert "retention_audit_dayz" in done.stderr
+
+
+def test_a_config_file_that_does_not_parse_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config.settings import SettingsError, load_settings
+
+    config = tmp_path / "tryggbo.toml"
     config.write_text("http_port = [", encoding="utf-8")
-    done = serve({"TRYGGBO_CONFIG_FILE": str(config)}, tmp_path)
-    assert done.returncode == 2, done.stderr
-    assert str(config) in done.stderr.replace("\n", "")
+    monkeypatch.setenv("TRYGGBO_CONFIG_FILE", str(config))
+    with pytest.raises(SettingsError, match=r"tryggbo\.toml"):
+        load_settings()
+    monkeypatch.setenv("TRYGGBO_CONFIG_FILE", str(tmp_path / "missing.toml"))
+    with pytest.raises(SettingsError, match="TRYGGBO_CONFIG_FILE"):
+        load_settings()
 
 
 def test_config_file_environment_and_flags_in_that_order(
