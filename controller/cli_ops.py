@@ -109,30 +109,7 @@ def retention() -> None:
     print(json.dumps(report.to_dict(), indent=2))
 
 
-def broker_files(
-    credentials: Annotated[Path, typer.Option(help="device secrets file (from `credentials`)")],
-    out: Annotated[Path, typer.Option(help="directory for passwd and acl")] = Path(
-        "/etc/mosquitto/tryggbo"
-    ),
-) -> None:
-    """Write Mosquitto's password file and ACL for the site (0600; give them to the
-    mosquitto user). deploy/mosquitto/tryggbo.conf points at them."""
-    from config.credentials import CredentialsError, load_credentials, write_private
-    from config.mosquitto import render_acl, render_passwd
-
-    try:
-        creds = load_credentials(credentials)
-    except CredentialsError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    out.mkdir(parents=True, exist_ok=True)
-    write_private(out / "passwd", render_passwd(creds))
-    write_private(out / "acl", render_acl(creds))
-    err.print(f"{out / 'passwd'} and {out / 'acl'} written (0600) for site {creds.site}")
-
-
 def register(app: typer.Typer) -> None:
-    app.command("broker-files")(broker_files)
     app.command("settings-doc")(settings_doc)
     app.command("export-resident")(export_resident)
     app.command("retention")(retention)

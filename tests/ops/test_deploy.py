@@ -73,29 +73,28 @@ def test_units_verify(tmp_path: Path) -> None:
 async def test_mosquitto_snippet_with_provisioned_files_serves_the_controller_and_tls(
     tmp_path: Path,
 ) -> None:
-    """deploy/mosquitto/tryggbo.conf on a real Mosquitto, with files from `tryggbo
-    broker-files` and a throwaway CA: the controller's login connects on the loopback
-    listener, a device's login over TLS, a wrong password is refused."""
+    """deploy/mosquitto/tryggbo.conf on a real Mosquitto, with the passwd and ACL the
+    provisioning writes (`tryggbo provision broker-config` renders the same two files)
+    and a throwaway CA: the controller's login connects on the loopback listener, a
+    device's login over TLS, a wrong password is refused."""
     import asyncio
     import socket
     import ssl
 
     import aiomqtt
-    from typer.testing import CliRunner
 
-    from config.credentials import ensure_credentials
+    from config.credentials import ensure_credentials, write_private
+    from config.mosquitto import render_acl, render_passwd
     from config.site import EXAMPLE_SITE, load_site
     from controller.brokers import find_mosquitto, wait_listening
-    from controller.cli import app
     from devices.contract import Channel, SiteTopics
 
     binary = find_mosquitto()
     assert binary, "mosquitto is not installed"
     creds = ensure_credentials(load_site(EXAMPLE_SITE), tmp_path / "credentials.json")
     files = tmp_path / "etc"
-    secrets = str(tmp_path / "credentials.json")
-    done = CliRunner().invoke(app, ["broker-files", "--credentials", secrets, "--out", str(files)])
-    assert done.exit_code == 0, done.output
+    write_private(files / "passwd", render_passwd(creds))
+    write_private(files / "acl", render_acl(creds))
     certs = tmp_path / "certs"
     certs.mkdir()
 

@@ -104,24 +104,3 @@ def test_config_file_environment_and_flags_in_that_order(
     assert settings.log_format == "json"  # from the file
     assert settings.http_port == 8082  # the environment beats the file
     assert settings.http_host == "127.0.0.2"  # a flag beats both
-
-
-def test_broker_files_for_the_system_mosquitto_are_private(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from config.credentials import ensure_credentials
-    from config.site import EXAMPLE_SITE, load_site
-    from controller.cli import app
-
-    creds = ensure_credentials(load_site(EXAMPLE_SITE), tmp_path / "credentials.json")
-    out = tmp_path / "mosquitto"
-    done = CliRunner().invoke(
-        app,
-        ["broker-files", "--credentials", str(tmp_path / "credentials.json"), "--out", str(out)],
-    )
-    assert done.exit_code == 0, done.output
-    for name in ("passwd", "acl"):
-        assert (out / name).stat().st_mode & 0o777 == 0o600
-    assert f"user {creds.controller.username}" in (out / "acl").read_text()
-    assert (out / "passwd").read_text().count("$7$") == len(creds.devices) + 2
-    assert creds.controller.password not in done.output
