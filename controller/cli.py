@@ -22,8 +22,6 @@ from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
-from .cli_backup import register as register_backup
-from .cli_ops import register as register_ops
 from .cli_schedules import schedules_app
 from .cli_users import users_app
 from .store import ApiToken, Store, open_store
@@ -39,8 +37,6 @@ token_app = typer.Typer(help="API tokens for scripts and the CLI.", no_args_is_h
 app.add_typer(token_app, name="token")
 app.add_typer(users_app, name="users")
 app.add_typer(schedules_app, name="schedules")
-register_backup(app)
-register_ops(app)
 err = Console(stderr=True)
 out = Console()
 
@@ -329,3 +325,15 @@ def token_revoke(token_id: str, db: DbOption = "sqlite:///var/tryggbo.sqlite") -
 
 def main() -> None:
     app()
+
+
+def _register_operations() -> None:
+    """backup, restore, export-resident, retention, settings-doc (issue 9)."""
+    from .cli_backup import register as register_backup
+    from .cli_ops import register as register_ops
+
+    register_backup(app)
+    register_ops(app)
+
+
+_register_operations()

@@ -156,11 +156,11 @@ class Controller:
                 # first: it subscribes to the bus before the link delivers anything
                 tasks.create_task(self.alarms.run(), name="alarms")
                 tasks.create_task(self.link.run(), name="mqtt-link")
+                self._start_ops_tasks(tasks)  # retention, Home Assistant bridge
                 tasks.create_task(self.events.run(), name="event-writer")
                 tasks.create_task(self._watch_stale(), name="stale-watch")
                 tasks.create_task(self.schedules.run(), name="schedules")
                 tasks.create_task(self.metrics.run(), name="metrics")
-                self._start_ops_tasks(tasks)
                 self.ready.set()
         finally:
             self.ready.clear()
