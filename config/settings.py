@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     ha_broker: str | None = Field(
         default=None,
         description="Home Assistant's MQTT broker URL, mqtt[s]://user:pass@host:port "
-        "(default: the site broker)",
+        "(required with ha_enabled)",
     )
     ha_discovery_prefix: str = Field(
         default="homeassistant",
@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     @classmethod
     def _ha_broker_url(cls, value: str | None) -> str | None:
         return None if value is None else cls._broker_url(value)
+
+    @model_validator(mode="after")
+    def _ha_needs_a_broker(self) -> Settings:
+        if self.ha_enabled and self.ha_broker is None:
+            raise ValueError(
+                "ha_broker (env TRYGGBO_HA_BROKER) is required when ha_enabled is true: "
+                "Home Assistant's own broker, never the site's"
+            )
+        return self
 
     @property
     def broker_address(self) -> BrokerAddress:

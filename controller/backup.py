@@ -92,15 +92,18 @@ def _pg_command(url: URL, tool: str, *args: str) -> None:
 
 
 def _revision(db_url: str) -> str | None:
+    """The store's schema revision, read without migrating anything."""
     import asyncio
 
     async def read() -> str | None:
-        store = open_store(db_url)
-        await store.open()
+        engine = db.create_engine(db.parse_url(db_url))
         try:
-            return await store.schema_revision()
+            async with engine.connect() as conn:
+                return await conn.run_sync(db.current_revision)
+        except Exception as exc:
+            raise BackupError(f"cannot read the store at {db_url}: {exc}") from exc
         finally:
-            await store.close()
+            await engine.dispose()
 
     return asyncio.run(read())
 
@@ -116,7 +119,7 @@ def create_backup(
     except SiteFileError as exc:
         raise BackupError(f"the site file does not load, not backed up: {exc}") from exc
     url = db.parse_url(db_url)
-    revision = _revision(db_url)  # also migrates and proves the store opens
+    revision = _revision(db_url)  # also proves the store can be read
     if out.is_dir():
         out = out / f"tryggbo-{site.slug}-{now:%Y%m%dT%H%M%S}.tar.gz"
     with tempfile.TemporaryDirectory(prefix="tryggbo-backup-") as tmp:

@@ -10,14 +10,14 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from config.credentials import CredentialsError, ensure_credentials, load_credentials
-from config.settings import SettingsError, load_settings
+from config.settings import Settings, SettingsError, load_settings
 from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
@@ -118,7 +118,9 @@ def serve(
         raise _fail(str(exc)) from None
     if creds.site != site_model.slug:
         raise _fail(f"credentials are for site {creds.site!r}, site file is {site_model.slug!r}")
-    _logging(settings.log_level)
+    from .logs import configure
+
+    configure(settings.log_level, settings.log_format)
     config = ControllerConfig(
         broker=settings.broker_address,
         site=site_model,
@@ -129,8 +131,33 @@ def serve(
         command_timeout_s=settings.command_timeout_s,
         stale_factor=settings.stale_factor,
         session_idle_s=settings.session_idle_hours * 3600,
+        **_ops_config(settings),
     )
     _run(Controller(config).run())
+
+
+def _ops_config(settings: Settings) -> dict[str, Any]:
+    """Retention and the Home Assistant bridge from the settings (issue 9)."""
+    from .ha_bridge import HaBridgeConfig
+    from .retention import RetentionPolicy
+
+    ha = None
+    if settings.ha_enabled and settings.ha_broker:
+        ha = HaBridgeConfig(
+            broker=BrokerAddress.parse(settings.ha_broker),
+            discovery_prefix=settings.ha_discovery_prefix,
+            user=settings.ha_user,
+            allow_unlock=settings.ha_allow_unlock,
+        )
+    return {
+        "retention": RetentionPolicy(
+            settings.retention_events_days,
+            settings.retention_audit_days,
+            settings.retention_alarms_days,
+        ),
+        "retention_hour": settings.retention_hour,
+        "ha_bridge": ha,
+    }
 
 
 @app.command()
@@ -307,3 +334,15 @@ def token_revoke(token_id: str, db: DbOption = "sqlite:///var/tryggbo.sqlite") -
 
 def main() -> None:
     app()
+
+
+def _register_operations() -> None:
+    """backup, restore, export-resident, retention, settings-doc (issue 9)."""
+    from .cli_backup import register as register_backup
+    from .cli_ops import register as register_ops
+
+    register_backup(app)
+    register_ops(app)
+
+
+_register_operations()

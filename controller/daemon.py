@@ -34,6 +34,7 @@ from .event_bus import EventBus
 from .event_writer import EventWriter
 from .metrics import Metrics
 from .mqtt_link import MqttLink
+from .retention import RetentionPolicy, run_daily
 from .store import Store, open_store
 from .twins import TwinRegistry
 
@@ -55,6 +56,11 @@ class ControllerConfig:
     client_id: str | None = None
     #: A browser session unused this long is signed out.
     session_idle_s: float = 12 * 3600.0
+    #: Retention (``tryggbo serve`` passes the settings); None keeps everything.
+    retention: RetentionPolicy | None = None
+    retention_hour: int = 3
+    #: The Home Assistant bridge (controller.ha_bridge.HaBridgeConfig), None: off.
+    ha_bridge: object | None = None
 
 
 class Controller:
@@ -160,6 +166,7 @@ class Controller:
                 # first: it subscribes to the bus before the link delivers anything
                 tasks.create_task(self.alarms.run(), name="alarms")
                 tasks.create_task(self.link.run(), name="mqtt-link")
+                self._start_ops_tasks(tasks)  # retention, Home Assistant bridge
                 tasks.create_task(self.events.run(), name="event-writer")
                 tasks.create_task(self._watch_stale(), name="stale-watch")
                 tasks.create_task(self.schedules.run(), name="schedules")
@@ -171,6 +178,26 @@ class Controller:
             self.ready.clear()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._shutdown(runner))
+
+    def _start_ops_tasks(self, tasks: asyncio.TaskGroup) -> None:
+        """Nightly retention and the Home Assistant bridge, when configured."""
+        config = self.config
+        if config.retention is not None and not config.retention.keeps_everything:
+            tasks.create_task(
+                run_daily(
+                    config.db_url,
+                    config.retention,
+                    self.clock,
+                    self.site.zone,
+                    config.retention_hour,
+                ),
+                name="retention",
+            )
+        if config.ha_bridge is not None:
+            from .ha_bridge import HaBridge, HaBridgeConfig
+
+            assert isinstance(config.ha_bridge, HaBridgeConfig)
+            tasks.create_task(HaBridge(self, config.ha_bridge).run(), name="ha-bridge")
 
     async def _shutdown(self, runner: web.AppRunner) -> None:
         await self.screens.stop_all()

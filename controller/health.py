@@ -61,7 +61,7 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
     if store_problem:
         failures.append(f"store unwritable: {store_problem}")
     if ctl.events.failing:
-        failures.append(f"events not stored: {ctl.events.failing}")
+        failures.append(f"store failing: events not stored: {ctl.events.failing}")
     if ctl.alarms.store_failing:
         failures.append(f"alarms not stored: {ctl.alarms.store_failing}")
     counts = ctl.twins.counts()

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REASON = "Home Assistant"
+#: Commands from Home Assistant in flight at once; more are dropped (logged).
+MAX_IN_FLIGHT = 32
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,10 @@ class HaBridge:
     def _on_command(self, message: aiomqtt.Message) -> None:
         parsed = self.topics.parse_command(str(message.topic))
         if parsed is None:
+            return
+        if len(self._tasks) >= MAX_IN_FLIGHT:
+            log.warning("Home Assistant sends too many commands: %s dropped", message.topic)
+            self._report(HaOutcome(parsed[0], None, "busy", "too many commands in flight"))
             return
         payload = message.payload
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)

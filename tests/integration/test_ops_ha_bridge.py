@@ -15,7 +15,7 @@ import aiomqtt
 import pytest
 
 from controller.auth.accounts import ensure_user
-from controller.brokers import find_mosquitto
+from controller.brokers import find_mosquitto, wait_listening
 from controller.ha_bridge import HaBridge, HaBridgeConfig, HaOutcome
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress
@@ -39,11 +39,8 @@ def ha_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerAddres
     assert binary, "mosquitto is not installed"
     proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):  # bounded: until the port accepts a connection
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.05):
-                break
-            if proc.poll() is not None:
-                pytest.fail("Home Assistant's test broker did not start")
+        if not wait_listening("127.0.0.1", port, 10.0):
+            pytest.fail("Home Assistant's test broker did not start")
         yield BrokerAddress("127.0.0.1", port)
     finally:
         proc.terminate()

@@ -79,3 +79,43 @@ async def test_audit_and_activity_stay_append_only_after_retention(tmp_path: Pat
                     await conn.execute(sa.text(statement))
     finally:
         await engine.dispose()
+
+
+def test_retention_runs_at_the_next_site_time_hour() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from controller.retention import next_run
+
+    zone = ZoneInfo("Europe/Stockholm")
+    before = datetime.fromisoformat("2026-11-27T01:30:00+00:00")  # 02:30 in Stockholm
+    assert next_run(before, 3, zone).isoformat() == "2026-11-27T03:00:00+01:00"
+    after = datetime.fromisoformat("2026-11-27T02:00:00+00:00")  # 03:00 in Stockholm
+    assert next_run(after, 3, zone).isoformat() == "2026-11-28T03:00:00+01:00"
+    summer = datetime.fromisoformat("2026-03-28T12:00:00+00:00")  # DST starts that night
+    assert next_run(summer, 3, zone).isoformat() == "2026-03-29T03:00:00+02:00"
+
+
+def test_serve_passes_retention_and_the_home_assistant_bridge() -> None:
+    from config.settings import Settings
+    from controller.cli import _ops_config
+
+    off = _ops_config(Settings())
+    assert off["ha_bridge"] is None
+    assert off["retention"] == RetentionPolicy(90, 730, 730)
+    on = _ops_config(
+        Settings(
+            ha_enabled=True,
+            ha_broker="mqtts://bridge:pw@ha.example:8883",
+            ha_allow_unlock=True,
+            retention_events_days=30,
+        )
+    )
+    bridge = on["ha_bridge"]
+    assert (bridge.broker.host, bridge.broker.tls, bridge.broker.username) == (
+        "ha.example",
+        True,
+        "bridge",
+    )
+    assert bridge.allow_unlock is True
+    assert on["retention"].events_days == 30
