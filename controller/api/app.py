@@ -91,6 +91,7 @@ def build_app(controller: Controller) -> web.Application:
         routes_auth,
         routes_devices,
         routes_events,
+        routes_firmware,
         routes_schedules,
         routes_ui,
         routes_users,
@@ -111,4 +112,5 @@ def build_app(controller: Controller) -> web.Application:
     routes_users.register(app)
     routes_activity.register(app)
     routes_schedules.register(app)
+    routes_firmware.register(app)
     return app

@@ -54,6 +54,7 @@ from devices.contract import (
 )
 from devices.mqtt import BrokerAddress
 
+from . import update
 from .fallback import Fallback
 from .faults import Faults
 from .link import DeviceLink, Outgoing
@@ -470,5 +471,27 @@ class SimulatedDevice:
         return self.reboot
 
     async def _cmd_update_firmware(self, args: dict[str, Any]) -> AfterAck:
-        self._event("update_failed", version=args["version"], error="not_supported")
-        raise CommandFailed(AckStatus.FAILED, "not_supported")
+        """Download and check the image, ack, then reboot into it (or roll back);
+        see :mod:`devices.firmware.update`."""
+        version = args["version"]
+        if not args.get("url"):
+            self._event("update_failed", version=version, error="no_url")
+            raise CommandFailed(AckStatus.REJECTED, "no_url")
+        try:
+            image = await update.download(args["url"], args["size"], args["sha256"])
+        except update.UpdateError as exc:
+            log.warning("%s: update to %s refused: %s", self.device_id, version, exc)
+            self._event("update_failed", version=version, error=exc.code)
+            raise CommandFailed(AckStatus.FAILED, exc.code) from None
+
+        async def reboot_into_it() -> None:
+            old = self.firmware
+            if update.boots(image, self.device_type.value, version):
+                self.firmware = version
+                await self.reboot()
+                self._event("updated", version=version, previous=old)
+            else:  # the new slot does not boot: the bootloader falls back to the old one
+                await self.reboot()
+                self._event("update_failed", version=version, error="boot_failed", running=old)
+
+        return reboot_into_it
