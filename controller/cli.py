@@ -23,6 +23,7 @@ from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
 from .cli_devices import alarms_app, cmd, devices_app, events_app
+from .cli_diagnose import diagnose
 from .cli_firmware import firmware_app
 from .cli_provision import provision_app
 from .cli_schedules import schedules_app
@@ -48,6 +49,7 @@ app.add_typer(alarms_app, name="alarms")
 app.add_typer(provision_app, name="provision")
 app.add_typer(serial_app, name="serial")
 app.add_typer(firmware_app, name="firmware")
+app.command("diagnose")(diagnose)
 err = Console(stderr=True)
 out = Console()
 
