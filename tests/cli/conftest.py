@@ -165,3 +165,14 @@ async def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float 
         stdout, stderr = await proc.communicate()
     assert proc.returncode is not None
     return CliResult(proc.returncode, stdout.decode(), stderr.decode())
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run ``tryggbo ARGS`` in this process (typer's CliRunner): only for arguments the
+    CLI refuses before it talks to anything (no event loop may be needed)."""
+    from typer.testing import CliRunner
+
+    from controller.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=env)
+    return CliResult(result.exit_code, result.stdout, result.stderr)

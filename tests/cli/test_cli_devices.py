@@ -9,7 +9,7 @@ import sys
 
 from devices.firmware.screen import SimulatedScreen
 
-from .conftest import SERIAL_DEVICE, Daemon, run_cli
+from .conftest import SERIAL_DEVICE, Daemon, invoke, run_cli
 
 
 async def test_devices_list_json_parses_and_shows_every_device_online(daemon: Daemon) -> None:
@@ -107,24 +107,32 @@ async def test_alarms_list_json_parses(daemon: Daemon) -> None:
     assert isinstance(json.loads(result.stdout), list)
 
 
-async def test_bad_arguments_give_a_clear_message_and_exit_2(daemon: Daemon) -> None:
-    env = daemon.env()
+def test_bad_arguments_give_a_clear_message_and_exit_2() -> None:
+    env = {"TRYGGBO_TOKEN": "t", "TRYGGBO_API": "http://127.0.0.1:9", "COLUMNS": "200"}
     cases = [
         (("devices", "list", "--type", "toaster"), "--type must be one of"),
         (("cmd", "a101-curtain", "set_position", "--arg", "position"), "must look like key=value"),
-        (("cmd", "a101-curtain", "ping", "--arg", "position=30"), "bad_args"),
-        (("devices", "show", "nope-device"), "no device"),
         (("alarms", "list", "--state", "someday"), "--state must be"),
         (("cmd", "a101-curtain"), "Missing argument"),
+        (("events", "tail", "--count", "0"), "Invalid value"),
+        (("devices", "list", "--api", "ftp://x"), "must start with http"),
     ]
     for args, message in cases:
-        result = await run_cli(*args, env=env)
+        result = invoke(*args, env=env)
         assert result.code == 2, (args, result)
         assert message in result.stderr, (args, result.stderr)
-    no_token = {k: v for k, v in env.items() if k != "TRYGGBO_TOKEN"}
-    result = await run_cli("devices", "list", env=no_token)
+    result = invoke("devices", "list", env={**env, "TRYGGBO_TOKEN": ""})
     assert result.code == 2
     assert "no API token" in result.stderr
+
+
+async def test_what_only_the_daemon_can_refuse_exits_2(daemon: Daemon) -> None:
+    unknown = await run_cli("devices", "show", "nope-device", env=daemon.env())
+    assert unknown.code == 2
+    assert "no device 'nope-device'" in unknown.stderr
+    bad_args = await run_cli("cmd", "a101-curtain", "ping", "--arg", "x=1", env=daemon.env())
+    assert bad_args.code == 2
+    assert "bad_args" in bad_args.stderr
 
 
 async def test_unreachable_daemon_exits_1(daemon: Daemon) -> None:

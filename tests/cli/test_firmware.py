@@ -9,7 +9,7 @@ from pathlib import Path
 
 from devices.firmware.update import make_image
 
-from .conftest import Daemon, run_cli
+from .conftest import Daemon, invoke, run_cli
 
 
 async def test_a_good_image_updates_the_device(daemon: Daemon, tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ async def test_a_rollout_by_type_stops_at_the_first_failure(daemon: Daemon, tmp_
     assert {d: daemon.home.home[d].firmware for d in screens} == versions
 
 
-async def test_firmware_push_bad_arguments(daemon: Daemon, tmp_path: Path) -> None:
+def test_firmware_push_bad_arguments(tmp_path: Path) -> None:
     image = tmp_path / "x.bin"
     image.write_bytes(b"x")
     cases = [
@@ -105,7 +105,8 @@ async def test_firmware_push_bad_arguments(daemon: Daemon, tmp_path: Path) -> No
          "cannot read"),
         (("--version", "1", "--file", str(image), "--type", "toaster"), "--type must be"),
     ]  # fmt: skip
+    env = {"TRYGGBO_TOKEN": "t", "TRYGGBO_API": "http://127.0.0.1:9"}
     for args, message in cases:
-        result = await run_cli("firmware", "push", *args, env=daemon.env())
+        result = invoke("firmware", "push", *args, env=env)
         assert result.code == 2, (args, result)
         assert message in result.stderr

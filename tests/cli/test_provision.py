@@ -23,7 +23,7 @@ from devices.contract import Ack, Channel, SiteTopics, decode, encode, new_comma
 from devices.firmware import make_device
 from devices.mqtt import BrokerAddress, make_client
 
-from .conftest import SMALL_SITE, run_cli
+from .conftest import SMALL_SITE, invoke, run_cli
 
 COMMENT = "# the comment provisioning must keep"
 
@@ -188,7 +188,7 @@ async def test_rotate_changes_the_secret_and_the_broker_files(
     assert "user a101-window" in (out / "acl").read_text()
 
 
-async def test_provision_bad_input_changes_nothing(site_files: tuple[Path, Path]) -> None:
+def test_provision_bad_input_changes_nothing(site_files: tuple[Path, Path]) -> None:
     site_file, creds_file = site_files
     before = site_file.read_text()
     cases = [
@@ -197,14 +197,13 @@ async def test_provision_bad_input_changes_nothing(site_files: tuple[Path, Path]
         (("--apartment", "101", "--type", "lock"), "already exists"),
         (("--apartment", "101", "--type", "lock", "--id", "Bad Id!"), "must match"),
     ]
+    common = ("--site", str(site_file), "--credentials", str(creds_file))
     for args, message in cases:
-        result = await run_cli(
-            "provision", "add", *args, "--site", str(site_file), "--credentials", str(creds_file)
-        )
+        result = invoke("provision", "add", *args, *common)
         assert result.code == 2, (args, result)
         assert message in result.stderr, (args, result.stderr)
     assert site_file.read_text() == before
     assert not creds_file.exists()
-    missing = await run_cli("provision", "rotate", "a101-lock", "--credentials", str(creds_file))
+    missing = invoke("provision", "rotate", "a101-lock", "--credentials", str(creds_file))
     assert missing.code == 2
     assert "does not exist" in missing.stderr

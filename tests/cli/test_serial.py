@@ -17,7 +17,7 @@ from devices.serial.protocol import FrameError, LineSplitter, decode_frame, enco
 from devices.serial.simulated import SerialCurtain, open_line
 from tests.integration.harness import wait_twin
 
-from .conftest import SERIAL_DEVICE, Daemon, SmallSite, run_cli
+from .conftest import SERIAL_DEVICE, Daemon, SmallSite, invoke, run_cli
 
 
 def test_frames_round_trip_and_bad_lines_are_refused() -> None:
@@ -123,19 +123,19 @@ async def test_serial_console_frames_what_is_typed_and_checks_what_comes_back() 
         line.close()
 
 
-async def test_serial_bridge_cli_refuses_bad_arguments(small_site: SmallSite) -> None:
+def test_serial_bridge_cli_refuses_bad_arguments(small_site: SmallSite) -> None:
     common = [
         "--site",
         str(small_site.site_file),
         "--credentials",
         str(small_site.credentials_file),
     ]
-    result = await run_cli(
+    result = invoke(
         "serial", "bridge", "/dev/null", "--device", "a999-lock", "--broker", "mqtt://x:1", *common
     )
     assert result.code == 2
     assert "no device 'a999-lock'" in result.stderr
-    result = await run_cli(
+    result = invoke(
         "serial", "bridge", "/dev/null", "--device", SERIAL_DEVICE, "--broker", "http://x", *common
     )
     assert result.code == 2
