@@ -22,6 +22,7 @@ from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
+from .cli_broker import broker_app
 from .cli_devices import alarms_app, cmd, devices_app, events_app
 from .cli_diagnose import diagnose
 from .cli_firmware import firmware_app
@@ -50,6 +51,7 @@ app.add_typer(provision_app, name="provision")
 app.add_typer(serial_app, name="serial")
 app.add_typer(firmware_app, name="firmware")
 app.command("diagnose")(diagnose)
+app.add_typer(broker_app, name="broker")
 err = Console(stderr=True)
 out = Console()
 

@@ -7,8 +7,7 @@ import asyncio
 import json
 import os
 import stat
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from config.credentials import load_credentials
 from config.site import load_site
-from controller.brokers import find_mosquitto, free_port, wait_listening
+from controller.brokers import free_port
 from devices.clock import SystemClock
 from devices.contract import Ack, Channel, SiteTopics, decode, encode, new_command, sign_command
 from devices.firmware import make_device
@@ -33,23 +32,6 @@ def site_files(tmp_path: Path) -> tuple[Path, Path]:
     site = tmp_path / "site.toml"
     site.write_text(f"{COMMENT}\n{SMALL_SITE}", encoding="utf-8")
     return site, tmp_path / "var" / "credentials.json"
-
-
-@pytest.fixture
-def launch_broker() -> Iterator[Callable[[Path, int], bool]]:
-    """Start ``mosquitto -c CONF`` (stopped after the test); True once it listens."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def launch(conf: Path, port: int) -> bool:
-        binary = find_mosquitto()
-        assert binary is not None
-        procs.append(subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL))
-        return wait_listening("127.0.0.1", port, 10)
-
-    yield launch
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _mode(path: Path) -> int:
