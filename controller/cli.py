@@ -35,7 +35,8 @@ from .store import ApiToken, Store, open_store
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Tryggbo: doors, curtains and screens of an elderly home.",
+    help="Tryggbo: doors, curtains and screens of an elderly home. Exit codes: 0 ok, "
+    "1 runtime failure, 2 bad arguments, 3 the device said no, 4 not allowed (docs/cli.md).",
     no_args_is_help=True,
     add_completion=False,
 )

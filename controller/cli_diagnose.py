@@ -95,7 +95,8 @@ def diagnose(
     api: ApiOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Diagnose one device, or --all as a table with problems first."""
+    """Diagnose one device, or --all as a table with problems first. Exit 3 when a
+    device has a problem; other exit codes as everywhere (docs/cli.md)."""
     if (device is None) == (not all_):
         raise fail("give a DEVICE or --all (not both)")
 
