@@ -82,7 +82,10 @@ async def _update_one(
 ) -> dict[str, Any]:
     watcher.failed.pop(device, None)
     before = watcher.firmware.get(device)
-    result = await api.command(device, "update_firmware", args, reason="firmware push")
+    # The device downloads and checks the image before it acks: give it the longest wait.
+    result = await api.command(
+        device, "update_firmware", args, reason="firmware push", timeout_s=60
+    )
     if result["outcome"] != "ok":
         error = result.get("error") or result["outcome"]
         return {"device": device, "ok": False, "error": error, "firmware": before}

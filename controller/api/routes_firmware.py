@@ -43,6 +43,12 @@ def firmware_dir(request: web.Request) -> Path:
     return Path("var/firmware")
 
 
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
 @requires("admin", "technician")
 async def upload(request: web.Request) -> web.Response:
     device_type = request.query.get("type", "")
@@ -67,9 +73,9 @@ async def upload(request: web.Request) -> web.Response:
     sha = digest.hexdigest()
     directory = firmware_dir(request)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{sha}.bin").write_bytes(b"".join(chunks))
     meta = {"sha256": sha, "size": size, "type": device_type, "version": version}
-    (directory / f"{sha}.json").write_text(json.dumps(meta), encoding="utf-8")
+    _write_atomic(directory / f"{sha}.bin", b"".join(chunks))
+    _write_atomic(directory / f"{sha}.json", json.dumps(meta).encode())
     ctl = controller_of(request)
     await ctl.store.add_activity(
         ActivityRecord(

@@ -140,3 +140,16 @@ async def test_unreachable_daemon_exits_1(daemon: Daemon) -> None:
     result = await run_cli("devices", "list", env=env)
     assert result.code == 1
     assert "cannot reach the daemon" in result.stderr
+
+
+async def test_the_token_can_come_from_the_cli_config_file(daemon: Daemon, tmp_path) -> None:
+    config = tmp_path / "cli.toml"
+    config.write_text(f'api = "{daemon.api}"\ntoken = "{daemon.token}"\n', encoding="utf-8")
+    config.chmod(0o600)
+    env = {k: v for k, v in daemon.env().items() if k not in ("TRYGGBO_API", "TRYGGBO_TOKEN")}
+    result = await run_cli(
+        "devices", "list", "--json", env={**env, "TRYGGBO_CLI_CONFIG": str(config)}
+    )
+    assert result.code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == len(daemon.running.controller.twins)
+    assert "warning" not in result.stderr
