@@ -22,7 +22,10 @@ from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
+from .cli_broker import broker_app
 from .cli_devices import alarms_app, cmd, devices_app, events_app
+from .cli_diagnose import diagnose
+from .cli_firmware import firmware_app
 from .cli_provision import provision_app
 from .cli_schedules import schedules_app
 from .cli_serial import serial_app
@@ -32,7 +35,8 @@ from .store import ApiToken, Store, open_store
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Tryggbo: doors, curtains and screens of an elderly home.",
+    help="Tryggbo: doors, curtains and screens of an elderly home. Exit codes: 0 ok, "
+    "1 runtime failure, 2 bad arguments, 3 the device said no, 4 not allowed (docs/cli.md).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -46,6 +50,9 @@ app.add_typer(events_app, name="events")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(provision_app, name="provision")
 app.add_typer(serial_app, name="serial")
+app.add_typer(firmware_app, name="firmware")
+app.command("diagnose")(diagnose)
+app.add_typer(broker_app, name="broker")
 err = Console(stderr=True)
 out = Console()
 

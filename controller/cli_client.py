@@ -1,7 +1,7 @@
 """The CLI's way to talk to the daemon's API: where it is, the token, calls, the live feed.
 
-The API URL and token come from ``--api``/``--token``, else ``TRYGGBO_API`` and
-``TRYGGBO_TOKEN``, else the CLI config file (``TRYGGBO_CLI_CONFIG`` or
+The API URL and token come from ``--api``/``--token``, else ``TRYGGBO_API`` (or
+``TRYGGBO_URL``) and ``TRYGGBO_TOKEN``, else the CLI config file (``TRYGGBO_CLI_CONFIG`` or
 ``~/.config/tryggbo/cli.toml``, keys ``api`` and ``token``; keep it 0600).
 Shared exit codes and output helpers of the technician commands live here too.
 """
@@ -107,9 +107,17 @@ class ApiTarget:
         if path.exists():
             try:
                 file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+                if path.stat().st_mode & 0o077:
+                    err.print(f"warning: {path} holds a token; make it private: chmod 600")
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise fail(f"CLI config {path} cannot be read: {exc}") from None
-        url = api or os.environ.get("TRYGGBO_API") or file_values.get("api") or DEFAULT_API
+        url = (
+            api
+            or os.environ.get("TRYGGBO_API")
+            or os.environ.get("TRYGGBO_URL")  # the name `tryggbo schedules` reads
+            or file_values.get("api")
+            or DEFAULT_API
+        )
         secret = token or os.environ.get("TRYGGBO_TOKEN") or file_values.get("token")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise fail(f"API URL {url!r} must start with http:// or https://")

@@ -118,7 +118,8 @@ def cmd(
     api: ApiOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Send a command and show its acknowledged outcome (exit 3 unless ok)."""
+    """Send a command and show its acknowledged outcome. Exit 3 unless ok, 4 if the
+    token's user may not send it, 2 for bad arguments."""
     args = parse_args(arg or [])
     if timeout is not None and not 0 < timeout <= 60:
         raise fail("--timeout must be more than 0 and at most 60 seconds")

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import aiomqtt
 
@@ -26,13 +26,15 @@ class BrokerUrlError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
-    """Where the broker is: ``mqtt://host:port`` or ``mqtts://host:port``."""
+    """Where the broker is: ``mqtt://host:port`` or ``mqtts://host:port``; over TLS
+    ``?ca=/path/ca.pem`` trusts that CA (a site's own) instead of the system's."""
 
     host: str
     port: int
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
@@ -45,17 +47,27 @@ class BrokerAddress:
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise BrokerUrlError(f"broker URL {url!r} must look like mqtt://host:1883")
         tls = parts.scheme == "mqtts"
+        query = parse_qs(parts.query)
+        unknown = set(query) - {"ca"}
+        if unknown or (query and not tls):
+            raise BrokerUrlError(f"broker URL {url!r}: only mqtts:// takes ?ca=/path/ca.pem")
         return cls(
             host=parts.hostname,
             port=port or (8883 if tls else 1883),
             tls=tls,
             username=parts.username,
             password=parts.password,
+            ca_file=query["ca"][-1] if "ca" in query else None,
         )
 
     @property
     def url(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+        base = f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+        return f"{base}?ca={self.ca_file}" if self.ca_file else base
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifying TLS context: the site's CA when given, else the system's."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 def reraise_swallowed_cancel() -> None:
@@ -86,7 +98,7 @@ def make_client(
 ) -> aiomqtt.Client:
     """An aiomqtt client configured the Tryggbo way (not yet connected)."""
     if broker.tls and tls_context is None:
-        tls_context = ssl.create_default_context()
+        tls_context = broker.tls_context()
     return aiomqtt.Client(
         broker.host,
         broker.port,

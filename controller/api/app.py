@@ -94,6 +94,7 @@ def build_app(controller: Controller) -> web.Application:
         routes_devices,
         routes_events,
         routes_ops,
+        routes_firmware,
         routes_schedules,
         routes_screen,
         routes_ui,
@@ -118,4 +119,5 @@ def build_app(controller: Controller) -> web.Application:
     routes_ops.register(app)
     routes_screen.register(app)
     routes_calls.register(app)
+    routes_firmware.register(app)
     return app

@@ -79,7 +79,7 @@ COMMON_ACTIONS: Mapping[str, type[Args]] = {
     "reboot": NoArgs,
     "update_firmware": FirmwareArgs,
 }
-COMMON_EVENTS = frozenset({"booted", "update_failed"})
+COMMON_EVENTS = frozenset({"booted", "update_failed", "updated"})
 
 
 @dataclass(frozen=True)

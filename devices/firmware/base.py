@@ -10,7 +10,8 @@ While the controller is ``offline`` the device runs its fallback routines (the
 retained ``schedule``) itself, through the same handlers as commands, without an ack
 (:mod:`devices.firmware.fallback`; :meth:`SimulatedDevice.run_fallback` is the hook).
 
-Commands go through one pipeline: a retained ``cmd`` is ignored, then decode,
+Commands go through one pipeline (the gate in :mod:`.commands`, shared with the serial
+bridge): a retained ``cmd`` is ignored, then decode,
 signature (types that need one), the at-most-once memory of ids, args validation,
 expiry, the type's handler, and exactly one ack (``faults`` may delay or drop it).
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -50,17 +50,17 @@ from devices.contract import (
     decode,
     encode,
     spec_for,
-    verify_command,
 )
 from devices.mqtt import BrokerAddress
 
+from . import update
+from .commands import CommandGate
 from .fallback import Fallback
 from .faults import Faults
 from .link import DeviceLink, Outgoing
 
 log = logging.getLogger(__name__)
 
-RECENT_COMMANDS = 1024
 TICK_S = 1.0
 
 #: What a handler may return: something to do once the ack is on its way.
@@ -136,7 +136,7 @@ class SimulatedDevice:
             announce=self._announcement,
             on_message=self._on_message,
         )
-        self._recent: OrderedDict[str, Ack | None] = OrderedDict()
+        self._gate = CommandGate(device_id, self.spec, self._key)
         self._changed = asyncio.Event()
         self._jobs: set[asyncio.Task[Any]] = set()
         self._running = False
@@ -394,35 +394,11 @@ class SimulatedDevice:
         return result
 
     def _on_command_message(self, payload: bytes, retained: bool) -> None:
-        if retained:
-            log.warning("%s: ignoring a retained command (never executed)", self.device_id)
-            return
-        if not payload:
-            return
-        try:
-            command = decode(Command, payload)
-        except ContractError as exc:
-            log.warning("%s: malformed command ignored: %s", self.device_id, exc)
-            return
-        if self.spec.signed and not verify_command(command, self.device_id, self._key):
-            # Not remembered: a forged copy must not poison the id of a genuine command.
-            log.warning("%s: command %s has a bad signature", self.device_id, command.id)
-            self._spawn(self._answer(self._ack(command, AckStatus.REJECTED, "bad_signature")))
-            return
-        if command.id in self._recent:
-            self._recent.move_to_end(command.id)
-            ack = self._recent[command.id]
-            if ack is not None:
-                self._spawn(self._answer(ack))
-            return
-        self._remember(command.id, None)
-        self._spawn(self._execute(command))
-
-    def _remember(self, command_id: str, ack: Ack | None) -> None:
-        self._recent[command_id] = ack
-        self._recent.move_to_end(command_id)
-        while len(self._recent) > RECENT_COMMANDS:
-            self._recent.popitem(last=False)
+        admission = self._gate.admit(payload, retained, self._ack)
+        if admission.reply is not None:
+            self._spawn(self._answer(admission.reply))
+        if admission.command is not None:
+            self._spawn(self._execute(admission.command))
 
     def _ack(self, command: Command, status: AckStatus, error: str | None = None) -> Ack:
         state = self._state(self._next_seq()).model_dump(mode="json", by_alias=True)
@@ -453,7 +429,7 @@ class SimulatedDevice:
         if self.faults.ack_delay_s > 0:
             await asyncio.sleep(self.faults.ack_delay_s)
         if remember:
-            self._remember(ack.id, ack)
+            self._gate.remember(ack)
         if not self.faults.drop_acks:
             self._send(Channel.ACK, ack)
 
@@ -470,5 +446,27 @@ class SimulatedDevice:
         return self.reboot
 
     async def _cmd_update_firmware(self, args: dict[str, Any]) -> AfterAck:
-        self._event("update_failed", version=args["version"], error="not_supported")
-        raise CommandFailed(AckStatus.FAILED, "not_supported")
+        """Download and check the image, ack, then reboot into it (or roll back);
+        see :mod:`devices.firmware.update`."""
+        version = args["version"]
+        if not args.get("url"):
+            self._event("update_failed", version=version, error="no_url")
+            raise CommandFailed(AckStatus.REJECTED, "no_url")
+        try:
+            image = await update.download(args["url"], args["size"], args["sha256"])
+        except update.UpdateError as exc:
+            log.warning("%s: update to %s refused: %s", self.device_id, version, exc)
+            self._event("update_failed", version=version, error=exc.code)
+            raise CommandFailed(AckStatus.FAILED, exc.code) from None
+
+        async def reboot_into_it() -> None:
+            old = self.firmware
+            if update.boots(image, self.device_type.value, version):
+                self.firmware = version
+                await self.reboot()
+                self._event("updated", version=version, previous=old)
+            else:  # the new slot does not boot: the bootloader falls back to the old one
+                await self.reboot()
+                self._event("update_failed", version=version, error="boot_failed", running=old)
+
+        return reboot_into_it

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections import OrderedDict
 from typing import Any
 
 import aiomqtt
@@ -39,19 +38,16 @@ from devices.contract import (
     Event,
     Meta,
     SiteTopics,
-    decode,
     encode,
     spec_for,
-    verify_command,
 )
+from devices.firmware.commands import CommandGate
 from devices.firmware.link import DeviceLink, Outgoing
 from devices.mqtt import BrokerAddress
 
 from .protocol import FrameError, LineSplitter, decode_frame, encode_frame
 
 log = logging.getLogger(__name__)
-
-RECENT_COMMANDS = 1024
 
 
 class LineLost(Exception):
@@ -103,7 +99,7 @@ class SerialBridge:
         self._serial: serial.Serial | None = None
         self._link: DeviceLink | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._recent: OrderedDict[str, Ack | None] = OrderedDict()
+        self._gate = CommandGate(device_id, self.spec, credentials.key)
         self._jobs: set[asyncio.Task[Any]] = set()
 
     def topic(self, channel: Channel) -> str:
@@ -337,30 +333,14 @@ class SerialBridge:
     # ------------------------------------------------------------------ MQTT → device
 
     def _on_message(self, message: aiomqtt.Message) -> None:
-        if message.retain or message.topic.value != self.topic(Channel.CMD):
+        if message.topic.value != self.topic(Channel.CMD):
             return
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
-        try:
-            command = decode(Command, bytes(payload))
-        except ContractError as exc:
-            log.warning("%s: malformed command ignored: %s", self.device_id, exc)
-            return
-        if self.spec.signed and not verify_command(command, self.device_id, self.credentials.key):
-            self._spawn(self._reply(self._ack(command, AckStatus.REJECTED, "bad_signature")))
-            return
-        if command.id in self._recent:
-            ack = self._recent[command.id]
-            if ack is not None:
-                self._spawn(self._reply(ack))
-            return
-        self._remember(command.id, None)
-        self._spawn(self._execute(command))
-
-    def _remember(self, command_id: str, ack: Ack | None) -> None:
-        self._recent[command_id] = ack
-        self._recent.move_to_end(command_id)
-        while len(self._recent) > RECENT_COMMANDS:
-            self._recent.popitem(last=False)
+        admission = self._gate.admit(bytes(payload), message.retain, self._ack)
+        if admission.reply is not None:
+            self._spawn(self._reply(admission.reply))
+        if admission.command is not None:
+            self._spawn(self._execute(admission.command))
 
     def _ack(self, command: Command, status: AckStatus, error: str | None = None) -> Ack:
         state = self._state()
@@ -393,7 +373,7 @@ class SerialBridge:
 
     async def _reply(self, ack: Ack, *, remember: bool = False) -> None:
         if remember:
-            self._remember(ack.id, ack)
+            self._gate.remember(ack)
         self._send(Channel.ACK, encode(ack))
 
     def _spawn(self, coro: Any) -> None:

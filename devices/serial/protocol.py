@@ -1,6 +1,6 @@
 """The serial line protocol: one JSON object per line, followed by a CRC-32.
 
-``{"t":"state","position":40}*1c291ca3\\n`` - the frame is the compact JSON text,
+``{"t":"state","position":40}*5daeede8\\n`` - the frame is the compact JSON text,
 ``*``, the CRC-32 (zlib, IEEE 802.3) of the JSON bytes as 8 lowercase hex digits,
 then ``\\n``. At most :data:`MAX_LINE` bytes. A line with a bad checksum, bad JSON or
 no ``t`` is a :class:`FrameError` (the receiver drops and counts it).

@@ -57,6 +57,8 @@ class SerialCurtain:
         self.position = 0
         self.commands: list[dict[str, Any]] = []
         self.bad_frames = 0
+        #: A hung device: reads the line but answers nothing.
+        self.mute = False
         self._split = LineSplitter()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -103,6 +105,8 @@ class SerialCurtain:
             self._handle(frame)
 
     def _handle(self, frame: dict[str, Any]) -> None:
+        if self.mute:
+            return
         kind = frame["t"]
         if kind == "who":
             self._boot()

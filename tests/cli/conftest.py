@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from config.credentials import SiteCredentials, ensure_credentials
 from config.site import Site, load_site
 from controller.auth.accounts import ensure_user, random_password
 from controller.auth.tokens import create_user_token
-from controller.brokers import MosquittoProcess, find_mosquitto
+from controller.brokers import MosquittoProcess, find_mosquitto, wait_listening
 from controller.store import open_store
 from devices.clock import SystemClock
 from tests.integration.harness import (
@@ -142,6 +143,23 @@ async def daemon(
     await running.stop()
 
 
+@pytest.fixture
+def launch_broker() -> Iterator[Callable[[Path, int], bool]]:
+    """Start ``mosquitto -c CONF`` (stopped after the test); True once it listens."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def launch(conf: Path, port: int) -> bool:
+        binary = find_mosquitto()
+        assert binary is not None
+        procs.append(subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL))
+        return wait_listening("127.0.0.1", port, 10)
+
+    yield launch
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)
+
+
 @dataclass
 class CliResult:
     code: int
@@ -165,3 +183,14 @@ async def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float 
         stdout, stderr = await proc.communicate()
     assert proc.returncode is not None
     return CliResult(proc.returncode, stdout.decode(), stderr.decode())
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run ``tryggbo ARGS`` in this process (typer's CliRunner): only for arguments the
+    CLI refuses before it talks to anything (no event loop may be needed)."""
+    from typer.testing import CliRunner
+
+    from controller.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=env)
+    return CliResult(result.exit_code, result.stdout, result.stderr)

@@ -9,7 +9,7 @@ import sys
 
 from devices.firmware.screen import SimulatedScreen
 
-from .conftest import SERIAL_DEVICE, Daemon, run_cli
+from .conftest import SERIAL_DEVICE, Daemon, invoke, run_cli
 
 
 async def test_devices_list_json_parses_and_shows_every_device_online(daemon: Daemon) -> None:
@@ -26,7 +26,7 @@ async def test_devices_list_json_parses_and_shows_every_device_online(daemon: Da
     }
     on_mqtt = [d for d in devices if d["id"] != SERIAL_DEVICE]
     assert all(d["availability"] == "online" for d in on_mqtt)
-    assert all(d["firmware"] == "1.0.0" for d in on_mqtt)
+    assert all(d["firmware"] for d in on_mqtt)
 
 
 async def test_devices_list_table_and_type_filter(daemon: Daemon) -> None:
@@ -107,24 +107,32 @@ async def test_alarms_list_json_parses(daemon: Daemon) -> None:
     assert isinstance(json.loads(result.stdout), list)
 
 
-async def test_bad_arguments_give_a_clear_message_and_exit_2(daemon: Daemon) -> None:
-    env = daemon.env()
+def test_bad_arguments_give_a_clear_message_and_exit_2() -> None:
+    env = {"TRYGGBO_TOKEN": "t", "TRYGGBO_API": "http://127.0.0.1:9", "COLUMNS": "200"}
     cases = [
         (("devices", "list", "--type", "toaster"), "--type must be one of"),
         (("cmd", "a101-curtain", "set_position", "--arg", "position"), "must look like key=value"),
-        (("cmd", "a101-curtain", "ping", "--arg", "position=30"), "bad_args"),
-        (("devices", "show", "nope-device"), "no device"),
         (("alarms", "list", "--state", "someday"), "--state must be"),
         (("cmd", "a101-curtain"), "Missing argument"),
+        (("events", "tail", "--count", "0"), "Invalid value"),
+        (("devices", "list", "--api", "ftp://x"), "must start with http"),
     ]
     for args, message in cases:
-        result = await run_cli(*args, env=env)
+        result = invoke(*args, env=env)
         assert result.code == 2, (args, result)
         assert message in result.stderr, (args, result.stderr)
-    no_token = {k: v for k, v in env.items() if k != "TRYGGBO_TOKEN"}
-    result = await run_cli("devices", "list", env=no_token)
+    result = invoke("devices", "list", env={**env, "TRYGGBO_TOKEN": ""})
     assert result.code == 2
     assert "no API token" in result.stderr
+
+
+async def test_what_only_the_daemon_can_refuse_exits_2(daemon: Daemon) -> None:
+    unknown = await run_cli("devices", "show", "nope-device", env=daemon.env())
+    assert unknown.code == 2
+    assert "no device 'nope-device'" in unknown.stderr
+    bad_args = await run_cli("cmd", "a101-curtain", "ping", "--arg", "x=1", env=daemon.env())
+    assert bad_args.code == 2
+    assert "bad_args" in bad_args.stderr
 
 
 async def test_unreachable_daemon_exits_1(daemon: Daemon) -> None:
@@ -132,3 +140,16 @@ async def test_unreachable_daemon_exits_1(daemon: Daemon) -> None:
     result = await run_cli("devices", "list", env=env)
     assert result.code == 1
     assert "cannot reach the daemon" in result.stderr
+
+
+async def test_the_token_can_come_from_the_cli_config_file(daemon: Daemon, tmp_path) -> None:
+    config = tmp_path / "cli.toml"
+    config.write_text(f'api = "{daemon.api}"\ntoken = "{daemon.token}"\n', encoding="utf-8")
+    config.chmod(0o600)
+    env = {k: v for k, v in daemon.env().items() if k not in ("TRYGGBO_API", "TRYGGBO_TOKEN")}
+    result = await run_cli(
+        "devices", "list", "--json", env={**env, "TRYGGBO_CLI_CONFIG": str(config)}
+    )
+    assert result.code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == len(daemon.running.controller.twins)
+    assert "warning" not in result.stderr

@@ -7,8 +7,7 @@ import asyncio
 import json
 import os
 import stat
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,13 +16,13 @@ import pytest
 
 from config.credentials import load_credentials
 from config.site import load_site
-from controller.brokers import find_mosquitto, free_port, wait_listening
+from controller.brokers import free_port
 from devices.clock import SystemClock
 from devices.contract import Ack, Channel, SiteTopics, decode, encode, new_command, sign_command
 from devices.firmware import make_device
 from devices.mqtt import BrokerAddress, make_client
 
-from .conftest import SMALL_SITE, run_cli
+from .conftest import SMALL_SITE, invoke, run_cli
 
 COMMENT = "# the comment provisioning must keep"
 
@@ -33,23 +32,6 @@ def site_files(tmp_path: Path) -> tuple[Path, Path]:
     site = tmp_path / "site.toml"
     site.write_text(f"{COMMENT}\n{SMALL_SITE}", encoding="utf-8")
     return site, tmp_path / "var" / "credentials.json"
-
-
-@pytest.fixture
-def launch_broker() -> Iterator[Callable[[Path, int], bool]]:
-    """Start ``mosquitto -c CONF`` (stopped after the test); True once it listens."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def launch(conf: Path, port: int) -> bool:
-        binary = find_mosquitto()
-        assert binary is not None
-        procs.append(subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL))
-        return wait_listening("127.0.0.1", port, 10)
-
-    yield launch
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _mode(path: Path) -> int:
@@ -188,7 +170,7 @@ async def test_rotate_changes_the_secret_and_the_broker_files(
     assert "user a101-window" in (out / "acl").read_text()
 
 
-async def test_provision_bad_input_changes_nothing(site_files: tuple[Path, Path]) -> None:
+def test_provision_bad_input_changes_nothing(site_files: tuple[Path, Path]) -> None:
     site_file, creds_file = site_files
     before = site_file.read_text()
     cases = [
@@ -197,14 +179,13 @@ async def test_provision_bad_input_changes_nothing(site_files: tuple[Path, Path]
         (("--apartment", "101", "--type", "lock"), "already exists"),
         (("--apartment", "101", "--type", "lock", "--id", "Bad Id!"), "must match"),
     ]
+    common = ("--site", str(site_file), "--credentials", str(creds_file))
     for args, message in cases:
-        result = await run_cli(
-            "provision", "add", *args, "--site", str(site_file), "--credentials", str(creds_file)
-        )
+        result = invoke("provision", "add", *args, *common)
         assert result.code == 2, (args, result)
         assert message in result.stderr, (args, result.stderr)
     assert site_file.read_text() == before
     assert not creds_file.exists()
-    missing = await run_cli("provision", "rotate", "a101-lock", "--credentials", str(creds_file))
+    missing = invoke("provision", "rotate", "a101-lock", "--credentials", str(creds_file))
     assert missing.code == 2
     assert "does not exist" in missing.stderr

@@ -17,7 +17,7 @@ from devices.serial.protocol import FrameError, LineSplitter, decode_frame, enco
 from devices.serial.simulated import SerialCurtain, open_line
 from tests.integration.harness import wait_twin
 
-from .conftest import SERIAL_DEVICE, Daemon, SmallSite, run_cli
+from .conftest import SERIAL_DEVICE, Daemon, SmallSite, invoke, run_cli
 
 
 def test_frames_round_trip_and_bad_lines_are_refused() -> None:
@@ -97,6 +97,39 @@ async def test_serial_device_through_the_bridge(daemon: Daemon, small_site: Smal
         line.close()
 
 
+async def test_a_silent_line_makes_the_device_offline(
+    daemon: Daemon, small_site: SmallSite
+) -> None:
+    line = open_line()
+    firmware = SerialCurtain(line.master)
+    firmware.start()
+    bridge = SerialBridge(
+        line.slave_path,
+        site=small_site.site.slug,
+        device_id=SERIAL_DEVICE,
+        device_type="curtain",
+        broker=small_site.broker.address,
+        credentials=small_site.credentials.device(SERIAL_DEVICE),
+        clock=SystemClock(),
+        ping_s=0.3,
+        retry_s=0.5,
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        await daemon.running.wait_twin(
+            SERIAL_DEVICE, lambda t: t.reachability.value == "online", timeout=15
+        )
+        firmware.mute = True  # the cable is in, the device hangs
+        await daemon.running.wait_twin(
+            SERIAL_DEVICE, lambda t: t.reachability.value == "offline", timeout=10
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        firmware.unplug()
+        line.close()
+
+
 async def test_serial_console_frames_what_is_typed_and_checks_what_comes_back() -> None:
     line = open_line()
     firmware = SerialCurtain(line.master)
@@ -123,19 +156,19 @@ async def test_serial_console_frames_what_is_typed_and_checks_what_comes_back() 
         line.close()
 
 
-async def test_serial_bridge_cli_refuses_bad_arguments(small_site: SmallSite) -> None:
+def test_serial_bridge_cli_refuses_bad_arguments(small_site: SmallSite) -> None:
     common = [
         "--site",
         str(small_site.site_file),
         "--credentials",
         str(small_site.credentials_file),
     ]
-    result = await run_cli(
+    result = invoke(
         "serial", "bridge", "/dev/null", "--device", "a999-lock", "--broker", "mqtt://x:1", *common
     )
     assert result.code == 2
     assert "no device 'a999-lock'" in result.stderr
-    result = await run_cli(
+    result = invoke(
         "serial", "bridge", "/dev/null", "--device", SERIAL_DEVICE, "--broker", "http://x", *common
     )
     assert result.code == 2
