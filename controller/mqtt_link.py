@@ -136,7 +136,11 @@ class MqttLink:
         try:
             await client.publish(topic, payload, qos=QOS, retain=retain, timeout=timeout)
         except aiomqtt.MqttError as exc:
+            reraise_swallowed_cancel()
             raise NotConnected(str(exc)) from exc
+        # a stop during a publish must stop the caller (it hung the shutdown when the
+        # fallback publisher was mid-way through a site's schedules)
+        reraise_swallowed_cancel()
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """A clean stop sends no last will, so say ``offline`` before disconnecting."""
