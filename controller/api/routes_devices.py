@@ -36,6 +36,8 @@ async def health(request: web.Request) -> web.Response:
         failures.append("broker unreachable")
     if ctl.events.failing:
         failures.append(f"store failing: {ctl.events.failing}")
+    if ctl.commands.store_failing:
+        failures.append(f"commands refused, audit not writable: {ctl.commands.store_failing}")
     if ctl.alarms.store_failing:
         failures.append(f"alarms not stored: {ctl.alarms.store_failing}")
     unreachable = counts["offline"] + counts["stale"]

@@ -11,11 +11,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -66,7 +67,6 @@ class ServedController:
         await self.wait_health(lambda h: h["broker"]["connected"], timeout=20)
 
     def _spawn(self) -> None:
-        log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
                 TRYGGBO,
@@ -82,12 +82,19 @@ class ServedController:
                 "--credentials",
                 str(self.broker.credentials_file),
             ],
-            stdout=log,
+            # through a pipe: a test may forbid the child every file write (disk full)
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env={**os.environ, "TRYGGBO_LOG_LEVEL": "INFO"},
             start_new_session=True,
         )
-        log.close()
+        threading.Thread(target=self._copy_log, args=(self.proc.stdout,), daemon=True).start()
+
+    def _copy_log(self, pipe: IO[bytes]) -> None:
+        with self.log_path.open("ab") as log:
+            for line in pipe:
+                log.write(line)
+                log.flush()
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no ``offline`` said, nothing flushed."""
