@@ -26,7 +26,7 @@ from scheduler.fallback import FallbackPublisher
 from .alarms import AlarmService
 from .auth import Authenticator
 from .command_bus import CommandBus
-from .device_reports import DeviceReports
+from .device_reports import DeviceRateLimit, DeviceReports
 from .event_bus import EventBus
 from .event_writer import EventWriter
 from .mqtt_link import MqttLink
@@ -51,6 +51,10 @@ class ControllerConfig:
     client_id: str | None = None
     #: A browser session unused this long is signed out.
     session_idle_s: float = 12 * 3600.0
+    #: Per-device message budget (controller/device_reports.py DeviceRateLimit);
+    #: a rate of 0 turns the limit off (benchmarks that replay backlogs).
+    device_rate_per_s: float = 20.0
+    device_burst: float = 100.0
 
 
 class Controller:
@@ -95,6 +99,7 @@ class Controller:
             bus=self.bus,
             clock=self.clock,
             store_event=self.events.put,
+            rate_limit=DeviceRateLimit(config.device_rate_per_s, config.device_burst),
         )
         self.alarms = AlarmService(
             store=self.store,
