@@ -19,6 +19,7 @@ from . import engine as db
 from . import schema as t
 from .activity_sql import ActivityMixin
 from .alarms_sql import AlarmsMixin
+from .leases_sql import LeaseMixin
 from .people_sql import PeopleMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
@@ -28,7 +29,7 @@ from .schema import as_utc
 log = logging.getLogger(__name__)
 
 
-class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
+class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, LeaseMixin):
     """:class:`~controller.store.repository.Store` on SQLite or PostgreSQL.
 
     ``SqlStore("sqlite:///var/tryggbo.sqlite")`` only checks the URL; :meth:`open`
