@@ -29,6 +29,7 @@ from .command_bus import CommandBus
 from .device_reports import DeviceRateLimit, DeviceReports
 from .event_bus import EventBus
 from .event_writer import EventWriter
+from .leader import LeaderLease, while_leading
 from .mqtt_link import MqttLink
 from .store import Store, open_store
 from .twins import TwinRegistry
@@ -55,6 +56,12 @@ class ControllerConfig:
     #: a rate of 0 turns the limit off (benchmarks that replay backlogs).
     device_rate_per_s: float = 20.0
     device_burst: float = 100.0
+    #: Scale-out: the MQTT shared-subscription group of this site's controllers
+    #: (None: the only controller). Each needs its own ``client_id``.
+    shared_group: str | None = None
+    #: The scheduler leader lease (controller/leader.py).
+    lease_ttl_s: float = 6.0
+    lease_renew_s: float = 2.0
 
 
 class Controller:
@@ -81,6 +88,7 @@ class Controller:
             creds.controller if creds else None,
             self._on_message,
             identifier=config.client_id,
+            shared_group=config.shared_group,
         )
         self.commands = CommandBus(
             link=self.link,
@@ -116,6 +124,13 @@ class Controller:
             self.clock,
             bus=self.bus,
             fallback=FallbackPublisher(self.link, self.site, self.clock),
+        )
+        self.lease = LeaderLease(
+            self.store,
+            self.clock,
+            self.link.identifier,
+            ttl_s=config.lease_ttl_s,
+            renew_s=config.lease_renew_s,
         )
         self.ready = asyncio.Event()
         self.http_port: int | None = None
@@ -154,7 +169,8 @@ class Controller:
                 tasks.create_task(self.link.run(), name="mqtt-link")
                 tasks.create_task(self.events.run(), name="event-writer")
                 tasks.create_task(self._watch_stale(), name="stale-watch")
-                tasks.create_task(self.schedules.run(), name="schedules")
+                tasks.create_task(self.lease.run(), name="leader-lease")
+                tasks.create_task(while_leading(self.lease, self._lead), name="schedules")
                 self.ready.set()
         finally:
             self.ready.clear()
@@ -166,6 +182,21 @@ class Controller:
             await self.events.flush(timeout=5)
         await runner.cleanup()
         await self.store.close()
+
+    async def _lead(self) -> None:
+        """What only the site's leader does: fire schedules, publish device fallbacks,
+        and pick up schedules other instances changed in the shared store."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.schedules.run(), name="schedule-engine")
+            tasks.create_task(self._sync_schedules(), name="schedule-sync")
+
+    async def _sync_schedules(self) -> None:
+        while True:
+            try:
+                await self.schedules.sync_from_store()
+            except Exception:  # the store may fail for a while; the next round retries
+                log.exception("cannot read schedules from the store")
+            await asyncio.sleep(self.config.lease_renew_s)  # a polling period, not a sync
 
     async def _watch_stale(self) -> None:
         while True:
