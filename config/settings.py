@@ -40,6 +40,16 @@ class Settings(BaseSettings):
         default=12, gt=0, le=24 * 30, description="sign a browser out after this long unused"
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    client_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT client id, one per controller instance (default per site)",
+    )
+    shared_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="scale-out: MQTT shared-subscription group of the site's controllers",
+    )
 
     @field_validator("broker")
     @classmethod

@@ -120,6 +120,8 @@ def serve(
         command_timeout_s=settings.command_timeout_s,
         stale_factor=settings.stale_factor,
         session_idle_s=settings.session_idle_hours * 3600,
+        client_id=settings.client_id,
+        shared_group=settings.shared_group,
     )
     _run(Controller(config).run())
 

@@ -36,9 +36,11 @@ class ServedController:
     """One ``tryggbo serve`` child; ``start``/``kill`` may be called again and again."""
 
     broker: BrokerUnderTest
-    db_path: Path
+    db_url: str
     log_path: Path
     port: int = field(default_factory=free_port)
+    #: extra TRYGGBO_* settings (client id, shared group...)
+    env: dict[str, str] = field(default_factory=dict)
     token: str = ""
     proc: subprocess.Popen[bytes] | None = None
     http: aiohttp.ClientSession | None = None
@@ -49,7 +51,7 @@ class ServedController:
 
     async def prepare(self) -> None:
         """Create the store with the test users and an API token for test-staff."""
-        store = open_store(f"sqlite:///{self.db_path}")
+        store = open_store(self.db_url)
         await store.open()
         try:
             await make_test_users(store, self.broker.site)
@@ -76,7 +78,7 @@ class ServedController:
                 "--site",
                 str(EXAMPLE_SITE),
                 "--db",
-                f"sqlite:///{self.db_path}",
+                self.db_url,
                 "--http",
                 f"127.0.0.1:{self.port}",
                 "--credentials",
@@ -85,7 +87,7 @@ class ServedController:
             # through a pipe: a test may forbid the child every file write (disk full)
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "TRYGGBO_LOG_LEVEL": "INFO"},
+            env={**os.environ, "TRYGGBO_LOG_LEVEL": "INFO", **self.env},
             start_new_session=True,
         )
         threading.Thread(target=self._copy_log, args=(self.proc.stdout,), daemon=True).start()
@@ -160,7 +162,9 @@ class ServedController:
 async def served_controller(
     broker: BrokerUnderTest, directory: Path
 ) -> AsyncIterator[ServedController]:
-    served = ServedController(broker, directory / "served.sqlite", directory / "served.log")
+    served = ServedController(
+        broker, f"sqlite:///{directory / 'served.sqlite'}", directory / "served.log"
+    )
     await served.prepare()
     try:
         yield served

@@ -1,18 +1,13 @@
-"""Every store test runs on SQLite and on a real PostgreSQL (tests/pg_server.py)."""
+"""Every store test runs on SQLite and on a real PostgreSQL (``pg_url``, tests/pg_server.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.pg_server import pg_server, scratch_pg_database
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str | None]:
-    yield from pg_server()
+from tests.pg_server import scratch_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
