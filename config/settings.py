@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="MQTT client id, one per controller instance (default per site)",
     )
+    tls_cert: Path | None = Field(
+        default=None, description="web server TLS certificate (PEM); with tls_key: HTTPS only"
+    )
+    tls_key: Path | None = Field(default=None, description="web server TLS key (PEM, 0600)")
     shared_group: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{1,32}$",

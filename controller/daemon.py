@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -33,6 +34,7 @@ from .leader import LeaderLease, while_leading
 from .mqtt_link import MqttLink
 from .store import Store, open_store
 from .twins import TwinRegistry
+from .web_tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class ControllerConfig:
     #: The scheduler leader lease (controller/leader.py).
     lease_ttl_s: float = 6.0
     lease_renew_s: float = 2.0
+    #: HTTPS for the web server (controller/web_tls.py); None: plain HTTP (the demo).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
 
 class Controller:
@@ -140,12 +145,14 @@ class Controller:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.config.http_host}:{self.http_port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{self.config.http_host}:{self.http_port}"
 
     async def run(self) -> None:
         """Run until cancelled."""
         from .api import build_app  # the API imports the daemon's types
 
+        tls = tls_context(self.config.tls_cert, self.config.tls_key)
         await self.store.open()
         settled = await self.commands.settle_crashed()
         if settled:
@@ -157,7 +164,9 @@ class Controller:
         runner = web.AppRunner(build_app(self), access_log=None)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.config.http_host, self.config.http_port)
+            site = web.TCPSite(
+                runner, self.config.http_host, self.config.http_port, ssl_context=tls
+            )
             await site.start()
             server = site._server
             sockets = getattr(server, "sockets", None) or []
