@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
 # Mosquitto is the broker of production and of the tests; Debian's Chromium runs the
-# browser tests. Install what is missing (as root), else say how.
-SYSTEM_PACKAGES := mosquitto:/usr/sbin/mosquitto mosquitto-clients:/usr/bin/mosquitto_pub chromium:/usr/bin/chromium
+# browser tests; PostgreSQL's binaries let the store tests start their own server.
+# Install what is missing (as root), else say how.
+SYSTEM_PACKAGES := mosquitto:/usr/sbin/mosquitto mosquitto-clients:/usr/bin/mosquitto_pub chromium:/usr/bin/chromium postgresql:/usr/bin/pg_ctlcluster
 system-deps:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 	  pkg=$${entry%%:*}; bin=$${entry#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; \

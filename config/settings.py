@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     ha_allow_unlock: bool = Field(
         default=False, description="let Home Assistant unlock doors (locking is always allowed)"
     )
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    client_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT client id, one per controller instance (default per site)",
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="web server TLS certificate (PEM); with tls_key: HTTPS only"
+    )
+    tls_key: Path | None = Field(default=None, description="web server TLS key (PEM, 0600)")
+    shared_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="scale-out: MQTT shared-subscription group of the site's controllers",
+    )
 
     @field_validator("broker")
     @classmethod

@@ -107,6 +107,7 @@ def serve(
 ) -> None:
     """Run the controller daemon."""
     from .daemon import Controller, ControllerConfig
+    from .web_tls import TlsConfigError, tls_context
 
     host, port = _host_port(http) if http else (None, None)
     try:
@@ -121,7 +122,8 @@ def serve(
         )
         site_model = load_site(settings.site_file)
         creds = load_credentials(settings.credentials_file)
-    except (SettingsError, SiteFileError, CredentialsError) as exc:
+        tls_context(settings.tls_cert, settings.tls_key)  # refuse a bad pair before starting
+    except (SettingsError, SiteFileError, CredentialsError, TlsConfigError) as exc:
         raise _fail(str(exc)) from None
     if creds.site != site_model.slug:
         raise _fail(f"credentials are for site {creds.site!r}, site file is {site_model.slug!r}")
@@ -139,6 +141,10 @@ def serve(
         stale_factor=settings.stale_factor,
         session_idle_s=settings.session_idle_hours * 3600,
         **_ops_config(settings),
+        client_id=settings.client_id,
+        shared_group=settings.shared_group,
+        tls_cert=settings.tls_cert,
+        tls_key=settings.tls_key,
     )
     _run(Controller(config).run())
 

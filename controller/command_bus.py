@@ -32,7 +32,7 @@ from devices.contract import (
 from .event_bus import EventBus
 from .logs import bind_command
 from .mqtt_link import MqttLink, NotConnected
-from .store import AuditKind, AuditRecord, Store
+from .store import AuditKind, AuditRecord, Store, StoreError
 from .twins import TwinRegistry
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,8 @@ class CommandBus:
         self.clock = clock
         self.timeout_s = timeout_s
         self._pending: dict[str, _Pending] = {}
+        #: why the last audit write failed (commands are refused until one succeeds)
+        self.store_failing: str | None = None
 
     @property
     def in_flight(self) -> int:
@@ -151,7 +153,7 @@ class CommandBus:
             if key is None:
                 raise CommandError("no_key", f"no signing key for {device}; provision it")
             command = sign_command(command, device, key)
-        await self.store.append_audit(
+        await self._audit_issued(
             AuditRecord(
                 ts=self.clock.now(),
                 kind=AuditKind.ISSUED,
@@ -210,6 +212,25 @@ class CommandBus:
             f" ({result.error})" if result.error else "",
         )
         return result
+
+    async def _audit_issued(self, record: AuditRecord) -> None:
+        """Write the ``issued`` line; if the store refuses, say so loudly (log and
+        ``store_failing`` for /api/health) and let StoreError refuse the command."""
+        try:
+            await self.store.append_audit(record)
+        except StoreError as exc:
+            self.store_failing = str(exc)
+            log.error(
+                "STORE FAILING: %s %s by %s refused, its audit record cannot be written: %s",
+                record.device,
+                record.action,
+                record.actor,
+                exc,
+            )
+            raise
+        if self.store_failing is not None:
+            log.warning("store writable again: commands are audited and sent")
+            self.store_failing = None
 
     async def _transmit(
         self,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -29,14 +30,16 @@ from .calls.invitations import CallStore, Invitations
 from .calls.screen_bridge import ScreenBridge
 from .calls.signalling import CallService
 from .command_bus import CommandBus
-from .device_reports import DeviceReports
+from .device_reports import DeviceRateLimit, DeviceReports
 from .event_bus import EventBus
 from .event_writer import EventWriter
 from .metrics import Metrics
+from .leader import LeaderLease, while_leading
 from .mqtt_link import MqttLink
 from .retention import RetentionPolicy, run_daily
 from .store import Store, open_store
 from .twins import TwinRegistry
+from .web_tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,19 @@ class ControllerConfig:
     retention_hour: int = 3
     #: The Home Assistant bridge (controller.ha_bridge.HaBridgeConfig), None: off.
     ha_bridge: object | None = None
+    #: Per-device message budget (controller/device_reports.py DeviceRateLimit);
+    #: a rate of 0 turns the limit off (benchmarks that replay backlogs).
+    device_rate_per_s: float = 20.0
+    device_burst: float = 100.0
+    #: Scale-out: the MQTT shared-subscription group of this site's controllers
+    #: (None: the only controller). Each needs its own ``client_id``.
+    shared_group: str | None = None
+    #: The scheduler leader lease (controller/leader.py).
+    lease_ttl_s: float = 6.0
+    lease_renew_s: float = 2.0
+    #: HTTPS for the web server (controller/web_tls.py); None: plain HTTP (the demo).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
 
 class Controller:
@@ -87,6 +103,7 @@ class Controller:
             creds.controller if creds else None,
             self._on_message,
             identifier=config.client_id,
+            shared_group=config.shared_group,
         )
         self.commands = CommandBus(
             link=self.link,
@@ -105,6 +122,7 @@ class Controller:
             bus=self.bus,
             clock=self.clock,
             store_event=self.events.put,
+            rate_limit=DeviceRateLimit(config.device_rate_per_s, config.device_burst),
         )
         self.alarms = AlarmService(
             store=self.store,
@@ -131,6 +149,13 @@ class Controller:
         self.calls = CallService(
             self.site, calls_store, self.commands, self.bus, self.screens, self.clock
         )
+        self.lease = LeaderLease(
+            self.store,
+            self.clock,
+            self.link.identifier,
+            ttl_s=config.lease_ttl_s,
+            renew_s=config.lease_renew_s,
+        )
         self.ready = asyncio.Event()
         self.http_port: int | None = None
 
@@ -139,12 +164,14 @@ class Controller:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.config.http_host}:{self.http_port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{self.config.http_host}:{self.http_port}"
 
     async def run(self) -> None:
         """Run until cancelled."""
         from .api import build_app  # the API imports the daemon's types
 
+        tls = tls_context(self.config.tls_cert, self.config.tls_key)
         await self.store.open()
         settled = await self.commands.settle_crashed()
         if settled:
@@ -156,7 +183,9 @@ class Controller:
         runner = web.AppRunner(build_app(self), access_log=None)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.config.http_host, self.config.http_port)
+            site = web.TCPSite(
+                runner, self.config.http_host, self.config.http_port, ssl_context=tls
+            )
             await site.start()
             server = site._server
             sockets = getattr(server, "sockets", None) or []
@@ -169,10 +198,11 @@ class Controller:
                 self._start_ops_tasks(tasks)  # retention, Home Assistant bridge
                 tasks.create_task(self.events.run(), name="event-writer")
                 tasks.create_task(self._watch_stale(), name="stale-watch")
-                tasks.create_task(self.schedules.run(), name="schedules")
                 tasks.create_task(self.metrics.run(), name="metrics")
                 tasks.create_task(self.screens.run(), name="screens")
                 tasks.create_task(self.calls.run(), name="calls")
+                tasks.create_task(self.lease.run(), name="leader-lease")
+                tasks.create_task(while_leading(self.lease, self._lead), name="schedules")
                 self.ready.set()
         finally:
             self.ready.clear()
@@ -205,6 +235,21 @@ class Controller:
             await self.events.flush(timeout=5)
         await runner.cleanup()
         await self.store.close()
+
+    async def _lead(self) -> None:
+        """What only the site's leader does: fire schedules, publish device fallbacks,
+        and pick up schedules other instances changed in the shared store."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.schedules.run(), name="schedule-engine")
+            tasks.create_task(self._sync_schedules(), name="schedule-sync")
+
+    async def _sync_schedules(self) -> None:
+        while True:
+            try:
+                await self.schedules.sync_from_store()
+            except Exception:  # the store may fail for a while; the next round retries
+                log.exception("cannot read schedules from the store")
+            await asyncio.sleep(self.config.lease_renew_s)  # a polling period, not a sync
 
     async def _watch_stale(self) -> None:
         while True:

@@ -68,6 +68,46 @@ class DroppedMessages:
         return sum(self.counts.values())
 
 
+class DeviceRateLimit:
+    """A token bucket per device: ``burst`` messages at once, ``per_s`` on average.
+
+    A device over its budget has its state, meta and event messages dropped (reason
+    ``rate_limited``, logged once per flood) so one broken device cannot swamp the
+    controller or the store; its acks and availability always pass, so commands to it
+    still get their outcome. Its twin catches up with the next report after the flood.
+    """
+
+    def __init__(self, per_s: float = 20.0, burst: float = 100.0) -> None:
+        self.per_s = per_s
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # device -> (tokens, at)
+        self.flooding: set[str] = set()
+
+    def allow(self, device: str, now: float) -> bool:
+        if self.per_s <= 0:
+            return True
+        tokens, at = self._buckets.get(device, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.per_s)
+        allowed = tokens >= 1.0
+        self._buckets[device] = (tokens - 1.0 if allowed else tokens, now)
+        if not allowed and device not in self.flooding:
+            self.flooding.add(device)
+            log.warning(
+                "device %s floods (over %.0f msg/s, burst %.0f): dropping its reports",
+                device,
+                self.per_s,
+                self.burst,
+            )
+        elif allowed and device in self.flooding and tokens >= self.burst / 2:
+            self.flooding.discard(device)
+            log.warning("device %s is within its message rate again", device)
+        return allowed
+
+
+#: What a flooding device may still send: the outcome of commands, and its presence.
+UNLIMITED_CHANNELS = frozenset({Channel.ACK, Channel.AVAILABILITY})
+
+
 class DeviceReports:
     """The MQTT link's message handler."""
 
@@ -80,6 +120,7 @@ class DeviceReports:
         bus: EventBus,
         clock: Clock,
         store_event: EventSink,
+        rate_limit: DeviceRateLimit | None = None,
     ) -> None:
         self.site = site
         self.twins = twins
@@ -88,6 +129,7 @@ class DeviceReports:
         self.clock = clock
         self.store_event = store_event
         self.dropped = DroppedMessages(bus)
+        self.rate_limit = rate_limit or DeviceRateLimit()
         self.received = 0
         self.fire: FireSignal | None = None
 
@@ -109,6 +151,10 @@ class DeviceReports:
             twin = self.twins.get(parsed.device)
             if twin is None:
                 raise ContractError("unknown_device", f"{parsed.device} is not in the site file")
+            if parsed.channel not in UNLIMITED_CHANNELS and not self.rate_limit.allow(
+                twin.id, time.monotonic()
+            ):
+                raise ContractError("rate_limited", f"{twin.id} is over its message rate")
             self._on_device(twin, parsed.channel, payload, retained=bool(message.retain))
         except ContractError as exc:
             self.dropped.drop(exc.reason, topic, exc.message)

@@ -62,6 +62,8 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
         failures.append(f"store unwritable: {store_problem}")
     if ctl.events.failing:
         failures.append(f"store failing: events not stored: {ctl.events.failing}")
+    if ctl.commands.store_failing:
+        failures.append(f"commands refused, audit not writable: {ctl.commands.store_failing}")
     if ctl.alarms.store_failing:
         failures.append(f"alarms not stored: {ctl.alarms.store_failing}")
     counts = ctl.twins.counts()

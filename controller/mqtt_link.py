@@ -41,6 +41,7 @@ class MqttLink:
         *,
         identifier: str | None = None,
         backoff_max_s: float = 5.0,
+        shared_group: str | None = None,
     ) -> None:
         self.broker = broker
         self.topics = topics
@@ -48,21 +49,31 @@ class MqttLink:
         self.handler = handler
         self.identifier = identifier or f"tryggbo-controller-{topics.site}"
         self.backoff_max_s = backoff_max_s
+        #: several controllers of one site: each device event goes to one of them
+        self.shared_group = shared_group
         self.connected = asyncio.Event()
         self.connects = 0
         self._connect_change = asyncio.Condition()
         self._client: aiomqtt.Client | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def subscriptions(self) -> list[str]:
+        """What the controller reads. With ``shared_group`` (scale-out) device events
+        are a shared subscription (``$share/{group}/...``: the broker hands each event
+        to one controller, which stores it and raises its alarm); state, availability,
+        meta, acks and fire still reach every controller, so each has every twin and
+        gets the acks of the commands it sent. Mosquitto offers ``$share`` to MQTT
+        3.1.1 clients too (the repo stays on 3.1.1: amqtt, the demo broker, has no v5).
+        """
         t = self.topics
-        device_channels = (
-            Channel.META,
-            Channel.AVAILABILITY,
-            Channel.STATE,
-            Channel.EVENT,
-            Channel.ACK,
-        )
-        return [t.all_devices(ch) for ch in device_channels] + [t.fire]
+        everyone = (Channel.META, Channel.AVAILABILITY, Channel.STATE, Channel.ACK)
+        topics = [t.all_devices(ch) for ch in everyone] + [t.fire]
+        events = t.all_devices(Channel.EVENT)
+        if self.shared_group:
+            topics += [f"$share/{self.shared_group}/{events}", t.controller_availability]
+        else:
+            topics.append(events)
+        return topics
 
     async def run(self) -> None:
         """Stay connected until cancelled; never raises for broker trouble."""
@@ -121,10 +132,25 @@ class MqttLink:
             )
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
+        if self.shared_group and message.topic.matches(self.topics.controller_availability):
+            self._keep_site_online(message)
+            return
         try:
             self.handler(message)
         except Exception:  # a bad message must never stop the link
             log.exception("handler failed on %s", message.topic)
+
+    def _keep_site_online(self, message: aiomqtt.Message) -> None:
+        """Another controller of the site stopped and said ``offline`` on the shared
+        availability topic: while this one runs, the site's controller is online (the
+        devices must not start their fallback routines)."""
+        if message.payload == Availability.OFFLINE.value.encode() and self.connected.is_set():
+            log.warning("another controller of the site said offline; this one is online")
+            task = asyncio.get_running_loop().create_task(
+                self.publish(self.topics.controller_availability, "online", retain=True)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, timeout: float = 10
@@ -136,7 +162,11 @@ class MqttLink:
         try:
             await client.publish(topic, payload, qos=QOS, retain=retain, timeout=timeout)
         except aiomqtt.MqttError as exc:
+            reraise_swallowed_cancel()
             raise NotConnected(str(exc)) from exc
+        # a stop during a publish must stop the caller (it hung the shutdown when the
+        # fallback publisher was mid-way through a site's schedules)
+        reraise_swallowed_cancel()
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """A clean stop sends no last will, so say ``offline`` before disconnecting."""

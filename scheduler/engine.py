@@ -128,6 +128,31 @@ class ScheduleEngine:
             log.info("%d schedules loaded", len(records))
         self._changed()
 
+    async def sync_from_store(self) -> int:
+        """Pick up schedules changed through another controller instance (same store):
+        install new and changed ones, drop deleted ones; how many changed. The leader
+        runs this every few seconds (controller/leader.py)."""
+        await self.start()
+        records = {r.id: r for r in await self.store.list_schedules()}
+        last = await self.store.last_firings()
+        changed = 0
+        for record in records.values():
+            mine = self._schedules.get(record.id)
+            if mine is not None and (mine.record.updated_at, mine.record.enabled) == (
+                record.updated_at,
+                record.enabled,
+            ):
+                continue
+            self._install(record, max(record.updated_at, last.get(record.id, record.updated_at)))
+            changed += 1
+        for gone in set(self._schedules) - set(records):
+            del self._schedules[gone]
+            changed += 1
+        if changed:
+            log.info("%d schedules changed in the store by another instance", changed)
+            self._changed()
+        return changed
+
     def _install(self, record: ScheduleRecord, cursor: datetime) -> LoadedSchedule:
         schedule: Schedule | None = None
         groups: list[RuleGroupState] = []

@@ -29,6 +29,13 @@ from tests.integration.harness import (
     start_home,
     wait_all_online,
 )
+from tests.pg_server import pg_server
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str | None]:
+    """A real PostgreSQL server's URL (started by the suite) or None if none installed."""
+    yield from pg_server()
 
 
 @pytest.fixture(scope="session")

@@ -150,7 +150,20 @@ class ScheduleStore(Protocol):
     async def holds(self) -> list[HoldRecord]: ...
 
 
-class Store(PeopleStore, AlarmStore, ScheduleStore, Protocol):
+class LeaseStore(Protocol):
+    """Site-wide duties held by one controller instance at a time (controller/leader.py)."""
+
+    async def acquire_lease(
+        self, name: str, holder: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Take or renew ``name`` for ``holder``; False while another holder's runs."""
+
+    async def release_lease(self, name: str, holder: str) -> bool: ...
+
+    async def lease_holder(self, name: str, now: datetime) -> str | None: ...
+
+
+class Store(PeopleStore, AlarmStore, ScheduleStore, LeaseStore, Protocol):
     """Persistent state of the controller."""
 
     async def open(self) -> None:

@@ -224,3 +224,15 @@ schedule_holds = sa.Table(
     sa.Column("action", sa.String(), nullable=False),
     sa.Column("command_id", sa.String(), nullable=True),
 )
+
+# --- 0004_leases: site-wide duties held by one controller instance at a time ------------
+
+#: ``name`` (e.g. ``scheduler``) is held by ``holder`` until ``expires_at``; the holder
+#: renews it, anyone may take it once it has expired (controller/leader.py).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("holder", sa.String(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+)

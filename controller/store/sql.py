@@ -20,6 +20,7 @@ from . import schema as t
 from .activity_sql import ActivityMixin
 from .alarms_sql import AlarmsMixin
 from .calls_sql import CallsMixin
+from .leases_sql import LeaseMixin
 from .people_sql import PeopleMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
@@ -29,7 +30,7 @@ from .schema import as_utc
 log = logging.getLogger(__name__)
 
 
-class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixin):
+class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixin, LeaseMixin):
     """:class:`~controller.store.repository.Store` on SQLite or PostgreSQL.
 
     ``SqlStore("sqlite:///var/tryggbo.sqlite")`` only checks the URL; :meth:`open`

@@ -66,7 +66,9 @@ async def test_broker_killed_during_burst_loses_nothing_and_runs_nothing_twice(
             await asyncio.gather(*tasks)
         # every help press arrives exactly once (persistent sessions, QoS 1)
         helped: list[str] = []
-        async with asyncio.timeout(20):
+        # up to 60 s: a client whose socket registration was lost in the reconnect
+        # storm recovers only at its keepalive (docs/reliability.md, "stalled client")
+        async with asyncio.timeout(60):
             while sorted(helped) != sorted(pressers_before + pressers_during):
                 msg = await events_seen.get()
                 if msg.data["type"] == "help_pressed":

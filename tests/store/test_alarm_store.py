@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ T0 = datetime(2026, 11, 26, 22, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    async with SqlStore(f"sqlite:///{tmp_path / 'alarms.sqlite'}") as opened:
+async def store(db_url: str) -> AsyncIterator[SqlStore]:
+    async with SqlStore(db_url) as opened:
         yield opened
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,8 @@ CET = timezone(timedelta(hours=1))
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+async def store(db_url: str) -> AsyncIterator[SqlStore]:
+    store = open_store(db_url)
     await store.open()
     yield store
     await store.close()

@@ -1,4 +1,5 @@
-"""SqlStore against a temporary SQLite file (and PostgreSQL if TRYGGBO_TEST_PG_URL is set).
+"""SqlStore against a temporary SQLite file and a real PostgreSQL (tests/store/conftest.py:
+the suite starts one, or uses TRYGGBO_TEST_PG_URL).
 
 For PostgreSQL each test gets a scratch database created next to the one in the URL
 (the role needs CREATEDB), e.g. ``TRYGGBO_TEST_PG_URL=postgresql://postgres@127.0.0.1/test``.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -33,43 +33,8 @@ from controller.store import (
 )
 from controller.store.engine import head_revision, parse_url
 
-PG_URL = os.environ.get("TRYGGBO_TEST_PG_URL")
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
-
-
-@asynccontextmanager
-async def scratch_pg_database(url: str) -> AsyncIterator[str]:
-    """A new empty PostgreSQL database on the server of ``url``, dropped afterwards."""
-    name = f"tryggbo_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(parse_url(url), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield parse_url(url).set(database=name).render_as_string(hide_password=False)
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not PG_URL, reason="TRYGGBO_TEST_PG_URL not set"),
-        ),
-    ]
-)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A store URL for an empty database; the SQLite directory does not exist yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'tryggbo.sqlite'}"
-    else:
-        assert PG_URL is not None
-        async with scratch_pg_database(PG_URL) as url:
-            yield url
 
 
 @pytest.fixture

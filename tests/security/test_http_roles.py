@@ -1,0 +1,110 @@
+"""Roles on the HTTP API, re-tested as attacks: a screen's login cannot lock or unlock,
+a relative reaches no device, alarm, audit or activity route, a technician cannot read
+the activity and audit of residents (there is no call history yet: these are the
+person-related logs that exist), and every refusal is written to the activity log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+
+from controller.auth.accounts import ensure_user, random_password
+from controller.auth.tokens import create_user_token
+from devices.firmware.lock import SimulatedLock
+from tests.integration.harness import RunningController, RunningHome
+
+DEVICE_AND_PERSON_ROUTES = [
+    ("GET", "/api/devices"),
+    ("GET", "/api/devices/a101-lock"),
+    ("GET", "/api/events"),
+    ("GET", "/api/alarms"),
+    ("GET", "/api/activity"),
+    ("GET", "/api/audit"),
+    ("GET", "/api/audit/export.csv"),
+    ("GET", "/api/schedules"),
+    ("GET", "/api/users"),
+]
+
+
+@pytest.fixture
+async def as_role(rel_ctl: RunningController) -> AsyncIterator[object]:
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def make(username: str, roles: tuple[str, ...], apartments: tuple[str, ...] = ()):
+        store, now = rel_ctl.controller.store, datetime.now(UTC)
+        await ensure_user(
+            store,
+            username=username,
+            password=random_password(username),
+            roles=roles,
+            apartments=apartments,
+            now=now,
+        )
+        token, _ = await create_user_token(store, username=username, name="test", now=now)
+        session = aiohttp.ClientSession(
+            base_url=rel_ctl.controller.http_url, headers={"Authorization": f"Bearer {token}"}
+        )
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        await session.close()
+
+
+async def _status(session: aiohttp.ClientSession, method: str, path: str, **kw) -> int:  # type: ignore[no-untyped-def]
+    async with session.request(method, path, **kw) as resp:
+        return resp.status
+
+
+async def _refusals(ctl: RunningController, actor: str) -> list[str]:
+    status, body = await ctl.call("GET", "/api/activity?limit=500")
+    assert status == 200
+    return [
+        a["subject"] for a in body["activity"] if a["actor"] == actor and a["action"] == "refused"
+    ]
+
+
+@pytest.mark.parametrize("action", ["unlock", "lock"])
+async def test_screen_login_cannot_lock_or_unlock_over_http(
+    action: str, as_role, rel_ctl: RunningController, rel_home: RunningHome
+) -> None:
+    lock = rel_home.home["a101-lock"]
+    assert isinstance(lock, SimulatedLock)
+    before = lock.state.lock
+    screen = await as_role(f"screen-101-{action}", ("screen",), ("101",))
+    path = "/api/devices/a101-lock/commands"
+    assert await _status(screen, "POST", path, json={"action": action}) == 403
+    assert lock.state.lock == before
+    assert f"POST {path}" in await _refusals(rel_ctl, f"screen-101-{action}")
+
+
+async def test_relative_reaches_no_device_alarm_audit_or_activity_route(
+    as_role, rel_ctl: RunningController
+) -> None:
+    relative = await as_role("relative-101", ("relative",), ("101",))
+    for method, path in DEVICE_AND_PERSON_ROUTES:
+        assert await _status(relative, method, path) == 403, path
+    path = "/api/devices/a101-lock/commands"
+    assert await _status(relative, "POST", path, json={"action": "unlock"}) == 403
+    refused = await _refusals(rel_ctl, "relative-101")
+    assert {f"{m} {p}" for m, p in DEVICE_AND_PERSON_ROUTES} <= set(refused)
+
+
+async def test_technician_cannot_read_residents_activity_or_audit_nor_unlock(
+    as_role, rel_ctl: RunningController
+) -> None:
+    tech = await as_role("tech-1", ("technician",))
+    for path in ("/api/activity", "/api/audit", "/api/audit/export.csv"):
+        assert await _status(tech, "GET", path) == 403, path
+    path = "/api/devices/a102-lock/commands"
+    assert await _status(tech, "POST", path, json={"action": "unlock"}) == 403
+    # what a technician is for still works
+    async with tech.post(path, json={"action": "ping"}) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["outcome"] == "ok"
+    refused = set(await _refusals(rel_ctl, "tech-1"))
+    assert {"GET /api/activity", "GET /api/audit", f"POST {path}"} <= refused
