@@ -169,6 +169,11 @@ class Store(PeopleStore, AlarmStore, ScheduleStore, Protocol):
     async def append_audit(self, record: AuditRecord) -> int:
         """Append one audit line; returns its id. Audit lines are never changed."""
 
+    def append_audit_later(self, record: AuditRecord) -> None:
+        """Append an audit line without waiting for its commit (failures are logged);
+        reads of the audit log see it. For lines that may follow their action (a
+        command's ``resolved`` line), never for the line that must precede it."""
+
     async def audit(
         self,
         *,

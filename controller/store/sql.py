@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import sqlalchemy as sa
 from alembic.util import CommandError
@@ -19,6 +19,7 @@ from . import engine as db
 from . import schema as t
 from .activity_sql import ActivityMixin
 from .alarms_sql import AlarmsMixin
+from .group_commit import GroupCommit
 from .people_sql import PeopleMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
@@ -42,6 +43,7 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
         # A :memory: SQLite database is one shared connection: one operation at a time.
         memory = self._url.get_backend_name() == "sqlite" and db.sqlite_path(self._url) is None
         self._lock: asyncio.Lock | None = asyncio.Lock() if memory else None
+        self._audit_commits = GroupCommit(self._insert_audit, "audit line")
 
     @property
     def url(self) -> str:
@@ -80,7 +82,8 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
         self._engine, self._writer = engine, writer
 
     async def close(self) -> None:
-        """Release all connections (idempotent)."""
+        """Release all connections (idempotent), after the queued audit lines."""
+        await self._audit_commits.idle()
         engine, self._engine, self._writer = self._engine, None, None
         if engine is not None:
             await engine.dispose()
@@ -131,22 +134,19 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
     # -- audit ---------------------------------------------------------------------------
 
     async def append_audit(self, record: AuditRecord) -> int:
-        """Append one audit line; returns its id. Audit lines are never changed."""
-        row = {
-            "ts": as_utc(record.ts),
-            "kind": AuditKind(record.kind).value,
-            "command_id": record.command_id,
-            "device": record.device,
-            "action": record.action,
-            "actor": record.actor,
-            "args": record.args,
-            "reason": record.reason,
-            "outcome": record.outcome,
-            "error": record.error,
-        }
-        async with self._write(f"append audit for command {record.command_id}") as conn:
-            result = await conn.execute(t.audit.insert().returning(t.audit.c.id), row)
-            return int(result.scalar_one())
+        """Append one audit line; returns its id once committed. Audit lines are never
+        changed. Concurrent appends share a transaction (group commit)."""
+        return await self._audit_commits.submit(_audit_row(record))
+
+    def append_audit_later(self, record: AuditRecord) -> None:
+        """Append an audit line without waiting for its commit (a failure is logged).
+        Reads of the audit log wait for it first."""
+        self._audit_commits.submit_later(_audit_row(record))
+
+    async def _insert_audit(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        async with self._write(f"append {len(rows)} audit lines") as conn:
+            insert = t.audit.insert().returning(t.audit.c.id)
+            return [int((await conn.execute(insert, row)).scalar_one()) for row in rows]
 
     async def audit(
         self,
@@ -161,6 +161,7 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
     ) -> list[AuditRecord]:
         """Newest first (by id); ``since <= ts < until``; ``devices`` keeps lines of any
         of these devices."""
+        await self._audit_commits.idle()
         query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
         if device is not None:
             query = query.where(t.audit.c.device == device)
@@ -180,6 +181,7 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
 
     async def unresolved_commands(self) -> list[AuditRecord]:
         """``issued`` lines with no ``resolved`` line for their command, oldest first."""
+        await self._audit_commits.idle()
         resolved = t.audit.alias("resolved")
         query = (
             sa.select(t.audit)
@@ -308,3 +310,18 @@ def _token(row: sa.RowMapping) -> ApiToken:
 def open_store(url: str) -> SqlStore:
     """The store for a URL, not yet opened (call ``await store.open()``)."""
     return SqlStore(url)
+
+
+def _audit_row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "ts": as_utc(record.ts),
+        "kind": AuditKind(record.kind).value,
+        "command_id": record.command_id,
+        "device": record.device,
+        "action": record.action,
+        "actor": record.actor,
+        "args": record.args,
+        "reason": record.reason,
+        "outcome": record.outcome,
+        "error": record.error,
+    }
