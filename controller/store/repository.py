@@ -26,6 +26,10 @@ class StoreError(RuntimeError):
 class PeopleStore(Protocol):
     """Users and sessions."""
 
+    #: Bumped by every change to users or API tokens made through this store object
+    #: (lets a cache of token principals notice at once; see auth.service).
+    auth_generation: int
+
     async def add_user(self, user: UserRecord) -> bool:
         """Store a new user; False (nothing stored) if the username is taken."""
 

@@ -44,6 +44,7 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
         memory = self._url.get_backend_name() == "sqlite" and db.sqlite_path(self._url) is None
         self._lock: asyncio.Lock | None = asyncio.Lock() if memory else None
         self._audit_commits = GroupCommit(self._insert_audit, "audit line")
+        self.auth_generation = 0
 
     @property
     def url(self) -> str:
@@ -234,9 +235,12 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
             .where(t.api_tokens.c.id == token_id)
             .values(revoked_at=sa.func.coalesce(t.api_tokens.c.revoked_at, as_utc(when)))
         )
+        self.auth_generation += 1
         async with self._write(f"revoke API token {token_id}") as conn:
             result = await conn.execute(query)
-            return result.rowcount > 0
+            revoked = result.rowcount > 0
+        self.auth_generation += 1
+        return revoked
 
     # -- plumbing ------------------------------------------------------------------------
 
