@@ -77,3 +77,58 @@ def run(b: BenchBroker, changes: int = 200) -> dict[str, object]:
     ordered = sorted(times)
     s["p95"] = round(ordered[int(0.95 * (len(ordered) - 1))], 3)
     return {"publish_to_dom_ms": s}
+
+
+async def _measure_scaled(apartments: int, changes: int) -> dict[str, object]:
+    """As :func:`_measure`, on a fleet of ``apartments`` (two devices each, run by
+    bench.swarm) all shown in the overview; a curtain of the first apartment moves."""
+    from playwright.async_api import async_playwright
+
+    from .fleet import start_fleet_broker, write_fleet
+    from .swarm_group import SwarmGroup
+
+    fleet = write_fleet(apartments)
+    broker = start_fleet_broker(fleet)
+    group = SwarmGroup(fleet, broker.host, broker.port, processes=2)
+    number = fleet.site.apartments[0].number
+    curtain = f"a{number}-curtain"
+    times: list[float] = []
+    try:
+        await group.start()
+        ctl = await start_controller(
+            broker.address, fleet.site, fleet.credentials,
+            fleet.directory / "dash.sqlite", client_id="bench-dashboard",
+        )  # fmt: skip
+        try:
+            await wait_all_online(ctl.controller, timeout=120)
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                page = await browser.new_page(bypass_csp=True)  # the bench polls with eval
+                await page.goto(f"{ctl.controller.http_url}/ui/login.html")
+                await page.fill("#username", "test-staff")
+                await page.fill("#password", ctl.passwords["test-staff"])
+                await page.click("#login-button")
+                await page.wait_for_selector('body[data-live="up"]', timeout=60000)
+                cells = await page.locator("[data-apartment]").count()
+                for i in range(changes):
+                    position = 1 + i % 99
+                    seen = asyncio.ensure_future(page.evaluate(OBSERVER, [number, position]))
+                    await page.wait_for_function("window.__armed === true")
+                    await page.evaluate("window.__armed = false")
+                    stamps = await group.ask(f"move {curtain} {position}", "MOVED")
+                    start = float(next(s for s in stamps if s != "-"))
+                    times.append(await asyncio.wait_for(seen, 10) - start)
+                await browser.close()
+        finally:
+            await ctl.stop()
+    finally:
+        await group.stop()
+        broker.stop()
+    s = summary(times)
+    ordered = sorted(times)
+    s["p95"] = round(ordered[int(0.95 * (len(ordered) - 1))], 3)
+    return {"apartments": apartments, "cells_in_overview": cells, "publish_to_dom_ms": s}
+
+
+def run_scaled(apartments: int = 1000, changes: int = 200) -> dict[str, object]:
+    return asyncio.run(_measure_scaled(apartments, changes))

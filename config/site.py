@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -154,7 +155,13 @@ class Site(Strict):
 
     def device(self, device_id: str) -> tuple[Apartment, DeviceEntry] | None:
         """The device and its apartment, or None."""
-        return next(((a, d) for a, d in self.devices() if d.id == device_id), None)
+        return self._device_index.get(device_id)
+
+    @cached_property
+    def _device_index(self) -> dict[str, tuple[Apartment, DeviceEntry]]:
+        # A linear scan per call cost the alarm service 8 % of the daemon's time at
+        # 10,000 devices (docs/performance.md); the site is frozen, so index it once.
+        return {d.id: (a, d) for a, d in self.devices()}
 
 
 def describe_errors(exc: ValidationError) -> str:

@@ -179,7 +179,9 @@ class CommandBus:
             )
         if result.outcome is Outcome.OK:
             twin.desired = {"action": action, "args": wire_args, "at": self.clock.now().isoformat()}
-        await self.store.append_audit(
+        # The resolved line need not precede the answer (a crash leaves the command
+        # to settle_crashed): it joins the next group commit, not waited for.
+        self.store.append_audit_later(
             AuditRecord(
                 ts=self.clock.now(),
                 kind=AuditKind.RESOLVED,

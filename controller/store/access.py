@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 class SqlAccess:
     """Read and write connections; :class:`SqlStore` provides them."""
 
+    #: See :attr:`controller.store.repository.PeopleStore.auth_generation`.
+    auth_generation: int = 0
+
     def _read(self, what: str) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         raise NotImplementedError
 

@@ -72,6 +72,7 @@ class PeopleMixin(SqlAccess):
             if taken.first() is not None:
                 return False
             await conn.execute(t.users.insert(), _user_row(user))
+            self.auth_generation += 1
             return True
 
     async def user_by_name(self, username: str) -> UserRecord | None:
@@ -95,13 +96,15 @@ class PeopleMixin(SqlAccess):
     async def update_user(self, user_id: str, changes: UserChanges) -> UserRecord | None:
         """Change some fields of a user; the user as now stored, or None if unknown."""
         u = t.users.c
+        self.auth_generation += 1
         async with self._write(f"update user {user_id}") as conn:
             if changes:
                 await conn.execute(
                     sa.update(t.users).where(u.id == user_id).values(**_user_row(changes))
                 )
             row = (await conn.execute(sa.select(t.users).where(u.id == user_id))).mappings().first()
-            return None if row is None else _user(row)
+        self.auth_generation += 1  # before and after: a lookup spanning the write sees it
+        return None if row is None else _user(row)
 
     async def record_failed_login(
         self, user_id: str, now: datetime, *, lock_after: int, lock_for: timedelta

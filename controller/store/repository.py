@@ -26,6 +26,10 @@ class StoreError(RuntimeError):
 class PeopleStore(Protocol):
     """Users and sessions."""
 
+    #: Bumped by every change to users or API tokens made through this store object
+    #: (lets a cache of token principals notice at once; see auth.service).
+    auth_generation: int
+
     async def add_user(self, user: UserRecord) -> bool:
         """Store a new user; False (nothing stored) if the username is taken."""
 
@@ -181,6 +185,11 @@ class Store(PeopleStore, AlarmStore, ScheduleStore, LeaseStore, Protocol):
 
     async def append_audit(self, record: AuditRecord) -> int:
         """Append one audit line; returns its id. Audit lines are never changed."""
+
+    def append_audit_later(self, record: AuditRecord) -> None:
+        """Append an audit line without waiting for its commit (failures are logged);
+        reads of the audit log see it. For lines that may follow their action (a
+        command's ``resolved`` line), never for the line that must precede it."""
 
     async def audit(
         self,

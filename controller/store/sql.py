@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import sqlalchemy as sa
 from alembic.util import CommandError
@@ -21,6 +21,7 @@ from .activity_sql import ActivityMixin
 from .alarms_sql import AlarmsMixin
 from .calls_sql import CallsMixin
 from .leases_sql import LeaseMixin
+from .group_commit import GroupCommit
 from .people_sql import PeopleMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
@@ -44,6 +45,8 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixi
         # A :memory: SQLite database is one shared connection: one operation at a time.
         memory = self._url.get_backend_name() == "sqlite" and db.sqlite_path(self._url) is None
         self._lock: asyncio.Lock | None = asyncio.Lock() if memory else None
+        self._audit_commits = GroupCommit(self._insert_audit, "audit line")
+        self.auth_generation = 0
 
     @property
     def url(self) -> str:
@@ -82,7 +85,8 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixi
         self._engine, self._writer = engine, writer
 
     async def close(self) -> None:
-        """Release all connections (idempotent)."""
+        """Release all connections (idempotent), after the queued audit lines."""
+        await self._audit_commits.idle()
         engine, self._engine, self._writer = self._engine, None, None
         if engine is not None:
             await engine.dispose()
@@ -133,22 +137,19 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixi
     # -- audit ---------------------------------------------------------------------------
 
     async def append_audit(self, record: AuditRecord) -> int:
-        """Append one audit line; returns its id. Audit lines are never changed."""
-        row = {
-            "ts": as_utc(record.ts),
-            "kind": AuditKind(record.kind).value,
-            "command_id": record.command_id,
-            "device": record.device,
-            "action": record.action,
-            "actor": record.actor,
-            "args": record.args,
-            "reason": record.reason,
-            "outcome": record.outcome,
-            "error": record.error,
-        }
-        async with self._write(f"append audit for command {record.command_id}") as conn:
-            result = await conn.execute(t.audit.insert().returning(t.audit.c.id), row)
-            return int(result.scalar_one())
+        """Append one audit line; returns its id once committed. Audit lines are never
+        changed. Concurrent appends share a transaction (group commit)."""
+        return await self._audit_commits.submit(_audit_row(record))
+
+    def append_audit_later(self, record: AuditRecord) -> None:
+        """Append an audit line without waiting for its commit (a failure is logged).
+        Reads of the audit log wait for it first."""
+        self._audit_commits.submit_later(_audit_row(record))
+
+    async def _insert_audit(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        async with self._write(f"append {len(rows)} audit lines") as conn:
+            insert = t.audit.insert().returning(t.audit.c.id)
+            return [int((await conn.execute(insert, row)).scalar_one()) for row in rows]
 
     async def audit(
         self,
@@ -163,6 +164,7 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixi
     ) -> list[AuditRecord]:
         """Newest first (by id); ``since <= ts < until``; ``devices`` keeps lines of any
         of these devices."""
+        await self._audit_commits.idle()
         query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
         if device is not None:
             query = query.where(t.audit.c.device == device)
@@ -182,6 +184,7 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixi
 
     async def unresolved_commands(self) -> list[AuditRecord]:
         """``issued`` lines with no ``resolved`` line for their command, oldest first."""
+        await self._audit_commits.idle()
         resolved = t.audit.alias("resolved")
         query = (
             sa.select(t.audit)
@@ -234,9 +237,12 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixi
             .where(t.api_tokens.c.id == token_id)
             .values(revoked_at=sa.func.coalesce(t.api_tokens.c.revoked_at, as_utc(when)))
         )
+        self.auth_generation += 1
         async with self._write(f"revoke API token {token_id}") as conn:
             result = await conn.execute(query)
-            return result.rowcount > 0
+            revoked = result.rowcount > 0
+        self.auth_generation += 1
+        return revoked
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -310,3 +316,18 @@ def _token(row: sa.RowMapping) -> ApiToken:
 def open_store(url: str) -> SqlStore:
     """The store for a URL, not yet opened (call ``await store.open()``)."""
     return SqlStore(url)
+
+
+def _audit_row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "ts": as_utc(record.ts),
+        "kind": AuditKind(record.kind).value,
+        "command_id": record.command_id,
+        "device": record.device,
+        "action": record.action,
+        "actor": record.actor,
+        "args": record.args,
+        "reason": record.reason,
+        "outcome": record.outcome,
+        "error": record.error,
+    }

@@ -223,3 +223,37 @@ async def test_a_token_older_than_its_user_acts_as_nobody(
     )
     with pytest.raises(AuthFailed, match="does not exist"):
         await auth.token_principal(secret)
+
+
+async def test_a_cached_token_principal_is_dropped_at_once_by_a_change(
+    auth: Authenticator, store: SqlStore, clock: ManualClock
+) -> None:
+    """Token principals are reused for a short time, but a revocation or a change to
+    the user through the store takes effect on the very next call."""
+    secret, record = await create_user_token(store, username="anna", name="t", now=T0)
+    first = await auth.token_principal(secret)
+    assert await auth.token_principal(secret) is first  # served from the cache
+    assert await store.revoke_token(record.id, clock.now())
+    with pytest.raises(AuthFailed, match="revoked"):
+        await auth.token_principal(secret)
+    secret2, _ = await create_user_token(store, username="anna", name="t2", now=T0)
+    await auth.token_principal(secret2)
+    user = await store.user_by_name("anna")
+    assert user is not None
+    await store.update_user(user.id, {"roles": ["admin"]})
+    assert (await auth.token_principal(secret2)).roles == {"admin"}
+
+
+async def test_a_cached_token_principal_expires(
+    auth: Authenticator, store: SqlStore, clock: ManualClock
+) -> None:
+    """A revocation by another process (another store object) is seen once the
+    cache time has passed."""
+    secret, record = await create_user_token(store, username="anna", name="t", now=T0)
+    await auth.token_principal(secret)
+    other = SqlStore(store.url)
+    async with other:
+        assert await other.revoke_token(record.id, clock.now())
+    clock.advance(auth.token_cache_s)
+    with pytest.raises(AuthFailed, match="revoked"):
+        await auth.token_principal(secret)

@@ -1,0 +1,101 @@
+"""The controller daemon as its own process, for the memory, restart and round-trip
+benchmarks: ``python -m bench.controller_proc FLEET_DIR HOST PORT DB HTTP_PORT T0``.
+
+T0 is the wall-clock instant the parent started this process. Prints ``TOKEN t``
+(an API token of ``test-staff``), ``HTTP url``, then ``SYNCED s`` (seconds from the
+controller's start, then from T0, to every twin online with a reported state) and
+``RSS bytes`` (after a GC, with the site's twins all synced); runs until SIGINT/SIGTERM
+or stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import signal
+import sys
+import time
+from pathlib import Path
+
+from config.site import Site
+from controller.auth.tokens import create_user_token
+from controller.daemon import Controller, ControllerConfig
+from controller.store import open_store
+from devices.clock import SystemClock
+from devices.mqtt import BrokerAddress
+from tests.integration.harness import make_test_users
+
+from .fleet import load_fleet, raise_fd_limit
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def prepare_store(db: Path, site: Site) -> str:
+    """Users ``test-staff`` and ``test-admin`` in a new store; an API token of the first."""
+    store = open_store(f"sqlite:///{db}")
+    await store.open()
+    try:
+        await make_test_users(store, site)
+        token, _ = await create_user_token(
+            store, username="test-staff", name="bench", now=SystemClock().now()
+        )
+    finally:
+        await store.close()
+    return token
+
+
+def all_synced(ctl: object) -> bool:
+    return all(
+        t.reachability.value == "online" and t.reported is not None
+        for t in ctl.twins.all()  # type: ignore[attr-defined]
+    )
+
+
+async def main() -> None:
+    directory, host, port, db, http_port, t0 = sys.argv[1:7]
+    raise_fd_limit()
+    fleet = load_fleet(Path(directory))
+    token = await prepare_store(Path(db), fleet.site)
+    started = time.time()
+    ctl = Controller(
+        ControllerConfig(
+            broker=BrokerAddress(host, int(port)),
+            site=fleet.site,
+            credentials=fleet.credentials,
+            db_url=f"sqlite:///{db}",
+            http_port=int(http_port),
+            client_id=f"bench-controller-{http_port}",
+        )
+    )
+    task = asyncio.create_task(ctl.run())
+    while not all_synced(ctl):
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    synced = time.time()
+    print(f"TOKEN {token}", flush=True)
+    print(f"HTTP {ctl.http_url}", flush=True)
+    print(f"SYNCED {synced - started:.3f} {synced - float(t0):.3f}", flush=True)
+    await asyncio.sleep(1.0)  # let the event writer and alarms settle
+    gc.collect()
+    print(f"RSS {rss_bytes()}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    waiter = asyncio.create_task(reader.read())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
