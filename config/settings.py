@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     ha_allow_unlock: bool = Field(
         default=False, description="let Home Assistant unlock doors (locking is always allowed)"
     )
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    # -- issue 7: scale-out and TLS -----------------------------------------------------
     client_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",

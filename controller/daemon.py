@@ -33,8 +33,8 @@ from .command_bus import CommandBus
 from .device_reports import DeviceRateLimit, DeviceReports
 from .event_bus import EventBus
 from .event_writer import EventWriter
-from .metrics import Metrics
 from .leader import LeaderLease, while_leading
+from .metrics import Metrics
 from .mqtt_link import MqttLink
 from .retention import RetentionPolicy, run_daily
 from .store import Store, open_store

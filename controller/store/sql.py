@@ -20,8 +20,8 @@ from . import schema as t
 from .activity_sql import ActivityMixin
 from .alarms_sql import AlarmsMixin
 from .calls_sql import CallsMixin
-from .leases_sql import LeaseMixin
 from .group_commit import GroupCommit
+from .leases_sql import LeaseMixin
 from .people_sql import PeopleMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
