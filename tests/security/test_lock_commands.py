@@ -83,7 +83,7 @@ async def test_expired_capture_with_forgotten_id_is_refused(
     captured, command_id = await _capture_unlock(rel_ctl, rel_broker, "a212-lock")
     status, body = await rel_ctl.command("a212-lock", "lock")
     assert (status, body["outcome"]) == (200, "ok"), body
-    lock._recent.pop(command_id)  # as if 1024 newer commands had pushed it out
+    lock._gate._recent.pop(command_id)  # as if 1024 newer commands had pushed it out
     real = lock.clock
     lock.clock = _Later(real, timedelta(minutes=5))
     try:
