@@ -85,7 +85,7 @@ class LeaderLease:
             return
         if leading:
             self.leading.set()
-            log.warning("%s: now the %s leader", self.holder, self.name)
+            log.info("%s: now the %s leader", self.holder, self.name)
         else:
             self.leading.clear()
             self._valid_until = None

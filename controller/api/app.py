@@ -68,8 +68,13 @@ def is_public(path: str) -> bool:
 
 @web.middleware
 async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Security headers on every response, errors included."""
-    response = await handler(request)
+    """Security headers on every response, errors and redirects included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # a raised redirect is a response too
+        for name, value in SECURITY_HEADERS.items():
+            exc.headers.setdefault(name, value)
+        raise
     if not response.prepared:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)

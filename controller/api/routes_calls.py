@@ -205,7 +205,7 @@ async def active_calls(request: web.Request) -> web.Response:
 async def _check(request: web.Request, token: str) -> InvitationRecord:
     ctl = controller_of(request)
     try:
-        return await ctl.invitations.check(token)
+        return await ctl.invitations.check(token, request.remote or "")
     except InvitationRefused as exc:
         await ctl.auth.note(
             "anonymous",

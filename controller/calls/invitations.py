@@ -4,6 +4,11 @@ The signature is an HMAC-SHA256 (key kept in the store, made on first use) over 
 invitation id, its apartment and its expiry, so a link cannot be forged or moved to
 another resident. Every use also reads the stored invitation: revoking it (or its
 expiry passing) refuses the very next request.
+
+Refused links count against the client address (the sign-in's
+:class:`~controller.auth.throttle.AddressThrottle`): after
+:data:`LINK_POLICY` ``.ip_max_failures`` refusals within its window, that address
+gets ``throttled`` (429) until the window has passed, valid link or not.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from typing import Protocol
 
 from devices.clock import Clock
 
+from ..auth.throttle import AddressThrottle, LoginPolicy
 from ..store.calls_sql import InvitationRecord
 
 MAX_VALID_DAYS = 90
+#: Refused link uses allowed per client address and window.
+LINK_POLICY = LoginPolicy(ip_max_failures=20, ip_window=timedelta(minutes=15))
 
 
 class CallStore(Protocol):
@@ -41,13 +49,16 @@ class CallStore(Protocol):
 
 @dataclass(frozen=True)
 class InvitationRefused(Exception):
-    """A link that does not admit its holder: ``code`` is invalid, expired or revoked."""
+    """A link that does not admit its holder: ``code`` is invalid, expired, revoked or
+    ``throttled`` (too many refusals from the address)."""
 
     code: str
     message: str
 
     @property
     def status(self) -> int:
+        if self.code == "throttled":
+            return 429
         return 401 if self.code == "invitation_invalid" else 410
 
 
@@ -62,6 +73,7 @@ class Invitations:
         self.store = store
         self.clock = clock
         self._key: bytes | None = None
+        self.addresses = AddressThrottle()
 
     async def _signing_key(self) -> bytes:
         if self._key is None:
@@ -91,9 +103,22 @@ class Invitations:
         expires = int(expires_at.timestamp())
         return f"{record.id}.{expires}.{await self._sign(record.id, apartment, expires)}", record
 
-    async def check(self, token: str) -> InvitationRecord:
+    async def check(self, token: str, address: str = "") -> InvitationRecord:
         """The invitation a link token stands for, if it is genuine, unexpired and not
-        revoked; :class:`InvitationRefused` otherwise."""
+        revoked; :class:`InvitationRefused` otherwise (refusals count per ``address``)."""
+        now = self.clock.now()
+        wait = self.addresses.retry_after_s(address, now, LINK_POLICY)
+        if wait:
+            raise InvitationRefused(
+                "throttled", f"too many refused links from here; try again in {wait:.0f} s"
+            )
+        try:
+            return await self._check(token)
+        except InvitationRefused:
+            self.addresses.fail(address, now, LINK_POLICY)
+            raise
+
+    async def _check(self, token: str) -> InvitationRecord:
         parts = token.split(".")
         invalid = InvitationRefused("invitation_invalid", "this link is not valid")
         if len(parts) != 3 or not parts[1].isdigit() or len(token) > 200:

@@ -13,6 +13,7 @@ const REFUSALS = {
   invitation_expired: ["Länken har gått ut", "Inbjudan gäller inte längre. Be personalen om en ny länk."],
   invitation_revoked: ["Länken är återkallad", "Personalen har dragit tillbaka inbjudan. Be dem om en ny länk."],
   invitation_invalid: ["Länken fungerar inte", "Länken är ogiltig. Kontrollera att hela länken kom med."],
+  throttled: ["För många försök", "För många ogiltiga länkar har prövats härifrån. Vänta en stund och försök igen."],
 };
 
 function refuse(code, message) {
