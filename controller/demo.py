@@ -37,6 +37,8 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, .
 )
 #: Whose API token the banner prints.
 DEMO_TOKEN_USER = "anna"
+#: The room screen whose kiosk page the banner links (a screen credential, not a login).
+DEMO_SCREEN = ("screen-101", "101")
 
 
 @dataclass
@@ -80,6 +82,7 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
         token, _ = await create_user_token(
             store, username=DEMO_TOKEN_USER, name="demo", now=clock.now()
         )
+        screen_token = await _demo_screen(store, clock.now())
     finally:
         await store.close()
     controller = Controller(
@@ -99,7 +102,18 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(home.run(), name="simulated-home")
             await controller.ready.wait()
-            _print_banner(controller.http_url, broker, broker_kind, token, site, logins)
+            link, _ = await controller.invitations.create(
+                apartment=DEMO_SCREEN[1],
+                resident=_resident(site, DEMO_SCREEN[1]),
+                relative="Rut Lindqvist",
+                by="demo",
+                valid_days=7,
+            )
+            pages = {
+                "room screen": f"{controller.http_url}/ui/screen.html#token={screen_token}",
+                "relative's call": f"{controller.http_url}/ui/call.html#t={link}",
+            }
+            _print_banner(controller.http_url, broker, broker_kind, token, site, logins, pages)
             if on_ready is not None:
                 on_ready.set()
     finally:
@@ -108,6 +122,28 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
         if mosquitto is not None:
             with contextlib.suppress(Exception):
                 mosquitto.stop()
+
+
+def _resident(site: Site, number: str) -> str:
+    apartment = next(a for a in site.apartments if a.number == number)
+    return apartment.resident or f"apartment {number}"
+
+
+async def _demo_screen(store: Store, now: datetime) -> str:
+    """The demo kiosk's screen user (random password, never shown) and a fresh token."""
+    username, apartment = DEMO_SCREEN
+    await ensure_user(
+        store,
+        username=username,
+        password=random_password(username),
+        roles=("screen",),
+        units=(),
+        apartments=(apartment,),
+        display_name=f"Skärm {apartment}",
+        now=now,
+    )
+    token, _ = await create_user_token(store, username=username, name="demo kiosk", now=now)
+    return token
 
 
 async def _demo_users(store: Store, now: datetime) -> dict[str, str]:
@@ -136,6 +172,7 @@ def _print_banner(
     token: str,
     site: Site,
     logins: dict[str, str],
+    pages: dict[str, str],
 ) -> None:
     devices = sum(1 for _ in site.devices())
     roles = {u: f"{', '.join(r)} {' '.join(un + ap)}".strip() for u, _n, r, un, ap in DEMO_USERS}
@@ -149,7 +186,9 @@ def _print_banner(
         f"  WebSocket  {url.replace('http', 'ws')}/api/ws?token=<token>\n"
         f"  broker     {broker.url}  [{kind}]\n"
         f"  logins     (sign in at {url}/ with username and password)\n{login_lines}"
-        f"  API token  {token}   (acts as {DEMO_TOKEN_USER})\n\n"
+        f"  API token  {token}   (acts as {DEMO_TOKEN_USER})\n"
+        + "".join(f"  {name:<16} {page}\n" for name, page in pages.items())
+        + "\n"
         f"  try:  curl -H 'Authorization: Bearer {token}' {url}/api/devices/a101-lock\n"
         f"        curl -H 'Authorization: Bearer {token}' -X POST "
         f'-d \'{{"action":"unlock","reason":"care visit"}}\' '

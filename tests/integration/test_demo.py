@@ -58,9 +58,12 @@ async def test_demo_starts_and_every_device_is_online(
                 line = (await proc.stdout.readline()).decode()
                 assert line, "demo exited early:\n" + "".join(output)
                 output.append(line)
-                if "API token" in line:
+                if "relative's call" in line:
                     break
-        token = re.search(r"API token\s+(\S+)", "".join(output)).group(1)
+        printed = "".join(output)
+        token = re.search(r"API token\s+(\S+)", printed).group(1)
+        link = re.search(r"relative's call\s+\S+/ui/call\.html#t=(\S+)", printed).group(1)
+        assert re.search(r"room screen\s+\S+/ui/screen\.html#token=\S+", printed)
         url = f"http://127.0.0.1:{port}"
         health = await _healthy(url, want_online=72, timeout=60)
         assert health["status"] == "ok"
@@ -75,6 +78,11 @@ async def test_demo_starts_and_every_device_is_online(
         ):
             body = await resp.json()
             assert (resp.status, body["outcome"]) == (200, "ok"), body
+        async with (  # the printed relative's link opens its call page's API
+            aiohttp.ClientSession() as http,
+            http.get(f"{url}/api/calls/invitation", headers={"X-Invitation": link}) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
