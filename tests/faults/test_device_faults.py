@@ -144,8 +144,15 @@ async def test_device_clock_far_off(
     real = lock.clock
     lock.clock = SkewedClock(real, offset)
     try:
-        lock.press_inside_handle()  # an event and a state stamped with the wrong time
-        twin = await rel_ctl.wait_twin("a116-lock", lambda t: t.reported.lock == "unlocked")
+        with rel_ctl.controller.bus.subscribe({"event"}) as events:
+            lock.press_inside_handle()  # an event and a state stamped with the wrong time
+            twin = await rel_ctl.wait_twin("a116-lock", lambda t: t.reported.lock == "unlocked")
+            async with asyncio.timeout(10):  # the event may come after the state
+                while not (
+                    (msg := await events.get()).data["device"] == "a116-lock"
+                    and msg.data["type"] == "unlocked_from_inside"
+                ):
+                    pass
         assert twin.reachability.value == "online"
         assert abs(twin.reported.ts - datetime.now(UTC) - offset) < timedelta(minutes=1)
         assert abs(twin.last_seen - datetime.now(UTC)) < timedelta(minutes=1)
