@@ -113,15 +113,18 @@ async def test_health_says_store_unwritable_while_another_process_holds_the_lock
     status, health = await ctl.call("GET", "/api/health")
     assert health["store"] == {"writable": True, "problem": None}
     path = ctl.controller.config.db_url.removeprefix("sqlite:///")
-    holder = sqlite3.connect(path, isolation_level=None, timeout=5)
+    holder = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
     try:
-        holder.execute("BEGIN IMMEDIATE")  # e.g. a stuck sqlite3 shell or backup tool
+        # e.g. a stuck sqlite3 shell or backup tool; taken off the event loop, so the
+        # daemon can finish the write it may be in the middle of
+        await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
         status, health = await ctl.call("GET", "/api/health")
         assert status == 503
         assert health["store"]["writable"] is False
         assert any(p.startswith("store unwritable") for p in health["problems"]), health
     finally:
-        holder.execute("ROLLBACK")
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
         holder.close()
     async with asyncio.timeout(20):
         while (await ctl.call("GET", "/api/health"))[1]["store"]["writable"] is not True:
