@@ -113,18 +113,25 @@ async def test_health_says_store_unwritable_while_another_process_holds_the_lock
     status, health = await ctl.call("GET", "/api/health")
     assert health["store"] == {"writable": True, "problem": None}
     path = ctl.controller.config.db_url.removeprefix("sqlite:///")
-    holder = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+    # timeout 0: a busy wait here would block the event loop, and with it the daemon's
+    # own open transaction (its statements are sent from this loop): a deadlock
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
     try:
-        # e.g. a stuck sqlite3 shell or backup tool; taken off the event loop, so the
-        # daemon can finish the write it may be in the middle of
-        await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
+        # e.g. a stuck sqlite3 shell or backup tool; the daemon's own short write
+        # transactions (events after the broker test's resync) may hold it a moment
+        async with asyncio.timeout(20):
+            while True:
+                try:
+                    holder.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError:
+                    await asyncio.sleep(0.01)  # poll: let the daemon finish its transaction
         status, health = await ctl.call("GET", "/api/health")
         assert status == 503
         assert health["store"]["writable"] is False
         assert any(p.startswith("store unwritable") for p in health["problems"]), health
     finally:
-        if holder.in_transaction:
-            holder.execute("ROLLBACK")
+        holder.execute("ROLLBACK")
         holder.close()
     async with asyncio.timeout(20):
         while (await ctl.call("GET", "/api/health"))[1]["store"]["writable"] is not True:
