@@ -17,7 +17,11 @@ from .records import MID, NEW, NOW, OLD, fill
 
 
 async def test_retention_deletes_only_what_is_older_than_the_settings(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    await check_retention(f"sqlite:///{tmp_path / 'r.sqlite'}")
+
+
+async def check_retention(url: str) -> None:
+    """Fill a store, apply the default policy, check what is left (any dialect)."""
     store = open_store(url)
     await store.open()
     try:
@@ -60,7 +64,10 @@ async def test_retention_zero_keeps_everything(tmp_path: Path) -> None:
 
 
 async def test_audit_and_activity_stay_append_only_after_retention(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    await check_still_append_only(f"sqlite:///{tmp_path / 'g.sqlite'}")
+
+
+async def check_still_append_only(url: str) -> None:
     store = open_store(url)
     await store.open()
     await fill(store)
