@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTROLLER = web.AppKey("controller", object)
-PUBLIC_PATHS = frozenset({"/api/health", "/"})
+PUBLIC_PATHS = frozenset({"/api/health", "/health", "/"})
 #: The web pages' static files hold no data and no secrets: served without sign-in.
 PUBLIC_PREFIXES = ("/ui/",)
 

@@ -28,7 +28,8 @@ OUTCOME_STATUS = {
 
 @public
 async def health(request: web.Request) -> web.Response:
-    """``GET /api/health``: what is wrong, if anything (no auth); see controller/health.py."""
+    """``GET /api/health`` (also ``/health`` for load balancers and probes): what is
+    wrong, if anything (no auth); see controller/health.py."""
     from .routes_ops import health_response
 
     return await health_response(request)
@@ -97,6 +98,7 @@ async def send_command(request: web.Request) -> web.Response:
 
 def register(app: web.Application) -> None:
     app.router.add_get("/api/health", health)
+    app.router.add_get("/health", health)
     app.router.add_get("/api/devices", list_devices)
     app.router.add_get("/api/devices/{device}", get_device)
     app.router.add_post("/api/devices/{device}/commands", send_command)

@@ -15,6 +15,7 @@ from devices.mqtt import BrokerAddress
 #: The role table of docs/api.md; a new route must be added here and there.
 EXPECTED = {
     ("GET", "/api/health"): PUBLIC,
+    ("GET", "/health"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/logout"): SIGNED_IN,
     ("GET", "/api/auth/me"): SIGNED_IN,

@@ -92,6 +92,7 @@ async def test_health_says_broker_down_and_counts_the_reconnect(
             pass
     status, health = await ctl.call("GET", "/api/health")
     assert status == 503
+    assert (await ctl.call("GET", "/health")) == (status, health)  # the probes' alias
     assert health["status"] == "failing"
     assert any(p.startswith("broker down") for p in health["problems"]), health["problems"]
     assert health["broker"]["connected"] is False
