@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import BrokerUnderTest
-from tests.integration.harness import RunningController
+from tests.integration.harness import TIMEOUT_MS, RunningController, sign_in
 from tests.reliability_fixtures import locks_of, publish_fire
 
 from .test_evacuation import _fire_normal_and_relock, _lock_all
-
-TIMEOUT_MS = 10_000
 
 
 async def test_dashboard_shows_the_fire_alarm_and_every_door_unlocked(
@@ -19,13 +17,7 @@ async def test_dashboard_shows_the_fire_alarm_and_every_door_unlocked(
 ) -> None:
     locks = locks_of(rel_broker.site)
     await _lock_all(rel_ctl, locks)
-    await page.goto(f"{rel_ctl.controller.http_url}/")
-    await page.wait_for_url("**/ui/login.html", timeout=TIMEOUT_MS)
-    await page.fill("#username", "test-staff")
-    await page.fill("#password", rel_ctl.passwords["test-staff"])
-    await page.click("#login-button")
-    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
-    await page.wait_for_selector('[data-apartment="101"] .door', timeout=TIMEOUT_MS)
+    await sign_in(page, rel_ctl)
     assert await page.locator('.door[data-lock="unlocked"]').count() == 0
     try:
         await publish_fire(rel_broker, "alarm")

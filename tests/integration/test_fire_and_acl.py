@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import aiomqtt
 import pytest
@@ -11,33 +10,14 @@ import pytest
 from devices.contract import (
     Availability,
     Channel,
-    FireSignal,
     LockState,
     SiteTopics,
     decode,
-    encode,
 )
-from devices.mqtt import make_client
 from tests.conftest import BrokerUnderTest
+from tests.reliability_fixtures import mqtt_client, publish_fire
 
 from .harness import RunningController, RunningHome, wait_all_online
-
-
-def _client(broker: BrokerUnderTest, ident: str, login) -> aiomqtt.Client:
-    return make_client(
-        broker.address,
-        identifier=ident,
-        username=login.username,
-        password=login.password,
-        persistent=False,
-    )
-
-
-async def _fire(broker: BrokerUnderTest, state: str) -> None:
-    topics = SiteTopics(broker.site.slug)
-    signal = FireSignal(state=state, ts=datetime.now(UTC))
-    async with _client(broker, "test-fire-panel", broker.credentials.fire_panel) as panel:
-        await panel.publish(topics.fire, encode(signal), qos=1, retain=True)
 
 
 async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
@@ -51,7 +31,8 @@ async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
         assert status in (200, 409), body
     await ctl.stop()
     states: dict[str, LockState] = {}
-    async with _client(mosquitto, "test-fire-observer", mosquitto.credentials.controller) as obs:
+    observer = mosquitto.credentials.controller
+    async with mqtt_client(mosquitto, "test-fire-observer", observer) as obs:
         await obs.subscribe(topics.controller_availability, qos=1)
         await obs.subscribe(topics.all_devices(Channel.STATE), qos=1)
         async with asyncio.timeout(5):
@@ -59,7 +40,7 @@ async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
                 if str(msg.topic) == topics.controller_availability:
                     assert msg.payload == Availability.OFFLINE.value.encode()
                     break
-        await _fire(mosquitto, "alarm")
+        await publish_fire(mosquitto, "alarm")
         async with asyncio.timeout(5):
             async for msg in obs.messages:
                 device = str(msg.topic).split("/")[3]
@@ -69,7 +50,7 @@ async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
                     s.lock == "unlocked" and s.fire for s in states.values()
                 ):
                     break
-    await _fire(mosquitto, "normal")
+    await publish_fire(mosquitto, "normal")
     await ctl.restart()
     await wait_all_online(ctl.controller)
     for lock in locks:  # back to normal does not relock: staff do, by hand
@@ -87,12 +68,12 @@ async def test_device_cannot_publish_under_another_devices_topics(
     victim_twin = ctl.controller.twins.get("a101-lock")
     victim_state = victim_twin.reported
     spy_login = mosquitto.credentials.controller
-    async with _client(mosquitto, "test-acl-spy", spy_login) as spy:
+    async with mqtt_client(mosquitto, "test-acl-spy", spy_login) as spy:
         await spy.subscribe(topics.device("a101-lock", Channel.STATE), qos=1)
         await spy.subscribe(topics.device("a101-lock", Channel.CMD), qos=1)
         await spy.subscribe(topics.fire, qos=1)
         await spy.subscribe(f"{topics.root}/acl-marker", qos=1)
-        async with _client(mosquitto, "test-acl-intruder", intruder) as bad:
+        async with mqtt_client(mosquitto, "test-acl-intruder", intruder) as bad:
             forged = dict(victim_state.model_dump(mode="json"), lock="unlocked", seq=10**9)
             import json
 
@@ -114,5 +95,5 @@ async def test_device_cannot_publish_under_another_devices_topics(
 async def test_wrong_password_is_refused(mosquitto: BrokerUnderTest) -> None:
     login = mosquitto.credentials.device("a101-lock").model_copy(update={"password": "x" * 20})
     with pytest.raises(aiomqtt.MqttError):
-        async with _client(mosquitto, "test-wrong-password", login):
+        async with mqtt_client(mosquitto, "test-wrong-password", login):
             pass
