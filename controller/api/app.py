@@ -100,6 +100,7 @@ def build_app(controller: Controller) -> web.Application:
         routes_events,
         routes_firmware,
         routes_ops,
+        routes_plan,
         routes_schedules,
         routes_screen,
         routes_ui,
@@ -122,6 +123,7 @@ def build_app(controller: Controller) -> web.Application:
     routes_activity.register(app)
     routes_schedules.register(app)
     routes_ops.register(app)
+    routes_plan.register(app)
     routes_screen.register(app)
     routes_calls.register(app)
     routes_firmware.register(app)

@@ -23,11 +23,14 @@ from aiohttp import web
 
 from config.site import Apartment
 from devices.contract import DeviceType
+from scheduler.model import parse_hhmm
+from scheduler.timing import wall_to_instant
 
 from ..auth.principal import Principal, Role
 from ..auth.service import AuthFailed
 from ..calls.socket import PageSocket
 from ..command_bus import CommandError
+from ..store import StoreError
 from .access import public
 from .app import controller_of
 
@@ -45,12 +48,28 @@ def _apartment_of(request: web.Request, principal: Principal) -> Apartment | Non
     return next((a for a in ctl.site.apartments if a.number == number), None)
 
 
-def plan_of(request: web.Request, apartment: Apartment, now: datetime) -> list[dict[str, Any]]:
-    """Today's scheduled firings for the apartment's devices (local date)."""
+async def plan_of(
+    request: web.Request, apartment: Apartment, now: datetime
+) -> list[dict[str, Any]]:
+    """Today's plan (site-local date): staff-entered entries (untimed ones first, ``at``
+    None) and the scheduled firings for the apartment's devices."""
     ctl = controller_of(request)
     zone = ctl.site.zone
     today = now.astimezone(zone).date()
-    items = []
+    items: list[dict[str, Any]] = []
+    untimed: list[dict[str, Any]] = []
+    try:
+        entries = await ctl.store.plan_entries(apartment.number, today)
+    except StoreError as exc:  # the routines still show; the page asks again later
+        log.warning("plan entries of %s not read: %s", apartment.number, exc)
+        entries = []
+    for entry in entries:
+        if entry.at is None:
+            untimed.append({"at": None, "what": entry.text, "action": None})
+        else:
+            wall = datetime.combine(today, parse_hhmm(entry.at))
+            at = wall_to_instant(wall, zone)[0].astimezone(zone)
+            items.append({"at": at.isoformat(), "what": entry.text, "action": None})
     for loaded in ctl.schedules.all():
         if not loaded.record.enabled or loaded.schedule is None:
             continue
@@ -68,7 +87,7 @@ def plan_of(request: web.Request, apartment: Apartment, now: datetime) -> list[d
                         }
                     )
     unique = {(i["at"], i["what"]): i for i in items}
-    return sorted(unique.values(), key=lambda i: i["at"])
+    return untimed + sorted(unique.values(), key=lambda i: i["at"])
 
 
 @public  # the socket authenticates itself: the first message carries the screen token
@@ -116,7 +135,7 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
             }
         )
         sock.send(ctl.screens.state_message(device))
-        sock.send({"type": "plan", "items": plan_of(request, apartment, now)})
+        sock.send({"type": "plan", "items": await plan_of(request, apartment, now)})
         help_status = ctl.screens.help_message(device)
         if help_status:
             sock.send({"type": "help_status", **help_status})
@@ -184,7 +203,8 @@ async def _handle(
     elif kind == "curtain":
         sock.send(await _curtain(request, principal, apartment, str(data.get("action"))))
     elif kind == "plan":
-        sock.send({"type": "plan", "items": plan_of(request, apartment, ctl.clock.now())})
+        items = await plan_of(request, apartment, ctl.clock.now())
+        sock.send({"type": "plan", "items": items})
     else:
         sock.send({"type": "error", "code": "bad_message", "message": f"unknown type {kind!r}"})
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .alarm_records import AlarmRecord
 from .records import (
@@ -17,6 +17,9 @@ from .records import (
     UserRecord,
 )
 from .schedule_records import FiringRecord, HoldRecord, ScheduleRecord
+
+if TYPE_CHECKING:
+    from .plan_sql import PlanEntryRecord
 
 
 class StoreError(RuntimeError):
@@ -167,7 +170,15 @@ class LeaseStore(Protocol):
     async def lease_holder(self, name: str, now: datetime) -> str | None: ...
 
 
-class Store(PeopleStore, AlarmStore, ScheduleStore, LeaseStore, Protocol):
+class PlanStore(Protocol):
+    """Staff-entered day-plan entries of the residents (controller/store/plan_sql.py)."""
+
+    async def add_plan_entry(self, entry: PlanEntryRecord) -> PlanEntryRecord: ...
+    async def plan_entries(self, apartment: str, day: date) -> list[PlanEntryRecord]: ...
+    async def delete_plan_entry(self, entry_id: int, apartment: str) -> PlanEntryRecord | None: ...
+
+
+class Store(PeopleStore, AlarmStore, ScheduleStore, LeaseStore, PlanStore, Protocol):
     """Persistent state of the controller."""
 
     async def open(self) -> None:

@@ -23,6 +23,7 @@ from .calls_sql import CallsMixin
 from .group_commit import GroupCommit
 from .leases_sql import LeaseMixin
 from .people_sql import PeopleMixin
+from .plan_sql import PlanMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
 from .schedules_sql import ScheduleMixin
@@ -31,7 +32,9 @@ from .schema import as_utc
 log = logging.getLogger(__name__)
 
 
-class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixin, LeaseMixin):
+class SqlStore(
+    ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixin, LeaseMixin, PlanMixin
+):
     """:class:`~controller.store.repository.Store` on SQLite or PostgreSQL.
 
     ``SqlStore("sqlite:///var/tryggbo.sqlite")`` only checks the URL; :meth:`open`

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from controller.store import (
     open_store,
 )
 from controller.store.engine import head_revision, parse_url
+from controller.store.plan_sql import PlanEntryRecord
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
@@ -330,3 +331,35 @@ async def test_unreachable_postgres() -> None:
     pytest.importorskip("asyncpg")
     with pytest.raises(StoreError, match=r"cannot open the store at postgresql\+asyncpg://"):
         await SqlStore("postgresql://tryggbo:secret@127.0.0.1:1/tryggbo").open()
+
+
+async def test_plan_entries_by_day_untimed_first_and_deleted_per_apartment(
+    store: SqlStore,
+) -> None:
+    day, now = date(2026, 12, 1), datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+    def entry(apartment: str, at: str | None, text: str, on: date = day) -> PlanEntryRecord:
+        return PlanEntryRecord(apartment, on, at, text, "anna", now)
+
+    for e in (
+        entry("101", "14:00", "Kaffe"),
+        entry("101", None, "Frisör"),
+        entry("101", "09:30", "Sjukgymnast"),
+        entry("102", "10:00", "Läkare"),
+        entry("101", "08:00", "i morgon", on=date(2026, 12, 2)),
+    ):
+        await store.add_plan_entry(e)
+    listed = await store.plan_entries("101", day)
+    assert [(e.at, e.text) for e in listed] == [
+        (None, "Frisör"),
+        ("09:30", "Sjukgymnast"),
+        ("14:00", "Kaffe"),
+    ]
+    assert all(e.id is not None for e in listed)
+    other = (await store.plan_entries("102", day))[0]
+    assert await store.delete_plan_entry(other.id, "101") is None  # not 101's entry
+    deleted = await store.delete_plan_entry(listed[0].id, "101")
+    assert deleted is not None
+    assert deleted.text == "Frisör"
+    assert [e.text for e in await store.plan_entries("101", day)] == ["Sjukgymnast", "Kaffe"]
+    assert len(await store.plan_entries("102", day)) == 1

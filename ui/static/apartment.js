@@ -5,6 +5,7 @@ import { t } from "/ui/i18n.js";
 import { escapeHtml, lockText, when } from "/ui/format.js";
 import { toast } from "/ui/app.js";
 import { renderCalls } from "/ui/invitations.js";
+import { renderPlan } from "/ui/plan.js";
 
 let current = null; // { number, events: [] }
 
@@ -106,6 +107,7 @@ export function renderApartment(view, state, number) {
         <button type="button" id="btn-msg">${t("send_message")}</button>
         <button type="button" id="btn-clear">${t("clear_message")}</button></fieldset>` : ""}
     </div>
+    <section id="apt-plan" class="apt-plan"></section>
     ${screen ? `<section id="apt-calls" class="apt-calls"></section>` : ""}
     <h2>${t("last_events")}</h2>
     <ul id="apt-events" class="events"></ul>`;
@@ -130,6 +132,7 @@ export function renderApartment(view, state, number) {
     };
     document.getElementById("btn-clear").onclick = (e) => command(screen.id, "clear_message", {}, undefined, e.target);
   }
+  renderPlan(document.getElementById("apt-plan"), number);
   if (screen) renderCalls(document.getElementById("apt-calls"), number);
   loadEvents(apt);
   const preset = sessionStorage.getItem("tryggbo-unlock-reason");

@@ -129,7 +129,7 @@ function renderPlan(items) {
     const li = document.createElement("li");
     const time = document.createElement("span");
     time.className = "time";
-    time.textContent = timeText(new Date(item.at));
+    time.textContent = item.at ? timeText(new Date(item.at)) : T.today;
     li.append(time, document.createTextNode(item.what || T.actions[item.action] || item.action));
     list.append(li);
   }

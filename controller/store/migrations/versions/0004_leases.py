@@ -1,7 +1,7 @@
 """Leases: which controller instance leads a site-wide duty (the scheduler) until when.
 
 Revision ID: 0004_leases
-Revises: 0003
+Revises: 0004_calls
 Create Date: 2026-11-27
 """
 

@@ -1,0 +1,94 @@
+"""A resident's day plan: staff add an entry on the dashboard's apartment page, the
+room screen shows it beside the scheduled routines, staff remove it; bad entries and
+callers without the right are refused and nothing changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+
+from controller.auth.accounts import ensure_user, random_password
+from controller.auth.tokens import create_user_token
+
+from ..harness import RunningController
+from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
+
+
+async def _entries(ctl: RunningController, apartment: str) -> list[dict[str, Any]]:
+    status, body = await ctl.call("GET", f"/api/apartments/{apartment}/plan")
+    assert status == 200, body
+    return body["entries"]
+
+
+async def test_staff_plan_entry_reaches_the_room_screen_and_goes_again(
+    new_page, ctl: RunningController, kiosk
+) -> None:
+    dashboard = await sign_in_dashboard(new_page, ctl)
+    await dashboard.goto(f"{ctl.controller.http_url}/#/apartment/213")
+    section = dashboard.locator("#apt-plan[data-loaded]")
+    await section.wait_for(timeout=TIMEOUT_MS)
+    await dashboard.fill("#plan-form [name=at]", "10:30")
+    await dashboard.fill("#plan-form [name=text]", "Sjukgymnast")
+    await dashboard.click("#plan-form button[type=submit]")
+    await dashboard.locator("#plan-entries li", has_text="Sjukgymnast").wait_for(timeout=TIMEOUT_MS)
+    [entry] = await _entries(ctl, "213")
+    assert (entry["at"], entry["text"], entry["created_by"]) == (
+        "10:30",
+        "Sjukgymnast",
+        "test-staff",
+    )
+
+    screen = await kiosk("213")
+    page = await open_kiosk(new_page, ctl, screen)
+    item = page.locator("#plan li", has_text="Sjukgymnast")
+    await item.wait_for(timeout=TIMEOUT_MS)
+    assert "10.30" in await item.text_content()  # Swedish 24-hour time
+
+    await dashboard.click(f'#plan-entries [data-delete="{entry["id"]}"]')
+    await dashboard.locator("#plan-entries li", has_text="Sjukgymnast").wait_for(
+        state="detached", timeout=TIMEOUT_MS
+    )
+    assert await _entries(ctl, "213") == []
+    _status, activity = await ctl.call("GET", "/api/activity", params={"apartment": "213"})
+    actions = [
+        r["action"] for r in activity["activity"] if r["subject"] == f"plan entry {entry['id']}"
+    ]
+    assert sorted(actions) == ["plan_entry_added", "plan_entry_deleted"]
+
+
+async def test_bad_plan_entries_and_wrong_callers_are_refused(ctl: RunningController) -> None:
+    zone = ctl.controller.site.zone
+    yesterday = (ctl.controller.clock.now().astimezone(zone) - timedelta(days=1)).date()
+    for body, field in (
+        ({"text": "Frisör", "at": "25:00"}, "at"),
+        ({"text": ""}, "text"),
+        ({"text": "Frisör", "day": yesterday.isoformat()}, "day"),
+        ({"text": "Frisör", "colour": "red"}, "colour"),
+    ):
+        status, answer = await ctl.call("POST", "/api/apartments/212/plan", json=body)
+        assert status == 400, (body, answer)
+        assert field in str(answer["error"]), answer
+    status, answer = await ctl.call("POST", "/api/apartments/999/plan", json={"text": "x"})
+    assert (status, answer["error"]["code"]) == (404, "unknown_apartment")
+    status, answer = await ctl.call("DELETE", "/api/apartments/212/plan/123456")
+    assert (status, answer["error"]["code"]) == (404, "unknown_entry")
+    assert await _entries(ctl, "212") == []
+
+    store, now = ctl.controller.store, ctl.controller.clock.now()
+    for username, roles, units in (("plan-tech", ["technician"], []), ("plan-c", ["staff"], ["C"])):
+        await ensure_user(
+            store, username=username, password=random_password(username),
+            roles=roles, units=units, now=now,
+        )  # fmt: skip
+        token, _ = await create_user_token(store, username=username, name="t", now=now)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(
+            base_url=ctl.controller.http_url, headers=headers
+        ) as other:
+            async with other.post("/api/apartments/212/plan", json={"text": "x"}) as resp:
+                assert resp.status == 403, username  # 212 is wing D; C's staff may not
+            async with other.get("/api/apartments/212/plan") as resp:
+                assert resp.status == 403, username
+    assert await _entries(ctl, "212") == []
