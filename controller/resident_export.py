@@ -2,19 +2,21 @@
 
 A resident is known by their apartment: the export holds the apartment's entry of
 the site file (name, night supervision basis), the events and command audit of its
-devices, the activity lines and the alarms recorded for it, and nothing of any
-other apartment. Each list is complete up to :data:`MAX_ROWS` (``truncated`` says
+devices, the activity lines and the alarms recorded for it, the staff-entered day
+plan, the relatives' call invitations (never their links), and nothing of any other
+apartment. Each list is complete up to :data:`MAX_ROWS` (``truncated`` says
 if a list was cut).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from config.site import Site
 
+from .calls.invitations import CallStore
 from .store import Store
 
 MAX_ROWS = 200_000
@@ -28,7 +30,7 @@ class UnknownApartment(LookupError):
 def _jsonable(record: Any) -> dict[str, Any]:
     out = asdict(record) if is_dataclass(record) and not isinstance(record, type) else {}
     for key, value in out.items():
-        if isinstance(value, datetime):
+        if isinstance(value, date):  # and datetime
             out[key] = value.isoformat()
         elif hasattr(value, "value"):
             out[key] = value.value
@@ -70,6 +72,9 @@ async def export_apartment(store: Store, site: Site, number: str, now: datetime)
         if len(found) < _PAGE:
             break
         before = found[-1].id
+    plan = await store.plan_entries(number, None)
+    calls: CallStore = store  # type: ignore[assignment]  # SqlStore's CallsMixin
+    invitations = await calls.list_invitations(number)
     sizes = {"events": len(events), "audit": len(audit), "activity": len(activity)}
     sizes["alarms"] = len(alarms)
     truncated = [name for name, size in sizes.items() if size >= MAX_ROWS]
@@ -82,5 +87,7 @@ async def export_apartment(store: Store, site: Site, number: str, now: datetime)
         "audit": [_jsonable(a) for a in audit],
         "activity": [_jsonable(a) for a in activity],
         "alarms": [_jsonable(a) for a in alarms],
+        "plan_entries": [_jsonable(p) for p in plan],
+        "invitations": [_jsonable(i) for i in invitations],
         "truncated": truncated,
     }

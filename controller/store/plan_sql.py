@@ -50,12 +50,21 @@ class PlanMixin(SqlAccess):
             new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
         return PlanEntryRecord(**values, id=new_id)
 
-    async def plan_entries(self, apartment: str, day: date) -> list[PlanEntryRecord]:
-        """An apartment's entries of one day, untimed first, then by time."""
+    async def plan_entries(self, apartment: str, day: date | None) -> list[PlanEntryRecord]:
+        """An apartment's entries of one day (``None``: of every day, by day), untimed
+        first, then by time."""
+        which = plan_entries.c.apartment == apartment
+        if day is not None:
+            which &= plan_entries.c.day == day
         query = (
             sa.select(plan_entries)
-            .where(plan_entries.c.apartment == apartment, plan_entries.c.day == day)
-            .order_by(plan_entries.c.at.is_not(None), plan_entries.c.at, plan_entries.c.id)
+            .where(which)
+            .order_by(
+                plan_entries.c.day,
+                plan_entries.c.at.is_not(None),
+                plan_entries.c.at,
+                plan_entries.c.id,
+            )
         )
         async with self._read(f"read the plan of {apartment}") as conn:
             return [_entry(r) for r in (await conn.execute(query)).mappings()]

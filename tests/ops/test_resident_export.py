@@ -12,8 +12,10 @@ from aiohttp.test_utils import TestServer
 from config.site import Site
 from controller.api import build_app
 from controller.auth.tokens import create_user_token
+from controller.calls.invitations import Invitations
 from controller.daemon import Controller, ControllerConfig
 from controller.store import open_store
+from controller.store.plan_sql import PlanEntryRecord
 from devices.clock import ManualClock
 from devices.mqtt import BrokerAddress
 from tests.integration.harness import make_test_users
@@ -29,6 +31,15 @@ async def test_resident_export_holds_that_residents_records_only(
     await store.open()
     await fill(store)
     await make_test_users(store, example_site)
+    for apartment, text in (("101", "Sjukgymnast"), ("102", "Fotvård Bertil")):
+        await store.add_plan_entry(
+            PlanEntryRecord(apartment, NOW.date(), "10:00", text, "anna", NOW)
+        )
+    invitations = Invitations(store, ManualClock(NOW))  # type: ignore[arg-type]
+    for apartment, relative in (("101", "Anna Lindqvist"), ("102", "Bo Holm")):
+        await invitations.create(
+            apartment=apartment, resident="x", relative=relative, by="anna", valid_days=7
+        )
     await store.close()
     clock = ManualClock(NOW)
     ctl = Controller(
@@ -65,9 +76,12 @@ async def test_resident_export_holds_that_residents_records_only(
         assert len(doc["activity"]) == 2
         assert {a["apartment"] for a in doc["alarms"]} == {"101"}
         assert len(doc["alarms"]) == 2
+        assert [p["text"] for p in doc["plan_entries"]] == ["Sjukgymnast"]
+        assert [i["relative"] for i in doc["invitations"]] == ["Anna Lindqvist"]
         text = json.dumps(doc, ensure_ascii=False)
         assert "a102" not in text
         assert "Bertil Holm" not in text  # apartment 102's resident
+        assert "Bo Holm" not in text  # 102's relative
         logged = await ctl.store.activity(limit=10, action="resident_export")
         assert [(a.actor, a.apartment) for a in logged] == [("test-admin", "101")]
     finally:
