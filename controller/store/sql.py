@@ -43,6 +43,11 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
         # A :memory: SQLite database is one shared connection: one operation at a time.
         memory = self._url.get_backend_name() == "sqlite" and db.sqlite_path(self._url) is None
         self._lock: asyncio.Lock | None = asyncio.Lock() if memory else None
+        # SQLite has one writer at a time; writers of this process queue here rather
+        # than in SQLite's busy handler, which sleeps up to 100 ms between tries (under
+        # a 5,000-command fan-out that cost seconds and "database is locked" errors).
+        sqlite_file = self._url.get_backend_name() == "sqlite" and not memory
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite_file else None
         self._audit_commits = GroupCommit(self._insert_audit, "audit line")
         self.auth_generation = 0
 
@@ -255,7 +260,11 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
     async def _write(self, what: str) -> AsyncIterator[AsyncConnection]:
         if self._writer is None:
             raise StoreError(f"cannot {what}: the store is not open")
-        async with self._guard(what), self._writer.begin() as conn:
+        async with (
+            self._write_lock or contextlib.nullcontext(),
+            self._guard(what),
+            self._writer.begin() as conn,
+        ):
             yield conn
 
     @contextlib.asynccontextmanager
