@@ -21,7 +21,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -137,7 +136,7 @@ async def _controller_drain(
     await asyncio.to_thread(_prime, fleet, proc, client_id)
     sent = sum(int(n) for n in await group.ask(f"burst {k}", "BURST"))
     events = fleet.devices
-    db = Path(tempfile.mkdtemp()) / "ingest.sqlite"
+    db = fleet.directory / "ingest.sqlite"
     token = await prepare_store(db, fleet.site)
     ctl = Controller(
         ControllerConfig(
@@ -319,7 +318,7 @@ async def fire(fleet: Fleet, proc: MosquittoProcess) -> dict:
         proc.address,
         fleet.site,
         fleet.credentials,
-        Path(tempfile.mkdtemp()) / "fire.sqlite",
+        fleet.directory / "fire.sqlite",
         client_id="bench-ctl-fire",
     )
     ctl = running.controller

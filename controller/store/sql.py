@@ -25,6 +25,7 @@ from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
 from .schedules_sql import ScheduleMixin
 from .schema import as_utc
+from .write_gate import WriteGate
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,9 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
         # A :memory: SQLite database is one shared connection: one operation at a time.
         memory = self._url.get_backend_name() == "sqlite" and db.sqlite_path(self._url) is None
         self._lock: asyncio.Lock | None = asyncio.Lock() if memory else None
-        # SQLite has one writer at a time; writers of this process queue here rather
-        # than in SQLite's busy handler, which sleeps up to 100 ms between tries (under
-        # a 5,000-command fan-out that cost seconds and "database is locked" errors).
+        # SQLite writers of this process take turns here, the audit first (write_gate).
         sqlite_file = self._url.get_backend_name() == "sqlite" and not memory
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite_file else None
+        self._gate: WriteGate | None = WriteGate() if sqlite_file else None
         self._audit_commits = GroupCommit(self._insert_audit, "audit line")
         self.auth_generation = 0
 
@@ -150,9 +149,13 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
         self._audit_commits.submit_later(_audit_row(record))
 
     async def _insert_audit(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        async with self._write(f"append {len(rows)} audit lines") as conn:
-            insert = t.audit.insert().returning(t.audit.c.id)
-            return [int((await conn.execute(insert, row)).scalar_one()) for row in rows]
+        async with self._write(f"append {len(rows)} audit lines", urgent=True) as conn:
+            if len(rows) == 1:
+                result = await conn.execute(t.audit.insert().returning(t.audit.c.id), rows[0])
+                return [int(result.scalar_one())]
+            # one multi-row INSERT ("insertmanyvalues"), ids in the rows' order
+            insert = t.audit.insert().returning(t.audit.c.id, sort_by_parameter_order=True)
+            return [int(row_id) for row_id in (await conn.execute(insert, list(rows))).scalars()]
 
     async def audit(
         self,
@@ -257,11 +260,11 @@ class SqlStore(ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin):
             yield conn
 
     @contextlib.asynccontextmanager
-    async def _write(self, what: str) -> AsyncIterator[AsyncConnection]:
+    async def _write(self, what: str, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         if self._writer is None:
             raise StoreError(f"cannot {what}: the store is not open")
         async with (
-            self._write_lock or contextlib.nullcontext(),
+            self._gate.hold(urgent=urgent) if self._gate else contextlib.nullcontext(),
             self._guard(what),
             self._writer.begin() as conn,
         ):
