@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ async def small_fleet(args: argparse.Namespace, only: set[str], out: dict[str, A
     finally:
         await group.stop()
         broker.stop()
+        shutil.rmtree(fleet.directory, ignore_errors=True)
 
 
 def _daemon_figures(daemon: scale.DaemonProcess) -> dict[str, Any]:
@@ -91,6 +93,7 @@ async def large_fleet(args: argparse.Namespace, only: set[str], out: dict[str, A
     finally:
         await group.stop()
         broker.stop()
+        shutil.rmtree(fleet.directory, ignore_errors=True)
 
 
 def run_calls(count: int) -> dict[str, Any]:

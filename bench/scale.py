@@ -21,7 +21,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -137,7 +136,7 @@ async def _controller_drain(
     await asyncio.to_thread(_prime, fleet, proc, client_id)
     sent = sum(int(n) for n in await group.ask(f"burst {k}", "BURST"))
     events = fleet.devices
-    db = Path(tempfile.mkdtemp()) / "ingest.sqlite"
+    db = fleet.directory / "ingest.sqlite"
     token = await prepare_store(db, fleet.site)
     ctl = Controller(
         ControllerConfig(
@@ -277,6 +276,22 @@ def _fire_panel(fleet: Fleet, proc: MosquittoProcess, state: str) -> None:
 
 
 async def _fan_out(ctl: Controller, locks: list[str], action: str) -> dict:
+    """All commands at once; also when the last audit line was written and the last
+    command published (wrappers that only take the time)."""
+    marks = {"audited": 0.0, "published": 0.0}
+    append, publish = ctl.store.append_audit, ctl.link.publish
+
+    async def timed_append(record: Any) -> int:
+        row_id = await append(record)
+        marks["audited"] = time.perf_counter()
+        return row_id
+
+    async def timed_publish(*args: Any, **kw: Any) -> None:
+        await publish(*args, **kw)
+        marks["published"] = time.perf_counter()
+
+    ctl.store.append_audit = timed_append  # type: ignore[method-assign]
+    ctl.link.publish = timed_publish  # type: ignore[method-assign]
     started = time.perf_counter()
     results = await asyncio.gather(
         *(
@@ -285,10 +300,17 @@ async def _fan_out(ctl: Controller, locks: list[str], action: str) -> dict:
         )
     )
     seconds = time.perf_counter() - started
+    ctl.store.append_audit, ctl.link.publish = append, publish  # type: ignore[method-assign]
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[r.outcome.value] = outcomes.get(r.outcome.value, 0) + 1
-    return {"locks": len(locks), "seconds": round(seconds, 3), "outcomes": outcomes}
+    return {
+        "locks": len(locks),
+        "seconds": round(seconds, 3),
+        "last_issued_audit_s": round(marks["audited"] - started, 3),
+        "last_publish_acked_by_broker_s": round(marks["published"] - started, 3),
+        "outcomes": outcomes,
+    }
 
 
 async def fire(fleet: Fleet, proc: MosquittoProcess) -> dict:
@@ -296,7 +318,7 @@ async def fire(fleet: Fleet, proc: MosquittoProcess) -> dict:
         proc.address,
         fleet.site,
         fleet.credentials,
-        Path(tempfile.mkdtemp()) / "fire.sqlite",
+        fleet.directory / "fire.sqlite",
         client_id="bench-ctl-fire",
     )
     ctl = running.controller

@@ -88,6 +88,10 @@ class MqttLink:
                 persistent=True,
                 max_inflight=1000,
             )
+            # A fan-out (fire drill: 5,000 commands) has thousands of publishes
+            # awaiting their PUBACK by design; aiomqtt's default logs a warning for
+            # each one above 10, which cost ~10 % of the fan-out's CPU.
+            client.pending_calls_threshold = 100_000
             try:
                 async with client:
                     self._client = client

@@ -28,6 +28,7 @@ from .records import ApiToken, AuditKind, AuditRecord, EventRecord
 from .repository import StoreError
 from .schedules_sql import ScheduleMixin
 from .schema import as_utc
+from .write_gate import WriteGate
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class SqlStore(
         # A :memory: SQLite database is one shared connection: one operation at a time.
         memory = self._url.get_backend_name() == "sqlite" and db.sqlite_path(self._url) is None
         self._lock: asyncio.Lock | None = asyncio.Lock() if memory else None
+        # SQLite writers of this process take turns here, the audit first (write_gate).
+        sqlite_file = self._url.get_backend_name() == "sqlite" and not memory
+        self._gate: WriteGate | None = WriteGate() if sqlite_file else None
         self._audit_commits = GroupCommit(self._insert_audit, "audit line")
         self.auth_generation = 0
 
@@ -150,9 +154,13 @@ class SqlStore(
         self._audit_commits.submit_later(_audit_row(record))
 
     async def _insert_audit(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        async with self._write(f"append {len(rows)} audit lines") as conn:
-            insert = t.audit.insert().returning(t.audit.c.id)
-            return [int((await conn.execute(insert, row)).scalar_one()) for row in rows]
+        async with self._write(f"append {len(rows)} audit lines", urgent=True) as conn:
+            if len(rows) == 1:
+                result = await conn.execute(t.audit.insert().returning(t.audit.c.id), rows[0])
+                return [int(result.scalar_one())]
+            # one multi-row INSERT ("insertmanyvalues"), ids in the rows' order
+            insert = t.audit.insert().returning(t.audit.c.id, sort_by_parameter_order=True)
+            return [int(row_id) for row_id in (await conn.execute(insert, list(rows))).scalars()]
 
     async def audit(
         self,
@@ -257,10 +265,14 @@ class SqlStore(
             yield conn
 
     @contextlib.asynccontextmanager
-    async def _write(self, what: str) -> AsyncIterator[AsyncConnection]:
+    async def _write(self, what: str, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         if self._writer is None:
             raise StoreError(f"cannot {what}: the store is not open")
-        async with self._guard(what), self._writer.begin() as conn:
+        async with (
+            self._gate.hold(urgent=urgent) if self._gate else contextlib.nullcontext(),
+            self._guard(what),
+            self._writer.begin() as conn,
+        ):
             yield conn
 
     @contextlib.asynccontextmanager
