@@ -52,17 +52,28 @@ function route() {
   }
 }
 
+function twinChanged(twin) {
+  state.twins.set(twin.id, twin);
+  updateApartmentCell(state, twin.apartment);
+  if (state.route.name === "apartment" && state.route.number === twin.apartment) {
+    apartmentTwinChanged(state, twin);
+  }
+}
+
 function onLive(message) {
   const { type, data } = message;
   if (type === "snapshot") {
-    for (const twin of data.devices) state.twins.set(twin.id, twin);
-    route();
-  } else if (type === "twin") {
-    state.twins.set(data.id, data);
-    updateApartmentCell(state, data.apartment);
-    if (state.route.name === "apartment" && state.route.number === data.apartment) {
-      apartmentTwinChanged(state, data);
+    // the first draws the page; after a reconnect only the devices change, so a form
+    // someone is typing into is not wiped
+    const first = !state.snapshotSeen;
+    state.snapshotSeen = true;
+    for (const twin of data.devices) {
+      if (first) state.twins.set(twin.id, twin);
+      else twinChanged(twin);
     }
+    if (first) route();
+  } else if (type === "twin") {
+    twinChanged(data);
   } else if (type === "event") {
     apartmentEvent(state, data);
   } else if (type === "alarm") {
