@@ -92,9 +92,10 @@ class MqttLink:
                 async with client:
                     self._client = client
                     reraise_swallowed_cancel()
-                    for topic in self.subscriptions():
-                        await client.subscribe(topic, qos=QOS)
-                        reraise_swallowed_cancel()
+                    # one SUBSCRIBE (one round trip): the devices send their events
+                    # once they see the ``online`` below, so it must come soon
+                    await client.subscribe([(t, QOS) for t in self.subscriptions()])
+                    reraise_swallowed_cancel()
                     await client.publish(
                         self.topics.controller_availability,
                         Availability.ONLINE.value,

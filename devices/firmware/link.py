@@ -7,6 +7,14 @@ sent in order by one sender; what cannot be sent waits there (bounded) for the n
 connection. On every connect the link subscribes, then sends the device's
 announcement (meta, ``online``, state) ahead of anything already waiting.
 
+Events (``needs_controller``) leave the outbox only once the controller's retained
+``online`` has been seen on *this* connection. The controller publishes it after its
+subscriptions are in place, so an event sent after it reaches the controller's
+subscription; an event sent earlier could be accepted (PUBACK) and dropped by a
+broker that lost the controller's session (a SIGKILL within its autosave interval,
+docs/reliability.md "Stalled link"). Retained messages are not held: the broker
+keeps them for the controller's next subscribe.
+
 Cancelling :meth:`DeviceLink.run` is a clean stop: pending messages, a retained
 ``offline``, then DISCONNECT. :meth:`DeviceLink.drop` is a dirty one (no DISCONNECT,
 so the broker publishes the last will), like a power cut or a lost radio link.
@@ -42,6 +50,8 @@ class Outgoing:
     topic: str
     payload: bytes
     retain: bool = False
+    #: held until the controller is seen ``online`` on the current connection
+    needs_controller: bool = False
 
 
 class DeviceLink:
@@ -76,6 +86,7 @@ class DeviceLink:
         self._kick = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._connected_once = False
+        self._controller_online = False
 
     @property
     def connected(self) -> bool:
@@ -95,6 +106,13 @@ class DeviceLink:
         """Queue a message; it goes out in order, now or after the next connect."""
         self._outbox.append(message)
         self._outbox_ready.set()
+
+    def controller_availability(self, online: bool) -> None:
+        """The controller's availability as received on the current connection: while
+        it is ``online`` the held events go out."""
+        self._controller_online = online
+        if online:
+            self._outbox_ready.set()
 
     async def wait_online(self, timeout: float | None = 10.0) -> None:
         async with asyncio.timeout(timeout):
@@ -161,6 +179,7 @@ class DeviceLink:
             will_topic=self._will_topic,
             persistent=True,
         )
+        self._controller_online = False  # until this connection has seen it
         async with client:
             self._client = client
             self._connected_once = True
@@ -201,15 +220,23 @@ class DeviceLink:
             self.drop()
 
     async def _flush(self, client: aiomqtt.Client, timeout: float | None = None) -> None:
-        while self._outbox:
-            item = self._outbox.popleft()
-            try:
-                await client.publish(
-                    item.topic, item.payload, qos=QOS, retain=item.retain, timeout=timeout
-                )
-            except BaseException:
-                self._outbox.appendleft(item)  # not confirmed: send it again later
-                raise
+        """Publish what may go now, in order; held events keep their place."""
+        held: list[Outgoing] = []
+        try:
+            while self._outbox:
+                item = self._outbox.popleft()
+                if item.needs_controller and not self._controller_online:
+                    held.append(item)
+                    continue
+                try:
+                    await client.publish(
+                        item.topic, item.payload, qos=QOS, retain=item.retain, timeout=timeout
+                    )
+                except BaseException:
+                    self._outbox.appendleft(item)  # not confirmed: send it again later
+                    raise
+        finally:
+            self._outbox.extendleft(reversed(held))
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """Clean stop: what is pending, then a retained ``offline`` (DISCONNECT follows)."""
