@@ -12,8 +12,11 @@ Events (``needs_controller``) leave the outbox only once the controller's retain
 subscriptions are in place, so an event sent after it reaches the controller's
 subscription; an event sent earlier could be accepted (PUBACK) and dropped by a
 broker that lost the controller's session (a SIGKILL within its autosave interval,
-docs/reliability.md "Stalled link"). Retained messages are not held: the broker
-keeps them for the controller's next subscribe.
+docs/reliability.md). Retained messages are not held: the broker keeps them for
+the controller's next subscribe. An event the broker acknowledged less than
+``RESEND_WINDOW_S`` before the connection was lost is sent again on the next one:
+a broker that dies may not have delivered or saved it yet (it saves once a
+second); the controller recognises one it already has (device, seq, ts).
 
 Cancelling :meth:`DeviceLink.run` is a clean stop: pending messages, a retained
 ``offline``, then DISCONNECT. :meth:`DeviceLink.drop` is a dirty one (no DISCONNECT,
@@ -26,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,6 +45,8 @@ BACKOFF_START_S = 0.2
 BACKOFF_MAX_S = 5.0
 OUTBOX_MAX = 1000
 GOODBYE_TIMEOUT_S = 2.0
+#: events acknowledged this recently before a lost connection are sent again
+RESEND_WINDOW_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,8 @@ class DeviceLink:
         self._sender: asyncio.Task[None] | None = None
         self._connected_once = False
         self._controller_online = False
+        #: (monotonic time of the PUBACK, event) on the current connection
+        self._confirmed: deque[tuple[float, Outgoing]] = deque()
 
     @property
     def connected(self) -> bool:
@@ -200,7 +208,14 @@ class DeviceLink:
             except asyncio.CancelledError:
                 await self._goodbye(client)
                 raise
+            except aiomqtt.MqttError:
+                if self._sender is not None:  # its unconfirmed message goes back first
+                    self._sender.cancel()
+                    await asyncio.wait([self._sender], timeout=GOODBYE_TIMEOUT_S)
+                self._resend_recent()
+                raise
             finally:
+                self._confirmed.clear()
                 self._client = None
                 self._online.clear()
                 if self._sender is not None:
@@ -235,8 +250,20 @@ class DeviceLink:
                 except BaseException:
                     self._outbox.appendleft(item)  # not confirmed: send it again later
                     raise
+                if item.needs_controller:
+                    self._confirmed.append((time.monotonic(), item))
         finally:
             self._outbox.extendleft(reversed(held))
+
+    def _resend_recent(self) -> None:
+        """The connection was lost: the events the broker acknowledged in the last
+        ``RESEND_WINDOW_S`` go out again first (in their order) on the next one."""
+        since = time.monotonic() - RESEND_WINDOW_S
+        again = [item for at, item in self._confirmed if at >= since]
+        self._confirmed.clear()
+        if again:
+            log.info("%s: %d recent events will be sent again", self.client_id, len(again))
+            self._outbox.extendleft(reversed(again))
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """Clean stop: what is pending, then a retained ``offline`` (DISCONNECT follows)."""
