@@ -162,3 +162,34 @@ async def test_device_clock_far_off(
         lock.clock = real
     status, body = await rel_ctl.command("a116-lock", "lock")
     assert (status, body["outcome"]) == (200, "ok"), body
+
+
+async def test_events_resent_after_a_lost_link_are_stored_once(
+    rel_ctl: RunningController, rel_home: RunningHome, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device sends again the events the broker acknowledged just before its link was
+    lost (the broker may not have delivered them); the controller keeps each once."""
+    lock = rel_home.home["a115-lock"]
+    assert isinstance(lock, SimulatedLock)
+    ctl = rel_ctl.controller
+    caplog.set_level(logging.DEBUG, logger="controller.device_reports")
+    with ctl.bus.subscribe({"event"}, queue_size=0) as events:
+
+        async def next_event(type_: str) -> dict[str, object]:
+            async with asyncio.timeout(10):
+                while True:
+                    msg = await events.get()
+                    if msg.data["device"] == lock.device_id and msg.data["type"] == type_:
+                        return msg.data
+
+        lock.press_inside_handle()
+        first = await next_event("unlocked_from_inside")
+        lock.link.drop()  # within the resend window: this event goes out again
+        await lock.wait_online()
+        lock.press_inside_handle()  # sent after the repeat on the same connection
+        second = await next_event("unlocked_from_inside")
+    assert first["details"]["seq"] != second["details"]["seq"]  # type: ignore[index]
+    repeat = f"a115-lock: event seq {first['details']['seq']} again"  # type: ignore[index]
+    assert any(repeat in r.getMessage() for r in caplog.records), "no repeat arrived"
+    status, body = await rel_ctl.command("a115-lock", "lock")
+    assert (status, body["outcome"]) == (200, "ok"), body
