@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,10 @@ from .twins import Reachability, Twin, TwinRegistry
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[EventRecord], None]
+
+
+#: events remembered per device to recognise one sent again
+RECENT_EVENTS = 64
 
 
 class DroppedMessages:
@@ -131,6 +136,9 @@ class DeviceReports:
         self.dropped = DroppedMessages(bus)
         self.rate_limit = rate_limit or DeviceRateLimit()
         self.received = 0
+        #: the last events of each device (seq, device ts): a device sends the events of
+        #: its last seconds again after a lost connection (devices/firmware/link.py)
+        self._recent_events: dict[str, deque[tuple[int, str]]] = {}
         self.fire: FireSignal | None = None
 
     def __call__(self, message: aiomqtt.Message) -> None:
@@ -186,6 +194,12 @@ class DeviceReports:
             event = decode(Event, payload)
             if event.type not in spec_for(twin.type).events:
                 raise ContractError("unknown_event", f"{twin.type.value} has no event {event.type}")
+            key = (event.seq, event.ts.isoformat())
+            recent = self._recent_events.setdefault(twin.id, deque(maxlen=RECENT_EVENTS))
+            if key in recent:
+                log.debug("%s: event seq %d again (resent after a lost link)", twin.id, event.seq)
+                return
+            recent.append(key)
             details = {**event.details(), "device_ts": event.ts.isoformat(), "seq": event.seq}
             self._record(twin.id, event.type, details)
         elif channel is Channel.ACK:

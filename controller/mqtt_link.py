@@ -70,9 +70,12 @@ class MqttLink:
         topics = [t.all_devices(ch) for ch in everyone] + [t.fire]
         events = t.all_devices(Channel.EVENT)
         if self.shared_group:
-            topics += [f"$share/{self.shared_group}/{events}", t.controller_availability]
+            topics.append(f"$share/{self.shared_group}/{events}")
         else:
             topics.append(events)
+        # another controller of the site saying offline must not silence this one: the
+        # devices hold their events while the site's controller is offline
+        topics.append(t.controller_availability)
         return topics
 
     async def run(self) -> None:
@@ -96,9 +99,10 @@ class MqttLink:
                 async with client:
                     self._client = client
                     reraise_swallowed_cancel()
-                    for topic in self.subscriptions():
-                        await client.subscribe(topic, qos=QOS)
-                        reraise_swallowed_cancel()
+                    # one SUBSCRIBE (one round trip): the devices send their events
+                    # once they see the ``online`` below, so it must come soon
+                    await client.subscribe([(t, QOS) for t in self.subscriptions()])
+                    reraise_swallowed_cancel()
                     await client.publish(
                         self.topics.controller_availability,
                         Availability.ONLINE.value,
@@ -136,7 +140,7 @@ class MqttLink:
             )
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
-        if self.shared_group and message.topic.matches(self.topics.controller_availability):
+        if message.topic.matches(self.topics.controller_availability):
             self._keep_site_online(message)
             return
         try:
@@ -145,9 +149,10 @@ class MqttLink:
             log.exception("handler failed on %s", message.topic)
 
     def _keep_site_online(self, message: aiomqtt.Message) -> None:
-        """Another controller of the site stopped and said ``offline`` on the shared
-        availability topic: while this one runs, the site's controller is online (the
-        devices must not start their fallback routines)."""
+        """Another controller of the site (a scale-out peer, or one started by mistake)
+        stopped and said ``offline``: while this one runs, the site's controller is
+        online (the devices must neither start their fallback routines nor hold their
+        events)."""
         if message.payload == Availability.OFFLINE.value.encode() and self.connected.is_set():
             log.warning("another controller of the site said offline; this one is online")
             task = asyncio.get_running_loop().create_task(

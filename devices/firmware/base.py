@@ -272,9 +272,9 @@ class SimulatedDevice:
             self._send(Channel.STATE, self._state(self._next_seq()), retain=True)
 
     def _event(self, event_type: str, **extra: Any) -> None:
-        """Publish an event (kept in the outbox while offline)."""
+        """Publish an event (kept in the outbox until the controller is seen online)."""
         event = Event(type=event_type, ts=self.clock.now(), seq=self._next_seq(), **extra)
-        self._send(Channel.EVENT, event)
+        self.link.send(Outgoing(self.topic(Channel.EVENT), encode(event), needs_controller=True))
 
     def _send(self, channel: Channel, payload: BaseModel, *, retain: bool = False) -> None:
         self.link.send(Outgoing(self.topic(channel), encode(payload), retain))
@@ -357,6 +357,7 @@ class SimulatedDevice:
             log.warning("%s: bad controller availability ignored", self.device_id)
             return
         self.fallback.set_controller(value, self.clock.now())
+        self.link.controller_availability(value is Availability.ONLINE)
 
     # ------------------------------------------------------------------ fallback
 

@@ -7,6 +7,17 @@ sent in order by one sender; what cannot be sent waits there (bounded) for the n
 connection. On every connect the link subscribes, then sends the device's
 announcement (meta, ``online``, state) ahead of anything already waiting.
 
+Events (``needs_controller``) leave the outbox only once the controller's retained
+``online`` has been seen on *this* connection. The controller publishes it after its
+subscriptions are in place, so an event sent after it reaches the controller's
+subscription; an event sent earlier could be accepted (PUBACK) and dropped by a
+broker that lost the controller's session (a SIGKILL within its autosave interval,
+docs/reliability.md). Retained messages are not held: the broker keeps them for
+the controller's next subscribe. An event the broker acknowledged less than
+``RESEND_WINDOW_S`` before the connection was lost is sent again on the next one:
+a broker that dies may not have delivered or saved it yet (it saves once a
+second); the controller recognises one it already has (device, seq, ts).
+
 Cancelling :meth:`DeviceLink.run` is a clean stop: pending messages, a retained
 ``offline``, then DISCONNECT. :meth:`DeviceLink.drop` is a dirty one (no DISCONNECT,
 so the broker publishes the last will), like a power cut or a lost radio link.
@@ -18,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +45,8 @@ BACKOFF_START_S = 0.2
 BACKOFF_MAX_S = 5.0
 OUTBOX_MAX = 1000
 GOODBYE_TIMEOUT_S = 2.0
+#: events acknowledged this recently before a lost connection are sent again
+RESEND_WINDOW_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +56,8 @@ class Outgoing:
     topic: str
     payload: bytes
     retain: bool = False
+    #: held until the controller is seen ``online`` on the current connection
+    needs_controller: bool = False
 
 
 class DeviceLink:
@@ -76,6 +92,9 @@ class DeviceLink:
         self._kick = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._connected_once = False
+        self._controller_online = False
+        #: (monotonic time of the PUBACK, event) on the current connection
+        self._confirmed: deque[tuple[float, Outgoing]] = deque()
 
     @property
     def connected(self) -> bool:
@@ -95,6 +114,13 @@ class DeviceLink:
         """Queue a message; it goes out in order, now or after the next connect."""
         self._outbox.append(message)
         self._outbox_ready.set()
+
+    def controller_availability(self, online: bool) -> None:
+        """The controller's availability as received on the current connection: while
+        it is ``online`` the held events go out."""
+        self._controller_online = online
+        if online:
+            self._outbox_ready.set()
 
     async def wait_online(self, timeout: float | None = 10.0) -> None:
         async with asyncio.timeout(timeout):
@@ -161,6 +187,7 @@ class DeviceLink:
             will_topic=self._will_topic,
             persistent=True,
         )
+        self._controller_online = False  # until this connection has seen it
         async with client:
             self._client = client
             self._connected_once = True
@@ -181,7 +208,14 @@ class DeviceLink:
             except asyncio.CancelledError:
                 await self._goodbye(client)
                 raise
+            except aiomqtt.MqttError:
+                if self._sender is not None:  # its unconfirmed message goes back first
+                    self._sender.cancel()
+                    await asyncio.wait([self._sender], timeout=GOODBYE_TIMEOUT_S)
+                self._resend_recent()
+                raise
             finally:
+                self._confirmed.clear()
                 self._client = None
                 self._online.clear()
                 if self._sender is not None:
@@ -201,15 +235,35 @@ class DeviceLink:
             self.drop()
 
     async def _flush(self, client: aiomqtt.Client, timeout: float | None = None) -> None:
-        while self._outbox:
-            item = self._outbox.popleft()
-            try:
-                await client.publish(
-                    item.topic, item.payload, qos=QOS, retain=item.retain, timeout=timeout
-                )
-            except BaseException:
-                self._outbox.appendleft(item)  # not confirmed: send it again later
-                raise
+        """Publish what may go now, in order; held events keep their place."""
+        held: list[Outgoing] = []
+        try:
+            while self._outbox:
+                item = self._outbox.popleft()
+                if item.needs_controller and not self._controller_online:
+                    held.append(item)
+                    continue
+                try:
+                    await client.publish(
+                        item.topic, item.payload, qos=QOS, retain=item.retain, timeout=timeout
+                    )
+                except BaseException:
+                    self._outbox.appendleft(item)  # not confirmed: send it again later
+                    raise
+                if item.needs_controller:
+                    self._confirmed.append((time.monotonic(), item))
+        finally:
+            self._outbox.extendleft(reversed(held))
+
+    def _resend_recent(self) -> None:
+        """The connection was lost: the events the broker acknowledged in the last
+        ``RESEND_WINDOW_S`` go out again first (in their order) on the next one."""
+        since = time.monotonic() - RESEND_WINDOW_S
+        again = [item for at, item in self._confirmed if at >= since]
+        self._confirmed.clear()
+        if again:
+            log.info("%s: %d recent events will be sent again", self.client_id, len(again))
+            self._outbox.extendleft(reversed(again))
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """Clean stop: what is pending, then a retained ``offline`` (DISCONNECT follows)."""

@@ -289,7 +289,10 @@ class SerialBridge:
 
     def _event(self, event_type: str, **details: Any) -> None:
         event = Event(type=event_type, ts=self.clock.now(), seq=self._next_seq(), **details)
-        self._send(Channel.EVENT, encode(event))
+        if self._link is not None:  # held until the controller listens (link.py)
+            self._link.send(
+                Outgoing(self.topic(Channel.EVENT), encode(event), needs_controller=True)
+            )
 
     def _announce(self) -> list[Outgoing]:
         meta = Meta(
@@ -325,7 +328,7 @@ class SerialBridge:
             username=self.credentials.username,
             password=self.credentials.password,
             will_topic=self.topic(Channel.AVAILABILITY),
-            subscriptions=[self.topic(Channel.CMD)],
+            subscriptions=[self.topic(Channel.CMD), self.topics.controller_availability],
             announce=self._announce,
             on_message=self._on_message,
         )
@@ -333,6 +336,11 @@ class SerialBridge:
     # ------------------------------------------------------------------ MQTT → device
 
     def _on_message(self, message: aiomqtt.Message) -> None:
+        if message.topic.value == self.topics.controller_availability:
+            if self._link is not None:
+                online = message.payload == Availability.ONLINE.value.encode()
+                self._link.controller_availability(online)
+            return
         if message.topic.value != self.topic(Channel.CMD):
             return
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""

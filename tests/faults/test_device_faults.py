@@ -144,18 +144,17 @@ async def test_device_clock_far_off(
     real = lock.clock
     lock.clock = SkewedClock(real, offset)
     try:
-        with rel_ctl.controller.bus.subscribe({"event"}) as events:
+        with rel_ctl.controller.bus.subscribe({"event"}, queue_size=0) as events:
             lock.press_inside_handle()  # an event and a state stamped with the wrong time
             twin = await rel_ctl.wait_twin("a116-lock", lambda t: t.reported.lock == "unlocked")
-            async with asyncio.timeout(10):  # the event may come after the state
-                while not (
-                    (msg := await events.get()).data["device"] == "a116-lock"
-                    and msg.data["type"] == "unlocked_from_inside"
-                ):
-                    pass
-        assert twin.reachability.value == "online"
-        assert abs(twin.reported.ts - datetime.now(UTC) - offset) < timedelta(minutes=1)
-        assert abs(twin.last_seen - datetime.now(UTC)) < timedelta(minutes=1)
+            assert twin.reachability.value == "online"
+            assert abs(twin.reported.ts - datetime.now(UTC) - offset) < timedelta(minutes=1)
+            assert abs(twin.last_seen - datetime.now(UTC)) < timedelta(minutes=1)
+            async with asyncio.timeout(10):  # the state goes out before the event
+                while True:
+                    data = (await events.get()).data
+                    if (data["device"], data["type"]) == ("a116-lock", "unlocked_from_inside"):
+                        break
         await rel_ctl.controller.events.flush()
         status, body = await rel_ctl.call("GET", "/api/events?device=a116-lock&limit=5")
         [event] = [e for e in body["events"] if e["type"] == "unlocked_from_inside"][:1]
@@ -168,4 +167,35 @@ async def test_device_clock_far_off(
     finally:
         lock.clock = real
     status, body = await rel_ctl.command("a116-lock", "lock")
+    assert (status, body["outcome"]) == (200, "ok"), body
+
+
+async def test_events_resent_after_a_lost_link_are_stored_once(
+    rel_ctl: RunningController, rel_home: RunningHome, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device sends again the events the broker acknowledged just before its link was
+    lost (the broker may not have delivered them); the controller keeps each once."""
+    lock = rel_home.home["a115-lock"]
+    assert isinstance(lock, SimulatedLock)
+    ctl = rel_ctl.controller
+    caplog.set_level(logging.DEBUG, logger="controller.device_reports")
+    with ctl.bus.subscribe({"event"}, queue_size=0) as events:
+
+        async def next_event(type_: str) -> dict[str, object]:
+            async with asyncio.timeout(10):
+                while True:
+                    msg = await events.get()
+                    if msg.data["device"] == lock.device_id and msg.data["type"] == type_:
+                        return msg.data
+
+        lock.press_inside_handle()
+        first = await next_event("unlocked_from_inside")
+        lock.link.drop()  # within the resend window: this event goes out again
+        await lock.wait_online()
+        lock.press_inside_handle()  # sent after the repeat on the same connection
+        second = await next_event("unlocked_from_inside")
+    assert first["details"]["seq"] != second["details"]["seq"]  # type: ignore[index]
+    repeat = f"a115-lock: event seq {first['details']['seq']} again"  # type: ignore[index]
+    assert any(repeat in r.getMessage() for r in caplog.records), "no repeat arrived"
+    status, body = await rel_ctl.command("a115-lock", "lock")
     assert (status, body["outcome"]) == (200, "ok"), body

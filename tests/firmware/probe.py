@@ -14,9 +14,11 @@ import aiomqtt
 from devices.clock import SystemClock
 from devices.contract import (
     Ack,
+    Availability,
     Channel,
     Command,
     Event,
+    SiteTopics,
     decode,
     decode_state,
     encode,
@@ -141,6 +143,13 @@ async def probing(
     async with controller_client(broker) as client:
         for channel in (Channel.ACK, Channel.EVENT, Channel.STATE, Channel.AVAILABILITY):
             await client.subscribe(device.topic(channel), qos=QOS)
+        # as the controller does once subscribed: devices send events only after this
+        await client.publish(
+            SiteTopics(broker.site.slug).controller_availability,
+            Availability.ONLINE.value,
+            qos=QOS,
+            retain=True,
+        )
         probe = Probe(broker, device, client)
         reader = asyncio.create_task(probe.read())
         async with running(device) if start else contextlib.nullcontext(device):
