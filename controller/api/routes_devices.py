@@ -10,9 +10,10 @@ from pydantic import ValidationError
 
 from ..command_bus import CommandError, Outcome
 from ..store import StoreError
-from .access import public, require_command, requires
+from .access import principal_of, public, require_command, requires
 from .app import controller_of
 from .errors import ApiError
+from .privacy import command_for, twin_for
 from .schemas import CommandRequest
 
 #: HTTP status per outcome: the body always says which outcome it was.
@@ -39,7 +40,12 @@ async def health(request: web.Request) -> web.Response:
 async def list_devices(request: web.Request) -> web.Response:
     ctl = controller_of(request)
     kind = request.query.get("type")
-    twins = [t.to_dict() for t in ctl.twins.all() if kind is None or t.type.value == kind]
+    principal = principal_of(request)
+    twins = [
+        twin_for(principal, t.to_dict())
+        for t in ctl.twins.all()
+        if kind is None or t.type.value == kind
+    ]
     return web.json_response({"devices": twins})
 
 
@@ -50,7 +56,7 @@ async def get_device(request: web.Request) -> web.Response:
     if twin is None:
         raise ApiError(404, "unknown_device", f"no device {request.match_info['device']!r}")
     apartment = ctl.twins.apartment(twin.id)
-    body = twin.to_dict()
+    body = twin_for(principal_of(request), twin.to_dict())
     if apartment is not None:
         body["resident"] = apartment.resident
         body["floor"] = apartment.floor
@@ -93,7 +99,9 @@ async def send_command(request: web.Request) -> web.Response:
         raise ApiError(
             503, "store_unavailable", f"command refused: its audit record cannot be written ({exc})"
         ) from None
-    return web.json_response(result.to_dict(), status=OUTCOME_STATUS[result.outcome])
+    # a technician's ping of a screen does not show the screen's message (privacy.py)
+    body_out = command_for(principal, result.to_dict()) or {}
+    return web.json_response(body_out, status=OUTCOME_STATUS[result.outcome])
 
 
 def register(app: web.Application) -> None:

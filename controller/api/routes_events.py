@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .access import requires
+from .access import principal_of, requires
 from .app import controller_of
 from .errors import ApiError
+from .privacy import event_for
 
 
 def int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -68,7 +69,9 @@ async def recent_events(request: web.Request) -> web.Response:
     before = int_query(request, "before_id", None, 1, 2**62)
     device = request.query.get("device")
     events = await ctl.store.recent_events(limit=limit or 100, device=device, before_id=before)
-    return web.json_response({"events": [_jsonable(e) for e in events]})
+    principal = principal_of(request)
+    shown = [e for e in (event_for(principal, _jsonable(r)) for r in events) if e is not None]
+    return web.json_response({"events": shown})
 
 
 @requires("admin", "staff")

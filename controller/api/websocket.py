@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 
 from .access import principal_of, requires
 from .app import controller_of
+from .privacy import live_for, twin_for
 from .routes_alarms import may_see_alarm
 
 LIVE_KINDS = {"twin", "event", "command", "fire", "alarm"}
@@ -23,15 +24,16 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     with ctl.bus.subscribe(LIVE_KINDS) as sub:
-        await ws.send_json(
-            {"type": "snapshot", "data": {"devices": [t.to_dict() for t in ctl.twins.all()]}}
-        )
+        devices = [twin_for(principal, t.to_dict()) for t in ctl.twins.all()]
+        await ws.send_json({"type": "snapshot", "data": {"devices": devices}})
 
         async def pump() -> None:
             async for msg in sub:
                 if msg.kind == "alarm" and not may_see_alarm(principal, msg.data.get("kind")):
                     continue
-                await ws.send_json({"type": msg.kind, "data": msg.data})
+                data = live_for(principal, msg.kind, msg.data)
+                if data is not None:
+                    await ws.send_json({"type": msg.kind, "data": data})
 
         sender = asyncio.create_task(pump())
         try:

@@ -108,3 +108,59 @@ async def test_technician_cannot_read_residents_activity_or_audit_nor_unlock(
         assert (await resp.json())["outcome"] == "ok"
     refused = set(await _refusals(rel_ctl, "tech-1"))
     assert {"GET /api/activity", "GET /api/audit", f"POST {path}"} <= refused
+
+
+async def test_technician_cannot_see_a_residents_calls_or_messages(
+    as_role, rel_ctl: RunningController, rel_home: RunningHome
+) -> None:
+    """A call on 104's screen (ring, accept, hang up) and a staff message: staff see it
+    all; a technician sees the screen working but no call event, no call command, no
+    call id and no message text, over HTTP and on the live WebSocket."""
+    screen, device = rel_home.home["a104-screen"], "a104-screen"
+    tech = await as_role("tech-calls", ("technician",))
+    async with tech.ws_connect("/api/ws") as live:
+        snapshot = await live.receive_json(timeout=5)
+        assert snapshot["type"] == "snapshot"
+        status, body = await rel_ctl.command(
+            device, "show_message", args={"text": "Läkaren kommer kl 14", "from": "Anna"}
+        )
+        assert (status, body["outcome"]) == (200, "ok"), body
+        status, body = await rel_ctl.command(
+            device, "ring", args={"call_id": "call-privacy", "caller": "Anna Lindqvist"}
+        )
+        assert (status, body["outcome"]) == (200, "ok"), body
+        screen.accept_call()
+        await rel_ctl.wait_twin(device, lambda t: t.reported.call == "active")
+        status, body = await rel_ctl.command(device, "end_call")
+        assert (status, body["outcome"]) == (200, "ok"), body
+        await rel_ctl.wait_twin(device, lambda t: t.reported.call == "idle")
+        status, body = await rel_ctl.command(device, "clear_message")  # the end marker
+        assert (status, body["outcome"]) == (200, "ok"), body
+        seen: list[dict] = []
+        while not (
+            seen
+            and seen[-1]["type"] == "command"
+            and seen[-1]["data"].get("action") == "clear_message"
+        ):
+            seen.append(await live.receive_json(timeout=10))
+    mine = [m for m in seen if m["data"].get("device", m["data"].get("id")) == device]
+    assert {m["type"] for m in mine} >= {"twin", "command"}  # it sees the screen work
+    text = str(mine)
+    assert "call_accepted" not in text
+    assert "call-privacy" not in text
+    assert "Anna Lindqvist" not in text
+    assert "Läkaren" not in text
+    assert not [m for m in mine if m["data"].get("action") in ("ring", "end_call")]
+
+    await rel_ctl.controller.events.flush()
+    async with tech.get("/api/events", params={"device": device}) as resp:
+        assert resp.status == 200
+        tech_events = [e["type"] for e in (await resp.json())["events"]]
+    status, staff_events = await rel_ctl.call("GET", "/api/events", params={"device": device})
+    assert "call_accepted" in [e["type"] for e in staff_events["events"]]
+    assert "call_accepted" not in tech_events
+    async with tech.get(f"/api/devices/{device}") as resp:
+        state = (await resp.json())["state"]
+    assert "call_id" not in state
+    assert "message" not in state
+    assert state["call"] == "idle"  # whether the screen is busy, for diagnosis
