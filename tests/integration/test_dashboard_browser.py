@@ -78,3 +78,31 @@ async def test_switch_to_english_and_back(page, ctl: RunningController) -> None:
     await page.wait_for_selector('header nav a[href="#/"]:text-is("Översikt")', timeout=TIMEOUT_MS)
     _status, me = await ctl.call("GET", "/api/auth/me")
     assert me["user"]["language"] == "sv"
+
+
+async def test_a_reconnect_updates_devices_without_wiping_what_is_being_typed(
+    page, ctl: RunningController
+) -> None:
+    sockets = []
+
+    def through(ws) -> None:  # the page's live socket, passed through to the daemon
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    await page.route_web_socket("**/api/ws", through)
+    await sign_in(page, ctl)
+    await page.goto(f"{ctl.controller.http_url}/#/apartment/115")
+    await page.wait_for_selector("#apt-plan[data-loaded]", timeout=TIMEOUT_MS)
+    await page.fill("#plan-form [name=text]", "Halvskriven rad")
+    before = len(sockets)
+    await sockets[-1].close()  # the network drops the live socket
+    await page.wait_for_selector('body[data-live="down"]', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
+    assert len(sockets) == before + 1  # it reconnected, and got a new snapshot
+    # a device change after the reconnect still reaches the open page
+    status, body = await ctl.command("a115-lock", "unlock", reason="test setup")
+    assert (status, body["outcome"]) == (200, "ok"), body
+    await page.wait_for_selector('#apt-door[data-lock="unlocked"]', timeout=TIMEOUT_MS)
+    assert await page.input_value("#plan-form [name=text]") == "Halvskriven rad"
+    status, body = await ctl.command("a115-lock", "lock", reason="test setup")
+    assert (status, body["outcome"]) == (200, "ok"), body
