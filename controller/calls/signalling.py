@@ -181,10 +181,13 @@ class CallService:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
 
-    def relay(self, call_id: str, side: str, data: Any) -> bool:
-        """Pass one signalling message (SDP or ICE candidate) to the other side."""
+    def relay(self, call_id: str, side: str, data: Any, *, device: str | None = None) -> bool:
+        """Pass one signalling message (SDP or ICE candidate) to the other side; from
+        the screen side only for a call of that screen (``device``)."""
         call = self.calls.get(call_id)
         if call is None or call.state != "active":
+            return False
+        if side == "screen" and call.device != device:
             return False
         message = {"type": "signal", "call_id": call_id, "data": data}
         if side == "relative":

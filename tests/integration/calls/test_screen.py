@@ -159,3 +159,38 @@ async def test_a_revoked_screen_token_cuts_the_page_off(
         await store.revoke_token(token.id, SystemClock().now())
     await page.click("#curtains-open")  # the next action is refused
     await page.wait_for_selector('#no-token[data-code="bad_token"]', timeout=TIMEOUT_MS)
+
+
+async def _next_of(ws, kind: str) -> dict:
+    while True:
+        msg = await ws.receive_json(timeout=5)
+        if msg["type"] == kind:
+            return msg
+
+
+async def test_bad_messages_on_the_screen_socket_get_an_error_and_change_nothing(
+    ctl: RunningController, kiosk
+) -> None:
+    screen = await kiosk("213")
+    async with (
+        aiohttp.ClientSession(base_url=ctl.controller.http_url) as http,
+        http.ws_connect("/api/screen/ws") as ws,
+    ):
+        await ws.send_json({"type": "hello", "token": screen.token})
+        welcome = await _next_of(ws, "welcome")
+        assert welcome["device"] == screen.device
+        await ws.send_str("not json")
+        assert (await _next_of(ws, "error"))["code"] == "bad_message"
+        await ws.send_json({"type": "help"})  # no press id
+        assert (await _next_of(ws, "error"))["code"] == "bad_message"
+        await ws.send_json({"type": "curtain", "action": "explode"})
+        assert (await _next_of(ws, "error"))["code"] == "bad_message"
+        await ws.send_json({"type": "hangup", "call_id": "someone-elses"})
+        await ws.send_json({"type": "signal", "call_id": "someone-elses", "data": {"sdp": 1}})
+        await ws.send_json({"type": "plan"})
+        assert isinstance((await _next_of(ws, "plan"))["items"], list)  # still serving
+    _status, alarms = await ctl.call("GET", "/api/alarms", params={"state": "active"})
+    assert not [a for a in alarms["alarms"] if a["apartment"] == "213" and a["kind"] == "help"]
+    status, audit = await ctl.call("GET", "/api/audit", params={"device": "a213-curtain"})
+    assert status == 200
+    assert "explode" not in {r["action"] for r in audit["audit"]}
