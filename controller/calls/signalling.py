@@ -84,6 +84,7 @@ class CallService:
         self._hours_override: dict[str, list[str]] | None = None
         #: invitation id -> the relatives' open sockets (closed at once on revocation)
         self.sockets: dict[str, set[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ visiting hours
 
@@ -169,10 +170,13 @@ class CallService:
                 + (f": {result.error})" if result.error else ")"),
             )
         loop = asyncio.get_running_loop()
-        call.ring_timer = loop.call_later(
-            RING_TIMEOUT_S, lambda: asyncio.ensure_future(self.hangup(call.id, "no_answer"))
-        )
+        call.ring_timer = loop.call_later(RING_TIMEOUT_S, self._no_answer, call.id)
         return call
+
+    def _no_answer(self, call_id: str) -> None:
+        task = asyncio.create_task(self.hangup(call_id, "no_answer"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _forget(self, call: Call) -> None:
         self.calls.pop(call.id, None)

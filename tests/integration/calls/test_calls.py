@@ -232,3 +232,22 @@ async def test_staff_invite_from_the_dashboard_with_a_qr_code_and_revoke_it(
         '#invitations-body tr[data-status="revoked"]', has_text="Karin Nilsson"
     ).wait_for(timeout=TIMEOUT_MS)
     await relative.wait_for_selector('#refusal[data-code="invitation_revoked"]', timeout=TIMEOUT_MS)
+
+    # visiting hours set by staff on the same page; a bad window changes nothing
+    await dashboard.fill("#hours-input", "mon-fri 10:00-12:00, sat 11:00-13:00")
+    await dashboard.click("#btn-hours")
+    await dashboard.wait_for_selector('#hours-outcome[data-outcome="ok"]', timeout=TIMEOUT_MS)
+    _status, hours = await ctl.call("GET", "/api/calls/visiting-hours/216")
+    assert (hours["windows"], hours["source"]) == (
+        ["mon-fri 10:00-12:00", "sat 11:00-13:00"],
+        "staff",
+    )
+    await dashboard.fill("#hours-input", "someday 10:00-12:00")
+    await dashboard.click("#btn-hours")
+    await dashboard.wait_for_selector('#hours-outcome[data-outcome="error"]', timeout=TIMEOUT_MS)
+    assert "someday" in (await dashboard.text_content("#hours-outcome") or "")
+    _status, after = await ctl.call("GET", "/api/calls/visiting-hours/216")
+    assert after["windows"] == hours["windows"]
+    await dashboard.fill("#hours-input", "")  # back to the site file's hours
+    await dashboard.click("#btn-hours")
+    await dashboard.wait_for_selector('#hours-input[data-source="site file"]', timeout=TIMEOUT_MS)
