@@ -251,3 +251,28 @@ async def test_staff_invite_from_the_dashboard_with_a_qr_code_and_revoke_it(
     await dashboard.fill("#hours-input", "")  # back to the site file's hours
     await dashboard.click("#btn-hours")
     await dashboard.wait_for_selector('#hours-input[data-source="site file"]', timeout=TIMEOUT_MS)
+
+
+async def test_a_simulated_screen_without_a_browser_takes_calls_through_the_contract(
+    ctl: RunningController, home
+) -> None:
+    """No kiosk page: the simulated firmware rings and answers; the relative is told."""
+    await set_hours(ctl, "212", ["daily 00:00-24:00"])
+    token = (await invite(ctl, "212"))["link"].split("#t=", 1)[1]
+    firmware = home.home["a212-screen"]
+    async with (
+        aiohttp.ClientSession(base_url=ctl.controller.http_url) as http,
+        http.ws_connect("/api/calls/ws") as ws,
+    ):
+        await ws.send_json({"type": "hello", "token": token})
+        assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+        await ws.send_json({"type": "call"})
+        ringing = await ws.receive_json(timeout=10)
+        assert ringing["type"] == "ringing"
+        await firmware.wait_state(lambda s: s.call == "ringing")
+        firmware.accept_call()
+        accepted = await ws.receive_json(timeout=10)
+        assert accepted == {"type": "accepted", "call_id": ringing["call_id"]}
+        await ws.send_json({"type": "hangup"})
+        assert (await ws.receive_json(timeout=10))["type"] == "ended"
+        await firmware.wait_state(lambda s: s.call == "idle")
