@@ -5,6 +5,7 @@ screenshots at 1280×800 and 800×480."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -78,27 +79,33 @@ async def test_a_help_press_is_shown_as_called_only_once_the_controller_has_it(
     assert status == 200
 
 
-async def test_curtain_buttons_move_the_apartments_curtain(
+async def test_curtain_buttons_command_the_apartments_curtain_as_the_screen(
     ctl: RunningController, kiosk, new_page
 ) -> None:
     screen = await kiosk("213")
     kiosk_page = await open_kiosk(new_page, ctl, screen, 800, 480)
-    await kiosk_page.click("#curtains-close")
+    for button, action in (("#curtains-close", "close"), ("#curtains-open", "open")):
+        with ctl.controller.bus.subscribe({"command"}) as sub:
+            await kiosk_page.click(button)
+            async with asyncio.timeout(10):
+                while True:
+                    done = (await sub.get()).data
+                    if done["device"] == "a213-curtain" and done["action"] == action:
+                        break
+        assert (done["outcome"], done["actor"]) == ("ok", "screen-213")
+        assert done["reason"] == "resident on the room screen"
     await wait_twin(
         ctl.controller,
         "a213-curtain",
-        lambda t: t.reported is not None and t.reported.position == 0,
-        timeout=15,
+        lambda t: (
+            t.reported is not None
+            and (
+                t.reported.target == 100
+                or (t.reported.motion, t.reported.position) == ("idle", 100)
+            )
+        ),
+        timeout=10,
     )
-    await kiosk_page.click("#curtains-open")
-    await wait_twin(
-        ctl.controller,
-        "a213-curtain",
-        lambda t: t.reported is not None and t.reported.position == 100,
-        timeout=15,
-    )
-    _status, audit = await ctl.call("GET", "/api/audit", params={"device": "a213-curtain"})
-    assert {r["actor"] for r in audit["audit"] if r["action"] == "open"} == {"screen-213"}
 
 
 async def test_only_a_screen_credential_opens_the_screen_page(ctl: RunningController) -> None:
