@@ -108,6 +108,9 @@ class SiteInfo(Strict):
     visiting_hours: list[VisitingWindow] = Field(default_factory=lambda: ["daily 09:00-20:00"])
     #: ICE servers for the video link (STUN/TURN, e.g. coturn); none: host candidates.
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    #: The HTTPS address relatives reach the daemon at, for invitation links
+    #: (None: the address staff used to make the link).
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
     @field_validator("timezone")
     @classmethod

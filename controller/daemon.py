@@ -37,7 +37,7 @@ from .leader import LeaderLease, while_leading
 from .metrics import Metrics
 from .mqtt_link import MqttLink
 from .retention import RetentionPolicy, run_daily
-from .store import Store, open_store
+from .store import Store, StoreError, open_store
 from .twins import TwinRegistry
 from .web_tls import tls_context
 
@@ -144,6 +144,7 @@ class Controller:
         self.metrics.attach(self)
         #: the room screens' kiosk pages and the relatives' video calls
         self.screens = ScreenBridge(self.site, creds, config.broker, self.bus, self.clock)
+        self.screens.display_name = self._display_name
         calls_store: CallStore = self.store  # type: ignore[assignment]
         self.invitations = Invitations(calls_store, self.clock)
         self.calls = CallService(
@@ -158,6 +159,15 @@ class Controller:
         )
         self.ready = asyncio.Event()
         self.http_port: int | None = None
+
+    async def _display_name(self, username: str) -> str:
+        """The name a resident's screen shows for a member of staff."""
+        try:
+            user = await self.store.user_by_name(username)
+        except StoreError:  # a failing store must not hold up a help confirmation
+            log.exception("cannot read user %s", username)
+            return username
+        return (user.display_name or username) if user else username
 
     def _on_message(self, message: object) -> None:
         self.reports(message)  # type: ignore[arg-type]

@@ -102,7 +102,8 @@ async def create_invitation(request: web.Request) -> web.Response:
         )
     except StoreError as exc:
         raise ApiError(503, "store_unavailable", f"not stored: {exc}") from None
-    link = f"{request.scheme}://{request.host}/ui/call.html#t={token}"
+    base = ctl.site.site.public_url or f"{request.scheme}://{request.host}"
+    link = f"{base.rstrip('/')}/ui/call.html#t={token}"
     qr = segno.make(link, error="m").svg_data_uri(scale=4, dark="#000", light="#fff")
     await ctl.auth.note(
         principal.actor,

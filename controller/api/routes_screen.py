@@ -176,7 +176,7 @@ async def _handle(
     ctl = controller_of(request)
     kind = data["type"]
     if kind == "signal":  # many small messages during call set-up: relayed, not re-authorised
-        ctl.calls.relay(str(data.get("call_id")), "screen", data.get("data"))
+        ctl.calls.relay(str(data.get("call_id")), "screen", data.get("data"), device=device_id)
         return
     try:
         principal = await ctl.auth.token_principal(token)  # revocation checked per action
@@ -197,7 +197,9 @@ async def _handle(
     elif kind == "decline":
         device.decline_call()
     elif kind == "hangup":
-        await ctl.calls.hangup(str(data.get("call_id")), "resident")
+        call = ctl.calls.call_of_device(device_id)  # only this screen's own call
+        if call is not None:
+            await ctl.calls.hangup(call.id, "resident")
     elif kind == "touch":
         device.touch()
     elif kind == "curtain":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +103,8 @@ class ScreenBridge:
         self.bus = bus
         self.clock = clock
         self.linger_s = LINGER_S
+        #: username -> the name the resident sees (set by the daemon; None: usernames)
+        self.display_name: Callable[[str], Awaitable[str]] | None = None
         self._running: dict[str, _Running] = {}
         #: device -> the last help alarm pushed for it (the alarm as JSON)
         self._help_alarm: dict[str, dict[str, Any]] = {}
@@ -223,12 +225,23 @@ class ScreenBridge:
                 data = msg.data
                 device_id = data.get("device")
                 if msg.kind == "alarm" and data.get("kind") == "help" and device_id:
-                    self._on_help_alarm(device_id, data)
+                    self._on_help_alarm(device_id, await self._with_names(data))
                 elif msg.kind == "event" and data.get("type") == "help_pressed":
                     running = self._running.get(device_id or "")
                     press_id = (data.get("details") or {}).get("press_id")
                     if running is not None and press_id in running.pending:
                         running.received.add(press_id)
+
+    async def _with_names(self, alarm: dict[str, Any]) -> dict[str, Any]:
+        """The alarm with the display names of the staff who took it (for the screen)."""
+        if self.display_name is None:
+            return alarm
+        names = {}
+        for field_name in ("acked_by", "on_site_by"):
+            username = alarm.get(field_name)
+            if username:
+                names[field_name] = await self.display_name(username)
+        return {**alarm, **names}
 
     def _on_help_alarm(self, device_id: str, alarm: dict[str, Any]) -> None:
         self._help_alarm[device_id] = alarm

@@ -84,6 +84,7 @@ class CallService:
         self._hours_override: dict[str, list[str]] | None = None
         #: invitation id -> the relatives' open sockets (closed at once on revocation)
         self.sockets: dict[str, set[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ visiting hours
 
@@ -169,10 +170,13 @@ class CallService:
                 + (f": {result.error})" if result.error else ")"),
             )
         loop = asyncio.get_running_loop()
-        call.ring_timer = loop.call_later(
-            RING_TIMEOUT_S, lambda: asyncio.ensure_future(self.hangup(call.id, "no_answer"))
-        )
+        call.ring_timer = loop.call_later(RING_TIMEOUT_S, self._no_answer, call.id)
         return call
+
+    def _no_answer(self, call_id: str) -> None:
+        task = asyncio.create_task(self.hangup(call_id, "no_answer"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _forget(self, call: Call) -> None:
         self.calls.pop(call.id, None)
@@ -181,10 +185,13 @@ class CallService:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
 
-    def relay(self, call_id: str, side: str, data: Any) -> bool:
-        """Pass one signalling message (SDP or ICE candidate) to the other side."""
+    def relay(self, call_id: str, side: str, data: Any, *, device: str | None = None) -> bool:
+        """Pass one signalling message (SDP or ICE candidate) to the other side; from
+        the screen side only for a call of that screen (``device``)."""
         call = self.calls.get(call_id)
         if call is None or call.state != "active":
+            return False
+        if side == "screen" and call.device != device:
             return False
         message = {"type": "signal", "call_id": call_id, "data": data}
         if side == "relative":

@@ -46,6 +46,17 @@ EXPECTED = {
     ("GET", "/api/openapi.json"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
     ("GET", "/api/docs.css"): PUBLIC,
+    # room screens and video calls (docs/screen-and-calls.md): the sockets and the
+    # invitation page authenticate their own credential (screen token, link token)
+    ("GET", "/api/screen/ws"): PUBLIC,
+    ("GET", "/api/calls/ws"): PUBLIC,
+    ("GET", "/api/calls/invitation"): PUBLIC,
+    ("POST", "/api/calls/invitations"): {"admin", "staff"},
+    ("GET", "/api/calls/invitations"): {"admin", "staff"},
+    ("POST", "/api/calls/invitations/{invitation}/revoke"): {"admin", "staff"},
+    ("GET", "/api/calls/visiting-hours/{apartment}"): {"admin", "staff"},
+    ("PUT", "/api/calls/visiting-hours/{apartment}"): {"admin", "staff"},
+    ("GET", "/api/calls/active"): {"admin", "staff"},
 }
 
 

@@ -52,6 +52,7 @@ export const STRINGS = {
     invited_by: "Inbjuden av", revoke: "Återkalla", invitation_valid: "Gäller",
     invitation_revoked: "Återkallad", invitation_expired: "Utgången",
     invite_link_once: "Länken visas bara nu: skriv ut QR-koden eller skicka länken till den anhöriga.",
+    save: "Spara", saved: "Sparat",
   },
   en: {
     username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -106,6 +107,7 @@ export const STRINGS = {
     invited_by: "Invited by", revoke: "Revoke", invitation_valid: "Valid",
     invitation_revoked: "Revoked", invitation_expired: "Expired",
     invite_link_once: "The link is shown only now: print the QR code or send the link to the relative.",
+    save: "Save", saved: "Saved",
   },
 };
 

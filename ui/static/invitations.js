@@ -21,14 +21,31 @@ async function loadList(number) {
 
 async function loadHours(number) {
   const { ok, data } = await api("GET", `/api/calls/visiting-hours/${encodeURIComponent(number)}`);
-  const el = document.getElementById("visiting-hours");
-  if (el && ok) el.textContent = `${t("visiting_hours")}: ${data.windows.join(", ")}`;
+  const input = document.getElementById("hours-input");
+  if (input && ok) {
+    input.value = data.windows.join(", ");
+    input.dataset.source = data.source;
+  }
+}
+
+async function saveHours(number) {
+  const out = document.getElementById("hours-outcome");
+  const text = document.getElementById("hours-input").value.trim();
+  const windows = text ? text.split(",").map((w) => w.trim()).filter(Boolean) : null;
+  const { ok, data } = await api("PUT", `/api/calls/visiting-hours/${encodeURIComponent(number)}`, { windows });
+  out.textContent = ok ? t("saved") : (data?.error?.message ?? t("outcome_error", { error: "" }));
+  out.dataset.outcome = ok ? "ok" : "error";
+  if (ok) await loadHours(number);
 }
 
 export function renderCalls(el, number) {
   el.innerHTML = `
     <h2>${t("video_calls")}</h2>
-    <p id="visiting-hours"></p>
+    <form id="hours-form" class="invite-form">
+      <label>${t("visiting_hours")} <input id="hours-input" size="40" placeholder="mon-fri 10:00-19:00, sat,sun 11:00-16:00"></label>
+      <button type="submit" id="btn-hours">${t("save")}</button>
+      <span id="hours-outcome" role="status"></span>
+    </form>
     <form id="invite-form" class="invite-form">
       <label>${t("relative_name")} <input id="invite-name" maxlength="64" required></label>
       <label>${t("valid_days")} <input id="invite-days" type="number" min="1" max="90" value="30"></label>
@@ -61,6 +78,7 @@ export function renderCalls(el, number) {
       button.disabled = false;
     }
   };
+  document.getElementById("hours-form").onsubmit = (ev) => { ev.preventDefault(); saveHours(number); };
   el.addEventListener("click", async (ev) => {
     const button = ev.target.closest("button[data-revoke]");
     if (!button) return;

@@ -232,3 +232,47 @@ async def test_staff_invite_from_the_dashboard_with_a_qr_code_and_revoke_it(
         '#invitations-body tr[data-status="revoked"]', has_text="Karin Nilsson"
     ).wait_for(timeout=TIMEOUT_MS)
     await relative.wait_for_selector('#refusal[data-code="invitation_revoked"]', timeout=TIMEOUT_MS)
+
+    # visiting hours set by staff on the same page; a bad window changes nothing
+    await dashboard.fill("#hours-input", "mon-fri 10:00-12:00, sat 11:00-13:00")
+    await dashboard.click("#btn-hours")
+    await dashboard.wait_for_selector('#hours-outcome[data-outcome="ok"]', timeout=TIMEOUT_MS)
+    _status, hours = await ctl.call("GET", "/api/calls/visiting-hours/216")
+    assert (hours["windows"], hours["source"]) == (
+        ["mon-fri 10:00-12:00", "sat 11:00-13:00"],
+        "staff",
+    )
+    await dashboard.fill("#hours-input", "someday 10:00-12:00")
+    await dashboard.click("#btn-hours")
+    await dashboard.wait_for_selector('#hours-outcome[data-outcome="error"]', timeout=TIMEOUT_MS)
+    assert "someday" in (await dashboard.text_content("#hours-outcome") or "")
+    _status, after = await ctl.call("GET", "/api/calls/visiting-hours/216")
+    assert after["windows"] == hours["windows"]
+    await dashboard.fill("#hours-input", "")  # back to the site file's hours
+    await dashboard.click("#btn-hours")
+    await dashboard.wait_for_selector('#hours-input[data-source="site file"]', timeout=TIMEOUT_MS)
+
+
+async def test_a_simulated_screen_without_a_browser_takes_calls_through_the_contract(
+    ctl: RunningController, home
+) -> None:
+    """No kiosk page: the simulated firmware rings and answers; the relative is told."""
+    await set_hours(ctl, "212", ["daily 00:00-24:00"])
+    token = (await invite(ctl, "212"))["link"].split("#t=", 1)[1]
+    firmware = home.home["a212-screen"]
+    async with (
+        aiohttp.ClientSession(base_url=ctl.controller.http_url) as http,
+        http.ws_connect("/api/calls/ws") as ws,
+    ):
+        await ws.send_json({"type": "hello", "token": token})
+        assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+        await ws.send_json({"type": "call"})
+        ringing = await ws.receive_json(timeout=10)
+        assert ringing["type"] == "ringing"
+        await firmware.wait_state(lambda s: s.call == "ringing")
+        firmware.accept_call()
+        accepted = await ws.receive_json(timeout=10)
+        assert accepted == {"type": "accepted", "call_id": ringing["call_id"]}
+        await ws.send_json({"type": "hangup"})
+        assert (await ws.receive_json(timeout=10))["type"] == "ended"
+        await firmware.wait_state(lambda s: s.call == "idle")

@@ -5,6 +5,7 @@ screenshots at 1280×800 and 800×480."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -40,7 +41,10 @@ async def test_call_staff_alarms_the_dashboard_and_the_screen_shows_the_acknowle
     await kiosk_page.wait_for_selector(
         '#help-status[data-state="acknowledged"]', timeout=TIMEOUT_MS
     )
-    assert await kiosk_page.text_content("#help-status") == "test-staff har sett ditt larm"
+    staff = await ctl.controller.store.user_by_name("test-staff")
+    assert staff is not None
+    name = staff.display_name or "test-staff"
+    assert await kiosk_page.text_content("#help-status") == f"{name} har sett ditt larm"
     await kiosk_page.screenshot(path=str(artifacts / "screen-help-acknowledged.png"))
     await help_alarm(dashboard, "213", "acknowledged").locator('button[data-act="close"]').click()
     await dashboard.fill("#note-text", "resident fine")
@@ -75,27 +79,33 @@ async def test_a_help_press_is_shown_as_called_only_once_the_controller_has_it(
     assert status == 200
 
 
-async def test_curtain_buttons_move_the_apartments_curtain(
+async def test_curtain_buttons_command_the_apartments_curtain_as_the_screen(
     ctl: RunningController, kiosk, new_page
 ) -> None:
     screen = await kiosk("213")
     kiosk_page = await open_kiosk(new_page, ctl, screen, 800, 480)
-    await kiosk_page.click("#curtains-close")
+    for button, action in (("#curtains-close", "close"), ("#curtains-open", "open")):
+        with ctl.controller.bus.subscribe({"command"}) as sub:
+            await kiosk_page.click(button)
+            async with asyncio.timeout(10):
+                while True:
+                    done = (await sub.get()).data
+                    if done["device"] == "a213-curtain" and done["action"] == action:
+                        break
+        assert (done["outcome"], done["actor"]) == ("ok", "screen-213")
+        assert done["reason"] == "resident on the room screen"
     await wait_twin(
         ctl.controller,
         "a213-curtain",
-        lambda t: t.reported is not None and t.reported.position == 0,
-        timeout=15,
+        lambda t: (
+            t.reported is not None
+            and (
+                t.reported.target == 100
+                or (t.reported.motion, t.reported.position) == ("idle", 100)
+            )
+        ),
+        timeout=10,
     )
-    await kiosk_page.click("#curtains-open")
-    await wait_twin(
-        ctl.controller,
-        "a213-curtain",
-        lambda t: t.reported is not None and t.reported.position == 100,
-        timeout=15,
-    )
-    _status, audit = await ctl.call("GET", "/api/audit", params={"device": "a213-curtain"})
-    assert {r["actor"] for r in audit["audit"] if r["action"] == "open"} == {"screen-213"}
 
 
 async def test_only_a_screen_credential_opens_the_screen_page(ctl: RunningController) -> None:
@@ -159,3 +169,38 @@ async def test_a_revoked_screen_token_cuts_the_page_off(
         await store.revoke_token(token.id, SystemClock().now())
     await page.click("#curtains-open")  # the next action is refused
     await page.wait_for_selector('#no-token[data-code="bad_token"]', timeout=TIMEOUT_MS)
+
+
+async def _next_of(ws, kind: str) -> dict:
+    while True:
+        msg = await ws.receive_json(timeout=5)
+        if msg["type"] == kind:
+            return msg
+
+
+async def test_bad_messages_on_the_screen_socket_get_an_error_and_change_nothing(
+    ctl: RunningController, kiosk
+) -> None:
+    screen = await kiosk("213")
+    async with (
+        aiohttp.ClientSession(base_url=ctl.controller.http_url) as http,
+        http.ws_connect("/api/screen/ws") as ws,
+    ):
+        await ws.send_json({"type": "hello", "token": screen.token})
+        welcome = await _next_of(ws, "welcome")
+        assert welcome["device"] == screen.device
+        await ws.send_str("not json")
+        assert (await _next_of(ws, "error"))["code"] == "bad_message"
+        await ws.send_json({"type": "help"})  # no press id
+        assert (await _next_of(ws, "error"))["code"] == "bad_message"
+        await ws.send_json({"type": "curtain", "action": "explode"})
+        assert (await _next_of(ws, "error"))["code"] == "bad_message"
+        await ws.send_json({"type": "hangup", "call_id": "someone-elses"})
+        await ws.send_json({"type": "signal", "call_id": "someone-elses", "data": {"sdp": 1}})
+        await ws.send_json({"type": "plan"})
+        assert isinstance((await _next_of(ws, "plan"))["items"], list)  # still serving
+    _status, alarms = await ctl.call("GET", "/api/alarms", params={"state": "active"})
+    assert not [a for a in alarms["alarms"] if a["apartment"] == "213" and a["kind"] == "help"]
+    status, audit = await ctl.call("GET", "/api/audit", params={"device": "a213-curtain"})
+    assert status == 200
+    assert "explode" not in {r["action"] for r in audit["audit"]}
