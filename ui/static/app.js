@@ -63,15 +63,11 @@ function twinChanged(twin) {
 function onLive(message) {
   const { type, data } = message;
   if (type === "snapshot") {
-    // the first draws the page; after a reconnect only the devices change, so a form
-    // someone is typing into is not wiped
-    const first = !state.snapshotSeen;
-    state.snapshotSeen = true;
-    for (const twin of data.devices) {
-      if (first) state.twins.set(twin.id, twin);
-      else twinChanged(twin);
-    }
-    if (first) route();
+    // the page is already drawn (main → applyLanguage → route): every snapshot, the
+    // first and each after a reconnect, only updates the devices, so a form someone
+    // is typing into is never wiped
+    for (const twin of data.devices) twinChanged(twin);
+    document.body.dataset.snapshot = String((Number(document.body.dataset.snapshot) || 0) + 1);
   } else if (type === "twin") {
     twinChanged(data);
   } else if (type === "event") {
