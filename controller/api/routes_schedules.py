@@ -224,15 +224,22 @@ async def create_schedule(request: web.Request) -> web.Response:
     return web.json_response(schedule_json(request, loaded), status=201)
 
 
-@requires(*WHO)
-async def replace_schedule(request: web.Request) -> web.Response:
-    """``PUT /api/schedules/{id}``: a new definition (the owner stays)."""
+async def _changeable(request: web.Request) -> tuple[Principal, LoadedSchedule]:
+    """The caller and the schedule of the path, if the caller may change it (its
+    current target); else 403/404."""
     principal = require_roles(request, *WHO)
-    ctl = controller_of(request)
-    await ctl.schedules.start()
+    await controller_of(request).schedules.start()
     current = _loaded(request)
     if current.schedule is not None:
         require_target(request, current.schedule)
+    return principal, current
+
+
+@requires(*WHO)
+async def replace_schedule(request: web.Request) -> web.Response:
+    """``PUT /api/schedules/{id}``: a new definition (the owner stays)."""
+    principal, current = await _changeable(request)
+    ctl = controller_of(request)
     schedule = _parse(await _json_object(request), current.record.id, current.record.owner)
     require_target(request, schedule)
     with schedule_errors():
@@ -246,12 +253,8 @@ async def replace_schedule(request: web.Request) -> web.Response:
 def _set_enabled(enabled: bool) -> Any:
     @requires(*WHO)
     async def handler(request: web.Request) -> web.Response:
-        principal = require_roles(request, *WHO)
+        principal, current = await _changeable(request)
         ctl = controller_of(request)
-        await ctl.schedules.start()
-        current = _loaded(request)
-        if current.schedule is not None:
-            require_target(request, current.schedule)
         with schedule_errors():
             loaded = await ctl.schedules.set_enabled(current.record.id, enabled)
             if loaded is None or loaded.schedule is None:
@@ -267,12 +270,8 @@ def _set_enabled(enabled: bool) -> Any:
 @requires(*WHO)
 async def delete_schedule(request: web.Request) -> web.Response:
     """``DELETE /api/schedules/{id}`` → ``{"deleted": id}``."""
-    principal = require_roles(request, *WHO)
+    principal, current = await _changeable(request)
     ctl = controller_of(request)
-    await ctl.schedules.start()
-    current = _loaded(request)
-    if current.schedule is not None:
-        require_target(request, current.schedule)
     with schedule_errors():
         if not await ctl.schedules.delete(current.record.id):
             raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
