@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,3 +185,40 @@ async def sign_in(page: Any, ctl: RunningController) -> None:
     await page.click("#login-button")
     await page.wait_for_selector('[data-apartment="101"] .door', timeout=TIMEOUT_MS)
     await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
+
+
+@contextlib.asynccontextmanager
+async def user_sessions(running: RunningController) -> AsyncIterator[Any]:
+    """``await make(username, roles, units=(), apartments=())`` → an HTTP session with a
+    fresh token of that user (created or updated); all closed on exit."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def make(
+        username: str,
+        roles: tuple[str, ...],
+        *,
+        units: tuple[str, ...] = (),
+        apartments: tuple[str, ...] = (),
+    ) -> aiohttp.ClientSession:
+        store, now = running.controller.store, SystemClock().now()
+        await ensure_user(
+            store,
+            username=username,
+            password=random_password(username),
+            roles=roles,
+            units=units,
+            apartments=apartments,
+            now=now,
+        )
+        token, _ = await create_user_token(store, username=username, name="test", now=now)
+        session = aiohttp.ClientSession(
+            base_url=running.controller.http_url, headers={"Authorization": f"Bearer {token}"}
+        )
+        sessions.append(session)
+        return session
+
+    try:
+        yield make
+    finally:
+        for session in sessions:
+            await session.close()

@@ -8,16 +8,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 
-from controller.auth.accounts import ensure_user, random_password
-from controller.auth.tokens import create_user_token
 from devices.contract import Availability, SiteTopics
 from devices.firmware.curtain import SimulatedCurtain
 from devices.firmware.lock import SimulatedLock
 
-from .harness import RunningController, RunningHome, wait_all_online
+from .harness import RunningController, RunningHome, user_sessions, wait_all_online
 
 WING_A_CURTAINS = [f"a10{i}-curtain" for i in range(1, 7)]
 
@@ -51,28 +48,8 @@ async def _controller_online_for(ctl: RunningController, device: Any) -> None:
 @pytest.fixture
 async def as_user(ctl: RunningController) -> AsyncIterator[Any]:
     """``await as_user(username, roles, units)`` → an HTTP session with that user's token."""
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(username: str, roles: tuple[str, ...], units: tuple[str, ...] = ()) -> Any:
-        store, now = ctl.controller.store, datetime.now(UTC)
-        await ensure_user(
-            store,
-            username=username,
-            password=random_password(username),
-            roles=roles,
-            units=units,
-            now=now,
-        )
-        token, _ = await create_user_token(store, username=username, name="test", now=now)
-        session = aiohttp.ClientSession(
-            base_url=ctl.controller.http_url, headers={"Authorization": f"Bearer {token}"}
-        )
-        sessions.append(session)
-        return session
-
-    yield make
-    for session in sessions:
-        await session.close()
+    async with user_sessions(ctl) as make:
+        yield lambda username, roles, units=(): make(username, roles, units=units)
 
 
 async def test_api_create_list_pause_resume_delete(ctl: RunningController) -> None:

@@ -6,15 +6,13 @@ person-related logs that exist), and every refusal is written to the activity lo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import pytest
 
-from controller.auth.accounts import ensure_user, random_password
-from controller.auth.tokens import create_user_token
 from devices.firmware.lock import SimulatedLock
-from tests.integration.harness import RunningController, RunningHome
+from tests.integration.harness import RunningController, RunningHome, user_sessions
 
 DEVICE_AND_PERSON_ROUTES = [
     ("GET", "/api/devices"),
@@ -30,29 +28,10 @@ DEVICE_AND_PERSON_ROUTES = [
 
 
 @pytest.fixture
-async def as_role(rel_ctl: RunningController) -> AsyncIterator[object]:
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(username: str, roles: tuple[str, ...], apartments: tuple[str, ...] = ()):
-        store, now = rel_ctl.controller.store, datetime.now(UTC)
-        await ensure_user(
-            store,
-            username=username,
-            password=random_password(username),
-            roles=roles,
-            apartments=apartments,
-            now=now,
-        )
-        token, _ = await create_user_token(store, username=username, name="test", now=now)
-        session = aiohttp.ClientSession(
-            base_url=rel_ctl.controller.http_url, headers={"Authorization": f"Bearer {token}"}
-        )
-        sessions.append(session)
-        return session
-
-    yield make
-    for session in sessions:
-        await session.close()
+async def as_role(rel_ctl: RunningController) -> AsyncIterator[Any]:
+    """``await as_role(username, roles, apartments)`` → an HTTP session with that user's token."""
+    async with user_sessions(rel_ctl) as make:
+        yield lambda username, roles, apartments=(): make(username, roles, apartments=apartments)
 
 
 async def _status(session: aiohttp.ClientSession, method: str, path: str, **kw) -> int:  # type: ignore[no-untyped-def]

@@ -7,12 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
-
-from controller.auth.accounts import ensure_user, random_password
-from controller.auth.tokens import create_user_token
-
-from ..harness import RunningController
+from ..harness import RunningController, user_sessions
 from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
 
 
@@ -76,17 +71,12 @@ async def test_bad_plan_entries_and_wrong_callers_are_refused(ctl: RunningContro
     assert (status, answer["error"]["code"]) == (404, "unknown_entry")
     assert await _entries(ctl, "212") == []
 
-    store, now = ctl.controller.store, ctl.controller.clock.now()
-    for username, roles, units in (("plan-tech", ["technician"], []), ("plan-c", ["staff"], ["C"])):
-        await ensure_user(
-            store, username=username, password=random_password(username),
-            roles=roles, units=units, now=now,
-        )  # fmt: skip
-        token, _ = await create_user_token(store, username=username, name="t", now=now)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with aiohttp.ClientSession(
-            base_url=ctl.controller.http_url, headers=headers
-        ) as other:
+    async with user_sessions(ctl) as as_user:
+        for username, roles, units in (
+            ("plan-tech", ("technician",), ()),
+            ("plan-c", ("staff",), ("C",)),
+        ):
+            other = await as_user(username, roles, units=units)
             async with other.post("/api/apartments/212/plan", json={"text": "x"}) as resp:
                 assert resp.status == 403, username  # 212 is wing D; C's staff may not
             async with other.get("/api/apartments/212/plan") as resp:
