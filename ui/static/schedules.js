@@ -198,7 +198,13 @@ export function renderSchedules(view, state) {
   load(state);
 }
 
-// A schedule fired or changed elsewhere: refresh the page if it is open.
+// A schedule's command went by: refresh the page if it is open, once for a burst (a
+// firing sends one command per device).
+let reload = null;
 export function schedulesChanged(state) {
-  if (state.route.name === "schedules") load(state);
+  if (state.route.name !== "schedules" || reload) return;
+  reload = setTimeout(() => {
+    reload = null;
+    if (state.route.name === "schedules") load(state);
+  }, 500);
 }
