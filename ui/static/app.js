@@ -67,7 +67,6 @@ function onLive(message) {
     // first and each after a reconnect, only updates the devices, so a form someone
     // is typing into is never wiped
     for (const twin of data.devices) twinChanged(twin);
-    document.body.dataset.snapshot = String((Number(document.body.dataset.snapshot) || 0) + 1);
   } else if (type === "twin") {
     twinChanged(data);
   } else if (type === "event") {
