@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ..logs import request_ids
+from ..store.repository import StoreError
 from .auth import PRINCIPAL as PRINCIPAL  # re-exported: handlers import it from here
 from .auth import guard
 from .errors import ApiError, error_response
@@ -47,11 +48,15 @@ def controller_of(request: web.Request) -> Controller:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error is JSON; an unexpected exception is logged and answered 500."""
+    """Every error is JSON; a store that cannot do its part is 503 ``store_unavailable``
+    (nothing was changed); an unexpected exception is logged and answered 500."""
     try:
         return await handler(request)
     except ApiError as exc:
         return exc.response()
+    except StoreError as exc:
+        log.error("store unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "store_unavailable", f"not done, the store failed: {exc}")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

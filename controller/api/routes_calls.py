@@ -26,7 +26,6 @@ from ..calls.signalling import Call, CallRefused
 from ..calls.socket import PageSocket
 from ..calls.visiting import VisitingHoursError
 from ..store.calls_sql import InvitationRecord
-from ..store.repository import StoreError
 from .access import principal_of, public, require_apartment, requires
 from .app import controller_of
 from .errors import ApiError
@@ -92,16 +91,13 @@ async def create_invitation(request: web.Request) -> web.Response:
     body: InvitationBody = await _body(request, InvitationBody)
     apartment = _apartment(request, body.apartment)
     principal = require_apartment(request, apartment.number)
-    try:
-        token, record = await ctl.invitations.create(
-            apartment=apartment.number,
-            resident=apartment.resident,
-            relative=body.relative,
-            by=principal.actor,
-            valid_days=body.valid_days,
-        )
-    except StoreError as exc:
-        raise ApiError(503, "store_unavailable", f"not stored: {exc}") from None
+    token, record = await ctl.invitations.create(
+        apartment=apartment.number,
+        resident=apartment.resident,
+        relative=body.relative,
+        by=principal.actor,
+        valid_days=body.valid_days,
+    )
     base = ctl.site.site.public_url or f"{request.scheme}://{request.host}"
     link = f"{base.rstrip('/')}/ui/call.html#t={token}"
     qr = segno.make(link, error="m").svg_data_uri(scale=4, dark="#000", light="#fff")

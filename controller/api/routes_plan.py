@@ -2,7 +2,8 @@
 apartment's scheduled routines. The room screen shows today's (:mod:`.routes_screen`).
 
 Admin and staff read and change the plans of the apartments they may act on
-(:func:`require_apartment`); every change is in the activity log.
+(:func:`require_apartment`); every change is in the activity log. A store failure is
+the errors middleware's 503 ``store_unavailable``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scheduler.model import parse_hhmm
 
-from ..store import StoreError
 from ..store.plan_sql import PlanEntryRecord
 from .access import require_apartment, requires
 from .app import controller_of
@@ -59,10 +59,6 @@ def _today(request: web.Request) -> date:
     return ctl.clock.now().astimezone(ctl.site.zone).date()
 
 
-def _store_down(exc: StoreError) -> ApiError:
-    return ApiError(503, "store_unavailable", f"not stored: {exc}")
-
-
 @requires(*WHO)
 async def get_plan(request: web.Request) -> web.Response:
     """``GET /api/apartments/{apartment}/plan?day=YYYY-MM-DD`` (default today)."""
@@ -73,10 +69,7 @@ async def get_plan(request: web.Request) -> web.Response:
         day = date.fromisoformat(text) if text else _today(request)
     except ValueError:
         raise ApiError(400, "bad_query", "day must be YYYY-MM-DD", {"day": text}) from None
-    try:
-        entries = await controller_of(request).store.plan_entries(number, day)
-    except StoreError as exc:
-        raise _store_down(exc) from None
+    entries = await controller_of(request).store.plan_entries(number, day)
     return web.json_response({"day": day.isoformat(), "entries": [entry_json(e) for e in entries]})
 
 
@@ -104,10 +97,7 @@ async def add_entry(request: web.Request) -> web.Response:
         created_by=principal.actor,
         created_at=ctl.clock.now(),
     )
-    try:
-        entry = await ctl.store.add_plan_entry(entry)
-    except StoreError as exc:
-        raise _store_down(exc) from None
+    entry = await ctl.store.add_plan_entry(entry)
     await ctl.auth.note(
         principal.actor,
         "plan_entry_added",
@@ -128,10 +118,7 @@ async def delete_entry(request: web.Request) -> web.Response:
         entry_id = int(request.match_info["entry"])
     except ValueError:
         raise ApiError(404, "unknown_entry", "no such plan entry") from None
-    try:
-        deleted = await ctl.store.delete_plan_entry(entry_id, number)
-    except StoreError as exc:
-        raise _store_down(exc) from None
+    deleted = await ctl.store.delete_plan_entry(entry_id, number)
     if deleted is None:
         raise ApiError(404, "unknown_entry", f"no plan entry {entry_id} in {number}")
     await ctl.auth.note(

@@ -162,13 +162,12 @@ def _loaded(request: web.Request) -> LoadedSchedule:
 
 @contextmanager
 def schedule_errors() -> Iterator[None]:
-    """A bad schedule answers 400 ``bad_schedule``; a store failure 503."""
+    """A bad schedule answers 400 ``bad_schedule`` (a store failure is the errors
+    middleware's 503)."""
     try:
         yield
     except ScheduleError as exc:
         raise _bad_schedule(exc) from None
-    except StoreError as exc:
-        raise ApiError(503, "store_unavailable", f"not stored: {exc}") from None
 
 
 @requires(*WHO)

@@ -4,10 +4,12 @@ callers without the right are refused and nothing changes."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
-from ..harness import RunningController, user_sessions
+from ..harness import RunningController, start_controller, user_sessions
 from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
 
 
@@ -82,3 +84,34 @@ async def test_bad_plan_entries_and_wrong_callers_are_refused(ctl: RunningContro
             async with other.get("/api/apartments/212/plan") as resp:
                 assert resp.status == 403, username
     assert await _entries(ctl, "212") == []
+
+
+async def test_a_plan_entry_the_store_cannot_take_is_a_503_and_nothing_is_kept(
+    mosquitto, tmp_path
+) -> None:
+    """The errors middleware answers a store failure 503 ``store_unavailable``."""
+    own = await start_controller(
+        mosquitto.address,
+        mosquitto.site,
+        mosquitto.credentials,
+        tmp_path / "plan.sqlite",
+        client_id="test-plan-store-ctl",
+    )
+    holder = sqlite3.connect(tmp_path / "plan.sqlite", isolation_level=None, timeout=0)
+    try:
+        async with asyncio.timeout(20):
+            while True:  # the daemon's own short writes may hold the lock a moment
+                try:
+                    holder.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError:
+                    await asyncio.sleep(0.01)
+        status, body = await own.call("POST", "/api/apartments/101/plan", json={"text": "x"})
+        assert (status, body["error"]["code"]) == (503, "store_unavailable"), body
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    try:
+        assert await _entries(own, "101") == []
+    finally:
+        await own.stop()
