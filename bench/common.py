@@ -1,13 +1,14 @@
-"""What the benchmarks share: a broker handle and percentiles."""
+"""What the benchmarks share: a broker for the example site, and percentiles."""
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.credentials import SiteCredentials
-from config.site import Site
+from config.credentials import SiteCredentials, ensure_credentials
+from config.site import EXAMPLE_SITE, Site, load_site
 from controller.brokers import MosquittoProcess
 
 
@@ -17,6 +18,16 @@ class BenchBroker:
     credentials: SiteCredentials
     data_dir: Path
     process: MosquittoProcess
+
+
+def start_broker() -> BenchBroker:
+    """A private Mosquitto for the example site (the video-call benchmark)."""
+    data = Path(tempfile.mkdtemp(prefix="tryggbo-bench-"))
+    site = load_site(EXAMPLE_SITE)
+    creds = ensure_credentials(site, data / "credentials.json")
+    proc = MosquittoProcess(creds, data / "broker")
+    proc.start()
+    return BenchBroker(site, creds, data, proc)
 
 
 def percentile(values: list[float], pct: float) -> float:
