@@ -49,11 +49,9 @@ async def prepare_store(db: Path, site: Site) -> str:
     return token
 
 
-def all_synced(ctl: object) -> bool:
-    return all(
-        t.reachability.value == "online" and t.reported is not None
-        for t in ctl.twins.all()  # type: ignore[attr-defined]
-    )
+def unsynced(ctl: Controller) -> list[str]:
+    """Twins not yet online with a reported state."""
+    return [t.id for t in ctl.twins.all() if t.reachability.value != "online" or t.reported is None]
 
 
 async def main() -> None:
@@ -73,9 +71,14 @@ async def main() -> None:
         )
     )
     task = asyncio.create_task(ctl.run())
-    while not all_synced(ctl):
+    next_report = time.monotonic() + 10
+    while waiting := unsynced(ctl):
         if task.done():
             task.result()
+        if time.monotonic() >= next_report:  # progress, and who holds it up
+            next_report += 10
+            twin = ctl.twins.get(waiting[0])
+            print(f"waiting for {len(waiting)} twins, e.g. {twin}", file=sys.stderr, flush=True)
         await asyncio.sleep(0.05)
     synced = time.time()
     print(f"TOKEN {token}", flush=True)

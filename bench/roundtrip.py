@@ -9,7 +9,7 @@ import time
 
 from aiomqtt import MqttError
 
-from devices.mqtt import make_client
+from devices.mqtt import make_client, reraise_swallowed_cancel
 
 from .common import BenchBroker
 
@@ -36,6 +36,9 @@ async def raw_echo(b: BenchBroker, rounds: int, lost: list[int] | None = None) -
         async def serve() -> None:
             async for msg in echo.messages:
                 await echo.publish(pong, msg.payload, qos=1)
+                # a stop racing with the PUBACK is swallowed by wait_for in 3.11;
+                # without this the server ran on and the benchmark hung in its cleanup
+                reraise_swallowed_cancel()
 
         server = asyncio.create_task(serve())
         times: list[float] = []
