@@ -12,17 +12,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
 
 import aiomqtt
 
 from config.credentials import MqttLogin
 from devices.contract import Availability, Channel, SiteTopics
-from devices.mqtt import QOS, BrokerAddress, make_client, reraise_swallowed_cancel
+from devices.mqtt import QOS, BrokerAddress, MessageHandler, make_client, reraise_swallowed_cancel
 
 log = logging.getLogger(__name__)
-
-MessageHandler = Callable[[aiomqtt.Message], None]
 
 
 class NotConnected(RuntimeError):
@@ -90,6 +87,7 @@ class MqttLink:
                 will_topic=self.topics.controller_availability,
                 persistent=True,
                 max_inflight=1000,
+                on_message=self._dispatch,  # handled as paho delivers them
             )
             # A fan-out (fire drill: 5,000 commands) has thousands of publishes
             # awaiting their PUBACK by design; aiomqtt's default logs a warning for
@@ -117,6 +115,8 @@ class MqttLink:
                     log.info("connected to %s (connect #%d)", self.broker.url, self.connects)
                     delay = 0.1
                     try:
+                        # messages go to _dispatch as they arrive; this only waits
+                        # for the connection to drop (MqttError)
                         async for message in client.messages:
                             self._dispatch(message)
                     except asyncio.CancelledError:
