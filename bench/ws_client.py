@@ -22,8 +22,9 @@ async def main(url: str, token: str) -> None:
 
         async def count_all() -> None:
             nonlocal count
-            async for _msg in ws:
-                count += 1
+            async for msg in ws:
+                data = msg.json()
+                count += len(data["data"]) if data["type"] == "batch" else 1
 
         counter = asyncio.create_task(count_all())
         loop = asyncio.get_running_loop()

@@ -193,7 +193,9 @@ class Api:
             async def messages() -> AsyncIterator[dict[str, Any]]:
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
-                        yield json.loads(msg.data)
+                        data = json.loads(msg.data)  # a burst comes as one batch
+                        for one in data["data"] if data.get("type") == "batch" else [data]:
+                            yield one
                     elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                         return
 

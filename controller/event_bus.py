@@ -45,6 +45,13 @@ class Subscription:
         async with asyncio.timeout(timeout):
             return await self.queue.get()
 
+    def drain(self, limit: int | None = None) -> list[BusMessage]:
+        """The messages already queued (at most ``limit``), without waiting."""
+        out: list[BusMessage] = []
+        while not self.queue.empty() and (limit is None or len(out) < limit):
+            out.append(self.queue.get_nowait())
+        return out
+
     def close(self) -> None:
         if self._bus is not None:
             self._bus._subscribers.discard(self)
@@ -55,6 +62,13 @@ class Subscription:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def latest_twins(batch: list[BusMessage]) -> list[BusMessage]:
+    """``batch`` without the ``twin`` messages of a device that has a later one in it
+    (a twin message is the whole twin: the last one says all the earlier ones did)."""
+    last = {m.data.get("id"): i for i, m in enumerate(batch) if m.kind == "twin"}
+    return [m for i, m in enumerate(batch) if m.kind != "twin" or last[m.data.get("id")] == i]
 
 
 class EventBus:

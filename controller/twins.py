@@ -43,6 +43,8 @@ class Twin:
     desired: dict[str, Any] = field(default_factory=dict)
     last_seen: datetime | None = None
     changed_at: datetime | None = None
+    #: the registry's :attr:`TwinRegistry.revision` at this twin's last change
+    revision: int = 0
 
     @property
     def heartbeat_s(self) -> float:
@@ -82,6 +84,8 @@ class TwinRegistry:
 
     def __init__(self, site: Site, stale_factor: float = 2.5) -> None:
         self.stale_factor = stale_factor
+        #: grows with every change of any twin (reachability, meta or state)
+        self.revision = 0
         self._twins: dict[str, Twin] = {}
         self._apartments: dict[str, Apartment] = {}
         for apt, dev in site.devices():
@@ -104,6 +108,15 @@ class TwinRegistry:
     def apartment(self, device_id: str) -> Apartment | None:
         return self._apartments.get(device_id)
 
+    def _changed(self, twin: Twin, now: datetime) -> None:
+        self.revision += 1
+        twin.revision = self.revision
+        twin.changed_at = now
+
+    def changed_since(self, revision: int) -> list[Twin]:
+        """The twins changed after the registry stood at ``revision``."""
+        return [t for t in self._twins.values() if t.revision > revision]
+
     def _seen(self, twin: Twin, now: datetime) -> None:
         twin.last_seen = now
         if twin.reachability is Reachability.STALE:
@@ -121,7 +134,7 @@ class TwinRegistry:
             return False
         twin.meta = meta
         self._seen(twin, now)
-        twin.changed_at = now
+        self._changed(twin, now)
         return True
 
     def apply_availability(self, twin: Twin, value: Availability, now: datetime) -> bool:
@@ -132,7 +145,7 @@ class TwinRegistry:
         changed = new is not twin.reachability
         twin.reachability = new
         if changed:
-            twin.changed_at = now
+            self._changed(twin, now)
         return changed
 
     def apply_state(self, twin: Twin, state: AnyState, now: datetime) -> bool:
@@ -148,7 +161,7 @@ class TwinRegistry:
         self._seen(twin, now)
         if twin.reachability is Reachability.UNKNOWN:
             twin.reachability = Reachability.ONLINE
-        twin.changed_at = now
+        self._changed(twin, now)
         return True
 
     def mark_stale(self, now: datetime) -> list[Twin]:
@@ -160,7 +173,7 @@ class TwinRegistry:
             limit = timedelta(seconds=twin.heartbeat_s * self.stale_factor)
             if now - twin.last_seen > limit:
                 twin.reachability = Reachability.STALE
-                twin.changed_at = now
+                self._changed(twin, now)
                 stale.append(twin)
         return stale
 

@@ -1,6 +1,11 @@
 """``GET /api/ws``: a snapshot of every twin, then live twin changes, events and
 command outcomes, fire signals and alarm changes as JSON messages
-``{"type": ..., "data": ...}``."""
+``{"type": ..., "data": ...}``.
+
+When several are waiting they go in one frame, ``{"type": "batch", "data": [...]}``
+(in order; of a device's twin messages only the last): one frame and one system call
+per burst instead of per message (the fan-out was a sixth of the ingest CPU).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,15 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
+from ..event_bus import latest_twins
 from .access import principal_of, requires
 from .app import controller_of
 from .privacy import live_for, twin_for
 from .routes_alarms import may_see_alarm
 
 LIVE_KINDS = {"twin", "event", "command", "fire", "alarm"}
+#: messages in one ``batch`` frame at most
+BATCH_MAX = 500
 
 
 @requires("admin", "staff", "technician")
@@ -28,12 +36,18 @@ async def live(request: web.Request) -> web.WebSocketResponse:
         await ws.send_json({"type": "snapshot", "data": {"devices": devices}})
 
         async def pump() -> None:
-            async for msg in sub:
-                if msg.kind == "alarm" and not may_see_alarm(principal, msg.data.get("kind")):
-                    continue
-                data = live_for(principal, msg.kind, msg.data)
-                if data is not None:
-                    await ws.send_json({"type": msg.kind, "data": data})
+            async for first in sub:
+                out = []
+                for msg in latest_twins([first, *sub.drain(BATCH_MAX - 1)]):
+                    if msg.kind == "alarm" and not may_see_alarm(principal, msg.data.get("kind")):
+                        continue
+                    data = live_for(principal, msg.kind, msg.data)
+                    if data is not None:
+                        out.append({"type": msg.kind, "data": data})
+                if len(out) == 1:
+                    await ws.send_json(out[0])
+                elif out:
+                    await ws.send_json({"type": "batch", "data": out})
 
         sender = asyncio.create_task(pump())
         try:

@@ -83,6 +83,20 @@ async def wait_twin(
     return twin
 
 
+async def live_message(
+    ws: aiohttp.ClientWebSocketResponse,
+    match: Callable[[dict[str, Any]], bool],
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """The first ``/api/ws`` message that ``match`` accepts (batches unpacked)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await ws.receive_json()
+            for msg in frame["data"] if frame["type"] == "batch" else [frame]:
+                if match(msg):
+                    return msg
+
+
 async def start_controller(
     broker: BrokerAddress, site: Site, creds: SiteCredentials, db_path: Path, **config: Any
 ) -> RunningController:

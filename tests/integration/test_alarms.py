@@ -20,7 +20,7 @@ from devices.firmware.lock import SimulatedLock
 from devices.firmware.screen import SimulatedScreen
 from tests.conftest import BrokerUnderTest
 
-from .harness import RunningController, RunningHome, wait_all_online
+from .harness import RunningController, RunningHome, live_message, wait_all_online
 
 Match = Callable[[dict[str, Any]], bool]
 
@@ -51,11 +51,8 @@ async def next_alarm(sub: Subscription, match: Match, timeout: float = 10.0) -> 
 
 
 async def ws_alarm(ws: aiohttp.ClientWebSocketResponse, match: Match) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == "alarm" and match(msg["data"]):
-                return msg["data"]
+    msg = await live_message(ws, lambda m: m["type"] == "alarm" and match(m["data"]))
+    return msg["data"]
 
 
 async def test_help_press_take_unlock_on_site_close(

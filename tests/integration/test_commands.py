@@ -7,7 +7,7 @@ import asyncio
 from controller.twins import Twin
 from tests.conftest import BrokerUnderTest
 
-from .harness import RunningController, RunningHome
+from .harness import RunningController, RunningHome, live_message
 
 
 def lock_is(value: str):
@@ -141,15 +141,39 @@ async def test_websocket_pushes_twin_changes(ctl: RunningController) -> None:
         assert len(first["data"]["devices"]) == 72
         status, _ = await ctl.command("a106-screen", "set_brightness", args={"brightness": 55})
         assert status == 200
+        await live_message(
+            ws,
+            lambda m: (
+                m["type"] == "twin"
+                and m["data"]["id"] == "a106-screen"
+                and m["data"]["state"]["brightness"] == 55
+            ),
+            timeout=5,
+        )
+
+
+async def test_a_burst_goes_in_one_batch_frame_with_each_twin_once(
+    ctl: RunningController,
+) -> None:
+    bus = ctl.controller.bus
+    async with ctl.http.ws_connect("/api/ws") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+        twin = ctl.controller.twins.get("a101-lock")
+        assert twin is not None
+        # three messages published before the socket's sender runs: one frame
+        bus.publish("twin", {**twin.to_dict(), "desired": {"n": 1}})
+        bus.publish("fire", {"state": "normal", "ts": "2026-11-27T08:00:00Z"})
+        bus.publish("twin", {**twin.to_dict(), "desired": {"n": 2}})
         async with asyncio.timeout(5):
-            while True:
-                msg = await ws.receive_json()
-                if (
-                    msg["type"] == "twin"
-                    and msg["data"]["id"] == "a106-screen"
-                    and msg["data"]["state"]["brightness"] == 55
-                ):
-                    break
+            frame = await ws.receive_json()
+            while frame["type"] != "batch" or all(m["type"] != "fire" for m in frame["data"]):
+                frame = await ws.receive_json()  # live traffic sent before ours
+        ours = [
+            (m["type"], m["data"].get("desired"))
+            for m in frame["data"]
+            if m["type"] == "fire" or m["data"].get("id") == "a101-lock"
+        ]
+        assert ours == [("fire", None), ("twin", {"n": 2})]
 
 
 async def test_no_cmd_is_ever_retained(ctl: RunningController, mosquitto: BrokerUnderTest) -> None:

@@ -298,3 +298,42 @@ async def test_broker_unreachable_is_one_site_alarm(store: SqlStore) -> None:
     link["up"] = True
     await r.tick_at(11 * MIN)
     assert r.svc.active()[0].details["cleared_at"] is not None
+
+
+def test_a_batch_keeps_every_event_and_the_last_twin_message_of_each_device() -> None:
+    from controller.event_bus import latest_twins
+
+    batch = [
+        BusMessage("twin", {"id": "a101-lock", "n": 1}),
+        BusMessage("event", {"device": "a101-lock", "type": "door_opened"}),
+        BusMessage("twin", {"id": "a102-lock", "n": 2}),
+        BusMessage("twin", {"id": "a101-lock", "n": 3}),
+        BusMessage("fire", {"state": "alarm"}),
+    ]
+    kept = latest_twins(batch)
+    assert [(m.kind, m.data.get("n")) for m in kept] == [
+        ("event", None),
+        ("twin", 2),
+        ("twin", 3),
+        ("fire", None),
+    ]
+
+
+async def test_the_service_drains_a_burst_from_its_subscription() -> None:
+    bus = EventBus()
+    with bus.subscribe({"twin"}, queue_size=0) as sub:
+        for n in range(3):
+            bus.publish("twin", {"id": "a101-lock", "n": n})
+        assert [m.data["n"] for m in sub.drain()] == [0, 1, 2]
+        assert sub.drain() == []
+
+
+async def test_a_tick_judges_a_twin_changed_without_a_bus_message(store: SqlStore) -> None:
+    r = await rig(store)
+    await r.tick_at(0 * MIN)  # the first tick judges every twin; nothing is wrong
+    twin = r.twins.get("a105-curtain")
+    r.twins.apply_availability(twin, Availability.OFFLINE, T0 + MIN)  # no bus message
+    await r.tick_at(2 * MIN)  # judged because it changed: waiting to become due
+    await r.tick_at(11 * MIN)  # judged because it waits
+    [alarm] = r.svc.active()
+    assert (alarm.kind, alarm.device) == ("offline", "a105-curtain")

@@ -39,7 +39,10 @@ export function connectLive(onMessage, onStatus) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/api/ws`);
     socket.addEventListener("open", () => { delay = 250; onStatus(true); });
-    socket.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
+    socket.addEventListener("message", (ev) => {
+      const msg = JSON.parse(ev.data);  // a burst comes as one "batch" of messages
+      (msg.type === "batch" ? msg.data : [msg]).forEach(onMessage);
+    });
     socket.addEventListener("close", () => {
       onStatus(false);
       setTimeout(open, delay);
