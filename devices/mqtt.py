@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 
 from .contract import Availability
 
@@ -110,6 +111,32 @@ def dispatching_queue(handler: MessageHandler) -> type[asyncio.Queue[aiomqtt.Mes
     return Dispatching
 
 
+def read_every_ready_packet(client: aiomqtt.Client, limit: int = 256) -> None:
+    """Have ``client`` read every packet its socket holds (up to ``limit``) each time
+    the event loop finds the socket readable.
+
+    paho's ``loop_read`` reads ``max(1, QoS 1/2 messages in flight)`` packets per call,
+    so a receiver with nothing in flight of its own handles one packet per event-loop
+    wake-up: a ``select`` and a wake-up of every bus listener per message. This is the
+    same loop without that bound (paho 2.x; ``make_client`` calls it for a client that
+    takes ``on_message``).
+    """
+    pc = client._client  # the paho client aiomqtt drives
+
+    def loop_read(max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        for _ in range(limit):
+            if pc._sock is None:
+                return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = pc._packet_read()
+            if rc > 0:
+                return pc._loop_rc_handle(rc)
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
+                break
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    pc.loop_read = loop_read  # type: ignore[method-assign]
+
+
 def make_client(
     broker: BrokerAddress,
     *,
@@ -128,7 +155,7 @@ def make_client(
     (:func:`dispatching_queue`) rather than read from ``client.messages``."""
     if broker.tls and tls_context is None:
         tls_context = broker.tls_context()
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         broker.host,
         broker.port,
         identifier=identifier,
@@ -144,3 +171,6 @@ def make_client(
         tls_context=tls_context if broker.tls else None,
         queue_type=dispatching_queue(on_message) if on_message else None,
     )
+    if on_message is not None:
+        read_every_ready_packet(client)
+    return client
