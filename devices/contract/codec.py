@@ -46,7 +46,16 @@ def decode_object(payload: bytes | bytearray | str) -> dict[str, Any]:
 
 
 def decode(model: type[M], payload: bytes | bytearray | str) -> M:
-    """Bytes to ``model``; :class:`ContractError` on any problem."""
+    """Bytes to ``model``; :class:`ContractError` on any problem.
+
+    A good payload is parsed and validated in one pass by pydantic-core; a refused
+    one goes the long way (``json`` then the model) so the error names its reason.
+    """
+    if isinstance(payload, (bytes, bytearray)) and len(payload) <= MAX_PAYLOAD_BYTES:
+        try:
+            return model.model_validate_json(payload)
+        except ValidationError:
+            pass  # said precisely below
     obj = decode_object(payload)
     try:
         return model.model_validate(obj)

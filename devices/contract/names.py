@@ -6,6 +6,7 @@ validated names, :func:`parse_topic` turns a received topic back into parts.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -108,11 +109,13 @@ class ParsedTopic:
     channel: Channel | None = None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_topic(topic: str) -> ParsedTopic:
     """Split a contract topic into site, kind, device and channel.
 
     Raises :class:`ContractError` (``bad_topic``) for anything that is not a topic of
-    the contract.
+    the contract. Results are cached (a site's topics repeat with every message;
+    refusals are not cached).
     """
     if not isinstance(topic, str) or len(topic) > 256:
         raise ContractError("bad_topic", "topic missing or too long")
