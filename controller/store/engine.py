@@ -72,7 +72,7 @@ def create_engine(url: URL) -> AsyncEngine:
             except OSError as exc:
                 raise StoreError(f"cannot create the directory of {path}: {exc}") from exc
         engine = _create(url)
-        _configure_sqlite(engine)
+        configure_sqlite(engine.sync_engine)
         return engine
     return _create(url, pool_pre_ping=True, connect_args={"timeout": PG_CONNECT_TIMEOUT_S})
 
@@ -86,8 +86,11 @@ def _create(url: URL, **kwargs: Any) -> AsyncEngine:
         ) from exc
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @sa.event.listens_for(engine.sync_engine, "connect")
+def configure_sqlite(engine: sa.Engine) -> None:
+    """WAL, busy timeout, ``synchronous=NORMAL``, foreign keys; SQLAlchemy emits BEGIN
+    (``BEGIN IMMEDIATE`` with :data:`WRITE_OPTION`)."""
+
+    @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN (see _on_begin) instead of the sqlite3 module,
         # which skips it for DDL and SELECT.
@@ -101,7 +104,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         finally:
             cursor.close()
 
-    @sa.event.listens_for(engine.sync_engine, "begin")
+    @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         immediate = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from .alarms_sql import AlarmsMixin
 from .calls_sql import CallsMixin
 from .group_commit import GroupCommit
 from .leases_sql import LeaseMixin
+from .one_hop import OneHopWriter
 from .people_sql import PeopleMixin
 from .plan_sql import PlanMixin
 from .records import ApiToken, AuditKind, AuditRecord, EventRecord
@@ -53,6 +55,8 @@ class SqlStore(
         sqlite_file = self._url.get_backend_name() == "sqlite" and not memory
         self._gate: WriteGate | None = WriteGate() if sqlite_file else None
         self._audit_commits = GroupCommit(self._insert_audit, "audit line")
+        #: the audit lines of a SQLite file: one thread hop per transaction (one_hop)
+        self._one_hop: OneHopWriter | None = None
         self.auth_generation = 0
 
     @property
@@ -90,11 +94,16 @@ class SqlStore(
         if before != after:
             log.info("store %s migrated from %s to %s", self.url, before, after)
         self._engine, self._writer = engine, writer
+        if self._gate is not None:
+            self._one_hop = OneHopWriter(self._url)
 
     async def close(self) -> None:
         """Release all connections (idempotent), after the queued audit lines."""
         await self._audit_commits.idle()
         engine, self._engine, self._writer = self._engine, None, None
+        one_hop, self._one_hop = self._one_hop, None
+        if one_hop is not None:
+            await asyncio.to_thread(one_hop.close)
         if engine is not None:
             await engine.dispose()
 
@@ -154,13 +163,13 @@ class SqlStore(
         self._audit_commits.submit_later(_audit_row(record))
 
     async def _insert_audit(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        async with self._write(f"append {len(rows)} audit lines", urgent=True) as conn:
-            if len(rows) == 1:
-                result = await conn.execute(t.audit.insert().returning(t.audit.c.id), rows[0])
-                return [int(result.scalar_one())]
-            # one multi-row INSERT ("insertmanyvalues"), ids in the rows' order
-            insert = t.audit.insert().returning(t.audit.c.id, sort_by_parameter_order=True)
-            return [int(row_id) for row_id in (await conn.execute(insert, list(rows))).scalars()]
+        what = f"append {len(rows)} audit lines"
+        work = functools.partial(_insert_audit_rows, rows=rows)
+        if self._one_hop is not None and self._gate is not None:  # a SQLite file
+            async with self._gate.hold(urgent=True), self._guard(what):
+                return await self._one_hop.run(work)
+        async with self._write(what, urgent=True) as conn:
+            return await conn.run_sync(work)
 
     async def audit(
         self,
@@ -283,6 +292,16 @@ class SqlStore(
                 yield
             except (SQLAlchemyError, OSError) as exc:
                 raise StoreError(f"cannot {what} ({self.url}): {_reason(exc)}") from exc
+
+
+def _insert_audit_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert audit lines; their ids in the rows' order."""
+    if len(rows) == 1:
+        result = conn.execute(t.audit.insert().returning(t.audit.c.id), rows[0])
+        return [int(result.scalar_one())]
+    # one multi-row INSERT ("insertmanyvalues"), ids in the rows' order
+    insert = t.audit.insert().returning(t.audit.c.id, sort_by_parameter_order=True)
+    return [int(row_id) for row_id in conn.execute(insert, list(rows)).scalars()]
 
 
 def _reason(exc: BaseException) -> str:
