@@ -34,7 +34,7 @@ OBSERVER = """([number, position]) => new Promise((resolve) => {
 
 async def _measure_scaled(apartments: int, changes: int) -> dict[str, object]:
     """As :func:`_measure`, on a fleet of ``apartments`` (two devices each, run by
-    bench.swarm) all shown in the overview; a curtain of the first apartment moves."""
+    bench.swarm) all shown in the overview; curtains of the first apartments move."""
     from playwright.async_api import async_playwright
 
     from .fleet import start_fleet_broker, write_fleet
@@ -43,8 +43,11 @@ async def _measure_scaled(apartments: int, changes: int) -> dict[str, object]:
     fleet = write_fleet(apartments)
     broker = start_fleet_broker(fleet)
     group = SwarmGroup(fleet, broker.host, broker.port, processes=2)
-    number = fleet.site.apartments[0].number
-    curtain = f"a{number}-curtain"
+    # a change per curtain at a time, in turn over 20 apartments: one curtain moving
+    # 200 times in a few seconds is a flood the controller rightly drops
+    movers = [
+        (apt.number, dev.id) for apt, dev in fleet.site.devices() if dev.type.value == "curtain"
+    ][:20]
     times: list[float] = []
     try:
         await group.start()
@@ -64,6 +67,7 @@ async def _measure_scaled(apartments: int, changes: int) -> dict[str, object]:
                 await page.wait_for_selector('body[data-live="up"]', timeout=60000)
                 cells = await page.locator("[data-apartment]").count()
                 for i in range(changes):
+                    number, curtain = movers[i % len(movers)]
                     position = 1 + i % 99
                     seen = asyncio.ensure_future(page.evaluate(OBSERVER, [number, position]))
                     await page.wait_for_function("window.__armed === true")

@@ -157,11 +157,15 @@ class MqttLink:
         events)."""
         if message.payload == Availability.OFFLINE.value.encode() and self.connected.is_set():
             log.warning("another controller of the site said offline; this one is online")
-            task = asyncio.get_running_loop().create_task(
-                self.publish(self.topics.controller_availability, "online", retain=True)
-            )
+            task = asyncio.get_running_loop().create_task(self._say_online())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    async def _say_online(self) -> None:
+        try:
+            await self.publish(self.topics.controller_availability, "online", retain=True)
+        except NotConnected as exc:  # the next connect says it anyway
+            log.warning("could not say online again: %s", exc)
 
     async def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, timeout: float = 10
