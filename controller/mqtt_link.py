@@ -120,6 +120,9 @@ class MqttLink:
                         async for message in client.messages:
                             self._dispatch(message)
                     except asyncio.CancelledError:
+                        # stopping: messages still arrive (the handler runs from paho's
+                        # callback), and our own ``offline`` must not be answered
+                        self.connected.clear()
                         await self._say_offline(client)
                         raise
             except aiomqtt.MqttError as exc:
