@@ -4,6 +4,11 @@ A caller's row is committed before :meth:`GroupCommit.submit` returns (so the au
 line of a command is durable before the command leaves). While one transaction is
 being written, newly submitted rows wait and all go in the next one: a lone command
 pays one commit as before, 5,000 concurrent commands pay a handful.
+
+A row nobody waits for (:meth:`GroupCommit.submit_later`: a command's ``resolved``
+line) waits up to :data:`LATER_S` for a row somebody waits for and shares its
+transaction; written at once, it held up the next command's ``issued`` line by a
+whole transaction. Reads call :meth:`GroupCommit.idle`, which writes it first.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Writer = Callable[[Sequence[dict[str, Any]]], Awaitable[list[int]]]
+#: seconds a row nobody waits for may wait for company
+LATER_S = 0.05
 
 
 class GroupCommit:
@@ -26,15 +33,28 @@ class GroupCommit:
         self._what = what
         self._queue: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def submit_nowait(self, row: dict[str, Any]) -> asyncio.Future[int]:
         """Queue a row; the future gets its id once committed (or the store's error)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-        self._queue.append((row, future))
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name=f"group-commit-{self._what}")
+        future = self._enqueue(row)
+        self._start()
         return future
+
+    def _enqueue(self, row: dict[str, Any]) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append((row, future))
+        return future
+
+    def _start(self) -> None:
+        """Write the queue now (unless a writer is at it: it takes the rest next)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._queue and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"group-commit-{self._what}"
+            )
 
     async def submit(self, row: dict[str, Any]) -> int:
         """Queue a row and wait until it is committed; its id."""
@@ -42,15 +62,19 @@ class GroupCommit:
         return await asyncio.shield(self.submit_nowait(row))
 
     def submit_later(self, row: dict[str, Any]) -> None:
-        """Queue a row nobody waits for; a failure is logged."""
-        self.submit_nowait(row).add_done_callback(self._log_failure)
+        """Queue a row nobody waits for (written within :data:`LATER_S`, with the next
+        waited-for row if one comes); a failure is logged."""
+        self._enqueue(row).add_done_callback(self._log_failure)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(LATER_S, self._start)
 
     def _log_failure(self, future: asyncio.Future[int]) -> None:
         if not future.cancelled() and future.exception() is not None:
             log.error("%s not written: %s", self._what, future.exception())
 
     async def idle(self) -> None:
-        """Wait until every queued row is written (or failed)."""
+        """Write every queued row now and wait until it is written (or failed)."""
+        self._start()
         while self._task is not None and not self._task.done():
             await asyncio.wait([self._task])
 

@@ -77,3 +77,28 @@ async def test_a_failed_later_line_is_logged(caplog: pytest.LogCaptureFixture) -
     await commits.idle()
     await asyncio.sleep(0)  # the done callback runs on the next loop pass
     assert "audit line not written: disk full" in caplog.text
+
+
+async def test_a_later_line_rides_with_the_next_waited_for_line() -> None:
+    batches: list[list[Any]] = []
+
+    async def write(rows: Sequence[dict[str, Any]]) -> list[int]:
+        batches.append([r["n"] for r in rows])
+        return list(range(len(rows)))
+
+    commits = GroupCommit(write, "audit line")
+    commits.submit_later({"n": "resolved 1"})
+    await commits.submit({"n": "issued 2"})
+    assert batches == [["resolved 1", "issued 2"]]  # one transaction, not two
+
+
+async def test_a_later_line_alone_is_written_soon_without_a_read() -> None:
+    written = asyncio.Event()
+
+    async def write(rows: Sequence[dict[str, Any]]) -> list[int]:
+        written.set()
+        return list(range(len(rows)))
+
+    commits = GroupCommit(write, "audit line")
+    commits.submit_later({"n": 1})
+    await asyncio.wait_for(written.wait(), timeout=5)
