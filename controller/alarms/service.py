@@ -242,6 +242,9 @@ class AlarmService:
         found = {c.kind: c for c in rules.twin_conditions(twin, self.site)}
         if not self.connected():  # nothing can be told about devices without the link
             found.pop(AlarmKind.OFFLINE, None)
+        if not found and not self._remembers(twin.id):
+            self._watch.discard(twin.id)
+            return  # a healthy twin with nothing to clear: the common case, kept cheap
         waiting = False
         for kind in _TWIN_KINDS:
             key = (twin.id, kind)
@@ -261,6 +264,13 @@ class AlarmService:
             self._watch.add(twin.id)
         else:
             self._watch.discard(twin.id)
+
+    def _remembers(self, device: str) -> bool:
+        """Whether any condition of ``device`` is being timed or latched."""
+        return any(
+            (device, kind) in self._first_seen or (device, kind) in self._latched
+            for kind in _TWIN_KINDS
+        )
 
     async def _condition_seen(self, candidate: rules.AlarmCandidate, now: datetime) -> None:
         key = alarm_key(candidate.kind, candidate.device)
