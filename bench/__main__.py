@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from controller.daemon import tune_gc
+
 from . import calls, dashboard, scale
 from . import scheduler as scheduler_bench
 from .common import start_broker
@@ -120,6 +122,7 @@ def main() -> None:
         args.devices, args.rounds, args.schedules, args.apartments = 2000, 300, 2000, 200
     only = set(args.only or ALL)
     raise_fd_limit()
+    tune_gc()  # the in-process controllers (ingest, fire) as `tryggbo daemon` runs
     out: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "load_at_start": load(),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from config.site import Site
 from controller.auth.tokens import create_user_token
-from controller.daemon import Controller, ControllerConfig
+from controller.daemon import Controller, ControllerConfig, tune_gc
 from controller.store import open_store
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress
@@ -57,6 +57,7 @@ def unsynced(ctl: Controller) -> list[str]:
 async def main() -> None:
     directory, host, port, db, http_port, t0 = sys.argv[1:7]
     raise_fd_limit()
+    tune_gc()  # as `tryggbo daemon` does
     fleet = load_fleet(Path(directory))
     token = await prepare_store(Path(db), fleet.site)
     started = time.time()

@@ -106,7 +106,7 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = None,
 ) -> None:
     """Run the controller daemon."""
-    from .daemon import Controller, ControllerConfig
+    from .daemon import Controller, ControllerConfig, tune_gc
     from .web_tls import TlsConfigError, tls_context
 
     host, port = _host_port(http) if http else (None, None)
@@ -146,6 +146,7 @@ def serve(
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
     )
+    tune_gc()
     _run(Controller(config).run())
 
 

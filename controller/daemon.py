@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,22 @@ from .twins import TwinRegistry
 from .web_tls import tls_context
 
 log = logging.getLogger(__name__)
+
+
+#: generation thresholds of the cyclic garbage collector in the daemon process
+GC_THRESHOLDS = (700, 10, 1000)
+
+
+def tune_gc() -> None:
+    """Full (generation 2) collections 100 times rarer than CPython's default.
+
+    With 10,000 twins the heap is large, and a full collection walks all of it; during
+    a drain of device traffic they took ~16 % of the loop (ingest 0.39 -> 0.47-0.50 of
+    raw paho in three A/B runs). Young collections are unchanged, so short-lived
+    garbage goes as before; cycles that survive to the old generation wait longer.
+    Process-wide, so the entry point calls it (``tryggbo daemon``), not the class.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass(frozen=True)
