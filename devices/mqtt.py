@@ -88,6 +88,8 @@ def availability_will(topic: str) -> aiomqtt.Will:
 
 
 MessageHandler = Callable[[aiomqtt.Message], None]
+#: bytes asked of the socket at once by a client that reads every ready packet
+RECV_BYTES = 65536
 
 
 def dispatching_queue(handler: MessageHandler) -> type[asyncio.Queue[aiomqtt.Message]]:
@@ -112,28 +114,58 @@ def dispatching_queue(handler: MessageHandler) -> type[asyncio.Queue[aiomqtt.Mes
 
 
 def read_every_ready_packet(client: aiomqtt.Client, limit: int = 256) -> None:
-    """Have ``client`` read every packet its socket holds (up to ``limit``) each time
-    the event loop finds the socket readable.
+    """Have ``client`` read every packet its socket holds (``limit`` or more) each time
+    the event loop finds the socket readable, through one ``recv`` per 64 KiB.
 
     paho's ``loop_read`` reads ``max(1, QoS 1/2 messages in flight)`` packets per call,
     so a receiver with nothing in flight of its own handles one packet per event-loop
-    wake-up: a ``select`` and a wake-up of every bus listener per message. This is the
-    same loop without that bound (paho 2.x; ``make_client`` calls it for a client that
-    takes ``on_message``).
+    wake-up: a ``select`` and a wake-up of every bus listener per message. And paho
+    reads a packet with three ``recv`` calls (type, length, body). Here the loop has
+    no such bound, and ``recv`` is served from a buffer filled 64 KiB at a time. After
+    ``limit`` packets it only empties that buffer (nothing is left there unseen: the
+    event loop would not wake for it); the rest waits in the socket for the next
+    wake-up, so other tasks get their turn. paho 2.x; ``make_client`` calls it for a
+    client that takes ``on_message``.
     """
     pc = client._client  # the paho client aiomqtt drives
+    sock_recv = pc._sock_recv
+    buffer = bytearray()
+    state: dict[str, Any] = {"sock": None, "more": True}
+
+    def buffered_recv(bufsize: int) -> bytes:
+        if pc._sock is not state["sock"]:  # a new connection: nothing of the old one
+            buffer.clear()
+            state["sock"] = pc._sock
+        if not buffer:
+            if not state["more"]:
+                raise BlockingIOError  # this wake-up has had its share
+            data = sock_recv(RECV_BYTES)  # raises as paho's own would
+            if not data:
+                return data  # the broker closed the connection
+            buffer.extend(data)
+        chunk = bytes(buffer[:bufsize])
+        del buffer[:bufsize]
+        return chunk
 
     def loop_read(max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        for _ in range(limit):
-            if pc._sock is None:
-                return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
-            rc = pc._packet_read()
-            if rc > 0:
-                return pc._loop_rc_handle(rc)
-            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
-                break
-        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        done = 0
+        state["more"] = True
+        try:
+            while True:
+                if pc._sock is None:
+                    return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+                rc = pc._packet_read()
+                if rc > 0:
+                    return pc._loop_rc_handle(rc)
+                if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
+                    return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+                done += 1
+                if done >= limit:
+                    state["more"] = False  # finish what is buffered, read no more
+        finally:
+            state["more"] = True
 
+    pc._sock_recv = buffered_recv  # type: ignore[method-assign]
     pc.loop_read = loop_read  # type: ignore[method-assign]
 
 
