@@ -93,6 +93,8 @@ class AlarmService:
         self._ticks = 0
         self._was_connected: bool | None = None
         self._judged_revision = 0
+        #: each twin's revision when it was last judged
+        self._judged: dict[str, int] = {}
 
     @property
     def store_failing(self) -> str | None:
@@ -211,8 +213,12 @@ class AlarmService:
             since, self._judged_revision = self._judged_revision, self.twins.revision
             if full:
                 twins = self.twins.all()
-            else:
-                changed = self.twins.changed_since(since)
+            else:  # changed since the last tick and not judged since (a bus message)
+                changed = [
+                    t
+                    for t in self.twins.changed_since(since)
+                    if self._judged.get(t.id) != t.revision
+                ]
                 ids = {t.id for t in changed}
                 watched = [self.twins.get(i) for i in self._watch if i not in ids]
                 twins = changed + [t for t in watched if t is not None]
@@ -239,6 +245,7 @@ class AlarmService:
             await self._condition_seen(candidate, now)
 
     async def _check_twin(self, twin: Twin, now: datetime) -> None:
+        self._judged[twin.id] = twin.revision
         found = {c.kind: c for c in rules.twin_conditions(twin, self.site)}
         if not self.connected():  # nothing can be told about devices without the link
             found.pop(AlarmKind.OFFLINE, None)
