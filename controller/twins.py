@@ -113,10 +113,6 @@ class TwinRegistry:
         twin.revision = self.revision
         twin.changed_at = now
 
-    def changed_since(self, revision: int) -> list[Twin]:
-        """The twins changed after the registry stood at ``revision``."""
-        return [t for t in self._twins.values() if t.revision > revision]
-
     def _seen(self, twin: Twin, now: datetime) -> None:
         twin.last_seen = now
         if twin.reachability is Reachability.STALE:

@@ -130,14 +130,16 @@ def read_every_ready_packet(client: aiomqtt.Client, limit: int = 256) -> None:
     pc = client._client  # the paho client aiomqtt drives
     sock_recv = pc._sock_recv
     buffer = bytearray()
-    state: dict[str, Any] = {"sock": None, "more": True}
+    buffered_for: object = None  # the socket the buffered bytes came from
+    more = True  # may this wake-up still ask the socket for bytes
 
     def buffered_recv(bufsize: int) -> bytes:
-        if pc._sock is not state["sock"]:  # a new connection: nothing of the old one
+        nonlocal buffered_for
+        if pc._sock is not buffered_for:  # a new connection: nothing of the old one
             buffer.clear()
-            state["sock"] = pc._sock
+            buffered_for = pc._sock
         if not buffer:
-            if not state["more"]:
+            if not more:
                 raise BlockingIOError  # this wake-up has had its share
             data = sock_recv(RECV_BYTES)  # raises as paho's own would
             if not data:
@@ -148,8 +150,9 @@ def read_every_ready_packet(client: aiomqtt.Client, limit: int = 256) -> None:
         return chunk
 
     def loop_read(max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        nonlocal more
         done = 0
-        state["more"] = True
+        more = True
         try:
             while True:
                 if pc._sock is None:
@@ -161,9 +164,9 @@ def read_every_ready_packet(client: aiomqtt.Client, limit: int = 256) -> None:
                     return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
                 done += 1
                 if done >= limit:
-                    state["more"] = False  # finish what is buffered, read no more
+                    more = False  # finish what is buffered, read no more
         finally:
-            state["more"] = True
+            more = True
 
     pc._sock_recv = buffered_recv  # type: ignore[method-assign]
     pc.loop_read = loop_read  # type: ignore[method-assign]

@@ -92,7 +92,6 @@ class AlarmService:
         self._watch: set[str] = set()
         self._ticks = 0
         self._was_connected: bool | None = None
-        self._judged_revision = 0
         #: each twin's revision when it was last judged
         self._judged: dict[str, int] = {}
 
@@ -210,18 +209,14 @@ class AlarmService:
             full = connected != self._was_connected or self._ticks % FULL_SWEEP_TICKS == 0
             self._was_connected = connected
             self._ticks += 1
-            since, self._judged_revision = self._judged_revision, self.twins.revision
             if full:
                 twins = self.twins.all()
-            else:  # changed since the last tick and not judged since (a bus message)
-                changed = [
+            else:  # changed since last judged (unjudged if no bus message did it), or waiting
+                twins = [
                     t
-                    for t in self.twins.changed_since(since)
-                    if self._judged.get(t.id) != t.revision
+                    for t in self.twins.all()
+                    if self._judged.get(t.id) != t.revision or t.id in self._watch
                 ]
-                ids = {t.id for t in changed}
-                watched = [self.twins.get(i) for i in self._watch if i not in ids]
-                twins = changed + [t for t in watched if t is not None]
             for twin in twins:
                 await self._check_twin(twin, now)
             for key, alarm in list(self._active.items()):
