@@ -40,10 +40,9 @@ async def prepare_store(db: Path, site: Site) -> str:
     store = open_store(f"sqlite:///{db}")
     await store.open()
     try:
-        await make_test_users(store, site)
-        token, _ = await create_user_token(
-            store, username="test-staff", name="bench", now=SystemClock().now()
-        )
+        now = SystemClock().now()
+        await make_test_users(store, site, now=now)
+        token, _ = await create_user_token(store, username="test-staff", name="bench", now=now)
     finally:
         await store.close()
     return token

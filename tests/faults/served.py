@@ -54,9 +54,10 @@ class ServedController:
         store = open_store(self.db_url)
         await store.open()
         try:
-            await make_test_users(store, self.broker.site)
+            now = SystemClock().now()
+            await make_test_users(store, self.broker.site, now=now)
             self.token, _ = await create_user_token(
-                store, username="test-staff", name="test", now=SystemClock().now()
+                store, username="test-staff", name="test", now=now
             )
         finally:
             await store.close()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,9 @@ async def start_controller(
     store = open_store(db_url)
     await store.open()
     try:
-        passwords = await make_test_users(store, site)
-        token, _ = await create_user_token(
-            store, username="test-staff", name="test", now=SystemClock().now()
-        )
+        now = SystemClock().now()
+        passwords = await make_test_users(store, site, now=now)
+        token, _ = await create_user_token(store, username="test-staff", name="test", now=now)
     finally:
         await store.close()
     controller = Controller(
@@ -118,11 +118,11 @@ async def start_controller(
     return RunningController(*await _launch(controller), token, passwords)
 
 
-async def make_test_users(store: Store, site: Site) -> dict[str, str]:
+async def make_test_users(store: Store, site: Site, *, now: datetime) -> dict[str, str]:
     """``test-staff`` (admin and staff of every wing: the token's user) and
-    ``test-admin``; returns their passwords."""
+    ``test-admin``, created at ``now`` (the clock of the test that uses them: a token
+    made before its user was created is refused); returns their passwords."""
     wings = sorted({a.wing for a in site.apartments if a.wing})
-    now = SystemClock().now()
     passwords = {}
     for username, roles, units in (
         ("test-staff", ("admin", "staff"), wings),

@@ -45,7 +45,7 @@ async def make_store(url: str) -> None:
     store = open_store(url)
     await store.open()
     try:
-        await make_test_users(store, load_site(EXAMPLE_SITE))
+        await make_test_users(store, load_site(EXAMPLE_SITE), now=NOW)
         await fill(store)
         await store.add_schedule(
             ScheduleRecord(

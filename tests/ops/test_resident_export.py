@@ -30,7 +30,7 @@ async def test_resident_export_holds_that_residents_records_only(
     store = open_store(url)
     await store.open()
     await fill(store)
-    await make_test_users(store, example_site)
+    await make_test_users(store, example_site, now=NOW)
     for apartment, text in (("101", "Sjukgymnast"), ("102", "Fotvård Bertil")):
         await store.add_plan_entry(
             PlanEntryRecord(apartment, NOW.date(), "10:00", text, "anna", NOW)
@@ -93,7 +93,7 @@ async def test_resident_export_is_for_admins_only(tmp_path: Path, example_site: 
     url = f"sqlite:///{tmp_path / 'f.sqlite'}"
     store = open_store(url)
     await store.open()
-    await make_test_users(store, example_site)
+    await make_test_users(store, example_site, now=NOW)
     from controller.auth.accounts import ensure_user
 
     await ensure_user(
