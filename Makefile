@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test test-dated lint bench system-deps clean
 
 # Virtualenv with the project and its dev tools, pinned by constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 # Mosquitto is the broker of production and of the tests; Debian's Chromium runs the
 # browser tests; PostgreSQL's binaries let the store tests start their own server.
 # Install what is missing (as root), else say how.
-SYSTEM_PACKAGES := mosquitto:/usr/sbin/mosquitto mosquitto-clients:/usr/bin/mosquitto_pub chromium:/usr/bin/chromium postgresql:/usr/bin/pg_ctlcluster
+SYSTEM_PACKAGES := faketime:/usr/bin/faketime mosquitto:/usr/sbin/mosquitto mosquitto-clients:/usr/bin/mosquitto_pub chromium:/usr/bin/chromium postgresql:/usr/bin/pg_ctlcluster
 system-deps:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 	  pkg=$${entry%%:*}; bin=$${entry#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; \
@@ -35,9 +35,19 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/tryggbo demo
 
+# Tests whose subject is dates and times (sign-in and tokens, schedules, retention,
+# exports, invitations) run a second time with the wall clock a year ahead
+# (libfaketime): nothing may depend on today's date.
+DATE_SENSITIVE := tests/ops tests/auth tests/scheduler tests/unit tests/integration/calls/test_calls.py
+
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-dated
+
+test-dated: $(STAMP) system-deps
+	@faketime -f '+365d' date '+date-proof run: the wall clock reads %F'
+	faketime -f '+365d' $(BIN)/python -m pytest -q -p no:cacheprovider $(DATE_SENSITIVE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
