@@ -55,7 +55,7 @@ def render_acl(creds: SiteCredentials) -> str:
         lines += [f"user {username}"]
         lines += [f"topic write {prefix}{ch}" for ch in ("meta", "availability", "state")]
         lines += [f"topic write {prefix}{ch}" for ch in ("event", "ack")]
-        lines += [f"topic read {prefix}cmd", f"topic read {prefix}schedule"]
+        lines += [f"topic read {prefix}{ch}" for ch in ("cmd", "schedule", "confirm")]
         lines += [f"topic read {topics.fire}", f"topic read {topics.controller_availability}", ""]
     return "\n".join(lines)
 

@@ -108,6 +108,19 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]{1,32}$",
         description="scale-out: MQTT shared-subscription group of the site's controllers",
     )
+    # -- issue 14: one bad device cannot swamp the controller ---------------------------
+    device_rate_per_s: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "messages per second a device may send on average (state, meta, events); "
+            "0 turns the limit off. Acks, availability and safety events (help, door "
+            "forced, jammed, fire unlocked) are never limited"
+        ),
+    )
+    device_burst: float = Field(
+        default=100.0, ge=1, description="messages a device may send at once above its rate"
+    )
 
     @field_validator("broker")
     @classmethod

@@ -143,6 +143,8 @@ def serve(
         **_ops_config(settings),
         client_id=settings.client_id,
         shared_group=settings.shared_group,
+        device_rate_per_s=settings.device_rate_per_s,
+        device_burst=settings.device_burst,
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
     )

@@ -14,13 +14,16 @@ import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiomqtt
 from aiohttp import web
+from pydantic import BaseModel
 
 from config.credentials import SiteCredentials
 from config.site import Site
 from devices.clock import Clock, SystemClock
-from devices.contract import SiteTopics
+from devices.contract import Channel, HelpConfirmed, SiteTopics, encode
 from devices.mqtt import BrokerAddress
 from scheduler.engine import ScheduleEngine
 from scheduler.fallback import FallbackPublisher
@@ -36,7 +39,8 @@ from .event_bus import EventBus
 from .event_writer import EventWriter
 from .leader import LeaderLease, while_leading
 from .metrics import Metrics
-from .mqtt_link import MqttLink
+from .mqtt_link import MqttLink, NotConnected
+from .receipts import Receipt
 from .retention import RetentionPolicy, run_daily
 from .store import Store, StoreError, open_store
 from .twins import TwinRegistry
@@ -110,7 +114,7 @@ class Controller:
         self.auth = Authenticator(self.store, self.clock, idle_s=config.session_idle_s)
         self.bus = EventBus()
         self.twins = TwinRegistry(config.site, stale_factor=config.stale_factor)
-        self.events = EventWriter(self.store)
+        self.events = EventWriter(self.store, self.clock)
         creds = config.credentials
         keys = {dev: c.key for dev, c in creds.devices.items()} if creds else {}
         self.reports: DeviceReports
@@ -148,6 +152,7 @@ class Controller:
             site=self.site,
             clock=self.clock,
             connected=self.link.connected.is_set,
+            confirm=self._confirm_help,
         )
         self.schedules = ScheduleEngine(
             self.store,
@@ -158,6 +163,7 @@ class Controller:
             fallback=FallbackPublisher(self.link, self.site, self.clock),
         )
         self.metrics = Metrics(self.bus)
+        self._confirmations: set[asyncio.Task[None]] = set()
         self.metrics.attach(self)
         #: the room screens' kiosk pages and the relatives' video calls
         self.screens = ScreenBridge(self.site, creds, config.broker, self.bus, self.clock)
@@ -186,8 +192,27 @@ class Controller:
             return username
         return (user.display_name or username) if user else username
 
-    def _on_message(self, message: object) -> None:
-        self.reports(message)  # type: ignore[arg-type]
+    def _on_message(self, message: aiomqtt.Message, receipt: Receipt) -> None:
+        self.reports(message, receipt)
+
+    def _confirm_help(self, device: str, press_id: str, alarm: dict[str, Any]) -> None:
+        """Tell a screen its help press is stored (it repeats the press until then)."""
+        confirmed = HelpConfirmed(
+            press_id=press_id,
+            alarm_id=alarm.get("id"),
+            alarm_state=alarm.get("state"),
+            ts=self.clock.now(),
+        )
+        topic = self.topics.device(device, Channel.CONFIRM)
+        task = asyncio.get_running_loop().create_task(self._publish_quietly(topic, confirmed))
+        self._confirmations.add(task)
+        task.add_done_callback(self._confirmations.discard)
+
+    async def _publish_quietly(self, topic: str, payload: BaseModel) -> None:
+        try:
+            await self.link.publish(topic, encode(payload))
+        except NotConnected as exc:  # the screen repeats its press: confirmed then
+            log.warning("could not confirm on %s: %s", topic, exc)
 
     @property
     def http_url(self) -> str:

@@ -3,13 +3,18 @@
 Each message is parsed through the contract; anything malformed, oversized, from a
 device not in the site file, or out of order is logged (rate-limited) and dropped.
 This is the only place that interprets device traffic.
+
+Every message comes with its :class:`~controller.receipts.Receipt`: a message that
+records an event is acknowledged to the broker only once the event writer has
+committed it and the alarm service has stored what it decided (both hold the
+receipt). Device events carry a key (``seq@device ts``) so one delivered again is
+stored once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +22,7 @@ import aiomqtt
 
 from devices.clock import Clock
 from devices.contract import (
+    SAFETY_EVENTS,
     Ack,
     Channel,
     ContractError,
@@ -33,16 +39,24 @@ from devices.contract import (
 
 from .command_bus import CommandBus
 from .event_bus import EventBus
+from .receipts import Receipt, detached
 from .store import EventRecord
 from .twins import Reachability, Twin, TwinRegistry
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[EventRecord], None]
+#: the event writer's ``put``: queue a record; the receipt is held until it is committed
+EventSink = Callable[[EventRecord, Receipt | None], None]
 
 
 #: events remembered per device to recognise one sent again
 RECENT_EVENTS = 64
+
+
+def event_key(event: Event) -> str:
+    """What makes a device's event unique: its ``seq`` and its own timestamp (a seq
+    alone starts again when a device is reset)."""
+    return f"{event.seq}@{event.ts.isoformat()}"
 
 
 class DroppedMessages:
@@ -83,6 +97,8 @@ class DeviceRateLimit:
     """
 
     def __init__(self, per_s: float = 20.0, burst: float = 100.0) -> None:
+        """``per_s`` 0 turns the limit off. Safety events are never limited
+        (:data:`devices.contract.SAFETY_EVENTS`); acks and availability neither."""
         self.per_s = per_s
         self.burst = burst
         self._buckets: dict[str, tuple[float, float]] = {}  # device -> (tokens, at)
@@ -136,13 +152,17 @@ class DeviceReports:
         self.dropped = DroppedMessages(bus)
         self.rate_limit = rate_limit or DeviceRateLimit()
         self.received = 0
-        #: the last events of each device (seq, device ts): a device sends the events of
-        #: its last seconds again after a lost connection (devices/firmware/link.py)
-        self._recent_events: dict[str, deque[tuple[int, str]]] = {}
+        #: the last events of each device by key, with the receipt of their first
+        #: delivery: a device sends the events of its last seconds again after a lost
+        #: connection (devices/firmware/link.py), a screen repeats a help press until
+        #: it is confirmed
+        self._recent_events: dict[str, dict[str, Receipt]] = {}
         self.fire: FireSignal | None = None
 
-    def __call__(self, message: aiomqtt.Message) -> None:
+    def __call__(self, message: aiomqtt.Message, receipt: Receipt | None = None) -> None:
+        """Handle one message; what must be durable takes a hold on ``receipt``."""
         self.received += 1
+        receipt = receipt or detached()
         topic = str(message.topic)
         payload = message.payload
         if not isinstance(payload, (bytes, bytearray)):
@@ -152,24 +172,39 @@ class DeviceReports:
             if parsed.site != self.site:
                 raise ContractError("other_site", f"site {parsed.site}")
             if parsed.kind is TopicKind.FIRE:
-                self._on_fire(payload)
+                self._on_fire(payload, receipt)
                 return
             if parsed.kind is not TopicKind.DEVICE or parsed.device is None:
                 return
             twin = self.twins.get(parsed.device)
             if twin is None:
                 raise ContractError("unknown_device", f"{parsed.device} is not in the site file")
-            if parsed.channel not in UNLIMITED_CHANNELS and not self.rate_limit.allow(
+            limited = parsed.channel not in UNLIMITED_CHANNELS and not self.rate_limit.allow(
                 twin.id, time.monotonic()
-            ):
+            )
+            if limited and parsed.channel is not Channel.EVENT:  # events: see their type
                 raise ContractError("rate_limited", f"{twin.id} is over its message rate")
-            self._on_device(twin, parsed.channel, payload, retained=bool(message.retain))
+            self._on_device(
+                twin,
+                parsed.channel,
+                payload,
+                retained=bool(message.retain),
+                receipt=receipt,
+                limited=limited,
+            )
         except ContractError as exc:
             self.dropped.drop(exc.reason, topic, exc.message)
 
     def _on_device(
-        self, twin: Twin, channel: Channel | None, payload: bytes, retained: bool
+        self,
+        twin: Twin,
+        channel: Channel | None,
+        payload: bytes,
+        retained: bool,
+        receipt: Receipt | None = None,
+        limited: bool = False,
     ) -> None:
+        receipt = receipt or detached()
         now = self.clock.now()
         if channel is Channel.STATE:
             if not payload:
@@ -186,45 +221,79 @@ class DeviceReports:
             if self.twins.apply_availability(twin, decode_availability(payload), now):
                 self._publish_twin(twin)
                 if was is not Reachability.UNKNOWN or twin.reachability is Reachability.OFFLINE:
-                    self._record(twin.id, twin.reachability.value, {"was": was.value})
+                    self._record(twin.id, twin.reachability.value, {"was": was.value}, receipt)
         elif channel is Channel.META:
             if payload and self.twins.apply_meta(twin, decode(Meta, payload), now):
                 self._publish_twin(twin)
         elif channel is Channel.EVENT:
             event = decode(Event, payload)
+            if limited and event.type not in SAFETY_EVENTS:
+                raise ContractError("rate_limited", f"{twin.id} is over its message rate")
             if event.type not in spec_for(twin.type).events:
                 raise ContractError("unknown_event", f"{twin.type.value} has no event {event.type}")
-            key = (event.seq, event.ts.isoformat())
-            recent = self._recent_events.setdefault(twin.id, deque(maxlen=RECENT_EVENTS))
-            if key in recent:
-                log.debug("%s: event seq %d again (resent after a lost link)", twin.id, event.seq)
+            key = event_key(event)
+            recent = self._recent_events.setdefault(twin.id, {})
+            first = recent.get(key)
+            if first is not None:
+                # sent again (a lost link, a repeated help press): acknowledged once the
+                # first delivery's work is durable; a help press is confirmed again
+                log.debug("%s: event seq %d again (%s)", twin.id, event.seq, key)
+                receipt.wait_for(first)
+                if event.type in SAFETY_EVENTS:
+                    self.bus.publish("event", self._event_data(twin.id, event, key), receipt)
                 return
-            recent.append(key)
-            details = {**event.details(), "device_ts": event.ts.isoformat(), "seq": event.seq}
-            self._record(twin.id, event.type, details)
+            recent[key] = receipt
+            if len(recent) > RECENT_EVENTS:
+                del recent[next(iter(recent))]
+            self._record(twin.id, event.type, self._event_details(event), receipt, key=key)
         elif channel is Channel.ACK:
             self.commands.resolve(twin.id, decode(Ack, payload))
         # cmd and schedule are the controller's own publications: nothing to do.
 
-    def _on_fire(self, payload: bytes) -> None:
+    @staticmethod
+    def _event_details(event: Event) -> dict[str, Any]:
+        return {**event.details(), "device_ts": event.ts.isoformat(), "seq": event.seq}
+
+    def _event_data(self, device: str, event: Event, key: str) -> dict[str, Any]:
+        """The bus ``event`` of a device event delivered again (not stored again)."""
+        return {
+            "ts": self.clock.now().isoformat(),
+            "device": device,
+            "type": event.type,
+            "details": self._event_details(event),
+            "key": key,
+            "again": True,
+        }
+
+    def _on_fire(self, payload: bytes, receipt: Receipt) -> None:
         if not payload:
             return
         signal = decode(FireSignal, payload)
         previous, self.fire = self.fire, signal
         if previous is None or previous.state != signal.state:
-            self._record("site", f"fire_{signal.state}", {"ts": signal.ts.isoformat()})
-            self.bus.publish("fire", {"state": signal.state, "ts": signal.ts.isoformat()})
+            self._record("site", f"fire_{signal.state}", {"ts": signal.ts.isoformat()}, receipt)
+            self.bus.publish("fire", {"state": signal.state, "ts": signal.ts.isoformat()}, receipt)
 
     def _publish_twin(self, twin: Twin) -> None:
         self.bus.publish("twin", twin.to_dict())
 
-    def _record(self, device: str, type_: str, details: dict[str, Any]) -> None:
-        record = EventRecord(ts=self.clock.now(), device=device, type=type_, details=details)
-        self.store_event(record)
-        self.bus.publish(
-            "event",
-            {"ts": record.ts.isoformat(), "device": device, "type": type_, "details": details},
+    def _record(
+        self,
+        device: str,
+        type_: str,
+        details: dict[str, Any],
+        receipt: Receipt | None = None,
+        *,
+        key: str | None = None,
+    ) -> None:
+        record = EventRecord(
+            ts=self.clock.now(), device=device, type=type_, details=details, key=key
         )
+        self.store_event(record, receipt)
+        data = {"ts": record.ts.isoformat(), "device": device, "type": type_, "details": details}
+        if key is not None:
+            data["key"] = key
+        self.bus.publish("event", data, receipt)
 
     def check_stale(self) -> list[Twin]:
         """Mark silent devices stale and announce each."""

@@ -13,15 +13,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .receipts import Receipt
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class BusMessage:
-    """One thing that happened: ``kind`` is twin, event, command or alarm."""
+    """One thing that happened: ``kind`` is twin, event, command or alarm. ``receipt``:
+    the broker message it came from, for a subscriber that must make it durable."""
 
     kind: str
     data: dict[str, Any]
+    receipt: Receipt | None = None
 
 
 @dataclass(eq=False)
@@ -31,6 +35,9 @@ class Subscription:
     queue: asyncio.Queue[BusMessage]
     kinds: frozenset[str] | None = None
     dropped: int = 0
+    #: takes a hold on each message's receipt (an unbounded subscriber that makes what
+    #: it reads durable: the alarm service); it must ``release`` each one
+    holds_receipts: bool = False
     _bus: EventBus | None = field(default=None, repr=False)
 
     def __aiter__(self) -> AsyncIterator[BusMessage]:
@@ -79,20 +86,36 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
 
     def subscribe(
-        self, kinds: set[str] | None = None, *, queue_size: int | None = None
+        self,
+        kinds: set[str] | None = None,
+        *,
+        queue_size: int | None = None,
+        holds_receipts: bool = False,
     ) -> Subscription:
         """A new subscription to ``kinds`` (all kinds when None). ``queue_size=0`` is
-        unbounded: for a listener that must never lose a message (the alarms)."""
+        unbounded: for a listener that must never lose a message (the alarms), which
+        may also hold the messages' receipts (``holds_receipts``)."""
         size = self._queue_size if queue_size is None else queue_size
-        sub = Subscription(asyncio.Queue(size), frozenset(kinds) if kinds else None, _bus=self)
+        if holds_receipts and size != 0:
+            raise ValueError("only an unbounded subscription can hold receipts")
+        sub = Subscription(
+            asyncio.Queue(size),
+            frozenset(kinds) if kinds else None,
+            holds_receipts=holds_receipts,
+            _bus=self,
+        )
         self._subscribers.add(sub)
         return sub
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
-        msg = BusMessage(kind, data)
+    def publish(self, kind: str, data: dict[str, Any], receipt: Receipt | None = None) -> None:
+        """Hand ``data`` to every subscriber of ``kind``; those that hold receipts take
+        a hold on ``receipt``."""
+        msg = BusMessage(kind, data, receipt)
         for sub in self._subscribers:
             if sub.kinds is not None and kind not in sub.kinds:
                 continue
+            if receipt is not None and sub.holds_receipts:
+                receipt.hold()
             if sub.queue.full():
                 sub.queue.get_nowait()
                 sub.dropped += 1

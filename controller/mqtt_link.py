@@ -4,6 +4,10 @@ A persistent session (clean_session=False, fixed client id) so QoS 1 events that
 arrive while the controller is away are queued by the broker; a retained ``offline``
 last will on ``controller/availability``; reconnects with capped, jittered backoff and
 resubscribes, which also replays every retained meta/availability/state (resync).
+
+Messages are acknowledged by hand (paho's manual ack): the handler gets each message
+with a :class:`~controller.receipts.Receipt` and the PUBACK leaves once everything
+that took a hold on it is durable (controller/receipts.py).
 """
 
 from __future__ import annotations
@@ -12,14 +16,20 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 
 import aiomqtt
 
 from config.credentials import MqttLogin
 from devices.contract import Availability, Channel, SiteTopics
-from devices.mqtt import QOS, BrokerAddress, MessageHandler, make_client, reraise_swallowed_cancel
+from devices.mqtt import QOS, BrokerAddress, make_client, paho_of, reraise_swallowed_cancel
+
+from .receipts import Connection, Receipt
 
 log = logging.getLogger(__name__)
+
+#: the controller's message handler: a message and the receipt its work holds
+ReportHandler = Callable[[aiomqtt.Message, Receipt], None]
 
 
 class NotConnected(RuntimeError):
@@ -34,7 +44,7 @@ class MqttLink:
         broker: BrokerAddress,
         topics: SiteTopics,
         login: MqttLogin | None,
-        handler: MessageHandler,
+        handler: ReportHandler,
         *,
         identifier: str | None = None,
         backoff_max_s: float = 5.0,
@@ -52,6 +62,8 @@ class MqttLink:
         self.connects = 0
         self._connect_change = asyncio.Condition()
         self._client: aiomqtt.Client | None = None
+        #: the receipts of the current connection (none acknowledged before connect)
+        self.receipts = Connection(None)
         self._background: set[asyncio.Task[None]] = set()
 
     def subscriptions(self) -> list[str]:
@@ -88,7 +100,10 @@ class MqttLink:
                 persistent=True,
                 max_inflight=1000,
                 on_message=self._dispatch,  # handled as paho delivers them
+                manual_ack=True,  # PUBACK once what a message carried is durable
             )
+            self.receipts.close()
+            self.receipts = Connection(paho_of(client))
             # A fan-out (fire drill: 5,000 commands) has thousands of publishes
             # awaiting their PUBACK by design; aiomqtt's default logs a warning for
             # each one above 10, which cost ~10 % of the fan-out's CPU.
@@ -131,6 +146,7 @@ class MqttLink:
                 )
             finally:
                 self.connected.clear()
+                self.receipts.close()
                 self._client = None
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, self.backoff_max_s)
@@ -143,15 +159,18 @@ class MqttLink:
             )
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
-        # a plain comparison: Topic.matches builds and checks a wildcard per call
-        # (6 % of the ingest CPU)
-        if message.topic.value == self.topics.controller_availability:
-            self._keep_site_online(message)
-            return
+        receipt = self.receipts.receive(message.mid, message.qos)
         try:
-            self.handler(message)
+            # a plain comparison: Topic.matches builds and checks a wildcard per call
+            # (6 % of the ingest CPU)
+            if message.topic.value == self.topics.controller_availability:
+                self._keep_site_online(message)
+                return
+            self.handler(message, receipt)
         except Exception:  # a bad message must never stop the link
             log.exception("handler failed on %s", message.topic)
+        finally:
+            receipt.release()  # the handler's own hold
 
     def _keep_site_online(self, message: aiomqtt.Message) -> None:
         """Another controller of the site (a scale-out peer, or one started by mistake)

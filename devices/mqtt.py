@@ -184,10 +184,13 @@ def make_client(
     max_inflight: int = 100,
     tls_context: ssl.SSLContext | None = None,
     on_message: MessageHandler | None = None,
+    manual_ack: bool = False,
 ) -> aiomqtt.Client:
     """An aiomqtt client configured the Tryggbo way (not yet connected). With
     ``on_message`` each incoming message is handed to it directly
-    (:func:`dispatching_queue`) rather than read from ``client.messages``."""
+    (:func:`dispatching_queue`) rather than read from ``client.messages``. With
+    ``manual_ack`` no PUBACK leaves until the paho client (:func:`paho_of`) acks the message
+    (controller/receipts.py: once what it carried is durable)."""
     if broker.tls and tls_context is None:
         tls_context = broker.tls_context()
     client = aiomqtt.Client(
@@ -208,4 +211,11 @@ def make_client(
     )
     if on_message is not None:
         read_every_ready_packet(client)
+    if manual_ack:
+        client._client.manual_ack_set(True)
     return client
+
+
+def paho_of(client: aiomqtt.Client) -> mqtt.Client:
+    """The paho client an aiomqtt client drives (for ``ack`` with manual acknowledgement)."""
+    return client._client

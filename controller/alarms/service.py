@@ -21,6 +21,13 @@ and every open alarm about once a second. All times come from the injected clock
   store fails when an alarm is raised, the alarm is published anyway (``id: null``,
   ``stored: false``) and storing is retried every tick; ``store_failing`` says why.
 - Staff actions (:meth:`act`) write their activity-log line in the same transaction.
+- Acknowledged means stored: the service holds the receipt of each device message it
+  reads (controller/receipts.py) until what it decided is stored; a message whose
+  handling failed on the store is handled again every tick until it succeeds. A
+  device event counts once per event key (kept in the alarm's ``event_keys``), so
+  one delivered again after a crash does not count the alarm up.
+- A help press is confirmed to its screen (``confirm``, with its ``press_id``) once
+  its alarm is stored; the screen repeats the press until then.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from config.site import Site
 from devices.clock import Clock
 
 from ..event_bus import BusMessage, EventBus, latest_twins
+from ..receipts import Receipt
 from ..store import ActivityRecord, Store, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
 from ..twins import Twin, TwinRegistry
@@ -58,6 +66,10 @@ _TWIN_KINDS = (AlarmKind.OFFLINE, AlarmKind.UNKNOWN_STATE, AlarmKind.JAMMED, Ala
 BUS_KINDS = {"twin", "event", "fire"}
 #: every twin is judged at least this often (ticks), whatever changed
 FULL_SWEEP_TICKS = 60
+#: event keys remembered per alarm (a repeat of one of them is not counted again)
+EVENT_KEYS_KEPT = 32
+#: ``confirm(device, press_id, alarm)``: tell a screen its help press is stored
+Confirm = Callable[[str, str, dict[str, Any]], None]
 
 
 class AlarmService:
@@ -73,6 +85,7 @@ class AlarmService:
         clock: Clock,
         connected: Callable[[], bool] | None = None,
         tick_s: float = 1.0,
+        confirm: Confirm | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -94,6 +107,14 @@ class AlarmService:
         self._was_connected: bool | None = None
         #: each twin's revision when it was last judged
         self._judged: dict[str, int] = {}
+        self.confirm = confirm
+        #: bus messages whose handling failed on the store: handled again each tick
+        self._retry: list[BusMessage] = []
+        #: receipts and events waiting for an unsaved alarm to be stored
+        self._unsaved_receipts: dict[Key, list[Receipt]] = {}
+        self._unsaved_events: dict[Key, list[dict[str, Any]]] = {}
+        #: the receipt of the message being handled
+        self._receipt: Receipt | None = None
 
     @property
     def store_failing(self) -> str | None:
@@ -118,7 +139,8 @@ class AlarmService:
     async def run(self) -> None:
         """Load active alarms, then handle bus messages and tick until cancelled."""
         loop = asyncio.get_running_loop()
-        with self.bus.subscribe(BUS_KINDS, queue_size=0) as sub:  # subscribe before any await
+        # subscribe before any await
+        with self.bus.subscribe(BUS_KINDS, queue_size=0, holds_receipts=True) as sub:
             await self.load()
             next_tick = loop.time()
             while True:
@@ -130,7 +152,7 @@ class AlarmService:
                     # (the rules read the twin registry: a device's last twin message
                     # of the batch stands for the earlier ones)
                     for msg in latest_twins([first, *sub.drain()]):
-                        await self._guarded(self.handle(msg), f"handle {msg.kind}")
+                        await self._handle_held(msg)
                 if loop.time() >= next_tick:
                     await self._guarded(self.tick(), "tick")
                     next_tick = loop.time() + self.tick_s
@@ -166,6 +188,24 @@ class AlarmService:
         except Exception:
             log.exception("alarms: %s failed", what)
 
+    async def _handle_held(self, msg: BusMessage) -> None:
+        """Handle a message, then release its receipt; on a store failure keep it (and
+        its receipt) to be handled again by the next tick."""
+        self._receipt = msg.receipt
+        try:
+            await self.handle(msg)
+        except StoreError as exc:
+            self._store_error = str(exc)
+            log.error("alarms: cannot handle %s yet (retrying): %s", msg.kind, exc)
+            self._retry.append(msg)
+            return
+        except Exception:
+            log.exception("alarms: handle %s failed", msg.kind)
+        finally:
+            self._receipt = None
+        if msg.receipt is not None:
+            msg.receipt.release()
+
     async def handle(self, msg: BusMessage) -> None:
         """Apply one bus message to the rules."""
         async with self._lock:
@@ -177,7 +217,7 @@ class AlarmService:
                 if candidate.kind in CONDITION_KINDS:
                     await self._condition_seen(candidate, now)
                 else:
-                    await self._raise(candidate, now)
+                    await self._raise(candidate, now, event=msg.data)
             elif msg.kind == "twin":
                 twin = self.twins.get(str(msg.data.get("id")))
                 if twin is not None:
@@ -200,6 +240,9 @@ class AlarmService:
         :data:`FULL_SWEEP_TICKS` ticks. Judging all 10,000 twins every second cost
         ~15 % of a core.
         """
+        retry, self._retry = self._retry, []
+        for msg in retry:
+            await self._handle_held(msg)
         async with self._lock:
             now = self.clock.now()
             for key, pending in list(self._unsaved.items()):
@@ -293,23 +336,42 @@ class AlarmService:
 
     # ------------------------------------------------------------------ raising
 
-    async def _raise(self, candidate: rules.AlarmCandidate, now: datetime) -> None:
+    async def _raise(
+        self,
+        candidate: rules.AlarmCandidate,
+        now: datetime,
+        event: dict[str, Any] | None = None,
+    ) -> None:
         key = alarm_key(candidate.kind, candidate.device)
         alarm = self._active.get(key)
+        event_key = event.get("key") if event else None
         if alarm is not None:
+            seen = list(alarm.details.get("event_keys") or [])
+            if event_key is not None and event_key in seen:
+                self._confirmed(alarm, event)  # delivered again: counted already
+                return
             details = {
                 **alarm.details,
                 "count": int(alarm.details.get("count", 1)) + 1,
                 "last_at": now.isoformat(),
                 "cleared_at": None,
             }
+            if event_key is not None:
+                details["event_keys"] = [*seen, event_key][-EVENT_KEYS_KEPT:]
             if await self._update(key, alarm, {"details": details}, "repeated"):
+                self._confirmed(self._active[key], event)
                 return
             # it was closed elsewhere meanwhile: raise a new one
+        keys = [event_key] if event_key is not None else []
         pending = self._unsaved.get(key)
         if pending is not None:
+            seen = list(pending.details.get("event_keys") or [])
+            if event_key is not None and event_key in seen:
+                self._wait_for_store(key, event)
+                return
             count = int(pending.details.get("count", 1)) + 1
-            pending = replace(pending, details={**pending.details, "count": count})
+            details = {**pending.details, "count": count, "event_keys": [*seen, *keys]}
+            pending = replace(pending, details=details)
         else:
             pending = AlarmRecord(
                 kind=candidate.kind.value,
@@ -317,11 +379,31 @@ class AlarmService:
                 device=candidate.device,
                 state=AlarmState.OPEN.value,
                 raised_at=now,
-                details={**candidate.details, "count": 1},
+                details={**candidate.details, "count": 1, **({"event_keys": keys} if keys else {})},
             )
-        await self._store_new(key, pending, announce=True)
+        if await self._store_new(key, pending, announce=True):
+            self._confirmed(self._active[key], event)
+        else:
+            self._wait_for_store(key, event)
 
-    async def _store_new(self, key: Key, pending: AlarmRecord, *, announce: bool) -> None:
+    def _wait_for_store(self, key: Key, event: dict[str, Any] | None) -> None:
+        """The message being handled is done only when the unsaved alarm ``key`` is
+        stored (its receipt is held until then; the confirmation waits too)."""
+        if self._receipt is not None:
+            self._unsaved_receipts.setdefault(key, []).append(self._receipt.hold())
+        if event is not None:
+            self._unsaved_events.setdefault(key, []).append(event)
+
+    def _confirmed(self, alarm: AlarmRecord, event: dict[str, Any] | None) -> None:
+        """Tell the screen its help press is stored (the press id is in the event)."""
+        if self.confirm is None or event is None or alarm.device is None:
+            return
+        press_id = (event.get("details") or {}).get("press_id")
+        if isinstance(press_id, str) and event.get("type") == "help_pressed":
+            self.confirm(alarm.device, press_id, self.to_json(alarm))
+
+    async def _store_new(self, key: Key, pending: AlarmRecord, *, announce: bool) -> bool:
+        """Store a new alarm; False if the store failed (kept unsaved, retried)."""
         try:
             stored = await self.store.add_alarm(pending)
         except StoreError as exc:
@@ -330,11 +412,16 @@ class AlarmService:
             if announce:  # ring anyway: the alarm must not wait for the database
                 log.error("%s alarm for %s NOT STORED (retrying): %s", pending.kind, key[0], exc)
                 self._push(pending, "raised", stored=False)
-            return
+            return False
         self._unsaved.pop(key, None)
         self._active[key] = stored
         log.warning("alarm %s raised: %s %s", stored.id, stored.kind, stored.device or "site")
         self._push(stored, "raised")
+        for event in self._unsaved_events.pop(key, []):
+            self._confirmed(stored, event)
+        for receipt in self._unsaved_receipts.pop(key, []):
+            receipt.release()
+        return True
 
     async def _update(
         self, key: Key, alarm: AlarmRecord, changes: dict[str, Any], change: str

@@ -12,10 +12,10 @@ broker lets one connection hold a client id).
 
 Help presses are never lost silently: each press has an id the page repeats until it
 is confirmed; the firmware publishes ``help_pressed`` (QoS 1, kept in the outbox while
-disconnected) with that ``press_id``; the page is told "staff have been called" only
-when the controller's alarm service has pushed the help alarm for this screen after it
-saw that press's event; unconfirmed presses are published again every
-:data:`REPUBLISH_S`.
+disconnected) with that ``press_id`` and repeats it until a controller confirms it on
+the screen's ``confirm`` topic, which the alarm service does once the alarm is stored
+(devices/firmware/screen.py). The page is told "staff have been called" only on that
+confirmation, whichever controller instance stored the alarm.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 from config.credentials import SiteCredentials
 from config.site import Apartment, Site
 from devices.clock import Clock
-from devices.contract import DeviceType
+from devices.contract import DeviceType, HelpConfirmed
 from devices.firmware.base import AfterAck
 from devices.firmware.screen import SimulatedScreen
 from devices.mqtt import BrokerAddress
@@ -39,7 +39,6 @@ from ..event_bus import EventBus
 
 log = logging.getLogger(__name__)
 
-REPUBLISH_S = 5.0
 #: A screen's firmware keeps running this long after its last page closed (a reload).
 LINGER_S = 10.0
 
@@ -63,10 +62,6 @@ class PageScreen(SimulatedScreen):
             self.caller = str(args.get("caller") or "")
         return await super()._cmd_ring(args)
 
-    def press_help_with_id(self, press_id: str) -> None:
-        self._wake()
-        self._event("help_pressed", press_id=press_id)
-
     def view(self) -> dict[str, Any]:
         """What the page draws."""
         fields = self._fields()
@@ -78,10 +73,7 @@ class _Running:
     device: PageScreen
     task: asyncio.Task[None]
     pages: set[Send] = field(default_factory=set)
-    #: press id -> monotonic time of the last publish
-    pending: dict[str, float] = field(default_factory=dict)
-    #: presses whose event the controller has received (awaiting the alarm push)
-    received: set[str] = field(default_factory=set)
+    #: presses a controller confirmed (stored as an alarm)
     confirmed: set[str] = field(default_factory=set)
     stopper: asyncio.TimerHandle | None = None
 
@@ -132,6 +124,7 @@ class ScreenBridge:
             running = _Running(device, task)
             self._running[device_id] = running
             device.on_change = lambda: self._broadcast(device_id, self.state_message(device_id))
+            device.on_help_confirmed = lambda done: self._on_confirmed(device_id, done)
             log.info("screen %s: page attached, firmware started", device_id)
         if running.stopper is not None:
             running.stopper.cancel()
@@ -199,38 +192,36 @@ class ScreenBridge:
         if running is None:
             return
         if press_id in running.confirmed:
-            send_to = self._help_confirmation(device_id, [press_id])
-            self._broadcast(device_id, send_to)
+            self._broadcast(device_id, self._help_confirmation(device_id, [press_id]))
             return
-        now = self.clock.monotonic()
-        last = running.pending.get(press_id)
-        if last is None or now - last >= REPUBLISH_S:
-            running.pending[press_id] = now
-            running.device.press_help_with_id(press_id)
+        running.device.press_help(press_id)  # the firmware repeats it until confirmed
+
+    def _on_confirmed(self, device_id: str, done: HelpConfirmed) -> None:
+        """A controller confirmed a help press of this screen: tell its pages."""
+        running = self._running.get(device_id)
+        if running is None:
+            return
+        running.confirmed.add(done.press_id)
+        alarm = self._help_alarm.get(device_id, {})
+        if alarm.get("id") != done.alarm_id:  # this instance has not seen the alarm yet
+            alarm = {"id": done.alarm_id, "state": done.alarm_state}
+            self._help_alarm[device_id] = alarm
+        self._broadcast(device_id, self._help_confirmation(device_id, [done.press_id]))
 
     def _help_confirmation(self, device_id: str, presses: list[str]) -> dict[str, Any]:
         alarm = self._help_alarm.get(device_id, {})
         return {"type": "help_confirmed", "presses": presses, **_help_status(alarm)}
 
     async def run(self) -> None:
-        """Watch the controller's events and alarms for the screens' help presses;
-        republish presses not yet confirmed."""
-        with self.bus.subscribe({"event", "alarm"}, queue_size=0) as sub:
+        """Watch the controller's help alarms and tell the screens' pages how theirs go
+        (taken, staff on site, closed)."""
+        with self.bus.subscribe({"alarm"}, queue_size=0) as sub:
             while True:
-                try:
-                    msg = await sub.get(timeout=1.0)
-                except TimeoutError:
-                    self._republish()
-                    continue
+                msg = await sub.get()
                 data = msg.data
                 device_id = data.get("device")
-                if msg.kind == "alarm" and data.get("kind") == "help" and device_id:
+                if data.get("kind") == "help" and device_id:
                     self._on_help_alarm(device_id, await self._with_names(data))
-                elif msg.kind == "event" and data.get("type") == "help_pressed":
-                    running = self._running.get(device_id or "")
-                    press_id = (data.get("details") or {}).get("press_id")
-                    if running is not None and press_id in running.pending:
-                        running.received.add(press_id)
 
     async def _with_names(self, alarm: dict[str, Any]) -> dict[str, Any]:
         """The alarm with the display names of the staff who took it (for the screen)."""
@@ -245,31 +236,8 @@ class ScreenBridge:
 
     def _on_help_alarm(self, device_id: str, alarm: dict[str, Any]) -> None:
         self._help_alarm[device_id] = alarm
-        running = self._running.get(device_id)
-        if running is None:
-            return
-        if alarm.get("change") in ("raised", "repeated") and running.received:
-            presses = sorted(running.received)
-            for press in presses:
-                running.pending.pop(press, None)
-                running.confirmed.add(press)
-            running.received.clear()
-            self._broadcast(device_id, self._help_confirmation(device_id, presses))
-        else:
-            self._broadcast(device_id, {"type": "help_status", **_help_status(alarm)})
-
-    def _republish(self) -> None:
-        now = self.clock.monotonic()
-        for running in self._running.values():
-            for press_id, last in list(running.pending.items()):
-                if press_id not in running.received and now - last >= REPUBLISH_S:
-                    log.warning(
-                        "%s: help press %s not confirmed: sent again",
-                        running.device.device_id,
-                        press_id,
-                    )
-                    running.pending[press_id] = now
-                    running.device.press_help_with_id(press_id)
+        # a page waiting for its own press ignores this: it waits for the confirmation
+        self._broadcast(device_id, {"type": "help_status", **_help_status(alarm)})
 
 
 def _help_status(alarm: dict[str, Any]) -> dict[str, Any]:

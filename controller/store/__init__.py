@@ -1,6 +1,13 @@
 """Persistent state: events, the append-only audit log, API tokens (SQLite or PostgreSQL)."""
 
-from .records import ActivityRecord, ApiToken, AuditKind, AuditRecord, EventRecord
+from .records import (
+    ActivityRecord,
+    ApiToken,
+    AuditKind,
+    AuditRecord,
+    EventRecord,
+    SetAsideEvent,
+)
 from .repository import Store, StoreError
 from .sql import SqlStore, open_store
 
@@ -10,6 +17,7 @@ __all__ = [
     "AuditKind",
     "AuditRecord",
     "EventRecord",
+    "SetAsideEvent",
     "SqlStore",
     "Store",
     "StoreError",

@@ -24,6 +24,18 @@ class EventRecord:
     type: str
     details: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+    #: a device event's own key (``seq@device ts``); None for the controller's events
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetAsideEvent:
+    """An event the store refused (a value it cannot hold), kept with the reason."""
+
+    set_aside_at: datetime
+    event: EventRecord
+    reason: str
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

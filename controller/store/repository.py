@@ -13,6 +13,7 @@ from .records import (
     AuditRecord,
     EventRecord,
     SessionRecord,
+    SetAsideEvent,
     UserChanges,
     UserRecord,
 )
@@ -187,7 +188,14 @@ class Store(PeopleStore, AlarmStore, ScheduleStore, LeaseStore, PlanStore, Proto
     async def close(self) -> None: ...
 
     async def add_events(self, events: Sequence[EventRecord]) -> None:
-        """Append events (one transaction)."""
+        """Append events (one transaction); one whose device and key are stored is
+        skipped."""
+
+    async def set_aside_event(self, record: SetAsideEvent) -> None:
+        """Keep an event the store refused, with the reason."""
+
+    async def set_aside_events(self, *, limit: int = 100) -> list[SetAsideEvent]:
+        """The events the store refused, newest first."""
 
     async def recent_events(
         self, *, limit: int = 100, device: str | None = None, before_id: int | None = None
@@ -197,10 +205,14 @@ class Store(PeopleStore, AlarmStore, ScheduleStore, LeaseStore, PlanStore, Proto
     async def append_audit(self, record: AuditRecord) -> int:
         """Append one audit line; returns its id. Audit lines are never changed."""
 
-    def append_audit_later(self, record: AuditRecord) -> None:
-        """Append an audit line without waiting for its commit (failures are logged);
-        reads of the audit log see it. For lines that may follow their action (a
-        command's ``resolved`` line), never for the line that must precede it."""
+    async def append_audit_kept(self, record: AuditRecord) -> int:
+        """Append an audit line of what has already happened (a command's ``resolved``
+        line); returns its id once committed. A failed commit is retried until the line
+        is written, never reported to the caller."""
+
+    @property
+    def audit_unwritten(self) -> str | None:
+        """Why audit lines wait to be written (they are retried), or None."""
 
     async def audit(
         self,

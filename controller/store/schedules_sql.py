@@ -11,8 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema as t
 from .access import SqlAccess
@@ -43,12 +41,6 @@ def _firing(row: sa.RowMapping) -> FiringRecord:
     )
 
 
-def _insert_ignore(conn: AsyncConnection, table: sa.Table) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 class ScheduleMixin(SqlAccess):
     # -- schedules -----------------------------------------------------------------------
 
@@ -65,7 +57,7 @@ class ScheduleMixin(SqlAccess):
             "deleted_at": None,
         }
         async with self._write(f"add schedule {record.id}") as conn:
-            result = await conn.execute(_insert_ignore(conn, t.schedules), row)
+            result = await conn.execute(t.insert_ignore(conn, t.schedules), row)
             return result.rowcount > 0
 
     async def update_schedule(
@@ -137,7 +129,7 @@ class ScheduleMixin(SqlAccess):
             "details": {},
         }
         async with self._write(f"claim firing {schedule_id}@{due_at.isoformat()}") as conn:
-            result = await conn.execute(_insert_ignore(conn, t.firings), row)
+            result = await conn.execute(t.insert_ignore(conn, t.firings), row)
             return result.rowcount > 0
 
     async def finish_firing(

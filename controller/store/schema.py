@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -64,8 +65,25 @@ events = sa.Table(
     sa.Column("device", sa.String(), nullable=False),
     sa.Column("type", sa.String(), nullable=False),
     sa.Column("details", Json, nullable=False),
+    #: a device event's own key (``seq@device ts``): delivered again, stored once
+    sa.Column("key", sa.String(), nullable=True),
     sa.Index("ix_events_device_id", "device", "id"),
+    sa.Index("ux_events_device_key", "device", "key", unique=True),
     sqlite_autoincrement=True,
+)
+
+#: events the store refused (a value the database cannot hold), kept for an admin
+set_aside_events = sa.Table(
+    "set_aside_events",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("set_aside_at", UtcDateTime(), nullable=False),
+    sa.Column("ts", UtcDateTime(), nullable=False),
+    sa.Column("device", sa.String(), nullable=False),
+    sa.Column("type", sa.String(), nullable=False),
+    sa.Column("key", sa.String(), nullable=True),
+    sa.Column("details", sa.Text(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
 )
 
 audit = sa.Table(
@@ -236,3 +254,9 @@ leases = sa.Table(
     sa.Column("holder", sa.String(), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
+
+
+def insert_ignore(conn: AsyncConnection | Connection, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()

@@ -80,6 +80,9 @@ COMMON_ACTIONS: Mapping[str, type[Args]] = {
     "update_firmware": FirmwareArgs,
 }
 COMMON_EVENTS = frozenset({"booted", "update_failed", "updated"})
+#: Events that report danger (a help press, a door forced, a jammed lock, a door
+#: unlocked by the fire signal): never rate-limited, never dropped for volume.
+SAFETY_EVENTS = frozenset({"help_pressed", "tamper", "jammed", "fire_unlocked"})
 
 
 @dataclass(frozen=True)

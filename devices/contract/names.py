@@ -36,6 +36,8 @@ class Channel(StrEnum):
     CMD = "cmd"
     ACK = "ack"
     SCHEDULE = "schedule"
+    #: the controller confirms a screen's help press once its alarm is stored
+    CONFIRM = "confirm"
 
 
 #: Channels a device publishes (the rest it only reads).
