@@ -1,9 +1,15 @@
 """The Home Assistant bridge: one MQTT connection to Home Assistant's broker.
 
 Out: retained discovery configs, each device's state and availability (on every
-twin change), and the bridge's own availability (``offline`` as its last will).
+twin change), and the bridge's own availability: ``online`` only while the controller's
+own link to the site's broker is up too (a lost link shows as ``offline`` within
+:data:`LINK_POLL_S` of the link noticing it), ``offline`` as its last will.
 In: commands on the ``.../set`` and ``.../set_position`` topics, which go through
 the command bus exactly like an API command, never to the device directly:
+
+- First the contract's admission rule (:mod:`devices.contract.admission`, the same
+  as the devices'): a retained command, which the broker replays on every reconnect
+  and restart, is refused and never executed; an empty or oversized one is dropped.
 
 - Home Assistant acts as one Tryggbo user, ``user`` (default ``home-assistant``),
   created by an admin like any person (``tryggbo users add home-assistant --roles
@@ -12,6 +18,9 @@ the command bus exactly like an API command, never to the device directly:
   user may do nothing. Unlocking additionally needs ``allow_unlock``.
 - The audit records the actor (that user) and the reason ``Home Assistant``; a
   refusal is written to the activity log (action ``refused``) and nothing is sent.
+  Home Assistant sees it at once: the entity's real state is published again (its UI
+  snaps back) and the site's "Refused command" event entity fires
+  (:func:`~.discovery.refusal_message`).
 
 Home Assistant never gets a login on the site's broker, so it cannot reach a device
 around the bus. Bad payloads are logged and dropped; broker trouble is retried with
@@ -30,6 +39,8 @@ from typing import TYPE_CHECKING
 
 import aiomqtt
 
+from devices.contract import MessageAdmission, Refusal
+from devices.contract.admission import RETAINED
 from devices.mqtt import BrokerAddress, make_client, reraise_swallowed_cancel
 
 from ..auth.principal import Principal, may_command
@@ -42,6 +53,7 @@ from .discovery import (
     HaTopics,
     command_for,
     discovery_configs,
+    refusal_message,
     state_messages,
 )
 
@@ -52,6 +64,9 @@ log = logging.getLogger(__name__)
 REASON = "Home Assistant"
 #: Commands from Home Assistant in flight at once; more are dropped (logged).
 MAX_IN_FLIGHT = 32
+#: How often the bridge looks whether the controller's site link dropped (the link
+#: sets an event when it connects, none when it drops).
+LINK_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,7 @@ class HaBridge:
         self.outcomes: asyncio.Queue[HaOutcome] = asyncio.Queue(maxsize=1000)
         self._client: aiomqtt.Client | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.admission = MessageAdmission("Home Assistant bridge")
 
     async def run(self) -> None:
         """Stay connected to Home Assistant's broker until cancelled."""
@@ -120,17 +136,22 @@ class HaBridge:
             for topic in self.topics.command_filters:
                 await client.subscribe(topic, qos=1)
             await self.publish_all()
-            await client.publish(self.topics.bridge_availability, ONLINE, qos=1, retain=True)
+            site_up = await self._show_site_link(client, None)
             self.connected.set()
             log.info("Home Assistant bridge connected to %s", self.config.broker.url)
-            follower = asyncio.get_running_loop().create_task(self._follow_twins(sub))
+            loop = asyncio.get_running_loop()
+            followers = [
+                loop.create_task(self._follow_twins(sub)),
+                loop.create_task(self._follow_site_link(client, site_up)),
+            ]
             try:
                 async for message in client.messages:
                     self._on_command(message)
             finally:
-                follower.cancel()
+                for follower in followers:
+                    follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                    await follower
+                    await asyncio.gather(*followers)
                 with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                     await client.publish(
                         self.topics.bridge_availability, OFFLINE, qos=1, retain=True, timeout=2
@@ -157,6 +178,28 @@ class HaBridge:
         ).items():
             await client.publish(topic, payload, qos=1, retain=True)
 
+    async def _show_site_link(self, client: aiomqtt.Client, shown: bool | None) -> bool:
+        """Publish the bridge's availability if the site link's state is not ``shown``."""
+        up = self.ctl.link.connected.is_set()
+        if up != shown:
+            state = ONLINE if up else OFFLINE
+            await client.publish(self.topics.bridge_availability, state, qos=1, retain=True)
+            if shown is not None:
+                level = logging.INFO if up else logging.WARNING
+                log.log(level, "site broker link changed: Home Assistant sees the bridge %s", state)
+        return up
+
+    async def _follow_site_link(self, client: aiomqtt.Client, shown: bool) -> None:
+        """Keep the bridge's availability equal to the controller's site link: ``offline``
+        within :data:`LINK_POLL_S` of a drop, ``online`` as soon as it connects."""
+        link = self.ctl.link.connected
+        while True:  # a publish failing ends the task; the session reconnects
+            if shown:
+                await asyncio.sleep(LINK_POLL_S)  # a drop sets no event: look again
+            else:
+                await link.wait()
+            shown = await self._show_site_link(client, shown)
+
     async def _follow_twins(self, sub: object) -> None:
         from ..event_bus import Subscription
 
@@ -173,9 +216,10 @@ class HaBridge:
             log.warning("Home Assistant sends too many commands: %s dropped", message.topic)
             self._report(HaOutcome(parsed[0], None, "busy", "too many commands in flight"))
             return
-        payload = message.payload
-        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
-        task = asyncio.get_running_loop().create_task(self._command(*parsed, text[:200]))
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+        refusal = self.admission.check(bytes(payload), message.retain, str(message.topic))
+        text = bytes(payload[:200]).decode("utf-8", "replace")
+        task = asyncio.get_running_loop().create_task(self._command(*parsed, text, refusal))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -183,23 +227,33 @@ class HaBridge:
         with contextlib.suppress(asyncio.QueueFull):
             self.outcomes.put_nowait(outcome)
 
-    async def _command(self, device: str, entity: str, leaf: str, text: str) -> None:
+    async def _command(
+        self, device: str, entity: str, leaf: str, text: str, admission: Refusal | None
+    ) -> None:
         twin = self.ctl.twins.get(device)
         if twin is None:
             log.warning("Home Assistant command for unknown device %r dropped", device)
             self._report(HaOutcome(device, None, "bad_command", "unknown device"))
             return
+        if admission is not None and admission.reason != RETAINED:
+            self._report(HaOutcome(device, None, "bad_command", admission.reason))
+            return  # logged by the admission (rate-limited)
         try:
             action, args = command_for(twin.type.value, entity, leaf, text)
         except BadCommand as exc:
+            if admission is not None:  # retained: refused whatever it says
+                await self._refuse(device, f"{entity}/{leaf}", RETAINED, admission.detail)
+                return
             log.warning("Home Assistant command to %s dropped: %s", device, exc)
             self._report(HaOutcome(device, None, "bad_command", str(exc)))
             return
+        if admission is not None:
+            await self._refuse(device, action, RETAINED, admission.detail)
+            return
         refusal = await self._refusal(device, action)
         if refusal is not None:
-            log.warning("Home Assistant may not %s %s: %s", action, device, refusal)
-            await self._note_refusal(device, action, refusal)
-            self._report(HaOutcome(device, action, "refused", refusal))
+            log.warning("Home Assistant may not %s %s: %s", action, device, refusal[1])
+            await self._refuse(device, action, *refusal)
             return
         try:
             result = await self.ctl.commands.send(
@@ -213,22 +267,36 @@ class HaBridge:
         with contextlib.suppress(aiomqtt.MqttError):
             await self._publish_twin(device)  # HA shows the real state, not its wish
 
-    async def _refusal(self, device: str, action: str) -> str | None:
-        """Why the Home Assistant user may not send ``action`` to ``device`` (None: may)."""
+    async def _refusal(self, device: str, action: str) -> tuple[str, str] | None:
+        """``(code, why)`` the Home Assistant user may not send ``action`` to ``device``
+        (``code`` from :data:`~.discovery.REFUSAL_TYPES`), None if it may."""
         if action == "unlock" and not self.config.allow_unlock:
-            return "unlocking from Home Assistant is off (ha_allow_unlock)"
+            return "unlock_off", "unlocking from Home Assistant is off (ha_allow_unlock)"
         try:
             user = await self.ctl.store.user_by_name(self.config.user)
         except StoreError as exc:
-            return f"store unavailable: {exc}"
+            return "store_unavailable", f"store unavailable: {exc}"
         if user is None or user.disabled:
-            return f"user {self.config.user!r} does not exist or is disabled"
+            return "no_user", f"user {self.config.user!r} does not exist or is disabled"
         principal = Principal.of(user, via="token")
         if not may_command(principal, self.ctl.twins.apartment(device), action):
-            return f"user {self.config.user!r} may not {action} {device} (roles, units)"
+            why = f"user {self.config.user!r} may not {action} {device} (roles, units)"
+            return "not_permitted", why
         return None
 
-    async def _note_refusal(self, device: str, action: str, why: str) -> None:
+    async def _refuse(self, device: str, action: str, code: str, why: str) -> None:
+        """Nothing is sent: the activity log, the outcome, and Home Assistant are told."""
+        await self._note_refusal(device, action, code, why)
+        self._report(HaOutcome(device, action, "refused", why))
+        client = self._client
+        if client is None:
+            return
+        with contextlib.suppress(aiomqtt.MqttError):
+            message = refusal_message(code, device, action, why)
+            await client.publish(self.topics.refusals, message, qos=1, retain=False)
+            await self._publish_twin(device)  # HA's optimistic UI snaps back to the truth
+
+    async def _note_refusal(self, device: str, action: str, code: str, why: str) -> None:
         apartment = self.ctl.twins.apartment(device)
         try:
             await self.ctl.store.add_activity(
@@ -240,7 +308,12 @@ class HaBridge:
                     apartment=apartment.number if apartment else None,
                     reason=why,
                     outcome="forbidden",
-                    details={"via": "home_assistant", "device": device, "action": action},
+                    details={
+                        "via": "home_assistant",
+                        "device": device,
+                        "action": action,
+                        "refusal": code,
+                    },
                 )
             )
         except StoreError as exc:

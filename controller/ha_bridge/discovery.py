@@ -10,15 +10,22 @@ Per device, on Home Assistant's broker (``site`` is the site's slug):
 - screen: brightness (HA ``number``, 0-100 %) on ``.../brightness/state`` and
   ``.../brightness/set``; night mode (HA ``switch``) ON/OFF on ``.../night_mode/...``.
 
-Availability: ``tryggbo-ha/{site}/bridge/availability`` (the bridge, with a last will)
-and ``tryggbo-ha/{site}/{device}/availability`` (the device's twin); an entity is
-available when both say ``online``. Discovery configs are retained under
+Refusals (HA ``event``, one per site, "Refused command"): a command the bridge refuses
+is published (not retained) on ``tryggbo-ha/{site}/bridge/refusal`` as
+``{"event_type": code, "device", "action", "reason"}``, ``code`` one of
+:data:`REFUSAL_TYPES`.
+
+Availability: ``tryggbo-ha/{site}/bridge/availability`` (``online`` while the bridge is
+connected to Home Assistant's broker *and* the controller to the site's broker; a last
+will ``offline``) and ``tryggbo-ha/{site}/{device}/availability`` (the device's twin);
+a device's entity is available when both say ``online``. Discovery configs are retained under
 ``{prefix}/{component}/tryggbo_{site}/{object}/config``. No resident's name is sent:
 devices are named by apartment number only.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +41,8 @@ LOCK_STATES = {
     "jammed": "JAMMED",
 }
 ORIGIN = {"name": "Tryggbo", "sw_version": "0.1.0"}
+#: why the bridge refused a command (the refusal event's ``event_type``)
+REFUSAL_TYPES = ("retained_command", "unlock_off", "no_user", "not_permitted", "store_unavailable")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,10 @@ class HaTopics:
     @property
     def bridge_availability(self) -> str:
         return f"{self.base}/bridge/availability"
+
+    @property
+    def refusals(self) -> str:
+        return f"{self.base}/bridge/refusal"
 
     def availability(self, device: str) -> str:
         return f"{self.base}/{device}/availability"
@@ -93,9 +106,44 @@ def _common(topics: HaTopics, site: Site, device: str, kind: str, entity: str) -
     }
 
 
+def refusal_config(site: Site, topics: HaTopics) -> dict[str, Any]:
+    """The site's "Refused command" event entity, on a device for the bridge itself."""
+    return {
+        "unique_id": f"tryggbo_{site.slug}_refusals".replace("-", "_"),
+        "name": "Refused command",
+        "icon": "mdi:shield-lock-outline",
+        "state_topic": topics.refusals,
+        "event_types": list(REFUSAL_TYPES),
+        "availability": [
+            {
+                "topic": topics.bridge_availability,
+                "payload_available": ONLINE,
+                "payload_not_available": OFFLINE,
+            }
+        ],
+        "qos": 1,
+        "device": {
+            "identifiers": [f"tryggbo_{site.slug}_bridge"],
+            "name": "Tryggbo bridge",
+            "manufacturer": "Tryggbo",
+            "model": "Home Assistant bridge",
+        },
+        "origin": ORIGIN,
+    }
+
+
+def refusal_message(code: str, device: str, action: str, reason: str) -> str:
+    """The refusal event's payload (``code`` from :data:`REFUSAL_TYPES`)."""
+    assert code in REFUSAL_TYPES, code
+    return json.dumps({"event_type": code, "device": device, "action": action, "reason": reason})
+
+
 def discovery_configs(site: Site, topics: HaTopics) -> dict[str, dict[str, Any]]:
-    """``{config topic: payload}`` for every lock, curtain and screen of ``site``."""
-    out: dict[str, dict[str, Any]] = {}
+    """``{config topic: payload}`` for every lock, curtain and screen of ``site``, and
+    the site's refusal event."""
+    out: dict[str, dict[str, Any]] = {
+        topics.config("event", "refusals"): refusal_config(site, topics)
+    }
     for apartment in site.apartments:
         for entry in apartment.devices:
             device, kind = entry.id, DeviceType(entry.type)

@@ -3,6 +3,7 @@
 Firmware, controller, CLI and tests spell topics and payloads only through this package.
 """
 
+from .admission import MessageAdmission, Refusal, refusal_of
 from .codec import decode, decode_availability, decode_object, decode_state, encode
 from .device_types import DEVICE_TYPES, Args, DeviceTypeSpec, spec_for
 from .errors import ContractError
@@ -64,8 +65,10 @@ __all__ = [
     "FallbackEntry",
     "FireSignal",
     "LockState",
+    "MessageAdmission",
     "Meta",
     "ParsedTopic",
+    "Refusal",
     "ScreenMessage",
     "ScreenState",
     "SiteId",
@@ -81,6 +84,7 @@ __all__ = [
     "encode",
     "new_command",
     "parse_topic",
+    "refusal_of",
     "sign_command",
     "signing_body",
     "spec_for",

@@ -1,6 +1,8 @@
 """The checks every device runs on a received ``cmd`` before acting on it, shared by
-the simulated firmware and the serial bridge: a retained command is ignored, then
-decode, signature (types that need one), and the at-most-once memory of ids."""
+the simulated firmware and the serial bridge: the contract's admission rule
+(:mod:`devices.contract.admission`: a retained, empty or oversized message is never
+executed), then decode, signature (types that need one), and the at-most-once memory
+of ids."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from devices.contract import (
     Command,
     ContractError,
     DeviceTypeSpec,
+    MessageAdmission,
     decode,
     verify_command,
 )
@@ -42,13 +45,11 @@ class CommandGate:
         self.device_id = device_id
         self.spec = spec
         self._key = key
+        self.admission = MessageAdmission(device_id)
         self._recent: OrderedDict[str, Ack | None] = OrderedDict()
 
     def admit(self, payload: bytes, retained: bool, ack_for: AckFor) -> Admission:
-        if retained:
-            log.warning("%s: ignoring a retained command (never executed)", self.device_id)
-            return Admission()
-        if not payload:
+        if self.admission.check(payload, retained) is not None:
             return Admission()
         try:
             command = decode(Command, payload)

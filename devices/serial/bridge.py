@@ -4,8 +4,9 @@ While the line is up the bridge holds the device's own MQTT connection (its logi
 retained ``offline`` as last will, client id ``{site}-{device}``) and translates:
 ``state``/``event``/``ack`` frames become the contract's state (the bridge adds
 ``seq``, ``ts``, ``boot`` and ``firmware``), events and acks; contract commands are
-checked like the simulated firmware checks them (not retained, signature for signed
-types, once per id, args, expiry) and go down the line as ``cmd`` frames.
+checked by the simulated firmware's gate (the contract's admission rule, so never a
+retained one; signature for signed types, once per id, args, expiry) and go down the
+line as ``cmd`` frames.
 
 The line is lost when reading fails (cable out: EIO), or when nothing comes back for
 ``3 * ping_s`` although the bridge pings every ``ping_s``. Then the bridge says

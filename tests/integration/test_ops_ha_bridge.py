@@ -7,44 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
 
 from controller.auth.accounts import ensure_user
-from controller.brokers import find_mosquitto, wait_listening
 from controller.ha_bridge import HaBridge, HaBridgeConfig, HaOutcome
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress
+from tests.ops.ha_broker import ha_broker_fixture, retained  # noqa: F401
 from tests.ops.ha_schema import problems
 
 from .harness import RunningController, RunningHome
 
 HA_USER = "home-assistant"
-
-
-@pytest.fixture(scope="module")
-def ha_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerAddress]:
-    """Home Assistant's own Mosquitto (anonymous, like a small HA install)."""
-    root = tmp_path_factory.mktemp("ha-broker")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = root / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    binary = find_mosquitto()
-    assert binary, "mosquitto is not installed"
-    proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    try:
-        if not wait_listening("127.0.0.1", port, 10.0):
-            pytest.fail("Home Assistant's test broker did not start")
-        yield BrokerAddress("127.0.0.1", port)
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -67,19 +44,6 @@ async def bridge(ctl: RunningController, ha_broker: BrokerAddress) -> AsyncItera
         await task
 
 
-async def retained(broker: BrokerAddress, pattern: str, count: int) -> dict[str, bytes]:
-    """The first ``count`` retained messages under ``pattern`` (bounded wait)."""
-    got: dict[str, bytes] = {}
-    async with aiomqtt.Client(broker.host, broker.port, identifier="ha-test-reader") as client:
-        await client.subscribe(pattern, qos=1)
-        async with asyncio.timeout(10):
-            async for message in client.messages:
-                got[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
-                if len(got) >= count:
-                    break
-    return got
-
-
 async def next_outcome(bridge: HaBridge, device: str) -> HaOutcome:
     async with asyncio.timeout(15):
         while True:
@@ -93,7 +57,8 @@ async def test_discovery_payloads_match_home_assistants_schema(
 ) -> None:
     site = ctl.controller.site
     kinds = [d.type.value for a in site.apartments for d in a.devices]
-    expected = kinds.count("lock") + kinds.count("curtain") + 2 * kinds.count("screen")
+    # one entity per lock and curtain, two per screen, and the site's refusal event
+    expected = kinds.count("lock") + kinds.count("curtain") + 2 * kinds.count("screen") + 1
     configs = await retained(ha_broker, "homeassistant/#", expected)
     assert len(configs) == expected
     components = {}
@@ -103,7 +68,7 @@ async def test_discovery_payloads_match_home_assistants_schema(
         config = json.loads(raw)
         assert problems(component, config) == [], (topic, problems(component, config))
         components.setdefault(component, []).append(config)
-    assert sorted(components) == ["cover", "lock", "number", "switch"]
+    assert sorted(components) == ["cover", "event", "lock", "number", "switch"]
     lock = next(c for c in components["lock"] if c["unique_id"].startswith("tryggbo_solgarden_a1"))
     assert lock["payload_lock"] == "LOCK"
     assert lock["payload_unlock"] == "UNLOCK"
@@ -155,6 +120,7 @@ async def test_home_assistant_is_refused_what_its_user_may_not_do(
     curtain = next(d.id for d in wing_b.devices if d.type.value == "curtain")
     before = len(await ctl.controller.store.audit(limit=1000, device=curtain))
     async with aiomqtt.Client(ha_broker.host, ha_broker.port, identifier="ha-test-writer") as ha:
+        await ha.subscribe(bridge.topics.refusals, qos=1)  # what HA's event entity shows
         await ha.publish(f"tryggbo-ha/solgarden/{curtain}/cover/set", b"CLOSE", qos=1)
         outcome = await next_outcome(bridge, curtain)
         assert outcome.outcome == "refused"
@@ -165,6 +131,16 @@ async def test_home_assistant_is_refused_what_its_user_may_not_do(
         await ha.publish("tryggbo-ha/solgarden/a101-screen/brightness/set", b"lots", qos=1)
         bad = await next_outcome(bridge, "a101-screen")
         assert bad.outcome == "bad_command"
+        events = []
+        async with asyncio.timeout(10):
+            async for message in ha.messages:
+                events.append(json.loads(message.payload))  # type: ignore[arg-type]
+                if len(events) == 2:
+                    break
+    assert [(e["event_type"], e["device"]) for e in events] == [
+        ("not_permitted", curtain),
+        ("unlock_off", "a101-lock"),
+    ]
     assert len(await ctl.controller.store.audit(limit=1000, device=curtain)) == before
     refusals = await ctl.controller.store.activity(limit=10, actor=HA_USER, action="refused")
     subjects = {r.subject for r in refusals}

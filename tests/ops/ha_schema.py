@@ -1,9 +1,10 @@
 """Home Assistant's MQTT discovery schema for the components the bridge announces,
 transcribed from Home Assistant Core (homeassistant/components/mqtt/: schemas.py
 MQTT_ENTITY_COMMON_SCHEMA and the availability/device/origin schemas, config.py
-MQTT_RW_SCHEMA, lock.py, cover.py, number.py, switch.py) and the MQTT lock/cover
-integration docs. Stricter than HA in one way: an unknown key is a problem here (HA
-drops it silently, so a typo would go unnoticed there)."""
+MQTT_RW_SCHEMA and MQTT_RO_SCHEMA, lock.py, cover.py, number.py, switch.py, event.py)
+and the MQTT lock/cover/event integration docs. Stricter than HA in one way: an
+unknown key is a problem here (HA drops it silently, so a typo would go unnoticed
+there)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,12 @@ RW: dict[str, Any] = {
     "value_template": STR,
     "command_template": STR,
 }
+RO: dict[str, Any] = {"state_topic": "subscribe", "value_template": STR}
 COMPONENTS: dict[str, tuple[set[str], dict[str, Any]]] = {
+    "event": (
+        {"state_topic", "event_types"},
+        {**RO, "device_class": STR, "event_types": list},
+    ),
     "lock": (
         {"command_topic"},
         {
@@ -116,6 +122,7 @@ COVER_STATES_DEVICE_CLASSES = {
     "awning", "blind", "curtain", "damper", "door", "garage", "gate", "shade", "shutter",
     "window",
 }  # fmt: skip
+EVENT_DEVICE_CLASSES = {"button", "doorbell", "motion"}
 
 
 def _topic(value: Any, kind: str) -> str | None:
@@ -167,6 +174,12 @@ def problems(component: str, config: dict[str, Any]) -> list[str]:
             out.append("set_position_topic must be set together with position_topic")
         if config.get("device_class", "curtain") not in COVER_STATES_DEVICE_CLASSES:
             out.append("unknown cover device_class")
+    if component == "event":
+        types = config.get("event_types", [])
+        if not types or not all(isinstance(t, str) for t in types):
+            out.append("event_types must be a non-empty list of strings")
+        if config.get("device_class", "button") not in EVENT_DEVICE_CLASSES:
+            out.append("unknown event device_class")
     if component == "number" and config.get("mode", "auto") not in ("auto", "box", "slider"):
         out.append("number mode must be auto, box or slider")
     return out
