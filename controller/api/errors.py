@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from .responses import json_response
+
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
     body = {"error": {"code": code, "message": message, "details": details}}
-    return web.json_response(body, status=status, dumps=json.dumps)
+    return json_response(body, status=status)
 
 
 class ApiError(Exception):

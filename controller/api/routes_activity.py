@@ -15,6 +15,7 @@ from aiohttp import web
 from ..store.records import ActivityRecord, AuditRecord
 from .access import principal_of, requires
 from .app import controller_of
+from .responses import json_response
 from .routes_events import apartment_devices, int_query, time_query
 
 #: Lines per source in one CSV export.
@@ -60,7 +61,7 @@ async def activity(request: web.Request) -> web.Response:
         until=time_query(request, "until"),
         before_id=int_query(request, "before_id", None, 1, 2**62),
     )
-    return web.json_response({"activity": [_activity_json(r) for r in rows]})
+    return json_response({"activity": [_activity_json(r) for r in rows]})
 
 
 @dataclass(frozen=True, slots=True)

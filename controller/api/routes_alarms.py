@@ -8,7 +8,6 @@ device alarms only (offline, battery_low, jammed, unknown_state) and acts on non
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -22,7 +21,9 @@ from ..store import ActivityRecord, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
 from .access import principal_of, require_apartment, require_roles, requires
 from .app import controller_of
+from .bodies import parse_body
 from .errors import ApiError
+from .responses import json_response
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ async def list_alarms(request: web.Request) -> web.Response:
         kinds=DEVICE_KINDS if _device_kinds_only(request) else None,
         before_id=_query_int(request, "before_id", None, 2**62),
     )
-    return web.json_response({"alarms": [ctl.alarms.to_json(a) for a in alarms]})
+    return json_response({"alarms": [ctl.alarms.to_json(a) for a in alarms]})
 
 
 async def _visible_alarm(request: web.Request) -> AlarmRecord:
@@ -138,16 +139,14 @@ async def get_alarm(request: web.Request) -> web.Response:
     """``GET /api/alarms/{id}``."""
     require_roles(request, *READERS)
     alarm = await _visible_alarm(request)
-    return web.json_response(controller_of(request).alarms.to_json(alarm))
+    return json_response(controller_of(request).alarms.to_json(alarm))
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.read()
+    data: Any = parse_body(raw) if raw.strip() else {}
     try:
-        data: Any = json.loads(raw) if raw.strip() else {}
         return model.model_validate(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not JSON") from None
     except ValidationError as exc:
         details = [
             {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
@@ -180,7 +179,7 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
             ) from None
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", f"not recorded: {exc}") from None
-        return web.json_response(ctl.alarms.to_json(done))
+        return json_response(ctl.alarms.to_json(done))
 
     handler.__name__ = f"alarm_{action}"
     return handler

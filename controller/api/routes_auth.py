@@ -20,6 +20,7 @@ from .app import controller_of
 from .auth import SESSION_COOKIE, clear_session_cookie, cross_site, set_session_cookie
 from .bodies import read_body
 from .errors import ApiError, error_response
+from .responses import json_response
 
 
 class LoginRequest(BaseModel):
@@ -38,7 +39,7 @@ class MeUpdate(BaseModel):
 
 
 def _me(user: UserRecord, csrf_token: str | None) -> web.Response:
-    return web.json_response({"user": user_json(user), "csrf_token": csrf_token})
+    return json_response({"user": user_json(user), "csrf_token": csrf_token})
 
 
 @public
@@ -80,7 +81,7 @@ async def logout(request: web.Request) -> web.Response:
             400, "no_session", "not a browser session; revoke tokens with `tryggbo token revoke`"
         )
     await controller_of(request).auth.logout(principal)
-    response = web.json_response({"signed_out": True})
+    response = json_response({"signed_out": True})
     clear_session_cookie(response, request)
     return response
 

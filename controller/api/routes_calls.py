@@ -28,7 +28,9 @@ from ..calls.visiting import VisitingHoursError
 from ..store.calls_sql import InvitationRecord
 from .access import principal_of, public, require_apartment, requires
 from .app import controller_of
+from .bodies import read_json
 from .errors import ApiError
+from .responses import json_response
 
 STAFF = (Role.ADMIN.value, Role.STAFF.value)
 INVITATION_HEADER = "X-Invitation"
@@ -50,9 +52,10 @@ class HoursBody(BaseModel):
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    data = await read_json(request)
     try:
-        return model.model_validate(await request.json())
-    except (ValueError, ValidationError) as exc:
+        return model.model_validate(data)
+    except ValidationError as exc:
         raise ApiError(400, "bad_request", f"invalid body: {exc}") from None
 
 
@@ -108,7 +111,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         apartment=apartment.number,
         details={"relative": body.relative, "expires_at": _iso(record.expires_at)},
     )
-    return web.json_response(
+    return json_response(
         {**invitation_json(record, ctl.clock.now()), "link": link, "qr_data_uri": qr}, status=201
     )
 
@@ -128,7 +131,7 @@ async def list_invitations(request: web.Request) -> web.Response:
         if (a := ctl.calls.apartment(r.apartment)) is not None
         and (principal.has_role(Role.ADMIN) or principal.may_act_on(a))
     ]
-    return web.json_response({"invitations": [invitation_json(r, now) for r in visible]})
+    return json_response({"invitations": [invitation_json(r, now) for r in visible]})
 
 
 @requires(*STAFF)
@@ -153,14 +156,14 @@ async def revoke_invitation(request: web.Request) -> web.Response:
         subject=f"invitation {invitation_id}",
         apartment=record.apartment,
     )
-    return web.json_response(invitation_json(revoked, ctl.clock.now()))
+    return json_response(invitation_json(revoked, ctl.clock.now()))
 
 
 @requires(*STAFF)
 async def get_hours(request: web.Request) -> web.Response:
     ctl = controller_of(request)
     apartment = _apartment(request, request.match_info["apartment"])
-    return web.json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
+    return json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
 
 
 @requires(*STAFF)
@@ -180,14 +183,14 @@ async def put_hours(request: web.Request) -> web.Response:
         apartment=apartment.number,
         details={"windows": body.windows},
     )
-    return web.json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
+    return json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
 
 
 @requires(Role.ADMIN.value, Role.STAFF.value)
 async def active_calls(request: web.Request) -> web.Response:
     """Calls going on now: admin and staff (a technician sees no calls, privacy.py)."""
     ctl = controller_of(request)
-    return web.json_response(
+    return json_response(
         {
             "calls": [
                 {"id": c.id, "apartment": c.apartment, "device": c.device, "state": c.state}
@@ -237,7 +240,7 @@ async def invitation_info(request: web.Request) -> web.Response:
         record = await _check(request, token)
     except InvitationRefused as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
-    return web.json_response(await _welcome(request, record))
+    return json_response(await _welcome(request, record))
 
 
 @public  # the socket authenticates itself: the first message carries the link token

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 
 from aiohttp import web
@@ -12,8 +11,10 @@ from ..command_bus import CommandError, Outcome
 from ..store import StoreError
 from .access import principal_of, public, require_command, requires
 from .app import controller_of
+from .bodies import read_json
 from .errors import ApiError
 from .privacy import command_for, twin_for
+from .responses import json_response
 from .schemas import CommandRequest
 
 #: HTTP status per outcome: the body always says which outcome it was.
@@ -46,7 +47,7 @@ async def list_devices(request: web.Request) -> web.Response:
         for t in ctl.twins.all()
         if kind is None or t.type.value == kind
     ]
-    return web.json_response({"devices": twins})
+    return json_response({"devices": twins})
 
 
 @requires("admin", "staff", "technician")
@@ -61,7 +62,7 @@ async def get_device(request: web.Request) -> web.Response:
         body["resident"] = apartment.resident
         body["floor"] = apartment.floor
         body["wing"] = apartment.wing
-    return web.json_response(body)
+    return json_response(body)
 
 
 @requires("admin", "staff", "technician")
@@ -74,10 +75,9 @@ async def send_command(request: web.Request) -> web.Response:
     device = request.match_info["device"]
     if device not in ctl.twins:
         raise ApiError(404, "unknown_device", f"no device {device!r}")
+    data = await read_json(request)
     try:
-        body = CommandRequest.model_validate(await request.json(loads=json.loads))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not JSON") from None
+        body = CommandRequest.model_validate(data)
     except ValidationError as exc:
         details = [
             {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
@@ -101,7 +101,7 @@ async def send_command(request: web.Request) -> web.Response:
         ) from None
     # a technician's ping of a screen does not show the screen's message (privacy.py)
     body_out = command_for(principal, result.to_dict()) or {}
-    return web.json_response(body_out, status=OUTCOME_STATUS[result.outcome])
+    return json_response(body_out, status=OUTCOME_STATUS[result.outcome])
 
 
 def register(app: web.Application) -> None:

@@ -12,6 +12,7 @@ from .access import principal_of, requires
 from .app import controller_of
 from .errors import ApiError
 from .privacy import event_for
+from .responses import json_response
 
 
 def int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -71,7 +72,7 @@ async def recent_events(request: web.Request) -> web.Response:
     events = await ctl.store.recent_events(limit=limit or 100, device=device, before_id=before)
     principal = principal_of(request)
     shown = [e for e in (event_for(principal, _jsonable(r)) for r in events) if e is not None]
-    return web.json_response({"events": shown})
+    return json_response({"events": shown})
 
 
 @requires("admin", "staff")
@@ -88,7 +89,7 @@ async def audit_log(request: web.Request) -> web.Response:
         since=time_query(request, "since"),
         until=time_query(request, "until"),
     )
-    return web.json_response({"audit": [_jsonable(r) for r in rows]})
+    return json_response({"audit": [_jsonable(r) for r in rows]})
 
 
 def register(app: web.Application) -> None:

@@ -27,6 +27,7 @@ from ..store import ActivityRecord
 from .access import principal_of, public, requires
 from .app import controller_of
 from .errors import ApiError
+from .responses import json_response
 
 MAX_IMAGE = 64 * 1024 * 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -87,7 +88,7 @@ async def upload(request: web.Request) -> web.Response:
             details={"type": device_type, "version": version, "size": size},
         )
     )
-    return web.json_response({**meta, "path": f"/api/firmware/{sha}"}, status=201)
+    return json_response({**meta, "path": f"/api/firmware/{sha}"}, status=201)
 
 
 @requires("admin", "technician")
@@ -100,7 +101,7 @@ async def list_images(request: web.Request) -> web.Response:
                 images.append(json.loads(meta.read_text(encoding="utf-8")))
             except (OSError, ValueError):
                 continue
-    return web.json_response({"images": images})
+    return json_response({"images": images})
 
 
 @public

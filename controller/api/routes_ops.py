@@ -4,7 +4,6 @@ and a readable API page (rendered on the server: no script, no CDN, CSP-clean)."
 from __future__ import annotations
 
 import html
-import json
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +15,7 @@ from ..resident_export import UnknownApartment, export_apartment
 from .access import principal_of, public, requires
 from .app import controller_of
 from .errors import ApiError
+from .responses import json_response
 
 HEALTH_PROBE = web.AppKey("health_probe", StoreProbe)
 OPENAPI = web.AppKey("openapi", dict)
@@ -24,7 +24,7 @@ OPENAPI = web.AppKey("openapi", dict)
 async def health_response(request: web.Request) -> web.Response:
     """The body of ``GET /api/health`` (see :mod:`controller.health`)."""
     status, body = await report(controller_of(request), request.app[HEALTH_PROBE])
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)
 
 
 @requires("admin", "technician")
@@ -46,7 +46,7 @@ def _document(request: web.Request) -> dict[str, Any]:
 @public
 async def openapi_json(request: web.Request) -> web.Response:
     """``GET /api/openapi.json``: the OpenAPI 3.1 document of this API."""
-    return web.json_response(_document(request), dumps=lambda d: json.dumps(d, indent=1))
+    return json_response(_document(request), indent=1)
 
 
 @public
@@ -81,10 +81,11 @@ async def resident_export(request: web.Request) -> web.Response:
         details=counts,
     )
     name = f"tryggbo-{ctl.site.slug}-apartment-{number}-{now:%Y%m%d}.json"
-    return web.json_response(
+    return json_response(
         document,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        dumps=lambda d: json.dumps(d, ensure_ascii=False, indent=1),
+        ensure_ascii=False,
+        indent=1,
     )
 
 

@@ -21,6 +21,7 @@ from .access import require_apartment, requires
 from .app import controller_of
 from .bodies import read_body
 from .errors import ApiError
+from .responses import json_response
 
 WHO = ("admin", "staff")
 
@@ -70,7 +71,7 @@ async def get_plan(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(400, "bad_query", "day must be YYYY-MM-DD", {"day": text}) from None
     entries = await controller_of(request).store.plan_entries(number, day)
-    return web.json_response({"day": day.isoformat(), "entries": [entry_json(e) for e in entries]})
+    return json_response({"day": day.isoformat(), "entries": [entry_json(e) for e in entries]})
 
 
 @requires(*WHO)
@@ -105,7 +106,7 @@ async def add_entry(request: web.Request) -> web.Response:
         apartment=number,
         details={"day": day.isoformat(), "at": at, "text": entry.text},
     )
-    return web.json_response(entry_json(entry), status=201)
+    return json_response(entry_json(entry), status=201)
 
 
 @requires(*WHO)
@@ -128,7 +129,7 @@ async def delete_entry(request: web.Request) -> web.Response:
         apartment=number,
         details={"day": deleted.day.isoformat(), "at": deleted.at, "text": deleted.text},
     )
-    return web.json_response({"deleted": entry_id})
+    return json_response({"deleted": entry_id})
 
 
 def register(app: web.Application) -> None:

@@ -8,7 +8,6 @@ engine (:mod:`scheduler.engine`) takes each change into account at once.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,8 +33,9 @@ from ..auth.principal import Principal
 from ..store import ActivityRecord, StoreError
 from .access import require_apartment, require_roles, requires
 from .app import controller_of
-from .bodies import read_body
+from .bodies import read_body, read_json
 from .errors import ApiError
+from .responses import json_response
 
 WHO = ("admin", "staff")
 
@@ -66,10 +66,7 @@ def _bad_schedule(exc: ScheduleError) -> ApiError:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not JSON") from None
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise ApiError(400, "bad_body", "the body must be a JSON object")
     for key in ("id", "owner"):
@@ -181,7 +178,7 @@ async def list_schedules(request: web.Request) -> web.Response:
         for h in engine.holds.all()
     ]
     body = {"schedules": [schedule_json(request, s) for s in engine.all()], "holds": holds}
-    return web.json_response(body)
+    return json_response(body)
 
 
 @requires(*WHO)
@@ -202,7 +199,7 @@ async def get_schedule(request: web.Request) -> web.Response:
         }
         for f in firings
     ]
-    return web.json_response(body)
+    return json_response(body)
 
 
 def _parse(data: dict[str, Any], schedule_id: str, owner: str) -> Schedule:
@@ -220,7 +217,7 @@ async def create_schedule(request: web.Request) -> web.Response:
     with schedule_errors():
         loaded = await ctl.schedules.create(schedule)
         await _log(request, principal, "schedule_create", schedule, rule=schedule.rule.describe())
-    return web.json_response(schedule_json(request, loaded), status=201)
+    return json_response(schedule_json(request, loaded), status=201)
 
 
 async def _changeable(request: web.Request) -> tuple[Principal, LoadedSchedule]:
@@ -246,7 +243,7 @@ async def replace_schedule(request: web.Request) -> web.Response:
         if loaded is None:
             raise ApiError(404, "unknown_schedule", f"no schedule {schedule.id!r}")
         await _log(request, principal, "schedule_update", schedule, rule=schedule.rule.describe())
-    return web.json_response(schedule_json(request, loaded))
+    return json_response(schedule_json(request, loaded))
 
 
 def _set_enabled(enabled: bool) -> Any:
@@ -260,7 +257,7 @@ def _set_enabled(enabled: bool) -> Any:
                 raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
             action = "schedule_resume" if enabled else "schedule_pause"
             await _log(request, principal, action, loaded.schedule)
-        return web.json_response(schedule_json(request, loaded))
+        return json_response(schedule_json(request, loaded))
 
     handler.__name__ = "resume_schedule" if enabled else "pause_schedule"
     return handler
@@ -276,7 +273,7 @@ async def delete_schedule(request: web.Request) -> web.Response:
             raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
         if current.schedule is not None:
             await _log(request, principal, "schedule_delete", current.schedule)
-    return web.json_response({"deleted": current.record.id})
+    return json_response({"deleted": current.record.id})
 
 
 def _instant(request: web.Request, text: str) -> datetime:
@@ -348,9 +345,7 @@ async def create_remote_command(request: web.Request) -> web.Response:
             for done in created:  # all or nothing
                 await ctl.schedules.delete(done.record.id)
             raise
-    return web.json_response(
-        {"schedules": [schedule_json(request, s) for s in created]}, status=201
-    )
+    return json_response({"schedules": [schedule_json(request, s) for s in created]}, status=201)
 
 
 def parse_target(data: dict[str, Any]) -> Target:

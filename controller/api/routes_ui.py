@@ -11,6 +11,7 @@ import ui
 
 from .access import require_roles, requires
 from .app import controller_of
+from .responses import json_response
 
 STATIC = Path(ui.__file__).parent / "static"
 
@@ -25,7 +26,7 @@ async def site_description(request: web.Request) -> web.Response:
     require_roles(request, "admin", "staff", "technician")
     ctl = controller_of(request)
     info = ctl.site.site
-    return web.json_response(
+    return json_response(
         {
             "slug": info.slug,
             "name": info.name,

@@ -22,6 +22,7 @@ from .access import principal_of, requires
 from .app import controller_of
 from .bodies import read_body
 from .errors import ApiError
+from .responses import json_response
 
 
 class NewUser(BaseModel):
@@ -60,7 +61,7 @@ def _invalid(exc: InvalidUser) -> ApiError:
 @requires("admin")
 async def list_users(request: web.Request) -> web.Response:
     users = await controller_of(request).store.list_users()
-    return web.json_response({"users": [user_json(u, admin_view=True) for u in users]})
+    return json_response({"users": [user_json(u, admin_view=True) for u in users]})
 
 
 @requires("admin")
@@ -99,7 +100,7 @@ async def add_user(request: web.Request) -> web.Response:
             "apartments": list(user.apartments),
         },
     )
-    return web.json_response({"user": user_json(user, admin_view=True)}, status=201)
+    return json_response({"user": user_json(user, admin_view=True)}, status=201)
 
 
 def _changes(body: UserUpdate, user: UserRecord, request: web.Request) -> UserChanges:
@@ -165,7 +166,7 @@ async def update_user(request: web.Request) -> web.Response:
         outcome="ok",
         details={"changed": changed, "disabled": user.disabled},
     )
-    return web.json_response({"user": user_json(user, admin_view=True)})
+    return json_response({"user": user_json(user, admin_view=True)})
 
 
 def register(app: web.Application) -> None:

@@ -18,6 +18,7 @@ from ..event_bus import latest_twins
 from .access import principal_of, requires
 from .app import controller_of
 from .privacy import live_for, twin_for
+from .responses import dumps
 from .routes_alarms import may_see_alarm
 
 LIVE_KINDS = {"twin", "event", "command", "fire", "alarm"}
@@ -33,7 +34,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     with ctl.bus.subscribe(LIVE_KINDS) as sub:
         devices = [twin_for(principal, t.to_dict()) for t in ctl.twins.all()]
-        await ws.send_json({"type": "snapshot", "data": {"devices": devices}})
+        await ws.send_str(dumps({"type": "snapshot", "data": {"devices": devices}}))
 
         async def pump() -> None:
             async for first in sub:
@@ -45,9 +46,9 @@ async def live(request: web.Request) -> web.WebSocketResponse:
                     if data is not None:
                         out.append({"type": msg.kind, "data": data})
                 if len(out) == 1:
-                    await ws.send_json(out[0])
+                    await ws.send_str(dumps(out[0]))
                 elif out:
-                    await ws.send_json({"type": "batch", "data": out})
+                    await ws.send_str(dumps({"type": "batch", "data": out}))
 
         sender = asyncio.create_task(pump())
         try:

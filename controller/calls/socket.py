@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from devices.contract import ContractError
+from devices.contract.codec import parse_json
+
+from ..api.responses import dumps
 
 HELLO_TIMEOUT_S = 10.0
 MAX_MESSAGE = 64 * 1024
@@ -52,15 +56,17 @@ class PageSocket:
         while True:
             message = await self._outbox.get()
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_json(message)
+                await self.ws.send_str(dumps(message))
 
     async def refuse(self, code: str, message: str, **details: Any) -> None:
         """Say why (sent directly, after anything queued), then close."""
         await self._stop_pump()
         with contextlib.suppress(ConnectionError, RuntimeError):
             while not self._outbox.empty():
-                await self.ws.send_json(self._outbox.get_nowait())
-            await self.ws.send_json({"type": "error", "code": code, "message": message, **details})
+                await self.ws.send_str(dumps(self._outbox.get_nowait()))
+            await self.ws.send_str(
+                dumps({"type": "error", "code": code, "message": message, **details})
+            )
         await self.ws.close(code=4001, message=code.encode()[:120])
 
     async def _stop_pump(self) -> None:
@@ -92,7 +98,7 @@ def _parse(msg: Any) -> dict[str, Any] | None:
     if msg.type != WSMsgType.TEXT:
         return None
     try:
-        data = json.loads(msg.data)
-    except ValueError:
+        data = parse_json(msg.data)
+    except ContractError:
         return None
     return data if isinstance(data, dict) else None

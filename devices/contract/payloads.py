@@ -7,6 +7,7 @@ models of what the controller *orders* (commands) forbid them.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -24,6 +25,25 @@ def _to_utc(value: datetime) -> datetime:
 
 #: An aware instant, normalised to UTC.
 Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+def _finite(value: Any) -> Any:
+    """``value`` unchanged if no float in it is infinite (``1e999`` parses to inf)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("a number is out of range (not finite)")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return value
+
+
+#: Free-form content a receiver keeps (event details, args, an ack's state): any value
+#: but a non-finite number, which no JSON text, column or peer can carry.
+FiniteValue = Annotated[Any, AfterValidator(_finite)]
 
 CommandId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 ActionName = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,31}$")]
@@ -124,7 +144,7 @@ class Command(Ordered):
 
     id: CommandId
     action: ActionName
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, FiniteValue] = Field(default_factory=dict)
     actor: str = Field(min_length=1, max_length=128)
     issued_at: Instant
     expires_at: Instant
@@ -167,7 +187,7 @@ class Ack(Reported):
     id: CommandId
     status: AckStatus
     error: str | None = Field(default=None, max_length=64)
-    state: dict[str, Any] | None = None
+    state: dict[str, FiniteValue] | None = None
 
 
 # ------------------------------------------------------------------------ events
@@ -177,6 +197,7 @@ class Event(BaseModel):
     """Something that happened on a device, on ``.../event``; extra fields allowed."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, FiniteValue] = Field(init=False)
 
     type: EventType
     ts: Instant
@@ -208,7 +229,7 @@ class FallbackEntry(Ordered):
         default_factory=lambda: [0, 1, 2, 3, 4, 5, 6]
     )
     action: ActionName
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, FiniteValue] = Field(default_factory=dict)
 
 
 class DeviceSchedule(Ordered):

@@ -2,8 +2,9 @@
 
 ``{"t":"state","position":40}*5daeede8\\n`` - the frame is the compact JSON text,
 ``*``, the CRC-32 (zlib, IEEE 802.3) of the JSON bytes as 8 lowercase hex digits,
-then ``\\n``. At most :data:`MAX_LINE` bytes. A line with a bad checksum, bad JSON or
-no ``t`` is a :class:`FrameError` (the receiver drops and counts it).
+then ``\\n``. At most :data:`MAX_LINE` bytes. A line with a bad checksum, bad JSON
+(strict, as the MQTT contract's: no ``NaN``/``Infinity``) or no ``t`` is a
+:class:`FrameError` (the receiver drops and counts it).
 
 Frame types (``t``):
 
@@ -26,6 +27,9 @@ from __future__ import annotations
 import json
 import zlib
 from typing import Any
+
+from devices.contract import ContractError
+from devices.contract.codec import parse_json
 
 MAX_LINE = 4096
 FRAME_TYPES = frozenset({"who", "hello", "state", "event", "cmd", "ack", "ping", "pong"})
@@ -62,9 +66,9 @@ def decode_frame(line: bytes) -> dict[str, Any]:
     if zlib.crc32(body) != expected:
         raise FrameError("checksum mismatch")
     try:
-        frame = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise FrameError("not JSON") from None
+        frame = parse_json(body)
+    except ContractError as exc:
+        raise FrameError(f"not JSON: {exc.message}") from None
     if not isinstance(frame, dict) or frame.get("t") not in FRAME_TYPES:
         raise FrameError("not a frame object with a known t")
     return frame

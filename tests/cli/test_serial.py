@@ -35,6 +35,21 @@ def test_frames_round_trip_and_bad_lines_are_refused() -> None:
     assert splitter.feed(line[5:] + line) == [line, line]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"t":"event","type":"help_pressed","pressure":NaN}',
+        b'{"t":"state","position":Infinity}',
+        b'{"t":"event","type":"help_pressed","pressure":1e999}',
+        b'{"t":"state","x":' + b"[" * 2000 + b"]" * 2000 + b"}",  # RecursionError before
+    ],
+    ids=["nan", "infinity", "1e999", "deep"],
+)
+def test_lines_with_a_good_checksum_but_no_strict_json_are_bad_frames(body: bytes) -> None:
+    with pytest.raises(FrameError, match="not JSON"):
+        decode_frame(body + b"*" + f"{zlib.crc32(body):08x}".encode())
+
+
 async def test_serial_device_through_the_bridge(daemon: Daemon, small_site: SmallSite) -> None:
     ctl = daemon.running
     line = open_line()

@@ -20,6 +20,7 @@ from devices.contract import (
     FireSignal,
     LockState,
     Meta,
+    ScreenState,
     SiteTopics,
     TopicKind,
     decode,
@@ -32,6 +33,7 @@ from devices.contract import (
     spec_for,
     verify_command,
 )
+from devices.contract.codec import parse_json
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 KEY = bytes(range(32))
@@ -161,6 +163,84 @@ def test_availability() -> None:
     for bad in (b"", b"ONLINE", b"\xff", b"x" * 100):
         with pytest.raises(ContractError):
             decode_availability(bad)
+
+
+TS = '"ts":"2026-01-01T00:00:00Z"'
+LOCK = f'{TS},"seq":1,"lock":"locked","door":"closed"'
+
+
+@pytest.mark.parametrize(
+    ("model", "payload"),
+    [
+        (Event, f'{{"type":"help_pressed",{TS},"seq":NaN}}'),
+        (Event, f'{{"type":"help_pressed",{TS},"seq":1,"pressure":[1,{{"x":NaN}}]}}'),
+        (Event, f'{{"type":"help_pressed",{TS},"seq":1,"pressure":-Infinity}}'),
+        (Event, f'{{"type":"help_pressed",{TS},"seq":1,"pressure":1e999}}'),
+        (LockState, f'{{{LOCK},"battery":NaN}}'),
+        (LockState, f'{{{LOCK},"battery":Infinity}}'),
+        (LockState, f'{{{LOCK},"battery":50,"future_field":NaN}}'),  # ignored, yet refused
+        (Ack, '{"id":"abcdefgh","status":"ok","state":{"battery":NaN}}'),
+        (Ack, '{"id":"abcdefgh","status":"ok","state":{"battery":1e400}}'),
+        (Meta, '{"type":"lock","model":"m","firmware":"1","heartbeat_s":Infinity}'),
+    ],
+)
+def test_nan_infinity_and_out_of_range_numbers_are_not_json(model: type, payload: str) -> None:
+    for wire in (payload.encode(), payload):  # the one-pass bytes path and the str path
+        with pytest.raises(ContractError) as exc:
+            decode(model, wire)
+        assert exc.value.reason == "not_json", exc.value
+
+
+def test_nan_and_infinity_inside_strings_are_just_text() -> None:
+    screen = decode_state(
+        "screen",
+        f'{{{TS},"seq":1,"power":"on","brightness":5,"night_mode":false,"call":"idle",'
+        '"message":{"text":"NaN and -Infinity are not numbers"}}'.encode(),
+    )
+    assert isinstance(screen, ScreenState)
+    assert screen.message is not None
+    assert screen.message.text == "NaN and -Infinity are not numbers"
+    event = decode(Event, f'{{"type":"touched",{TS},"seq":1,"NaN":"Infinity"}}'.encode())
+    assert event.details() == {"NaN": "Infinity"}
+
+
+def test_kept_free_form_content_refuses_non_finite_numbers_from_python_too() -> None:
+    """What a receiver keeps (event details, an ack's state, args) is never nan/inf, even
+    when a model is built in Python (the serial bridge builds events from a line)."""
+    with pytest.raises(ValueError, match="not finite"):
+        Event(type="touched", ts=NOW, seq=1, pressure=[1.0, float("inf")])
+    with pytest.raises(ValueError, match="not finite"):
+        Ack(id="abcdefgh", status="ok", state={"battery": float("nan")})
+    with pytest.raises(ValueError, match="not finite"):
+        new_command("set_position", {"position": float("nan")}, "x", NOW)
+    assert Event(type="touched", ts=NOW, seq=1, pressure=[1.5]).details() == {"pressure": [1.5]}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "says"),
+    [
+        (b"[" * 20_000 + b"]" * 20_000, "not_json", "nested too deeply"),
+        (b'{"n":' + b"7" * 5_000 + b"}", "not_json", "4300 digits"),
+        (b'{"n":1e999}', "not_json", "out of range"),
+        (b'{"n":NaN}', "not_json", "NaN is not a JSON value"),
+        (b'{"n":1', "not_json", "Expecting"),
+        (b'{"n":"\xff"}', "not_utf8", "UTF-8"),
+    ],
+    ids=["deep", "digits", "1e999", "nan", "truncated", "latin1"],
+)
+def test_parse_json_says_why_and_raises_nothing_else(text: bytes, reason: str, says: str) -> None:
+    with pytest.raises(ContractError) as exc:
+        parse_json(text)
+    assert exc.value.reason == reason
+    assert says in exc.value.message
+
+
+def test_parse_json_keeps_what_is_json() -> None:
+    assert parse_json(b'{"a":[1,2.5,-0.0,1e308,"NaN",null,true]}') == {
+        "a": [1, 2.5, -0.0, 1e308, "NaN", None, True]
+    }
+    assert parse_json("[" * 100 + "]" * 100) is not None
+    assert parse_json(b"7" * 4_300) == int("7" * 4_300)
 
 
 DECODERS = [
