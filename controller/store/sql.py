@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -26,7 +27,7 @@ from .leases_sql import LeaseMixin
 from .one_hop import OneHopWriter
 from .people_sql import PeopleMixin
 from .plan_sql import PlanMixin
-from .records import ApiToken, AuditKind, AuditRecord, EventRecord
+from .records import ApiToken, AuditKind, AuditRecord, EventRecord, SetAsideEvent
 from .repository import StoreError
 from .schedules_sql import ScheduleMixin
 from .schema import as_utc
@@ -127,15 +128,60 @@ class SqlStore(
     # -- events --------------------------------------------------------------------------
 
     async def add_events(self, records: Sequence[EventRecord]) -> None:
-        """Append events (one transaction)."""
+        """Append events (one transaction); an event whose device and key are stored
+        already is skipped (delivered again after a crash)."""
         if not records:
             return
         rows = [
-            {"ts": as_utc(r.ts), "device": r.device, "type": r.type, "details": r.details}
+            {
+                "ts": as_utc(r.ts),
+                "device": r.device,
+                "type": r.type,
+                "details": r.details,
+                "key": r.key,
+            }
             for r in records
         ]
         async with self._write(f"store {len(rows)} events") as conn:
-            await conn.execute(t.events.insert(), rows)
+            await conn.execute(t.insert_ignore(conn, t.events), rows)
+
+    async def set_aside_event(self, record: SetAsideEvent) -> None:
+        """Keep an event the store refused, with the reason (details as JSON text,
+        values JSON cannot hold written as text)."""
+        event = record.event
+        row = {
+            "set_aside_at": as_utc(record.set_aside_at),
+            "ts": as_utc(event.ts),
+            "device": event.device[:200],
+            "type": event.type[:200],
+            "key": event.key,
+            "details": json.dumps(event.details, default=repr),
+            "reason": record.reason[:2000],
+        }
+        async with self._write("set aside an event", urgent=True) as conn:
+            await conn.execute(t.set_aside_events.insert(), row)
+
+    async def set_aside_events(self, *, limit: int = 100) -> list[SetAsideEvent]:
+        """The events the store refused, newest first."""
+        c = t.set_aside_events.c
+        query = sa.select(t.set_aside_events).order_by(c.id.desc()).limit(limit)
+        async with self._read("read set-aside events") as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [
+            SetAsideEvent(
+                id=row["id"],
+                set_aside_at=row["set_aside_at"],
+                reason=row["reason"],
+                event=EventRecord(
+                    ts=row["ts"],
+                    device=row["device"],
+                    type=row["type"],
+                    key=row["key"],
+                    details={"raw": row["details"]},
+                ),
+            )
+            for row in rows
+        ]
 
     async def recent_events(
         self, *, limit: int = 100, device: str | None = None, before_id: int | None = None
@@ -317,6 +363,7 @@ def _event(row: sa.RowMapping) -> EventRecord:
         device=row["device"],
         type=row["type"],
         details=dict(row["details"] or {}),
+        key=row["key"],
     )
 
 

@@ -5,7 +5,7 @@ Firmware, controller, CLI and tests spell topics and payloads only through this 
 
 from .admission import MessageAdmission, Refusal, refusal_of
 from .codec import decode, decode_availability, decode_object, decode_state, encode
-from .device_types import DEVICE_TYPES, Args, DeviceTypeSpec, spec_for
+from .device_types import DEVICE_TYPES, SAFETY_EVENTS, Args, DeviceTypeSpec, spec_for
 from .errors import ContractError
 from .names import (
     DEVICE_PUBLISHES,
@@ -34,6 +34,7 @@ from .payloads import (
     Event,
     FallbackEntry,
     FireSignal,
+    HelpConfirmed,
     LockState,
     Meta,
     ScreenMessage,
@@ -47,6 +48,7 @@ __all__ = [
     "DEVICE_PUBLISHES",
     "DEVICE_TYPES",
     "MAX_PAYLOAD_BYTES",
+    "SAFETY_EVENTS",
     "Ack",
     "AckStatus",
     "AnyState",
@@ -64,6 +66,7 @@ __all__ = [
     "Event",
     "FallbackEntry",
     "FireSignal",
+    "HelpConfirmed",
     "LockState",
     "MessageAdmission",
     "Meta",

@@ -208,6 +208,18 @@ class Event(BaseModel):
         return dict(self.model_extra or {})
 
 
+class HelpConfirmed(BaseModel):
+    """The controller to one screen, on ``.../confirm``: the help press ``press_id`` is
+    stored as (part of) alarm ``alarm_id``; the screen stops repeating that press."""
+
+    model_config = ConfigDict(frozen=True)
+
+    press_id: str = Field(min_length=1, max_length=64)
+    alarm_id: int | None = None
+    alarm_state: str | None = Field(default=None, max_length=32)
+    ts: Instant
+
+
 # ------------------------------------------------------------------------- site
 
 

@@ -107,6 +107,11 @@ class DeviceLink:
         return self._online.is_set()
 
     @property
+    def controller_online(self) -> bool:
+        """The site's controller was seen ``online`` on the current connection."""
+        return self.online and self._controller_online
+
+    @property
     def may_connect(self) -> bool:
         return self._may_connect.is_set()
 
