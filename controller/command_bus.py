@@ -1,5 +1,6 @@
 """The command bus: every command gets an id, an actor, an expiry, a signature where
-the device type needs one, an audit line before it leaves, and exactly one outcome.
+the device type needs one, an audit line before it leaves, and exactly one outcome,
+in the audit before anyone is told it.
 
 Outcomes: ``ok``/``rejected``/``failed`` (the device's ack), ``timeout`` (no ack in
 time; the command expires on the device at the same moment, so a late delivery is
@@ -179,9 +180,11 @@ class CommandBus:
             )
         if result.outcome is Outcome.OK:
             twin.desired = {"action": action, "args": wire_args, "at": self.clock.now().isoformat()}
-        # The resolved line need not precede the answer (a crash leaves the command
-        # to settle_crashed): it joins the next group commit, not waited for.
-        self.store.append_audit_later(
+        # Nobody learns the outcome (caller, bus, log) before its resolved line is
+        # committed, so the audit never contradicts what a person was told. A failed
+        # write is retried until it succeeds (store.audit_unwritten, /api/health) and
+        # the caller waits for it; a cancelled caller leaves it queued.
+        await self.store.append_audit_kept(
             AuditRecord(
                 ts=self.clock.now(),
                 kind=AuditKind.RESOLVED,

@@ -2,8 +2,9 @@
 
 ``failing`` (HTTP 503): the controller itself cannot do its work: the broker is
 unreachable, the store cannot be written (a real write transaction is tried, bounded
-by :data:`STORE_PROBE_S`), events or alarms are not being stored. ``degraded`` (200):
-it works, but devices are offline or stale (they are named). ``ok`` otherwise.
+by :data:`STORE_PROBE_S`), events or alarms are not being stored, commands' outcomes
+wait for their audit line. ``degraded`` (200): it works, but devices are offline or
+stale (they are named). ``ok`` otherwise.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
         failures.append(f"store failing: events not stored: {ctl.events.failing}")
     if ctl.commands.store_failing:
         failures.append(f"commands refused, audit not writable: {ctl.commands.store_failing}")
+    if ctl.store.audit_unwritten:
+        failures.append(f"outcomes held back, audit not writable: {ctl.store.audit_unwritten}")
     if ctl.alarms.store_failing:
         failures.append(f"alarms not stored: {ctl.alarms.store_failing}")
     counts = ctl.twins.counts()

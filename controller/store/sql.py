@@ -99,8 +99,9 @@ class SqlStore(
             self._one_hop = OneHopWriter(self._url)
 
     async def close(self) -> None:
-        """Release all connections (idempotent), after the queued audit lines."""
-        await self._audit_commits.idle()
+        """Release all connections (idempotent), after one more try of the queued audit
+        lines."""
+        await self._audit_commits.close()
         engine, self._engine, self._writer = self._engine, None, None
         one_hop, self._one_hop = self._one_hop, None
         if one_hop is not None:
@@ -203,10 +204,16 @@ class SqlStore(
         changed. Concurrent appends share a transaction (group commit)."""
         return await self._audit_commits.submit(_audit_row(record))
 
-    def append_audit_later(self, record: AuditRecord) -> None:
-        """Append an audit line without waiting for its commit (a failure is logged).
-        Reads of the audit log wait for it first."""
-        self._audit_commits.submit_later(_audit_row(record))
+    async def append_audit_kept(self, record: AuditRecord) -> int:
+        """Append an audit line of what has already happened; returns its id once
+        committed. A failed commit keeps the line and retries it (backing off) until it
+        is written; :attr:`audit_unwritten` says so meanwhile."""
+        return await self._audit_commits.submit_kept(_audit_row(record))
+
+    @property
+    def audit_unwritten(self) -> str | None:
+        """Why audit lines wait to be written (they are retried), or None."""
+        return self._audit_commits.failing
 
     async def _insert_audit(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         what = f"append {len(rows)} audit lines"
@@ -230,7 +237,6 @@ class SqlStore(
     ) -> list[AuditRecord]:
         """Newest first (by id); ``since <= ts < until``; ``devices`` keeps lines of any
         of these devices."""
-        await self._audit_commits.idle()
         query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
         if device is not None:
             query = query.where(t.audit.c.device == device)
@@ -250,7 +256,6 @@ class SqlStore(
 
     async def unresolved_commands(self) -> list[AuditRecord]:
         """``issued`` lines with no ``resolved`` line for their command, oldest first."""
-        await self._audit_commits.idle()
         resolved = t.audit.alias("resolved")
         query = (
             sa.select(t.audit)

@@ -1,6 +1,6 @@
 """Group commit of audit lines: each caller's line is committed when its append
 returns, concurrent appends share transactions, failures reach every caller, and a
-line queued without waiting is seen by the next read."""
+kept line (a command's outcome) is retried until it is written."""
 
 from __future__ import annotations
 
@@ -57,48 +57,69 @@ async def test_a_failed_commit_fails_every_waiting_caller() -> None:
     assert all(isinstance(r, StoreError) for r in results)
 
 
-async def test_a_line_queued_without_waiting_is_read_back(tmp_path: Path) -> None:
+async def test_a_kept_line_is_committed_when_its_append_returns(tmp_path: Path) -> None:
     async with SqlStore(f"sqlite:///{tmp_path / 'a.sqlite'}") as store:
         await store.append_audit(issued("c1"))
-        store.append_audit_later(resolved("c1"))
-        assert [a.kind.value for a in await store.audit(command_id="c1")] == [
-            "resolved",
-            "issued",
-        ]
+        await store.append_audit_kept(resolved("c1"))
         assert await store.unresolved_commands() == []
+        assert store.audit_unwritten is None
 
 
-async def test_a_failed_later_line_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    async def broken(rows: Sequence[dict[str, Any]]) -> list[int]:
-        raise StoreError("disk full")
+class FlakyWriter:
+    """A writer that fails while ``broken``; every attempt's rows go to ``attempts``."""
 
-    commits = GroupCommit(broken, "audit line")
-    commits.submit_later({"n": 1})
-    await commits.idle()
-    await asyncio.sleep(0)  # the done callback runs on the next loop pass
-    assert "audit line not written: disk full" in caplog.text
+    def __init__(self) -> None:
+        self.broken = True
+        self.attempts: asyncio.Queue[list[Any]] = asyncio.Queue()
 
-
-async def test_a_later_line_rides_with_the_next_waited_for_line() -> None:
-    batches: list[list[Any]] = []
-
-    async def write(rows: Sequence[dict[str, Any]]) -> list[int]:
-        batches.append([r["n"] for r in rows])
+    async def __call__(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        await self.attempts.put([r["n"] for r in rows])
+        if self.broken:
+            raise StoreError("database restarting")
         return list(range(len(rows)))
 
-    commits = GroupCommit(write, "audit line")
-    commits.submit_later({"n": "resolved 1"})
-    await commits.submit({"n": "issued 2"})
-    assert batches == [["resolved 1", "issued 2"]]  # one transaction, not two
+    async def attempt(self) -> list[Any]:
+        return await asyncio.wait_for(self.attempts.get(), timeout=5)
 
 
-async def test_a_later_line_alone_is_written_soon_without_a_read() -> None:
-    written = asyncio.Event()
+async def test_a_kept_line_is_retried_until_written_and_failing_says_so() -> None:
+    writer = FlakyWriter()
+    commits = GroupCommit(writer, "audit line")
+    kept = asyncio.create_task(commits.submit_kept({"n": "resolved 1"}))
+    assert await writer.attempt() == ["resolved 1"]
+    assert commits.failing == "audit lines not written yet (1), retried: database restarting"
+    # a line that must precede its action fails at once; the kept one rides along
+    with pytest.raises(StoreError):
+        await commits.submit({"n": "issued 2"})
+    assert await writer.attempt() == ["resolved 1", "issued 2"]
+    assert await writer.attempt() == ["resolved 1"]  # retried alone after its backoff
+    assert not kept.done()
+    writer.broken = False
+    assert await asyncio.wait_for(kept, timeout=5) == 0
+    assert commits.failing is None
 
-    async def write(rows: Sequence[dict[str, Any]]) -> list[int]:
-        written.set()
-        return list(range(len(rows)))
 
-    commits = GroupCommit(write, "audit line")
-    commits.submit_later({"n": 1})
-    await asyncio.wait_for(written.wait(), timeout=5)
+async def test_a_kept_line_outlives_its_cancelled_caller() -> None:
+    writer = FlakyWriter()
+    commits = GroupCommit(writer, "audit line")
+    kept = asyncio.create_task(commits.submit_kept({"n": "resolved 1"}))
+    assert await writer.attempt() == ["resolved 1"]
+    kept.cancel()
+    writer.broken = False
+    assert await commits.submit({"n": "issued 2"}) == 1
+    assert await writer.attempt() == ["resolved 1", "issued 2"]
+    assert commits.failing is None
+
+
+async def test_closing_fails_kept_lines_that_still_cannot_be_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = FlakyWriter()
+    commits = GroupCommit(writer, "audit line")
+    kept = asyncio.create_task(commits.submit_kept({"n": "resolved 1"}))
+    assert await writer.attempt() == ["resolved 1"]
+    await commits.close()
+    assert await writer.attempt() == ["resolved 1"]  # one more try on closing
+    with pytest.raises(StoreError):
+        await kept
+    assert "1 audit lines never written: database restarting" in caplog.text
