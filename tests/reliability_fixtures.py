@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -90,6 +92,20 @@ async def rel_ctl(
     """The reliability controller with every device online before the test."""
     await wait_all_online(rel_ctl_session.controller, timeout=30)
     return rel_ctl_session
+
+
+@asynccontextmanager
+async def private_broker(site: Site, directory: Path) -> AsyncIterator[BrokerUnderTest]:
+    """A Mosquitto of one test alone (no simulated home on it), for a ``tryggbo serve``
+    child that needs the controller's client id to itself."""
+    creds_file = directory / "credentials.json"
+    creds = ensure_credentials(site, creds_file)
+    proc = MosquittoProcess(creds, directory / "broker")
+    proc.start()
+    try:
+        yield BrokerUnderTest(proc, site, creds, creds_file)
+    finally:
+        proc.stop()
 
 
 def mqtt_client(broker: BrokerUnderTest, ident: str, login: MqttLogin) -> aiomqtt.Client:

@@ -347,8 +347,9 @@ class AlarmService:
         event_key = event.get("key") if event else None
         if alarm is not None:
             seen = list(alarm.details.get("event_keys") or [])
-            if event_key is not None and event_key in seen:
-                self._confirmed(alarm, event)  # delivered again: counted already
+            if event_key is not None and event_key in seen:  # delivered again
+                log.info("alarm %s: event %s counted already", alarm.id, event_key)
+                self._confirmed(alarm, event)
                 return
             details = {
                 **alarm.details,

@@ -75,6 +75,29 @@ async def recent_events(request: web.Request) -> web.Response:
     return json_response({"events": shown})
 
 
+@requires("admin")
+async def set_aside_events(request: web.Request) -> web.Response:
+    """``GET /api/events/set-aside?limit=``: events the store refused (a value the
+    database cannot hold), each with the reason; the rest were written past them."""
+    ctl = controller_of(request)
+    limit = int_query(request, "limit", 100, 1, 1000)
+    rows = await ctl.store.set_aside_events(limit=limit or 100)
+    out = [
+        {
+            "id": row.id,
+            "set_aside_at": row.set_aside_at.isoformat(),
+            "reason": row.reason,
+            "ts": row.event.ts.isoformat(),
+            "device": row.event.device,
+            "type": row.event.type,
+            "key": row.event.key,
+            "details_json": row.event.details.get("raw"),
+        }
+        for row in rows
+    ]
+    return json_response({"set_aside": out, "count": ctl.events.set_aside})
+
+
 @requires("admin", "staff")
 async def audit_log(request: web.Request) -> web.Response:
     """``GET /api/audit?limit=&device=&command_id=&actor=&apartment=&since=&until=``."""
@@ -94,4 +117,5 @@ async def audit_log(request: web.Request) -> web.Response:
 
 def register(app: web.Application) -> None:
     app.router.add_get("/api/events", recent_events)
+    app.router.add_get("/api/events/set-aside", set_aside_events)
     app.router.add_get("/api/audit", audit_log)

@@ -20,15 +20,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from config.credentials import SiteCredentials, ensure_credentials
+from config.credentials import SiteCredentials
 from config.site import Site
-from controller.brokers import MosquittoProcess
 from controller.store.engine import parse_url
 from devices.contract import DeviceType, Event, SiteTopics, encode
 from devices.contract.names import Channel
 from tests.conftest import BrokerUnderTest
 from tests.pg_server import scratch_pg_database
-from tests.reliability_fixtures import mqtt_client
+from tests.reliability_fixtures import mqtt_client, private_broker
 
 from .served import ServedController
 
@@ -37,19 +36,6 @@ PER_DEVICE = 150
 EVENT_OF = {DeviceType.LOCK: "door_closed", DeviceType.CURTAIN: "calibrated"}
 EVENT_OF[DeviceType.SCREEN] = "touched"
 KILLS = 3
-
-
-@asynccontextmanager
-async def private_broker(site: Site, directory: Path) -> AsyncIterator[BrokerUnderTest]:
-    """A Mosquitto of this test alone (no simulated home on it)."""
-    creds_file = directory / "credentials.json"
-    creds = ensure_credentials(site, creds_file)
-    proc = MosquittoProcess(creds, directory / "broker")
-    proc.start()
-    try:
-        yield BrokerUnderTest(proc, site, creds, creds_file)
-    finally:
-        proc.stop()
 
 
 async def publish_burst(broker: BrokerUnderTest, creds: SiteCredentials) -> set[tuple[str, str]]:
