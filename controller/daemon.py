@@ -298,9 +298,9 @@ class Controller:
     async def _sync_schedules(self) -> None:
         while True:
             try:
-                await self.schedules.sync_from_store()
-            except Exception:  # the store may fail for a while; the next round retries
-                log.exception("cannot read schedules from the store")
+                await self.schedules.reload()  # a failing store: one line per round
+            except Exception:  # anything else is a bug; the next round tries again
+                log.exception("cannot reload schedules")
             await asyncio.sleep(self.config.lease_renew_s)  # a polling period, not a sync
 
     async def _watch_stale(self) -> None:

@@ -24,6 +24,7 @@ from devices.clock import Clock
 from devices.contract import (
     SAFETY_EVENTS,
     Ack,
+    Availability,
     Channel,
     ContractError,
     Event,
@@ -210,7 +211,7 @@ class DeviceReports:
             if not payload:
                 return  # a cleared retained state
             state = decode_state(twin.type, payload)
-            if self.twins.apply_state(twin, state, now):
+            if self.twins.apply_state(twin, state, now, retained=retained):
                 self._publish_twin(twin)
             else:
                 self.dropped.drop("out_of_order", twin.id, f"seq {state.seq} not newer")
@@ -218,12 +219,18 @@ class DeviceReports:
             if not payload:
                 return
             was = twin.reachability
-            if self.twins.apply_availability(twin, decode_availability(payload), now):
+            value = decode_availability(payload)
+            if self.twins.apply_availability(twin, value, now, retained=retained):
                 self._publish_twin(twin)
                 if was is not Reachability.UNKNOWN or twin.reachability is Reachability.OFFLINE:
                     self._record(twin.id, twin.reachability.value, {"was": was.value}, receipt)
+            elif retained and value is Availability.ONLINE and not twin.reachable:
+                # a replayed online is not news: the offline learned live stays
+                self.dropped.drop("replayed_status", twin.id, f"retained online, {was.value}")
         elif channel is Channel.META:
-            if payload and self.twins.apply_meta(twin, decode(Meta, payload), now):
+            if payload and self.twins.apply_meta(
+                twin, decode(Meta, payload), now, retained=retained
+            ):
                 self._publish_twin(twin)
         elif channel is Channel.EVENT:
             event = decode(Event, payload)

@@ -41,7 +41,11 @@ class Twin:
     meta: Meta | None = None
     reported: AnyState | None = None
     desired: dict[str, Any] = field(default_factory=dict)
+    #: the last live message (a retained one replayed by the broker does not count)
     last_seen: datetime | None = None
+    #: the last replay of the device's retained messages (the controller subscribed):
+    #: staleness counts from it or from ``last_seen``, whichever is later
+    replayed_at: datetime | None = None
     changed_at: datetime | None = None
     #: the registry's :attr:`TwinRegistry.revision` at this twin's last change
     revision: int = 0
@@ -118,8 +122,9 @@ class TwinRegistry:
         if twin.reachability is Reachability.STALE:
             twin.reachability = Reachability.ONLINE
 
-    def apply_meta(self, twin: Twin, meta: Meta, now: datetime) -> bool:
-        """Record a device's meta. A type that disagrees with the site file is ignored."""
+    def apply_meta(self, twin: Twin, meta: Meta, now: datetime, *, retained: bool = False) -> bool:
+        """Record a device's meta. A type that disagrees with the site file is ignored.
+        A ``retained`` one (replayed) does not count as the device seen."""
         if meta.type != twin.type:
             log.warning(
                 "device %s says it is a %s, site file says %s: meta ignored",
@@ -129,14 +134,29 @@ class TwinRegistry:
             )
             return False
         twin.meta = meta
-        self._seen(twin, now)
+        if retained:
+            twin.replayed_at = now
+        else:
+            self._seen(twin, now)
         self._changed(twin, now)
         return True
 
-    def apply_availability(self, twin: Twin, value: Availability, now: datetime) -> bool:
-        """Record online/offline; returns True when reachability changed."""
+    def apply_availability(
+        self, twin: Twin, value: Availability, now: datetime, *, retained: bool = False
+    ) -> bool:
+        """Record online/offline; returns True when reachability changed.
+
+        A ``retained`` message is the broker's stored copy, replayed when the controller
+        (re)subscribes: not news. It never moves ``last_seen``, and a retained ``online``
+        only brings an ``unknown`` twin online: an ``offline`` or ``stale`` learned from
+        live traffic stays (a broker restored from its last autosave replays an
+        ``online`` older than the last will, and the payload has no boot/seq to tell)."""
         new = Reachability.ONLINE if value is Availability.ONLINE else Reachability.OFFLINE
-        if value is Availability.ONLINE:
+        if retained:
+            twin.replayed_at = now
+            if new is Reachability.ONLINE and twin.reachability is not Reachability.UNKNOWN:
+                return False
+        if value is Availability.ONLINE and not retained:
             twin.last_seen = now
         changed = new is not twin.reachability
         twin.reachability = new
@@ -144,30 +164,41 @@ class TwinRegistry:
             self._changed(twin, now)
         return changed
 
-    def apply_state(self, twin: Twin, state: AnyState, now: datetime) -> bool:
+    def apply_state(
+        self, twin: Twin, state: AnyState, now: datetime, *, retained: bool = False
+    ) -> bool:
         """Record a state report unless it is older than the one we have.
 
         Within one boot ``seq`` only grows, so a lower or equal ``seq`` with the same
-        ``boot`` is a late duplicate and is dropped. A new ``boot`` starts afresh.
+        ``boot`` is a late duplicate and is dropped. A new ``boot`` starts afresh. A
+        ``retained`` state (replayed) is recorded by the same rule but never moves
+        ``last_seen`` nor brings a stale twin back: only live traffic shows the device
+        is there.
         """
         old = twin.reported
+        if retained:
+            twin.replayed_at = now
         if old is not None and state.boot == old.boot and state.seq <= old.seq:
             return False
         twin.reported = state
-        self._seen(twin, now)
+        if not retained:
+            self._seen(twin, now)
         if twin.reachability is Reachability.UNKNOWN:
             twin.reachability = Reachability.ONLINE
         self._changed(twin, now)
         return True
 
     def mark_stale(self, now: datetime) -> list[Twin]:
-        """Mark online twins silent for ``stale_factor`` heartbeats as stale."""
+        """Mark online twins silent for ``stale_factor`` heartbeats as stale (counted
+        from the last live message or the last replay, whichever is later: a device is
+        not stale merely because the controller was away)."""
         stale = []
         for twin in self._twins.values():
-            if twin.reachability is not Reachability.ONLINE or twin.last_seen is None:
+            heard = max(filter(None, (twin.last_seen, twin.replayed_at)), default=None)
+            if twin.reachability is not Reachability.ONLINE or heard is None:
                 continue
             limit = timedelta(seconds=twin.heartbeat_s * self.stale_factor)
-            if now - twin.last_seen > limit:
+            if now - heard > limit:
                 twin.reachability = Reachability.STALE
                 self._changed(twin, now)
                 stale.append(twin)

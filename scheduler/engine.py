@@ -52,7 +52,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from controller.store.repository import ScheduleStore
+from controller.store.repository import ScheduleStore, StoreError
 from controller.store.schedule_records import HoldRecord, ScheduleRecord
 from devices.clock import Clock
 
@@ -152,6 +152,15 @@ class ScheduleEngine:
             log.info("%d schedules changed in the store by another instance", changed)
             self._changed()
         return changed
+
+    async def reload(self) -> None:
+        """:meth:`sync_from_store` for the periodic reload: a store that fails (an
+        outage, every few seconds) is one log line with the reason, no traceback; the
+        next reload tries again."""
+        try:
+            await self.sync_from_store()
+        except StoreError as exc:
+            log.error("schedules not reloaded: %s", " ".join(str(exc).split()))
 
     def _install(self, record: ScheduleRecord, cursor: datetime) -> LoadedSchedule:
         schedule: Schedule | None = None

@@ -71,3 +71,42 @@ def test_last_will_marks_offline_and_online_returns() -> None:
     assert not reg.apply_availability(twin, Availability.OFFLINE, T0)
     assert twin.reachability is Reachability.OFFLINE
     assert reg.mark_stale(T0 + timedelta(days=1)) == []  # offline is not also stale
+
+
+def test_a_replayed_online_does_not_undo_an_offline_learned_live() -> None:
+    reg = _registry()
+    twin = reg.get("a101-lock")
+    reg.apply_state(twin, _lock(5), T0)
+    reg.apply_availability(twin, Availability.OFFLINE, T0 + timedelta(seconds=1))
+    later = T0 + timedelta(seconds=2)
+    assert not reg.apply_availability(twin, Availability.ONLINE, later, retained=True)
+    assert not reg.apply_state(twin, _lock(5), later, retained=True)  # not newer
+    assert twin.reachability is Reachability.OFFLINE
+    assert twin.last_seen == T0
+    assert reg.apply_availability(twin, Availability.ONLINE, later)  # live: it is back
+    assert twin.last_seen == later
+
+
+def test_a_replayed_status_never_moves_last_seen_nor_revives_a_stale_twin() -> None:
+    reg = _registry()
+    twin = reg.get("a101-lock")
+    # the controller starts: all it knows is the broker's retained copies
+    reg.apply_meta(
+        twin, Meta(type=DeviceType.LOCK, model="m", firmware="1", heartbeat_s=60), T0, retained=True
+    )
+    assert reg.apply_availability(twin, Availability.ONLINE, T0, retained=True)
+    assert reg.apply_state(twin, _lock(1), T0, retained=True)
+    assert twin.reachability is Reachability.ONLINE
+    assert twin.last_seen is None
+    # silent since the replay: stale after 2.5 heartbeats from it
+    assert reg.mark_stale(T0 + timedelta(seconds=150)) == []
+    assert reg.mark_stale(T0 + timedelta(seconds=151)) == [twin]
+    # a newer state replayed later is recorded, but the twin stays stale
+    later = T0 + timedelta(seconds=200)
+    assert reg.apply_availability(twin, Availability.ONLINE, later, retained=True) is False
+    assert reg.apply_state(twin, _lock(2, lock="unlocked"), later, retained=True)
+    assert twin.reported.lock == "unlocked"
+    assert twin.reachability is Reachability.STALE
+    assert twin.last_seen is None
+    reg.apply_state(twin, _lock(3), later)  # live traffic brings it back
+    assert (twin.reachability, twin.last_seen) == (Reachability.ONLINE, later)
