@@ -1,8 +1,13 @@
 """``tryggbo demo``: the whole home on one machine with no setup.
 
 Starts a broker (a private Mosquitto child process when the binary exists, else amqtt
-in-process), the simulated firmware of the example site's 72 devices, and the
-controller with its API on 127.0.0.1; prints the URLs and a fresh API token.
+in-process), the simulated firmware of the example site's devices, and the controller
+with its API on 127.0.0.1; prints the URLs and a fresh API token.
+
+The room screen whose kiosk page the banner links (:data:`DEMO_SCREEN`) is not
+simulated: its page runs it (controller/calls/screen_bridge.py), and two clients under
+one device login would take turns knocking each other off the broker. Its apartment's
+visiting hours are all day, so the printed relative's link can call at any hour.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from datetime import datetime
 from pathlib import Path
 
 from config.credentials import ensure_credentials
-from config.site import EXAMPLE_SITE, Site, load_site
+from config.site import EXAMPLE_SITE, Apartment, Site, load_site
 from devices.clock import SystemClock
+from devices.contract import DeviceType
 from devices.mqtt import BrokerAddress
 
 from .auth.accounts import ensure_user, random_password
@@ -39,6 +45,8 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, .
 DEMO_TOKEN_USER = "anna"
 #: The room screen whose kiosk page the banner links (a screen credential, not a login).
 DEMO_SCREEN = ("screen-101", "101")
+#: The demo apartment's visiting hours: the printed relative's link works at any hour.
+DEMO_VISITING_HOURS = ["daily 00:00-24:00"]
 
 
 @dataclass
@@ -96,15 +104,20 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
         ),
         clock=clock,
     )
-    home = SimulatedHome(site, creds, broker, clock=clock, heartbeat_s=opts.heartbeat_s)
+    apartment = next(a for a in site.apartments if a.number == DEMO_SCREEN[1])
+    screen = _screen_device(apartment)
+    home = SimulatedHome(
+        site, creds, broker, clock=clock, heartbeat_s=opts.heartbeat_s, without={screen}
+    )
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(home.run(), name="simulated-home")
             await controller.ready.wait()
+            await controller.calls.set_windows(apartment, DEMO_VISITING_HOURS, by="demo")
             link, _ = await controller.invitations.create(
-                apartment=DEMO_SCREEN[1],
-                resident=_resident(site, DEMO_SCREEN[1]),
+                apartment=apartment.number,
+                resident=apartment.resident or f"apartment {apartment.number}",
                 relative="Rut Lindqvist",
                 by="demo",
                 valid_days=7,
@@ -113,7 +126,9 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
                 "room screen": f"{controller.http_url}/ui/screen.html#token={screen_token}",
                 "relative's call": f"{controller.http_url}/ui/call.html#t={link}",
             }
-            _print_banner(controller.http_url, broker, broker_kind, token, site, logins, pages)
+            _print_banner(
+                controller.http_url, broker, broker_kind, token, site, logins, pages, screen
+            )
             if on_ready is not None:
                 on_ready.set()
     finally:
@@ -124,9 +139,9 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
                 mosquitto.stop()
 
 
-def _resident(site: Site, number: str) -> str:
-    apartment = next(a for a in site.apartments if a.number == number)
-    return apartment.resident or f"apartment {number}"
+def _screen_device(apartment: Apartment) -> str:
+    """The device id of the apartment's room screen."""
+    return next(d.id for d in apartment.devices if d.type is DeviceType.SCREEN)
 
 
 async def _demo_screen(store: Store, now: datetime) -> str:
@@ -173,6 +188,7 @@ def _print_banner(
     site: Site,
     logins: dict[str, str],
     pages: dict[str, str],
+    screen: str,
 ) -> None:
     devices = sum(1 for _ in site.devices())
     roles = {u: f"{', '.join(r)} {' '.join(un + ap)}".strip() for u, _n, r, un, ap in DEMO_USERS}
@@ -181,14 +197,16 @@ def _print_banner(
     )
     print(
         f"\nTryggbo demo: {site.site.name or site.slug} "
-        f"({len(site.apartments)} apartments, {devices} simulated devices)\n"
+        f"({len(site.apartments)} apartments, {devices} devices: {devices - 1} simulated, "
+        f"{screen} run by its room screen page)\n"
         f"  API        {url}/api/health\n"
         f"  WebSocket  {url.replace('http', 'ws')}/api/ws?token=<token>\n"
         f"  broker     {broker.url}  [{kind}]\n"
         f"  logins     (sign in at {url}/ with username and password)\n{login_lines}"
         f"  API token  {token}   (acts as {DEMO_TOKEN_USER})\n"
         + "".join(f"  {name:<16} {page}\n" for name, page in pages.items())
-        + "\n"
+        + f"  ({screen} is online while the room screen page is open; "
+        f"visiting hours of {DEMO_SCREEN[1]}: all day)\n\n"
         f"  try:  curl -H 'Authorization: Bearer {token}' {url}/api/devices/a101-lock\n"
         f"        curl -H 'Authorization: Bearer {token}' -X POST "
         f'-d \'{{"action":"unlock","reason":"care visit"}}\' '

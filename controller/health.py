@@ -4,7 +4,8 @@
 unreachable, the store cannot be written (a real write transaction is tried, bounded
 by :data:`STORE_PROBE_S`), events or alarms are not being stored, commands' outcomes
 wait for their audit line. ``degraded`` (200): it works, but devices are offline or
-stale (they are named). ``ok`` otherwise.
+stale, or their connection is taken over again and again (two clients with one device
+login knocking each other off the broker); they are named. ``ok`` otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .store import StoreError
+from .twins import TAKEOVER_WINDOW
 
 if TYPE_CHECKING:
     from .daemon import Controller
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 STORE_PROBE_S = 2.0
 #: Devices named per reachability in the report (the counts are always complete).
 NAMED_DEVICES = 50
+#: Connection takeovers within TAKEOVER_WINDOW that make a device a problem. Two
+#: clients with one login take turns several times a second; a device reconnecting
+#: before the broker noticed its old connection was gone adds one.
+TAKEOVER_LIMIT = 5
 _PROBE_SESSION = "health-probe"
 
 
@@ -80,6 +86,20 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
         for state, ids in by_state.items()
         if ids
     ]
+    taken_over = {
+        device: n
+        for device, n in sorted(ctl.twins.takeovers(ctl.clock.now()).items())
+        if n >= TAKEOVER_LIMIT
+    }
+    if taken_over:
+        window = f"{TAKEOVER_WINDOW.total_seconds():g} s"
+        named = list(taken_over.items())[:NAMED_DEVICES]
+        warnings.append(
+            f"{len(taken_over)} devices' connections taken over again and again "
+            f"(two clients with one login?): "
+            + ", ".join(f"{device} ({n}x in {window})" for device, n in named)
+            + (" …" if len(taken_over) > NAMED_DEVICES else "")
+        )
     unreachable = counts["offline"] + counts["stale"]
     body = {
         "status": "failing" if failures else ("degraded" if warnings else "ok"),
@@ -90,6 +110,7 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
         "devices": {"total": len(ctl.twins), **counts, "unreachable": unreachable},
         "stale_devices": sorted(by_state["stale"])[:NAMED_DEVICES],
         "offline_devices": sorted(by_state["offline"])[:NAMED_DEVICES],
+        "taken_over_devices": dict(list(taken_over.items())[:NAMED_DEVICES]),
         "commands_in_flight": ctl.commands.in_flight,
         "dropped_messages": ctl.reports.dropped.counts,
     }

@@ -9,6 +9,7 @@ is only what the last command asked for.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,6 +21,8 @@ from devices.contract import AnyState, Availability, DeviceType, Meta
 log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_S = 60.0
+#: How far back :meth:`TwinRegistry.takeovers` counts.
+TAKEOVER_WINDOW = timedelta(seconds=60)
 
 
 class Reachability(StrEnum):
@@ -96,6 +99,8 @@ class TwinRegistry:
             self._twins[dev.id] = Twin(dev.id, dev.type, apt.number)
             self._apartments[dev.id] = apt
         self._entries: dict[str, DeviceEntry] = {d.id: d for _a, d in site.devices()}
+        #: device -> when its connection was taken over (within TAKEOVER_WINDOW)
+        self._takeovers: dict[str, deque[datetime]] = {}
 
     def __len__(self) -> int:
         return len(self._twins)
@@ -150,12 +155,18 @@ class TwinRegistry:
         (re)subscribes: not news. It never moves ``last_seen``, and a retained ``online``
         only brings an ``unknown`` twin online: an ``offline`` or ``stale`` learned from
         live traffic stays (a broker restored from its last autosave replays an
-        ``online`` older than the last will, and the payload has no boot/seq to tell)."""
+        ``online`` older than the last will, and the payload has no boot/seq to tell).
+
+        An ``online`` while the twin is already online is a new connection that took
+        over the device's client id: the broker closed the old one without its last will
+        (Mosquitto sends none on a takeover). Counted for :meth:`takeovers`."""
         new = Reachability.ONLINE if value is Availability.ONLINE else Reachability.OFFLINE
         if retained:
             twin.replayed_at = now
             if new is Reachability.ONLINE and twin.reachability is not Reachability.UNKNOWN:
                 return False
+        if new is Reachability.ONLINE and twin.reachability is Reachability.ONLINE:
+            self._takeovers.setdefault(twin.id, deque()).append(now)
         if value is Availability.ONLINE and not retained:
             twin.last_seen = now
         changed = new is not twin.reachability
@@ -203,6 +214,23 @@ class TwinRegistry:
                 self._changed(twin, now)
                 stale.append(twin)
         return stale
+
+    def takeovers(self, now: datetime) -> dict[str, int]:
+        """Device -> connection takeovers within :data:`TAKEOVER_WINDOW` before ``now``.
+
+        Many a minute mean two clients use one device's login and knock each other off
+        the broker; one now and then is a device reconnecting before the broker noticed
+        its old connection was gone."""
+        since = now - TAKEOVER_WINDOW
+        counts = {}
+        for device, times in list(self._takeovers.items()):
+            while times and times[0] < since:
+                times.popleft()
+            if times:
+                counts[device] = len(times)
+            else:
+                del self._takeovers[device]
+        return counts
 
     def counts(self) -> dict[str, int]:
         """Number of twins per reachability value."""

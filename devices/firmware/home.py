@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from config.credentials import DeviceCredentials, SiteCredentials
@@ -43,7 +43,10 @@ def make_device(
 
 
 class SimulatedHome:
-    """Every device of a site file, each with its own connection and credentials."""
+    """Every device of a site file, each with its own connection and credentials,
+    except those in ``without``: devices something else runs under their login (a room
+    screen whose kiosk page the daemon runs), which the broker would otherwise let the
+    two take turns knocking each other off."""
 
     def __init__(
         self,
@@ -54,7 +57,11 @@ class SimulatedHome:
         *,
         heartbeat_s: float = 60.0,
         seed: int | None = None,
+        without: Collection[str] = (),
     ) -> None:
+        unknown = set(without) - {entry.id for _apartment, entry in site.devices()}
+        if unknown:
+            raise ValueError(f"not devices of site {site.slug}: {', '.join(sorted(unknown))}")
         rng = random.Random(seed)
         self.site = site
         self.devices: dict[str, SimulatedDevice] = {
@@ -71,6 +78,7 @@ class SimulatedHome:
                 rng=random.Random(rng.getrandbits(64)),
             )
             for apartment, entry in site.devices()
+            if entry.id not in without
         }
 
     def __getitem__(self, device_id: str) -> SimulatedDevice:
