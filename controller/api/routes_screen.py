@@ -9,6 +9,10 @@ Page -> daemon: ``help {press}``, ``accept {call_id}``, ``decline {call_id}``,
 ``hangup {call_id}``, ``signal {call_id, data}``, ``curtain {action: open|close}``,
 ``touch``. Daemon -> page: ``welcome``, ``state``, ``plan``, ``help_confirmed``,
 ``help_status``, ``call_start``, ``signal``, ``ended``, ``curtain``, ``error``.
+
+When the daemon stops, the screens' and the relatives' page sockets are closed first
+(``going away``; the pages reconnect), rather than held open until aiohttp's shutdown
+timeout.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from config.site import Apartment
 from devices.contract import DeviceType
@@ -32,12 +36,17 @@ from ..calls.socket import PageSocket
 from ..command_bus import CommandError
 from ..store import StoreError
 from .access import public
-from .app import controller_of
+from .app import CONTROLLER, controller_of
+
+if TYPE_CHECKING:
+    from ..daemon import Controller
 
 log = logging.getLogger(__name__)
 
 #: A page's credential is checked again this often (and before every action).
 RECHECK_S = 15.0
+#: The screens' open page sockets (closed when the daemon stops).
+SCREEN_SOCKETS = web.AppKey("screen_sockets", set[PageSocket])
 
 
 def _apartment_of(request: web.Request, principal: Principal) -> Apartment | None:
@@ -119,6 +128,7 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
     except LookupError as exc:
         await sock.refuse("unavailable", str(exc))
         return sock.ws
+    request.app[SCREEN_SOCKETS].add(sock)
     try:
         now = ctl.clock.now()
         info = ctl.site.site
@@ -148,9 +158,19 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
     finally:
+        request.app[SCREEN_SOCKETS].discard(sock)
         ctl.screens.detach(device, sock.send)
         await sock.close()
     return sock.ws
+
+
+async def _close_call_pages(app: web.Application) -> None:
+    """On shutdown: close the screens' and the relatives' page sockets."""
+    ctl: Controller = app[CONTROLLER]  # type: ignore[assignment]
+    relatives = [sock for socks in ctl.calls.sockets.values() for sock in socks]
+    for sock in [*app[SCREEN_SOCKETS], *relatives]:
+        with contextlib.suppress(Exception):
+            await sock.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
 
 
 async def _recheck(request: web.Request, sock: PageSocket, token: str) -> None:
@@ -193,7 +213,12 @@ async def _handle(
             return
         ctl.screens.press_help(device_id, press)
     elif kind == "accept":
-        device.accept_call()
+        call = ctl.calls.call_of_device(device_id)
+        if call is None or call.id != data.get("call_id") or call.state != "ringing":
+            # over, or never the daemon's (a ring whose ack was lost): the page clears it
+            sock.send({"type": "ended", "call_id": data.get("call_id"), "by": "gone"})
+        else:
+            device.accept_call()
     elif kind == "decline":
         device.decline_call()
     elif kind == "hangup":
@@ -238,4 +263,6 @@ async def _curtain(
 
 
 def register(app: web.Application) -> None:
+    app[SCREEN_SOCKETS] = set()
+    app.on_shutdown.append(_close_call_pages)
     app.router.add_get("/api/screen/ws", screen_socket)

@@ -7,6 +7,12 @@ sends ``end_call``. Once accepted, the relative's page makes the WebRTC offer an
 daemon relays offer, answer and ICE candidates between the two WebSockets untouched.
 Media flows browser to browser (host candidates on one network, or the configured
 STUN/TURN servers); it never passes through the daemon and nothing records it.
+
+A screen never keeps showing a call the daemon does not have: a ring whose ack is lost
+(the screen may ring all the same), a hang-up, and a screen that reports a call the
+daemon has not got (after a restart, a lost ``end_call``) all end it on the screen,
+whose pages are told at once. Until the screen answered that ``end_call`` it counts as
+busy, so a late ``end_call`` cannot end the next call.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: A call nobody answers ends after this long.
 RING_TIMEOUT_S = 60.0
+#: The actor of an ``end_call`` for a call the daemon does not have.
+STALE_CALL_ACTOR = "calls"
 
 Send = Callable[[dict[str, Any]], None]
 
@@ -85,6 +93,8 @@ class CallService:
         #: invitation id -> the relatives' open sockets (closed at once on revocation)
         self.sockets: dict[str, set[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: screen -> its ``end_call`` in flight (the screen is busy until it is answered)
+        self._ending: dict[str, asyncio.Task[None]] = {}
 
     # ------------------------------------------------------------------ visiting hours
 
@@ -140,7 +150,7 @@ class CallService:
                 next_open=visiting["next_open"],
                 windows=visiting["windows"],
             )
-        if device in self._by_device:
+        if device in self._by_device or device in self._ending:
             raise CallRefused("busy", "another call with this screen is going on")
         call = Call(
             id=secrets.token_hex(8),
@@ -162,11 +172,15 @@ class CallService:
         except CommandError as exc:
             self._forget(call)
             raise CallRefused("screen_unavailable", str(exc)) from None
-        if result.outcome.value != "ok":
-            self._forget(call)
+        outcome = result.outcome.value
+        if outcome != "ok":
+            if outcome == "timeout":  # no ack: it may ring, or be answered: end it there
+                self._end(call, "ring_failed")
+            else:
+                self._forget(call)
             raise CallRefused(
                 "screen_unavailable",
-                f"the screen did not ring ({result.outcome.value}"
+                f"the screen did not ring ({outcome}"
                 + (f": {result.error})" if result.error else ")"),
             )
         loop = asyncio.get_running_loop()
@@ -204,24 +218,51 @@ class CallService:
         """End a call (``by``: relative, resident, no_answer, ...); tells both sides
         and sends the screen ``end_call``."""
         call = self.calls.get(call_id)
-        if call is None or call.state == "ended":
-            return
+        if call is not None:
+            await asyncio.shield(self._end(call, by))
+
+    def _end(self, call: Call, by: str) -> asyncio.Future[None]:
+        """End ``call``: both sides told, ``end_call`` sent to the screen (awaitable)."""
+        if call.state == "ended":
+            return _done()
         call.state, call.ended_by = "ended", by
         self._forget(call)
-        ended = {"type": "ended", "call_id": call_id, "by": by}
         with contextlib.suppress(Exception):
-            call.relative(ended)
-        self.bridge.broadcast(call.device, ended)
+            call.relative({"type": "ended", "call_id": call.id, "by": by})
         self._publish(call)
+        return self._end_on_screen(call.device, call.id, by, f"invitation:{call.invitation}")
+
+    def _end_on_screen(
+        self, device: str, call_id: str | None, by: str, actor: str
+    ) -> asyncio.Future[None]:
+        """Tell the screen's pages the call ended and send the screen ``end_call``, one
+        at a time per screen; the screen is busy until it answered (or timed out)."""
+        self.bridge.broadcast(device, {"type": "ended", "call_id": call_id, "by": by})
+        ending = self._ending.get(device)
+        if ending is None:
+            ending = asyncio.create_task(self._end_call(device, call_id, by, actor))
+            self._ending[device] = ending
+            ending.add_done_callback(lambda _task: self._ending.pop(device, None))
+        return ending
+
+    async def _end_call(self, device: str, call_id: str | None, by: str, actor: str) -> None:
         try:
-            await self.commands.send(
-                call.device,
-                "end_call",
-                actor=f"invitation:{call.invitation}",
-                reason=f"call ended ({by})",
-            )
+            await self.commands.send(device, "end_call", actor=actor, reason=f"call ended ({by})")
         except CommandError as exc:
-            log.warning("call %s: end_call not sent: %s", call_id, exc)
+            log.warning("call %s: end_call to %s not sent: %s", call_id, device, exc)
+
+    def _end_stale_call(self, device: str) -> None:
+        """A screen online showing a call the daemon has not got: end it there. (The
+        twin as it is now: a bus message may be older than the last hang-up.)"""
+        twin = self.commands.twins.get(device)
+        if twin is None or not twin.reachable or device in self._ending:
+            return
+        shown = getattr(twin.reported, "call", "idle")
+        if shown not in ("ringing", "active"):
+            return
+        log.warning("%s shows a %s call the daemon has not got: ended there", device, shown)
+        call_id = getattr(twin.reported, "call_id", None)
+        self._end_on_screen(device, call_id, "unknown_call", STALE_CALL_ACTOR)
 
     def _publish(self, call: Call) -> None:
         self.bus.publish(
@@ -258,10 +299,18 @@ class CallService:
                         self._forget(call)
                         self._publish(call)
                 elif msg.kind == "twin":
-                    call = self.call_of_device(str(data.get("id")))
+                    device = str(data.get("id"))
+                    call = self.call_of_device(device)
                     if call is None:
+                        self._end_stale_call(device)
                         continue
                     reported = data.get("state") or {}
                     gone = data.get("availability") in ("offline", "stale")
                     if gone or (call.state == "active" and reported.get("call") == "idle"):
                         await self.hangup(call.id, "screen" if not gone else "screen_offline")
+
+
+def _done() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done

@@ -182,8 +182,9 @@ if (!credential) {
       case "signal":
         if (call && msg.call_id === callId) await call.signal(msg.data);
         break;
-      case "ended":
+      case "ended": // also a call that failed or was never the daemon's: clear it
         endCall();
+        $("incoming").hidden = true;
         break;
       case "curtain":
         if (!msg.ok) showHelp("failed", T.curtains_failed);
@@ -217,14 +218,28 @@ if (!credential) {
     const id = callId;
     $("incoming").hidden = true;
     $("in-call").hidden = false;
-    call = new VideoCall({
+    const mine = new VideoCall({
       iceServers,
       sendSignal: (data) => sock.send({ type: "signal", call_id: id, data }),
       localVideo: $("local-video"), remoteVideo: $("remote-video"),
-      onState: (s) => { $("call-state").dataset.state = s; },
+      onState: (s) => {
+        $("call-state").dataset.state = s;
+        if (s === "failed" && call === mine) { sock.send({ type: "hangup", call_id: id }); endCall(); }
+      },
     });
-    await call.addMedia(await camera());
-    sock.send({ type: "accept", call_id: id });
+    call = mine;
+    try {
+      await mine.addMedia(await camera());
+    } catch (err) { // no camera or microphone: the call cannot be taken
+      if (call === mine) endCall();
+      sock.send({ type: "decline", call_id: id });
+      return;
+    }
+    if (call !== mine) return; // ended while the camera started
+    if (!sock.send({ type: "accept", call_id: id })) { // not connected: it still rings
+      endCall();
+      $("incoming").hidden = screenState.call !== "ringing";
+    }
   });
   $("decline").addEventListener("click", () => sock.send({ type: "decline", call_id: callId }));
   $("hangup").addEventListener("click", () => {
