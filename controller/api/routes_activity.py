@@ -15,6 +15,7 @@ from aiohttp import web
 from ..store.records import ActivityRecord, AuditRecord
 from .access import principal_of, requires
 from .app import controller_of
+from .privacy import PRIVATE_READERS
 from .responses import json_response
 from .routes_events import apartment_devices, int_query, time_query
 
@@ -48,7 +49,7 @@ def _activity_json(record: ActivityRecord) -> dict[str, Any]:
     }
 
 
-@requires("admin", "staff")
+@requires(*PRIVATE_READERS)
 async def activity(request: web.Request) -> web.Response:
     """``GET /api/activity?actor=&apartment=&action=&since=&until=&limit=&before_id=``."""
     q = request.query
@@ -112,7 +113,7 @@ def _activity_line(r: ActivityRecord) -> _Line:
     return _Line(r.ts, r.id or 0, [_cell(c) for c in cells])
 
 
-@requires("admin", "staff")
+@requires(*PRIVATE_READERS)
 async def export_csv(request: web.Request) -> web.Response:
     """``GET /api/audit/export.csv?apartment=&actor=&since=&until=``: commands and
     activity, newest first; columns :data:`CSV_COLUMNS`."""

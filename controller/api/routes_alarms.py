@@ -16,13 +16,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..alarms import DEVICE_KINDS
 from ..store import ActivityRecord, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
 from .access import principal_of, require_apartment, require_roles, requires
 from .app import controller_of
 from .bodies import parse_body
 from .errors import ApiError
+from .privacy import alarm_kinds_for, may_see_alarm
 from .responses import json_response
 
 log = logging.getLogger(__name__)
@@ -56,26 +56,6 @@ BODIES: dict[str, type[BaseModel]] = {
     "on_site": OnSiteRequest,
     "close": CloseRequest,
 }
-
-
-def _device_kinds_only(request: web.Request) -> bool:
-    """True for a caller who may see device alarms only (a technician)."""
-    roles = getattr(principal_of(request), "roles", None)
-    if roles is None:  # a principal without roles: the access layer decides alone
-        return False
-    return "technician" in roles and not ({"admin", "staff"} & set(roles))
-
-
-def may_see_alarm(principal: object, kind: object) -> bool:
-    """Whether a pushed alarm of ``kind`` may go to ``principal`` (the WebSocket has no
-    per-request role check): admin and staff all, technicians device alarms, nobody
-    else any (they carry residents' names and nurses' notes)."""
-    roles = getattr(principal, "roles", None)
-    if roles is None:  # a principal without roles (API tokens before roles existed)
-        return True
-    if {"admin", "staff"} & set(roles):
-        return True
-    return "technician" in roles and kind in DEVICE_KINDS
 
 
 def _query_int(request: web.Request, name: str, default: int | None, hi: int) -> int | None:
@@ -119,7 +99,7 @@ async def list_alarms(request: web.Request) -> web.Response:
         state=None if state == "all" else state,
         apartment=request.query.get("apartment"),
         since=since,
-        kinds=DEVICE_KINDS if _device_kinds_only(request) else None,
+        kinds=alarm_kinds_for(principal_of(request)),
         before_id=_query_int(request, "before_id", None, 2**62),
     )
     return json_response({"alarms": [ctl.alarms.to_json(a) for a in alarms]})
@@ -129,7 +109,7 @@ async def _visible_alarm(request: web.Request) -> AlarmRecord:
     alarm = await controller_of(request).alarms.get(_alarm_id(request))
     if alarm is None:
         raise ApiError(404, "unknown_alarm", f"no alarm {request.match_info['alarm']}")
-    if _device_kinds_only(request) and alarm.kind not in DEVICE_KINDS:
+    if not may_see_alarm(principal_of(request), alarm.kind):
         raise ApiError(403, "forbidden", "technicians see device alarms only")
     return alarm
 

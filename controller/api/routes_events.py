@@ -11,7 +11,7 @@ from aiohttp import web
 from .access import principal_of, requires
 from .app import controller_of
 from .errors import ApiError
-from .privacy import event_for
+from .privacy import PRIVATE_READERS, event_for
 from .responses import json_response
 
 
@@ -98,7 +98,7 @@ async def set_aside_events(request: web.Request) -> web.Response:
     return json_response({"set_aside": out, "count": ctl.events.set_aside})
 
 
-@requires("admin", "staff")
+@requires(*PRIVATE_READERS)
 async def audit_log(request: web.Request) -> web.Response:
     """``GET /api/audit?limit=&device=&command_id=&actor=&apartment=&since=&until=``."""
     ctl = controller_of(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.api.routes_alarms import may_see_alarm
+from controller.api.privacy import may_see_alarm
 
 
 @dataclass
