@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth.accounts import set_password
-from ..auth.passwords import WeakPassword, verify_async
+from ..auth.passwords import WeakPassword
 from ..auth.service import LoginRefused
 from ..auth.tokens import hash_secret
 from ..auth.users import LANGUAGES, user_json
@@ -38,6 +38,13 @@ class MeUpdate(BaseModel):
     new_password: str | None = Field(default=None, max_length=1024)
 
 
+def _refused(exc: LoginRefused) -> web.Response:
+    """429 ``locked`` / ``throttled`` with the time to wait."""
+    refused = error_response(429, exc.code, exc.message, {"retry_after_s": exc.retry_after_s})
+    refused.headers["Retry-After"] = str(exc.retry_after_s or 1)
+    return refused
+
+
 def _me(user: UserRecord, csrf_token: str | None) -> web.Response:
     return json_response({"user": user_json(user), "csrf_token": csrf_token})
 
@@ -61,9 +68,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     except LoginRefused as exc:
         if exc.code == "bad_credentials":
             raise ApiError(401, exc.code, exc.message) from None
-        refused = error_response(429, exc.code, exc.message, {"retry_after_s": exc.retry_after_s})
-        refused.headers["Retry-After"] = str(exc.retry_after_s or 1)
-        return refused
+        return _refused(exc)
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:  # never keep a session id chosen before sign-in
         await ctl.store.revoke_session(hash_secret(previous), ctl.clock.now())
@@ -100,7 +105,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 @signed_in
-async def update_me(request: web.Request) -> web.Response:
+async def update_me(request: web.Request) -> web.StreamResponse:
     """``PATCH /api/auth/me``: ``{"language"}`` and/or
     ``{"current_password", "new_password"}`` (ends the user's other sessions)."""
     body = await read_body(request, MeUpdate)
@@ -112,15 +117,16 @@ async def update_me(request: web.Request) -> web.Response:
     if body.new_password is not None:
         if not body.current_password:
             raise ApiError(400, "bad_body", "changing the password needs current_password")
-        if not (await verify_async(user.password_hash, body.current_password)).ok:
-            policy = ctl.auth.policy
-            await ctl.store.record_failed_login(
-                user.id, ctl.clock.now(), lock_after=policy.lock_after, lock_for=policy.lock_for
+        try:
+            await ctl.auth.check_current_password(
+                user, body.current_password, address=request.remote or ""
             )
-            await ctl.auth.note(
-                user.username, "password_change", outcome="refused", reason="wrong current password"
-            )
-            raise ApiError(400, "bad_current_password", "the current password is wrong")
+        except LoginRefused as exc:
+            if exc.code == "bad_credentials":
+                raise ApiError(
+                    400, "bad_current_password", "the current password is wrong"
+                ) from None
+            return _refused(exc)
         try:
             user = await set_password(
                 ctl.store,

@@ -8,14 +8,14 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from devices.clock import Clock
 
 from ..store import ActivityRecord, Store, StoreError
 from ..store.records import SessionRecord, UserRecord
-from .passwords import hash_async, verify_async
+from .passwords import Verdict, hash_async, verify_async
 from .principal import Principal
 from .throttle import AddressThrottle, GhostAccounts, LoginPolicy
 from .tokens import hash_secret, new_secret
@@ -91,29 +91,80 @@ class Authenticator:
     ) -> SignedIn:
         """Check a password; a new session, or :class:`LoginRefused`."""
         name = normalize_username(username)[:64]
+        user = await self.store.user_by_name(name) if USERNAME.fullmatch(name) else None
+        verdict = await self._attempt(name, user, password, address, "signin_failed")
+        assert user is not None  # _attempt refuses unknown users
+        where = {"address": address}
+        return await self._signed_in(user, verdict.needs_rehash, password, where, user_agent)
+
+    async def check_current_password(
+        self, user: UserRecord, password: str, *, address: str
+    ) -> None:
+        """The signed-in ``user``'s current password (changing it), under the same
+        count, lock, address limit and slots as a sign-in: :class:`LoginRefused` if
+        wrong (``bad_credentials``), locked or throttled."""
+        await self._attempt(user.username, user, password, address, "password_change")
+        await self.store.record_successful_login(user.id)  # the attempt was counted
+
+    async def _attempt(
+        self, name: str, user: UserRecord | None, password: str, address: str, action: str
+    ) -> Verdict:
+        """One password attempt: counted for the address and the account *before* the
+        hash (refused at once if either is over its limit), slowed after a few
+        failures, hashed in the address's turn. The verdict if right, else
+        :class:`LoginRefused` (the failure stays counted)."""
         now = self.clock.now()
         where = {"address": address}
-        wait = self.addresses.retry_after_s(address, now, self.policy)
+        wait = self.addresses.admit(address, now, self.policy)
         if wait:
-            await self.note(name, "signin_failed", reason="throttled", details=where)
+            await self._note_refusal(name, action, "throttled", where)
             raise LoginRefused(
                 "throttled", "too many failed sign-ins from this address", round(wait)
             )
-        user = await self.store.user_by_name(name) if USERNAME.fullmatch(name) else None
-        if user is not None:
-            failures, locked_until = user.failed_logins, user.locked_until
-        else:
-            failures, locked_until = self.ghosts.get(name)
-        if locked_until is not None and locked_until > now:
-            await self.note(name, "signin_failed", reason="locked", details=where)
-            raise self._locked(locked_until - now)
-        delay = self.policy.delay_s(failures)
+        try:
+            failures = await self._count(name, user, now)
+        except LoginRefused:
+            self.addresses.take_back(address, now)
+            await self._note_refusal(name, action, "locked", where)
+            raise
+        delay = self.policy.delay_s(failures - 1)
         if delay:
             await asyncio.sleep(delay)
-        verdict = await verify_async(user.password_hash if user else None, password)
+        stored_hash = user.password_hash if user else None
+        verdict = await verify_async(stored_hash, password, key=address)
         if user is None or not verdict.ok or user.disabled:
-            await self._failed(name, user, verdict.ok, where)
-        return await self._signed_in(user, verdict.needs_rehash, password, where, user_agent)
+            await self._failed(name, user, failures, verdict.ok, where, action)
+        self.addresses.take_back(address, now)
+        return verdict
+
+    async def _count(self, name: str, user: UserRecord | None, now: datetime) -> int:
+        """This attempt counted as a failure of the account (or the unknown name): the
+        failures so far including it, or :class:`LoginRefused` ``locked``."""
+        policy = self.policy
+        if user is None:
+            counted = self.ghosts.count_attempt(name, now, policy)
+            if counted is not None:
+                return counted
+            _, locked_until = self.ghosts.get(name)
+        else:
+            record = await self.store.count_login_attempt(
+                user.id, now, lock_after=policy.lock_after, lock_for=policy.lock_for
+            )
+            if record is not None:
+                return record.failed_logins
+            current = await self.store.user_by_id(user.id)
+            locked_until = current.locked_until if current else None
+        if locked_until is None or locked_until <= now:  # the user went away meanwhile
+            raise LoginRefused("bad_credentials", "wrong username or password")
+        raise self._locked(locked_until - now)
+
+    async def _note_refusal(
+        self, name: str, action: str, reason: str, where: dict[str, Any]
+    ) -> None:
+        if action == "signin_failed":
+            await self.note(name, action, reason=reason, details=where)
+        else:
+            await self.note(name, action, outcome="refused", reason=reason, details=where)
 
     def _locked(self, left: timedelta) -> LoginRefused:
         seconds = max(1, round(left.total_seconds()))
@@ -124,34 +175,33 @@ class Authenticator:
         )
 
     async def _failed(
-        self, name: str, user: UserRecord | None, password_ok: bool, where: dict[str, str]
+        self,
+        name: str,
+        user: UserRecord | None,
+        failures: int,
+        password_ok: bool,
+        where: dict[str, str],
+        action: str,
     ) -> NoReturn:
-        now = self.clock.now()
-        self.addresses.fail(where["address"], now, self.policy)
+        """A counted attempt turned out wrong: log it, and say ``locked`` if it was
+        the one that locked the account."""
         if user is None:
             reason = "unknown_user"
-            locked_until = self.ghosts.fail(name, now, self.policy)
-            failures, _ = self.ghosts.get(name)
+        elif action == "password_change":
+            reason = "wrong current password"
         else:
             reason = "disabled" if user.disabled and password_ok else "bad_password"
-            updated = await self.store.record_failed_login(
-                user.id, now, lock_after=self.policy.lock_after, lock_for=self.policy.lock_for
-            )
-            failures = updated.failed_logins if updated else user.failed_logins + 1
-            locked = updated is not None and failures >= self.policy.lock_after
-            locked_until = updated.locked_until if updated is not None and locked else None
-        await self.note(
-            name, "signin_failed", reason=reason, details={**where, "failures": failures}
-        )
-        if locked_until is not None:
+        await self._note_refusal(name, action, reason, {**where, "failures": failures})
+        if failures >= self.policy.lock_after:
+            until = self.clock.now() + self.policy.lock_for
             await self.note(
                 name,
                 "locked",
                 subject=name,
                 reason=f"{failures} failed sign-ins in a row",
-                details={**where, "until": locked_until.isoformat()},
+                details={**where, "until": until.isoformat()},
             )
-            raise self._locked(locked_until - now)
+            raise self._locked(self.policy.lock_for)
         raise LoginRefused("bad_credentials", "wrong username or password")
 
     async def _signed_in(
@@ -163,11 +213,10 @@ class Authenticator:
         user_agent: str | None,
     ) -> SignedIn:
         now = self.clock.now()
-        if user.failed_logins or user.locked_until:
-            await self.store.record_successful_login(user.id)
-            user = replace(user, failed_logins=0, locked_until=None)
+        await self.store.record_successful_login(user.id)  # the attempt was counted
+        user = replace(user, failed_logins=0, locked_until=None)
         if needs_rehash:
-            fresh = await hash_async(password)
+            fresh = await hash_async(password, key=where["address"])
             await self.store.update_user(user.id, {"password_hash": fresh})
         secret = new_secret()
         session = SessionRecord(

@@ -107,16 +107,14 @@ class Invitations:
         """The invitation a link token stands for, if it is genuine, unexpired and not
         revoked; :class:`InvitationRefused` otherwise (refusals count per ``address``)."""
         now = self.clock.now()
-        wait = self.addresses.retry_after_s(address, now, LINK_POLICY)
+        wait = self.addresses.admit(address, now, LINK_POLICY)  # counted until it passes
         if wait:
             raise InvitationRefused(
                 "throttled", f"too many refused links from here; try again in {wait:.0f} s"
             )
-        try:
-            return await self._check(token)
-        except InvitationRefused:
-            self.addresses.fail(address, now, LINK_POLICY)
-            raise
+        record = await self._check(token)
+        self.addresses.take_back(address, now)
+        return record
 
     async def _check(self, token: str) -> InvitationRecord:
         parts = token.split(".")

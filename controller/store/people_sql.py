@@ -106,16 +106,18 @@ class PeopleMixin(SqlAccess):
         self.auth_generation += 1  # before and after: a lookup spanning the write sees it
         return None if row is None else _user(row)
 
-    async def record_failed_login(
+    async def count_login_attempt(
         self, user_id: str, now: datetime, *, lock_after: int, lock_for: timedelta
     ) -> UserRecord | None:
-        """Count one more consecutive failure (atomically); from ``lock_after`` failures
-        on, each failure locks the account until ``now + lock_for``."""
+        """Count one more consecutive failure *before* the password is checked, in one
+        atomic UPDATE; the attempt that reaches ``lock_after`` locks the account until
+        ``now + lock_for`` at once (a sign-in that then succeeds clears it). None, and
+        nothing counted, while the account is locked (or the user is gone)."""
         u = t.users.c
-        async with self._write(f"record a failed sign-in of {user_id}") as conn:
-            await conn.execute(
+        async with self._write(f"count a sign-in attempt of {user_id}") as conn:
+            counted = await conn.execute(
                 sa.update(t.users)
-                .where(u.id == user_id)
+                .where(u.id == user_id, sa.or_(u.locked_until.is_(None), u.locked_until <= now))
                 .values(
                     failed_logins=u.failed_logins + 1,
                     locked_until=sa.case(
@@ -124,6 +126,8 @@ class PeopleMixin(SqlAccess):
                     ),
                 )
             )
+            if counted.rowcount == 0:
+                return None
             row = (await conn.execute(sa.select(t.users).where(u.id == user_id))).mappings().first()
             return None if row is None else _user(row)
 

@@ -47,10 +47,11 @@ class PeopleStore(Protocol):
     async def update_user(self, user_id: str, changes: UserChanges) -> UserRecord | None:
         """Change some fields; the user as now stored, or None if unknown."""
 
-    async def record_failed_login(
+    async def count_login_attempt(
         self, user_id: str, now: datetime, *, lock_after: int, lock_for: timedelta
     ) -> UserRecord | None:
-        """One more consecutive failure; from ``lock_after`` on, each locks the account."""
+        """Atomically count an attempt as a failure before its password is checked (the
+        one reaching ``lock_after`` locks); None, nothing counted, while locked."""
 
     async def record_successful_login(self, user_id: str) -> None:
         """Reset the failure count and any lock."""

@@ -16,6 +16,7 @@ from controller.auth.throttle import LoginPolicy
 from controller.auth.tokens import NoSuchUser, create_token, create_user_token
 from controller.auth.users import new_user
 from controller.store import SqlStore, open_store
+from controller.store.records import UserRecord
 from devices.clock import ManualClock
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -55,16 +56,26 @@ async def test_users_are_stored_once_and_updated(store: SqlStore) -> None:
     assert [u.username for u in await store.list_users()] == ["nils"]
 
 
-async def test_failed_logins_count_and_lock_atomically(store: SqlStore) -> None:
+async def test_attempts_are_counted_and_lock_atomically(store: SqlStore) -> None:
     user = new_user(username="nils", password_hash="h", roles=["admin"], now=T0)
     await store.add_user(user)
-    for n in range(1, 4):
-        got = await store.record_failed_login(
-            user.id, T0, lock_after=3, lock_for=timedelta(minutes=15)
+
+    async def attempt(now: datetime) -> UserRecord | None:
+        return await store.count_login_attempt(
+            user.id, now, lock_after=3, lock_for=timedelta(minutes=15)
         )
+
+    for n in range(1, 4):
+        got = await attempt(T0)
         assert got is not None
         assert got.failed_logins == n
         assert got.locked_until == (T0 + timedelta(minutes=15) if n == 3 else None)
+    # locked: nothing more is counted until the lock ends; then each attempt relocks
+    assert await attempt(T0) is None
+    later = T0 + timedelta(minutes=16)
+    got = await attempt(later)
+    assert got is not None
+    assert (got.failed_logins, got.locked_until) == (4, later + timedelta(minutes=15))
     await store.record_successful_login(user.id)
     got = await store.user_by_id(user.id)
     assert got is not None

@@ -84,24 +84,27 @@ def test_delay_grows_after_three_failures_and_is_capped() -> None:
 def test_unknown_usernames_lock_like_real_accounts() -> None:
     policy = LoginPolicy(lock_after=10, lock_for=timedelta(minutes=15))
     ghosts = GhostAccounts(capacity=3)
-    for _ in range(9):
-        assert ghosts.fail("nobody", T0, policy) is None
-    assert ghosts.fail("nobody", T0, policy) == T0 + timedelta(minutes=15)
+    assert [ghosts.count_attempt("nobody", T0, policy) for _ in range(10)] == list(range(1, 11))
     assert ghosts.get("nobody") == (10, T0 + timedelta(minutes=15))
+    assert ghosts.count_attempt("nobody", T0, policy) is None  # locked: nothing counted
+    later = T0 + timedelta(minutes=16)
+    assert ghosts.count_attempt("nobody", later, policy) == 11  # and each one relocks
+    assert ghosts.get("nobody") == (11, later + timedelta(minutes=15))
     for name in ("b", "c", "d"):
-        ghosts.fail(name, T0, policy)
+        ghosts.count_attempt(name, T0, policy)
     assert ghosts.get("nobody") == (0, None)  # bounded: the oldest is forgotten
 
 
-def test_address_throttle_is_a_sliding_window() -> None:
+def test_address_throttle_is_a_sliding_window_counting_attempts_in_flight() -> None:
     policy = LoginPolicy(ip_max_failures=3, ip_window=timedelta(minutes=10))
     ips = AddressThrottle()
     for i in range(3):
-        assert ips.retry_after_s("10.0.0.9", T0 + timedelta(minutes=i), policy) == 0
-        ips.fail("10.0.0.9", T0 + timedelta(minutes=i), policy)
-    assert ips.retry_after_s("10.0.0.9", T0 + timedelta(minutes=3), policy) == 420
-    assert ips.retry_after_s("10.0.0.8", T0 + timedelta(minutes=3), policy) == 0
-    assert ips.retry_after_s("10.0.0.9", T0 + timedelta(minutes=10, seconds=1), policy) == 0
+        assert ips.admit("10.0.0.9", T0 + timedelta(minutes=i), policy) == 0
+    assert ips.admit("10.0.0.9", T0 + timedelta(minutes=3), policy) == 420
+    assert ips.admit("10.0.0.8", T0 + timedelta(minutes=3), policy) == 0
+    ips.take_back("10.0.0.9", T0 + timedelta(minutes=2))  # that one signed in
+    assert ips.admit("10.0.0.9", T0 + timedelta(minutes=3), policy) == 0
+    assert ips.admit("10.0.0.9", T0 + timedelta(minutes=10, seconds=1), policy) == 0
 
 
 # -- principals ----------------------------------------------------------------------------
