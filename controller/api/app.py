@@ -1,12 +1,19 @@
-"""The aiohttp application: middlewares for JSON errors and auth, and the routes."""
+"""The aiohttp application: middlewares for JSON errors and auth, and the routes.
+
+When the daemon stops, every open WebSocket (dashboards, room screens, relatives) is
+closed first, ``going away`` (the pages reconnect), rather than waited for until
+aiohttp's shutdown timeout: Ctrl-C of ``tryggbo demo`` with a page open took 32 s.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from ..logs import request_ids
 from ..store.repository import StoreError
@@ -21,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTROLLER = web.AppKey("controller", object)
+#: The open WebSockets, closed when the daemon stops (:func:`keep_socket`).
+OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet[web.WebSocketResponse])
 PUBLIC_PATHS = frozenset({"/api/health", "/health", "/"})
 #: The web pages' static files hold no data and no secrets: served without sign-in.
 PUBLIC_PREFIXES = ("/ui/",)
@@ -94,6 +103,18 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await guard(request, handler, controller_of(request).auth)
 
 
+def keep_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Every WebSocket handler calls this once the socket is prepared."""
+    request.app[OPEN_SOCKETS].add(ws)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets = app[OPEN_SOCKETS]
+    for ws in list(sockets):
+        with contextlib.suppress(Exception):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+
+
 def build_app(controller: Controller) -> web.Application:
     """The API application for one running controller."""
     from . import (
@@ -118,6 +139,8 @@ def build_app(controller: Controller) -> web.Application:
         client_max_size=64 * 1024,
     )
     app[CONTROLLER] = controller
+    app[OPEN_SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(_close_sockets)
     routes_devices.register(app)
     routes_events.register(app)
     routes_alarms.register(app)

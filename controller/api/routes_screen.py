@@ -9,10 +9,6 @@ Page -> daemon: ``help {press}``, ``accept {call_id}``, ``decline {call_id}``,
 ``hangup {call_id}``, ``signal {call_id, data}``, ``curtain {action: open|close}``,
 ``touch``. Daemon -> page: ``welcome``, ``state``, ``plan``, ``help_confirmed``,
 ``help_status``, ``call_start``, ``signal``, ``ended``, ``curtain``, ``error``.
-
-When the daemon stops, the screens' and the relatives' page sockets are closed first
-(``going away``; the pages reconnect), rather than held open until aiohttp's shutdown
-timeout.
 """
 
 from __future__ import annotations
@@ -21,9 +17,9 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
 from config.site import Apartment
 from devices.contract import DeviceType
@@ -36,17 +32,12 @@ from ..calls.socket import PageSocket
 from ..command_bus import CommandError
 from ..store import StoreError
 from .access import public
-from .app import CONTROLLER, controller_of
-
-if TYPE_CHECKING:
-    from ..daemon import Controller
+from .app import controller_of
 
 log = logging.getLogger(__name__)
 
 #: A page's credential is checked again this often (and before every action).
 RECHECK_S = 15.0
-#: The screens' open page sockets (closed when the daemon stops).
-SCREEN_SOCKETS = web.AppKey("screen_sockets", set[PageSocket])
 
 
 def _apartment_of(request: web.Request, principal: Principal) -> Apartment | None:
@@ -128,7 +119,6 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
     except LookupError as exc:
         await sock.refuse("unavailable", str(exc))
         return sock.ws
-    request.app[SCREEN_SOCKETS].add(sock)
     try:
         now = ctl.clock.now()
         info = ctl.site.site
@@ -158,19 +148,9 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
     finally:
-        request.app[SCREEN_SOCKETS].discard(sock)
         ctl.screens.detach(device, sock.send)
         await sock.close()
     return sock.ws
-
-
-async def _close_call_pages(app: web.Application) -> None:
-    """On shutdown: close the screens' and the relatives' page sockets."""
-    ctl: Controller = app[CONTROLLER]  # type: ignore[assignment]
-    relatives = [sock for socks in ctl.calls.sockets.values() for sock in socks]
-    for sock in [*app[SCREEN_SOCKETS], *relatives]:
-        with contextlib.suppress(Exception):
-            await sock.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
 
 
 async def _recheck(request: web.Request, sock: PageSocket, token: str) -> None:
@@ -263,6 +243,4 @@ async def _curtain(
 
 
 def register(app: web.Application) -> None:
-    app[SCREEN_SOCKETS] = set()
-    app.on_shutdown.append(_close_call_pages)
     app.router.add_get("/api/screen/ws", screen_socket)

@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 
 from ..event_bus import latest_twins
 from .access import principal_of, requires
-from .app import controller_of
+from .app import controller_of, keep_socket
 from .privacy import live_for, twin_for
 from .responses import dumps
 
@@ -32,6 +32,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     principal = principal_of(request)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
+    keep_socket(request, ws)
     with ctl.bus.subscribe(LIVE_KINDS) as sub:
         devices = [twin_for(principal, t.to_dict()) for t in ctl.twins.all()]
         await ws.send_str(dumps({"type": "snapshot", "data": {"devices": devices}}))

@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 from devices.contract import ContractError
 from devices.contract.codec import parse_json
 
+from ..api.app import keep_socket
 from ..api.responses import dumps
 
 HELLO_TIMEOUT_S = 10.0
@@ -32,6 +33,7 @@ class PageSocket:
     async def open(self, request: web.Request) -> str | None:
         """Accept the socket and read the hello; its token, or None (closed)."""
         await self.ws.prepare(request)
+        keep_socket(request, self.ws)
         self._pump = asyncio.create_task(self._send_all())
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_S):

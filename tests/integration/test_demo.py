@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import WSMsgType
 
 from controller.brokers import free_port
 
@@ -129,29 +130,39 @@ def _every_device_up(body: dict) -> bool:
 async def test_demo_starts_and_every_device_is_online(
     tmp_path: Path, broker_flag: list[str]
 ) -> None:
-    async with demo_process(tmp_path, *broker_flag) as demo:
-        link = demo.printed_link("relative's call").split("#t=", 1)[1]
-        assert "/ui/screen.html#token=" in demo.printed_link("room screen")
-        health = await demo.health(_every_device_up)
-        assert health["status"] == "ok", health
-        assert health["devices"]["total"] == 72
-        headers = {"Authorization": f"Bearer {demo.token}"}
-        async with aiohttp.ClientSession(base_url=demo.url, headers=headers) as http:
-            async with http.get(f"/api/devices/{DEMO_SCREEN_DEVICE}") as resp:
-                screen = await resp.json()
-                # not simulated: the printed link's page runs it (nothing fights for it)
-                assert screen["availability"] == "unknown", screen
-            async with http.post(
-                "/api/devices/a101-lock/commands",
-                json={"action": "unlock", "reason": "care visit"},
-            ) as resp:
-                body = await resp.json()
-                assert (resp.status, body["outcome"]) == (200, "ok"), body
-        async with (  # the printed relative's link opens its call page's API
-            aiohttp.ClientSession() as http,
-            http.get(f"{demo.url}/api/calls/invitation", headers={"X-Invitation": link}) as resp,
-        ):
-            assert resp.status == 200, await resp.text()
+    async with aiohttp.ClientSession() as live:
+        async with demo_process(tmp_path, *broker_flag) as demo:
+            # a dashboard's live socket stays open through Ctrl-C: the demo must still stop
+            # at once (it waited 32 s for open sockets; demo_process allows 15)
+            dashboard = await live.ws_connect(
+                f"{demo.url}/api/ws", headers={"Authorization": f"Bearer {demo.token}"}
+            )
+            link = demo.printed_link("relative's call").split("#t=", 1)[1]
+            assert "/ui/screen.html#token=" in demo.printed_link("room screen")
+            health = await demo.health(_every_device_up)
+            assert health["status"] == "ok", health
+            assert health["devices"]["total"] == 72
+            headers = {"Authorization": f"Bearer {demo.token}"}
+            async with aiohttp.ClientSession(base_url=demo.url, headers=headers) as http:
+                async with http.get(f"/api/devices/{DEMO_SCREEN_DEVICE}") as resp:
+                    screen = await resp.json()
+                    # not simulated: the printed link's page runs it (nothing fights for it)
+                    assert screen["availability"] == "unknown", screen
+                async with http.post(
+                    "/api/devices/a101-lock/commands",
+                    json={"action": "unlock", "reason": "care visit"},
+                ) as resp:
+                    body = await resp.json()
+                    assert (resp.status, body["outcome"]) == (200, "ok"), body
+            async with (  # the printed relative's link opens its call page's API
+                aiohttp.ClientSession(base_url=demo.url) as http,
+                http.get("/api/calls/invitation", headers={"X-Invitation": link}) as resp,
+            ):
+                assert resp.status == 200, await resp.text()
+        async with asyncio.timeout(10):  # its live messages, then the end
+            while (message := await dashboard.receive()).type is WSMsgType.TEXT:
+                pass
+        assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED), message
     child = re.search(r"private mosquitto \(pid (\d+)\)", demo.printed)
     assert bool(child) == (not broker_flag), demo.printed
     if child:  # the demo's own broker is gone with it
