@@ -157,8 +157,8 @@ async def _controller_drain(
     done = asyncio.Event()
     handler = ctl.reports
 
-    def counting(message: Any) -> None:
-        handler(message)
+    def counting(message: Any, receipt: Any) -> None:
+        handler(message, receipt)
         counts["all"] += 1
         if counts["all"] == 1:
             stamps["first"] = time.perf_counter()
@@ -299,7 +299,7 @@ async def _fan_out(ctl: Controller, locks: list[str], action: str) -> dict:
     started = time.perf_counter()
     results = await asyncio.gather(
         *(
-            ctl.commands.send(lock, action, actor="bench", reason="evacuation drill")
+            ctl.commands.send(lock, action, actor="bench", reason="other: evacuation drill")
             for lock in locks
         )
     )

@@ -113,5 +113,8 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
         "taken_over_devices": dict(list(taken_over.items())[:NAMED_DEVICES]),
         "commands_in_flight": ctl.commands.in_flight,
         "dropped_messages": ctl.reports.dropped.counts,
+        # events the store refused since start (GET /api/events/set-aside); the rest
+        # were written past them, so this is no failure of the controller
+        "events_set_aside": ctl.events.set_aside,
     }
     return (503 if failures else 200), body
