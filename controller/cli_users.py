@@ -11,16 +11,19 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from config.site import Site, SiteFileError, load_site
 from devices.clock import SystemClock
 
 from .auth.accounts import set_disabled, set_password
-from .auth.passwords import WeakPassword, check_password, hash_async
+from .auth.password_rules import WeakPassword, check_password
+from .auth.passwords import hash_async
 from .auth.users import InvalidUser, new_user, normalize_username, user_json
 from .store import ActivityRecord, Store, StoreError, open_store
 from .store.records import UserRecord
@@ -38,6 +41,14 @@ DbOption = Annotated[str, typer.Option(envvar="TRYGGBO_DB", help="store URL")]
 DEFAULT_DB = "sqlite:///var/tryggbo.sqlite"
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="read the password from the first stdin line")
+]
+SiteOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--site",
+        envvar="TRYGGBO_SITE_FILE",
+        help="the site file: a password built on the home's names is refused",
+    ),
 ]
 
 
@@ -63,17 +74,27 @@ def _store_call(db: str, action: Callable[[Store], Awaitable[T]]) -> T:
         raise _fail(str(exc), EXIT_RUNTIME) from None
 
 
-def _password(username: str, from_stdin: bool) -> str:
-    """A new password from stdin or typed twice (hidden); exit 2 if it is weak."""
+def _password(username: str, display_name: str, from_stdin: bool, site_file: Path | None) -> str:
+    """A new password from stdin or typed twice (hidden); exit 2 if it is weak (why,
+    in English and Swedish)."""
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        check_password(password, username)
+        check_password(password, username, display_name=display_name, site=_site(site_file))
     except WeakPassword as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(f"{exc.en}\n       {exc.sv}") from None
     return password
+
+
+def _site(site_file: Path | None) -> Site | None:
+    if site_file is None:
+        return None
+    try:
+        return load_site(site_file)
+    except SiteFileError as exc:
+        raise _fail(str(exc)) from None
 
 
 async def _note(store: Store, action: str, subject: str, **details: object) -> None:
@@ -107,6 +128,7 @@ def users_add(
     ] = None,
     language: Annotated[str, typer.Option(help="sv or en")] = "sv",
     password_stdin: PasswordStdin = False,
+    site: SiteOption = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Add a user; the password is typed twice (hidden) unless --password-stdin."""
@@ -124,7 +146,7 @@ def users_add(
         )
     except InvalidUser as exc:
         raise _fail(str(exc)) from None
-    password = _password(draft.username, password_stdin)
+    password = _password(draft.username, draft.display_name, password_stdin, site)
 
     async def go(store: Store) -> bool:
         user = replace(draft, password_hash=await hash_async(password))
@@ -140,14 +162,17 @@ def users_add(
 
 @users_app.command("passwd")
 def users_passwd(
-    username: str, password_stdin: PasswordStdin = False, db: DbOption = DEFAULT_DB
+    username: str,
+    password_stdin: PasswordStdin = False,
+    site: SiteOption = None,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Set a user's password (ends their sessions, unlocks the account)."""
     user = _store_call(db, lambda s: _existing(s, username))
-    password = _password(user.username, password_stdin)
+    password = _password(user.username, user.display_name, password_stdin, site)
 
     async def go(store: Store) -> None:
-        await set_password(store, user, password, SystemClock().now())
+        await set_password(store, user, password, SystemClock().now(), site=_site(site))
         await _note(store, "password_reset", user.username)
 
     _store_call(db, go)

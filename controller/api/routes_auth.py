@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth.accounts import set_password
-from ..auth.passwords import WeakPassword
+from ..auth.password_rules import WeakPassword
 from ..auth.service import LoginRefused
 from ..auth.tokens import hash_secret
 from ..auth.users import LANGUAGES, user_json
@@ -21,6 +21,7 @@ from .auth import SESSION_COOKIE, clear_session_cookie, cross_site, set_session_
 from .bodies import read_body
 from .errors import ApiError, error_response
 from .responses import json_response
+from .routes_users import weak
 
 
 class LoginRequest(BaseModel):
@@ -134,9 +135,10 @@ async def update_me(request: web.Request) -> web.StreamResponse:
                 body.new_password,
                 ctl.clock.now(),
                 keep_session=principal.session_id,
+                site=ctl.site,
             )
         except WeakPassword as exc:
-            raise ApiError(400, "weak_password", str(exc)) from None
+            raise weak(exc, request) from None
         await ctl.auth.note(user.username, "password_change", subject=user.username, outcome="ok")
     return _me(user, principal.csrf_token)
 

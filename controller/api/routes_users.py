@@ -8,7 +8,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth.accounts import set_disabled, set_password
-from ..auth.passwords import WeakPassword, check_password, hash_async
+from ..auth.password_rules import WeakPassword, check_password
+from ..auth.passwords import hash_async
 from ..auth.users import (
     InvalidUser,
     check_display_name,
@@ -54,6 +55,11 @@ class UserUpdate(BaseModel):
     unlock: bool | None = None
 
 
+def weak(exc: WeakPassword, request: web.Request) -> ApiError:
+    """400 ``weak_password``: why, in the caller's language; both texts in details."""
+    return ApiError(400, "weak_password", exc.why(principal_of(request).language), exc.details)
+
+
 def _invalid(exc: InvalidUser) -> ApiError:
     return ApiError(400, "bad_user", str(exc), [{"field": exc.field, "problem": exc.message}])
 
@@ -83,9 +89,9 @@ async def add_user(request: web.Request) -> web.Response:
     except InvalidUser as exc:
         raise _invalid(exc) from None
     try:
-        check_password(body.password, user.username)
+        check_password(body.password, user.username, display_name=user.display_name, site=ctl.site)
     except WeakPassword as exc:
-        raise ApiError(400, "weak_password", str(exc)) from None
+        raise weak(exc, request) from None
     user = replace(user, password_hash=await hash_async(body.password))
     if not await ctl.store.add_user(user):
         raise ApiError(409, "user_exists", f"there is already a user {user.username!r}")
@@ -143,15 +149,16 @@ async def update_user(request: web.Request) -> web.Response:
             400, "self_lockout", "you cannot disable yourself or take away your own admin role"
         )
     if body.password is not None:
+        display_name = changes.get("display_name", user.display_name)
         try:
-            check_password(body.password, user.username)
+            check_password(body.password, user.username, display_name=display_name, site=ctl.site)
         except WeakPassword as exc:
-            raise ApiError(400, "weak_password", str(exc)) from None
+            raise weak(exc, request) from None
     now = ctl.clock.now()
     if changes:
         user = await ctl.store.update_user(user.id, changes) or user
     if body.password is not None:
-        user = await set_password(ctl.store, user, body.password, now)
+        user = await set_password(ctl.store, user, body.password, now, site=ctl.site)
     if body.disabled is not None and body.disabled != user.disabled:
         user = await set_disabled(ctl.store, user, body.disabled, now)
     changed = sorted(

@@ -6,9 +6,12 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
+from config.site import Site
+
 from ..store.records import UserChanges, UserRecord
 from ..store.repository import Store
-from .passwords import WeakPassword, check_password, hash_async
+from .password_rules import WeakPassword, check_password
+from .passwords import hash_async
 from .users import new_user
 
 
@@ -19,10 +22,12 @@ async def set_password(
     now: datetime,
     *,
     keep_session: str | None = None,
+    site: Site | None = None,
 ) -> UserRecord:
     """Check and store a new password; unlock the account and end its sessions
-    (all but ``keep_session``). :class:`WeakPassword` if it breaks the rules."""
-    check_password(password, user.username)
+    (all but ``keep_session``). :class:`WeakPassword` if it breaks the rules (for
+    this user at ``site``)."""
+    check_password(password, user.username, display_name=user.display_name, site=site)
     changes: UserChanges = {
         "password_hash": await hash_async(password),
         "password_changed_at": now,
@@ -63,10 +68,13 @@ async def ensure_user(
     display_name: str | None = None,
     units: Iterable[str] = (),
     apartments: Iterable[str] = (),
+    site: Site | None = None,
 ) -> UserRecord:
-    """Create a user, or give an existing one this password (enabled, unlocked)."""
+    """Create a user, or give an existing one this password (enabled, unlocked);
+    :class:`WeakPassword` if it breaks the rules."""
     existing = await store.user_by_name(username)
     if existing is None:
+        check_password(password, username, display_name=display_name or "", site=site)
         user = new_user(
             username=username,
             password_hash=await hash_async(password),
@@ -80,5 +88,5 @@ async def ensure_user(
             return user
         existing = await store.user_by_name(username)
         assert existing is not None
-    user = await set_password(store, existing, password, now)
+    user = await set_password(store, existing, password, now, site=site)
     return await set_disabled(store, user, False, now)

@@ -1,4 +1,4 @@
-"""Password hashing (argon2id via argon2-cffi) and the password rules.
+"""Password hashing (argon2id via argon2-cffi); the rules are in :mod:`.password_rules`.
 
 Hashing runs in a worker thread, at most :data:`MAX_PARALLEL_HASHES` at a time, so a
 burst of sign-ins neither blocks the event loop nor exhausts memory (64 MiB each).
@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-MIN_LENGTH = 10
-MAX_LENGTH = 256
 MAX_PARALLEL_HASHES = 2
 
 _hasher = PasswordHasher()
@@ -29,24 +27,6 @@ _dummy_hash: str | None = None
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FairSlots] = (
     weakref.WeakKeyDictionary()
 )
-
-
-class WeakPassword(ValueError):
-    """A password that breaks the rules; the message says which."""
-
-
-def check_password(password: str, username: str = "") -> None:
-    """Raise :class:`WeakPassword` unless ``password`` follows the rules."""
-    if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"the password must be at least {MIN_LENGTH} characters")
-    if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"the password must be at most {MAX_LENGTH} characters")
-    if password.strip() != password:
-        raise WeakPassword("the password must not start or end with spaces")
-    if len(set(password)) < 4:
-        raise WeakPassword("the password needs more different characters")
-    if username and username.lower() in password.lower():
-        raise WeakPassword("the password must not contain the username")
 
 
 def hash_password(password: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from config.site import EXAMPLE_SITE
 from controller.cli import app
 
 runner = CliRunner()
@@ -69,6 +70,16 @@ def test_bad_input_exits_2_with_a_clear_message(
     result = run(db, *args, input=stdin)
     assert result.exit_code == 2
     assert problem in result.output, result.output
+
+
+@pytest.mark.parametrize("password", ["1234567890", "password12", "solgarden1", "Sommar2026!"])
+def test_weak_passwords_are_refused_with_why_in_english_and_swedish(db: str, password: str) -> None:
+    args = ["users", "add", "nils", "--role", "staff", "--unit", "C", "--password-stdin"]
+    result = run(db, *args, "--site", str(EXAMPLE_SITE), input=f"{password}\n")
+    assert result.exit_code == 2, result.output
+    assert "The password" in result.output, result.output
+    assert "Lösenordet" in result.output, result.output
+    assert "nils" not in run(db, "users", "list").stdout
 
 
 def test_typed_passwords_must_match(db: str) -> None:

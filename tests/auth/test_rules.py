@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from config.site import Apartment
-from controller.auth import passwords
+from config.site import EXAMPLE_SITE, Apartment, load_site
+from controller.auth import password_rules, passwords
 from controller.auth.principal import Principal, may_command
 from controller.auth.throttle import AddressThrottle, GhostAccounts, LoginPolicy
 from controller.auth.users import InvalidUser, check_scope, new_user, normalize_username
@@ -43,12 +43,40 @@ def who(*roles: str, units: tuple[str, ...] = (), apartments: tuple[str, ...] = 
     ],
 )
 def test_weak_passwords_are_refused(password: str, problem: str) -> None:
-    with pytest.raises(passwords.WeakPassword, match=problem):
-        passwords.check_password(password, "anna")
+    with pytest.raises(password_rules.WeakPassword, match=problem):
+        password_rules.check_password(password, "anna")
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("1234567890", "common"),
+        ("password12", "common"),
+        ("qwertyuiop12", "common"),
+        ("solgarden1", "site_words"),  # the home's slug
+        ("Solgarden2026!", "site_words"),
+        ("Astrid1937!", "site_words"),  # a resident's name
+        ("Svensson2026", "site_words"),  # the person's own name
+        ("Sommar2026!", "guessable"),  # a Swedish season and a year
+        ("Augusti2030?", "guessable"),
+    ],
+)
+def test_common_and_site_derived_passwords_are_refused_in_swedish_and_english(
+    password: str, reason: str
+) -> None:
+    site = load_site(EXAMPLE_SITE)
+    with pytest.raises(password_rules.WeakPassword) as refused:
+        password_rules.check_password(password, "anna", display_name="Anna Svensson", site=site)
+    assert refused.value.reason == reason
+    sv, en = password_rules.WHY[reason]
+    assert refused.value.details == {"reason": reason, "sv": sv, "en": en}
+    assert (refused.value.why("sv"), refused.value.why("en"), str(refused.value)) == (sv, en, en)
 
 
 def test_a_good_password_passes() -> None:
-    passwords.check_password("korv med bröd 2026", "anna")
+    site = load_site(EXAMPLE_SITE)
+    for good in ("korv med bröd 2026", "blåbär i skogen 1953", "Sommar i Lofoten med farmor"):
+        password_rules.check_password(good, "anna", display_name="Anna Svensson", site=site)
 
 
 def test_hash_verifies_only_the_right_password_and_is_salted() -> None:

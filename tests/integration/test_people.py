@@ -374,15 +374,15 @@ async def test_own_language_and_password(people: People) -> None:
     await ensure_user(
         people.running.controller.store,
         username="olle",
-        password="olles första lösen",
+        password="min första fras i B",
         roles=["staff"],
         units=["B"],
         now=people.running.controller.clock.now(),
     )
     first = people.browser()
-    assert (await first.login("olle", "olles första lösen"))[0] == 200
+    assert (await first.login("olle", "min första fras i B"))[0] == 200
     second = people.browser()
-    assert (await second.login("olle", "olles första lösen"))[0] == 200
+    assert (await second.login("olle", "min första fras i B"))[0] == 200
     status, body = await first.call("PATCH", "/api/auth/me", json={"language": "en"})
     assert (status, body["user"]["language"]) == (200, "en")
     status, body = await first.call("PATCH", "/api/auth/me", json={"language": "de"})
@@ -390,7 +390,7 @@ async def test_own_language_and_password(people: People) -> None:
     change = {"current_password": "fel", "new_password": "ett helt nytt lösen"}
     status, body = await first.call("PATCH", "/api/auth/me", json=change)
     assert (status, body["error"]["code"]) == (400, "bad_current_password")
-    change["current_password"] = "olles första lösen"
+    change["current_password"] = "min första fras i B"
     status, body = await first.call(
         "PATCH", "/api/auth/me", json={**change, "new_password": "kort"}
     )

@@ -145,7 +145,8 @@ async def test_a_flood_from_one_address_does_not_stall_another_persons_sign_in(
     assert status == 200
     # what would be refused is refused before hashing: the address's 50 attempts
     assert answers == {401: 50, 429: 50}, answers
-    assert flooded < max(1.5, 4 * quiet), (quiet, flooded)
+    # fair: about one hash of the flood's ahead of it (unfair: ~50, 23.7 s measured)
+    assert flooded < max(3.0, 6 * quiet), (quiet, flooded)
 
 
 async def test_a_stolen_token_cannot_guess_the_current_password(api: Api) -> None:
@@ -172,3 +173,36 @@ async def test_a_stolen_token_cannot_guess_the_current_password(api: Api) -> Non
     assert verify_password(user.password_hash, PASSWORD).ok  # not changed
     # the same lock holds for signing in
     assert (await sign_in(api.client(OTHER), "rut", PASSWORD))[0] == 429
+
+
+WEAK = ["1234567890", "password12", "solgarden1", "Sommar2026!"]
+
+
+async def test_weak_passwords_are_refused_with_why_in_swedish_and_english(api: Api) -> None:
+    """An admin creating accounts and a person changing their own password, over
+    HTTP: common, pattern and site-derived passwords are refused (the four of the
+    attack run), the reason in the caller's language and both in the details."""
+    await api.user("rut")
+    store, now = api.ctl.store, api.ctl.clock.now()
+    await ensure_user(store, username="boss", password=PASSWORD, roles=["admin"], now=now)
+    admin_token, _ = await create_user_token(store, username="boss", name="t", now=now)
+    admin = api.client(Authorization=f"Bearer {admin_token}")
+    rut_token, _ = await create_user_token(store, username="rut", name="t", now=now)
+    rut = api.client(Authorization=f"Bearer {rut_token}")
+    for weak in WEAK:
+        new = {"username": "olle", "password": weak, "roles": ["staff"], "units": ["B"]}
+        async with admin.post("/api/users", json=new) as resp:
+            body = await resp.json()
+        assert (resp.status, body["error"]["code"]) == (400, "weak_password"), (weak, body)
+        details = body["error"]["details"]
+        assert body["error"]["message"] == details["sv"]  # the admin's language (sv)
+        assert details["sv"].startswith("Lösenordet")
+        assert details["en"].startswith("The")
+        change = {"current_password": PASSWORD, "new_password": weak}
+        async with rut.patch("/api/auth/me", json=change) as resp:
+            body = await resp.json()
+        assert (resp.status, body["error"]["code"]) == (400, "weak_password"), (weak, body)
+    assert await store.user_by_name("olle") is None
+    user = await store.user_by_name("rut")
+    assert user is not None
+    assert verify_password(user.password_hash, PASSWORD).ok
