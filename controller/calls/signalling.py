@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ class CallService:
         if device in self._by_device or device in self._ending:
             raise CallRefused("busy", "another call with this screen is going on")
         call = Call(
-            id=secrets.token_hex(8),
+            id=secrets.token_hex(CALL_ID_BYTES),
             apartment=apartment.number,
             device=device,
             invitation=invitation.id,
@@ -258,10 +259,10 @@ class CallService:
         if twin is None or not twin.reachable or device in self._ending:
             return
         shown = getattr(twin.reported, "call", "idle")
-        if shown not in ("ringing", "active"):
-            return
-        log.warning("%s shows a %s call the daemon has not got: ended there", device, shown)
         call_id = getattr(twin.reported, "call_id", None)
+        if shown not in ("ringing", "active") or not _issued_by_a_daemon(call_id):
+            return  # a ring staff sent by hand (the devices API) is theirs to end
+        log.warning("%s shows a %s call the daemon has not got: ended there", device, shown)
         self._end_on_screen(device, call_id, "unknown_call", STALE_CALL_ACTOR)
 
     def _publish(self, call: Call) -> None:
@@ -314,3 +315,14 @@ def _done() -> asyncio.Future[None]:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     done.set_result(None)
     return done
+
+
+#: a call id made by the call service: this many random bytes, as hex
+CALL_ID_BYTES = 8
+_CALL_ID = re.compile(rf"^[0-9a-f]{{{2 * CALL_ID_BYTES}}}$")
+
+
+def _issued_by_a_daemon(call_id: object) -> bool:
+    """Whether ``call_id`` has the form of the call service's ids (this daemon's or one
+    from before a restart), not one staff chose for a ``ring`` sent by hand."""
+    return isinstance(call_id, str) and _CALL_ID.match(call_id) is not None
