@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     ha_allow_unlock: bool = Field(
         default=False, description="let Home Assistant unlock doors (locking is always allowed)"
     )
+    ha_unlock_reason: str = Field(
+        default="resident request",
+        min_length=1,
+        max_length=200,
+        description=(
+            "the reason audited with each unlock from Home Assistant: one of the site's "
+            "unlock_reasons (optionally with ': <text>') or 'other: <text>'; one the site "
+            "does not accept turns unlocking from Home Assistant off"
+        ),
+    )
     # -- issue 7: scale-out and TLS -----------------------------------------------------
     client_id: str | None = Field(
         default=None,

@@ -83,12 +83,18 @@ class Apartment(Strict):
         return data
 
 
+#: The unlock reason every site accepts, with a text: ``"other: locksmith"``.
+OTHER_REASON = "other"
+
+
 class SiteInfo(Strict):
     slug: SiteId
     name: str = Field(default="", max_length=128)
     timezone: str = "Europe/Stockholm"
     latitude: float = Field(default=59.33, ge=-90, le=90)
     longitude: float = Field(default=18.07, ge=-180, le=180)
+    #: What an unlock may give as its reason (each optionally followed by ": <text>"),
+    #: besides "other: <text>" (controller/unlock_reasons.py).
     unlock_reasons: list[str] = Field(
         default_factory=lambda: ["care visit", "emergency", "technician", "resident request"],
         min_length=1,
@@ -111,6 +117,19 @@ class SiteInfo(Strict):
     #: The HTTPS address relatives reach the daemon at, for invitation links
     #: (None: the address staff used to make the link).
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+
+    @field_validator("unlock_reasons")
+    @classmethod
+    def _plain_reasons(cls, reasons: list[str]) -> list[str]:
+        cleaned = [r.strip() for r in reasons]
+        for reason in cleaned:
+            if not reason or len(reason) > 64 or ":" in reason:
+                raise ValueError(f"unlock reason {reason!r}: 1-64 characters, no ':'")
+            if reason.casefold() == OTHER_REASON:
+                raise ValueError(f"{OTHER_REASON!r} is always accepted (with a text): not listed")
+        if len({r.casefold() for r in cleaned}) != len(cleaned):
+            raise ValueError("an unlock reason is listed twice")
+        return cleaned
 
     @field_validator("timezone")
     @classmethod

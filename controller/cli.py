@@ -164,6 +164,7 @@ def _ops_config(settings: Settings) -> dict[str, Any]:
             discovery_prefix=settings.ha_discovery_prefix,
             user=settings.ha_user,
             allow_unlock=settings.ha_allow_unlock,
+            unlock_reason=settings.ha_unlock_reason,
         )
     return {
         "retention": RetentionPolicy(

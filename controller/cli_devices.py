@@ -110,7 +110,13 @@ def cmd(
         list[str] | None,
         typer.Option("--arg", help="action argument key=value (JSON values allowed); repeat"),
     ] = None,
-    reason: Annotated[str | None, typer.Option(help="why (recorded in the audit log)")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="why (recorded in the audit log); an unlock needs one of the site's "
+            "unlock_reasons (optionally 'REASON: text') or 'other: text'"
+        ),
+    ] = None,
     timeout: Annotated[
         float | None, typer.Option(help="seconds to wait for the ack (max 60)")
     ] = None,

@@ -6,13 +6,16 @@ Outcomes: ``ok``/``rejected``/``failed`` (the device's ack), ``timeout`` (no ack
 time; the command expires on the device at the same moment, so a late delivery is
 refused rather than executed), ``offline`` (the twin is offline or stale: nothing is
 sent) and ``unknown`` (in flight when a previous controller process died).
+
+An unlock without a reason the site accepts is refused before it is audited or sent
+(:mod:`controller.unlock_reasons`), whichever path sends it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -35,6 +38,7 @@ from .logs import bind_command
 from .mqtt_link import MqttLink, NotConnected
 from .store import AuditKind, AuditRecord, Store, StoreError
 from .twins import TwinRegistry
+from .unlock_reasons import BadReason, unlock_reason
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ class CommandBus:
         store: Store,
         bus: EventBus,
         clock: Clock,
+        unlock_reasons: Sequence[str],
         timeout_s: float = 10.0,
     ) -> None:
         self.link = link
@@ -111,6 +116,8 @@ class CommandBus:
         self.bus = bus
         self.clock = clock
         self.timeout_s = timeout_s
+        #: the site's list: every unlock gives one (or "other: <text>")
+        self.unlock_reasons = list(unlock_reasons)
         self._pending: dict[str, _Pending] = {}
         #: why the last audit write failed (commands are refused until one succeeds)
         self.store_failing: str | None = None
@@ -139,8 +146,15 @@ class CommandBus:
         reason: str | None = None,
         timeout_s: float | None = None,
     ) -> CommandResult:
-        """Issue one command and wait (bounded) for its outcome; always audited."""
+        """Issue one command and wait (bounded) for its outcome; always audited.
+        CommandError for a bad device, action or args, or an unlock without a reason
+        the site accepts (``bad_reason``)."""
         wire_args = self.validate(device, action, args)
+        if action == "unlock":
+            try:
+                reason = unlock_reason(self.unlock_reasons, reason, actor=actor)
+            except BadReason as exc:
+                raise CommandError("bad_reason", str(exc)) from None
         twin = self.twins.get(device)
         assert twin is not None
         timeout = timeout_s if timeout_s is not None else self.timeout_s

@@ -134,6 +134,7 @@ class Controller:
             store=self.store,
             bus=self.bus,
             clock=self.clock,
+            unlock_reasons=self.site.site.unlock_reasons,
             timeout_s=config.command_timeout_s,
         )
         self.reports = DeviceReports(

@@ -397,10 +397,14 @@ class Schedule(Strict):
 
 
 def parse_schedule(data: Mapping[str, Any] | Schedule) -> Schedule:
-    """Validate a schedule; :class:`ScheduleError` names each bad field."""
+    """Validate a schedule; :class:`ScheduleError` names each bad field. An unlock
+    schedule needs a name: it is the reason audited with each of its unlocks."""
     if isinstance(data, Schedule):
         return data
     try:
-        return Schedule.model_validate(dict(data))
+        schedule = Schedule.model_validate(dict(data))
     except ValidationError as exc:
         raise ScheduleError.from_validation(exc) from None
+    if schedule.action == "unlock" and not schedule.name.strip():
+        raise ScheduleError([("name", "an unlock needs a name: the reason of each unlock")])
+    return schedule

@@ -329,7 +329,8 @@ async def create_remote_command(request: web.Request) -> web.Response:
             at=at,
             owner=principal.actor,
             tz=ctl.site.zone,
-            name=body.name or f"{body.action} {body.target}",
+            # an unlock's name is its reason: never made up (400 without one)
+            name=body.name or ("" if body.action == "unlock" else f"{body.action} {body.target}"),
             then=(body.then.action, body.then.args) if body.then else None,
             then_after=timedelta(minutes=body.then_after_minutes or 0) if body.then else None,
         )

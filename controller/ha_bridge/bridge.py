@@ -16,8 +16,11 @@ the command bus exactly like an API command, never to the device directly:
   staff --units A``). Its roles and units decide what it may do (the same
   :func:`~controller.auth.principal.may_command` as the API); a missing or disabled
   user may do nothing. Unlocking additionally needs ``allow_unlock``.
-- The audit records the actor (that user) and the reason ``Home Assistant``; a
-  refusal is written to the activity log (action ``refused``) and nothing is sent.
+- The audit records the actor (that user) and the reason ``Home Assistant``, for an
+  unlock the configured ``unlock_reason`` (setting ``ha_unlock_reason``, one of the
+  site's unlock reasons: every unlock has one; one the site does not accept turns
+  unlocking off, logged at start); a refusal is written to the activity log (action
+  ``refused``) and nothing is sent.
   Home Assistant sees it at once: the entity's real state is published again (its UI
   snaps back) and the site's "Refused command" event entity fires
   (:func:`~.discovery.refusal_message`).
@@ -46,6 +49,7 @@ from devices.mqtt import BrokerAddress, make_client, reraise_swallowed_cancel
 from ..auth.principal import Principal, may_command
 from ..command_bus import CommandError
 from ..store import ActivityRecord, StoreError
+from ..unlock_reasons import BadReason, unlock_reason
 from .discovery import (
     OFFLINE,
     ONLINE,
@@ -75,6 +79,8 @@ class HaBridgeConfig:
     discovery_prefix: str = "homeassistant"
     user: str = "home-assistant"
     allow_unlock: bool = False
+    #: the reason audited with each unlock (controller/unlock_reasons.py)
+    unlock_reason: str = "resident request"
     client_id: str | None = None
     backoff_max_s: float = 30.0
 
@@ -102,6 +108,16 @@ class HaBridge:
         self._client: aiomqtt.Client | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.admission = MessageAdmission("Home Assistant bridge")
+        #: the unlock reason as audited, or why unlocking is off
+        self.unlock_reason: str | None = None
+        self._no_unlock = "unlocking from Home Assistant is off (ha_allow_unlock)"
+        if config.allow_unlock:
+            reasons = controller.site.site.unlock_reasons
+            try:
+                self.unlock_reason = unlock_reason(reasons, config.unlock_reason, actor=config.user)
+            except BadReason as exc:
+                self._no_unlock = f"unlocking from Home Assistant is off: ha_unlock_reason: {exc}"
+                log.error("%s", self._no_unlock)
 
     async def run(self) -> None:
         """Stay connected to Home Assistant's broker until cancelled."""
@@ -256,8 +272,9 @@ class HaBridge:
             await self._refuse(device, action, *refusal)
             return
         try:
+            reason = self.unlock_reason if action == "unlock" else REASON
             result = await self.ctl.commands.send(
-                device, action, args, actor=self.config.user, reason=REASON
+                device, action, args, actor=self.config.user, reason=reason
             )
         except (CommandError, StoreError) as exc:
             log.warning("Home Assistant command %s to %s not sent: %s", action, device, exc)
@@ -270,8 +287,8 @@ class HaBridge:
     async def _refusal(self, device: str, action: str) -> tuple[str, str] | None:
         """``(code, why)`` the Home Assistant user may not send ``action`` to ``device``
         (``code`` from :data:`~.discovery.REFUSAL_TYPES`), None if it may."""
-        if action == "unlock" and not self.config.allow_unlock:
-            return "unlock_off", "unlocking from Home Assistant is off (ha_allow_unlock)"
+        if action == "unlock" and self.unlock_reason is None:
+            return "unlock_off", self._no_unlock
         try:
             user = await self.ctl.store.user_by_name(self.config.user)
         except StoreError as exc:

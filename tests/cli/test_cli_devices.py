@@ -64,7 +64,7 @@ async def test_cmd_shows_the_acked_outcome(daemon: Daemon) -> None:
 async def test_cmd_refused_for_a_technician_exits_4_and_moves_nothing(daemon: Daemon) -> None:
     lock = daemon.home.home["a101-lock"]
     before = lock.state.model_dump()["lock"]
-    result = await run_cli("cmd", "a101-lock", "unlock", "--reason", "x", env=daemon.env())
+    result = await run_cli("cmd", "a101-lock", "unlock", "--reason", "care visit", env=daemon.env())
     assert result.code == 4
     assert "may not send 'unlock'" in result.stderr
     assert lock.state.model_dump()["lock"] == before

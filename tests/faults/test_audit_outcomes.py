@@ -127,7 +127,11 @@ async def test_outcomes_across_a_postgresql_restart_all_get_their_resolved_line(
         # an unlock executed before the database goes down, acknowledged after
         lock.faults.drop_acks = True
         unlock = asyncio.create_task(
-            served.call("POST", "/api/devices/a214-lock/commands", json={"action": "unlock"})
+            served.call(
+                "POST",
+                "/api/devices/a214-lock/commands",
+                json={"action": "unlock", "reason": "care visit"},
+            )
         )
         await lock.wait_state(lambda s: s.lock == "unlocked", timeout=10)
         status, body = await served.call("GET", "/api/audit?device=a214-lock&limit=1")

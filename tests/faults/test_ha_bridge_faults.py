@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -82,10 +83,11 @@ async def watching(ha_broker: BrokerAddress, *topics: str) -> AsyncIterator[HaSi
 
 @contextlib.asynccontextmanager
 async def bridge_running(
-    ctl: RunningController, ha_broker: BrokerAddress
+    ctl: RunningController, ha_broker: BrokerAddress, **settings: Any
 ) -> AsyncIterator[HaBridge]:
-    """The bridge as the daemon runs it, unlocking allowed (``ha_allow_unlock``)."""
-    config = HaBridgeConfig(broker=ha_broker, user=HA_USER, allow_unlock=True)
+    """The bridge as the daemon runs it, unlocking allowed (``ha_allow_unlock``);
+    ``settings``: other :class:`HaBridgeConfig` fields."""
+    config = HaBridgeConfig(broker=ha_broker, user=HA_USER, allow_unlock=True, **settings)
     bridge = HaBridge(ctl.controller, config)
     task = asyncio.create_task(bridge.run())
     try:

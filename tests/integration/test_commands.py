@@ -109,6 +109,8 @@ async def test_bad_commands_get_clear_errors_and_change_nothing(ctl: RunningCont
         ("a101-lock", {"action": "unlock", "args": {"relock_after_s": -1}}, 400, "bad_args"),
         ("a101-lock", {"action": "unlock", "bogus": 1}, 400, "bad_body"),
         ("nope-lock", {"action": "unlock"}, 404, "unknown_device"),
+        ("a101-lock", {"action": "unlock"}, 400, "bad_reason"),
+        ("a101-lock", {"action": "unlock", "reason": "because"}, 400, "bad_reason"),
     ]
     for device, body, status, code in cases:
         got_status, got = await ctl.call("POST", f"/api/devices/{device}/commands", json=body)
@@ -184,7 +186,7 @@ async def test_no_cmd_is_ever_retained(ctl: RunningController, mosquitto: Broker
     status, _ = await ctl.command("a101-lock", "lock")
     assert status == 200
     topics = SiteTopics(mosquitto.site.slug)
-    login = mosquitto.credentials.controller
+    login = mosquitto.observer()
     retained = []
     async with make_client(
         mosquitto.address,

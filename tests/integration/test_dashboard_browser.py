@@ -100,7 +100,7 @@ async def test_a_reconnect_updates_devices_without_wiping_what_is_being_typed(
     await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
     assert len(sockets) == before + 1  # it reconnected, and got a new snapshot
     # a device change after the reconnect still reaches the open page
-    status, body = await ctl.command("a115-lock", "unlock", reason="test setup")
+    status, body = await ctl.command("a115-lock", "unlock", reason="other: test setup")
     assert (status, body["outcome"]) == (200, "ok"), body
     await page.wait_for_selector('#apt-door[data-lock="unlocked"]', timeout=TIMEOUT_MS)
     assert await page.input_value("#plan-form [name=text]") == "Halvskriven rad"

@@ -63,7 +63,13 @@ def test_sun_cron_once_and_overrides() -> None:
 
 def test_locks_only_get_lock_routines_with_wire_args() -> None:
     lock = make({"kind": "daily", "time": "22:00"}, target="type:lock", action="lock")
-    unlock = make({"kind": "daily", "time": "07:00"}, target="type:lock", action="unlock", id="u")
+    unlock = make(
+        {"kind": "daily", "time": "07:00"},
+        target="type:lock",
+        action="unlock",
+        id="u",
+        name="Morgon",
+    )
     out = entries(lock, unlock)
     assert len(out) == 24
     assert [(e.at, e.action) for e in out["a101-lock"]] == [("22:00", "lock")]

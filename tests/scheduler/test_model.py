@@ -84,6 +84,11 @@ def test_unknown_action_for_any_type() -> None:
     assert "no device type has action 'fly'" in err.problems[0][1]
 
 
+def test_an_unlock_needs_a_name_its_reason() -> None:
+    err = bad(target="wing:A", action="unlock", name="  ")
+    assert err.problems == [("name", "an unlock needs a name: the reason of each unlock")]
+
+
 def test_action_of_some_type_is_fine_for_a_wing() -> None:
     sched = parse_schedule({**BASE, "target": "wing:A", "action": "unlock"})
     assert [t.value for t in sched.device_types()] == ["lock"]
@@ -228,6 +233,7 @@ def test_remote_unlock_then_relock() -> None:
         at=datetime(2026, 6, 1, 14, 0),
         owner="staff:anna",
         tz=STHLM,
+        name="physiotherapist",
         then=("lock", None),
         then_after=timedelta(minutes=30),
     )
@@ -250,6 +256,7 @@ def test_remote_follow_up_across_spring_gap_is_real_minutes() -> None:
         at=datetime(2026, 3, 29, 1, 50),
         owner="o",
         tz=STHLM,
+        name="late visit",
         then=("lock", {}),
         then_after=timedelta(minutes=30),
     )
@@ -266,6 +273,7 @@ def test_remote_command_errors() -> None:
             at=datetime(2026, 6, 1, 14),
             owner="o",
             tz=STHLM,
+            name="physiotherapist",
             then=("lock", None),
         )
     with pytest.raises(ScheduleError, match="action"):

@@ -52,6 +52,7 @@ def sched(target: str, action: str, **extra: Any) -> Any:
     return parse_schedule(
         {
             "id": "s",
+            "name": "test schedule",
             "target": target,
             "action": action,
             "owner": "o",

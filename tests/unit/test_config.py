@@ -37,6 +37,9 @@ def test_example_site_has_24_apartments_with_3_devices_each() -> None:
             "apartment 1 appears twice",
         ),
         ('[site]\nslug = "x"\nsurprise = 1\n', "site.surprise"),
+        ('[site]\nslug = "x"\nunlock_reasons = ["Other"]\n', "always accepted"),
+        ('[site]\nslug = "x"\nunlock_reasons = ["visit: am"]\n', "no ':'"),
+        ('[site]\nslug = "x"\nunlock_reasons = ["a", "A "]\n', "listed twice"),
         ("[site\n", "not valid TOML"),
     ],
 )

@@ -62,9 +62,15 @@ export function openUnlockDialog(state, number, presetReason = "") {
   if (!lock) return;
   const dialog = document.getElementById("unlock-dialog");
   const select = document.getElementById("unlock-reason");
-  select.innerHTML = state.site.unlock_reasons.map((r) => `<option>${escapeHtml(r)}</option>`).join("");
+  // the site's reasons, then "other", which needs a text (the server refuses an unlock
+  // without one of these: controller/unlock_reasons.py)
+  select.innerHTML = state.site.unlock_reasons.map((r) => `<option>${escapeHtml(r)}</option>`).join("")
+    + `<option value="other">${escapeHtml(t("other_reason"))}</option>`;
   if (presetReason && state.site.unlock_reasons.includes(presetReason)) select.value = presetReason;
-  document.getElementById("unlock-text").value = "";
+  const text = document.getElementById("unlock-text");
+  text.value = "";
+  select.onchange = () => { text.required = select.value === "other"; };
+  select.onchange();
   document.getElementById("unlock-title").textContent = `${t("unlock")} – ${t("apartment", { number })}`;
   const form = document.getElementById("unlock-form");
   form.onsubmit = async (ev) => {
