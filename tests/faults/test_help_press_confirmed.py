@@ -73,6 +73,22 @@ async def wait_confirmed(got: dict[str, asyncio.Event], press_id: str, timeout: 
         await got[press_id].wait()
 
 
+@asynccontextmanager
+async def served_alone(
+    site: Site, directory: Path, db_url: str | None = None
+) -> AsyncIterator[tuple[BrokerUnderTest, ServedController]]:
+    """A private Mosquitto and one running ``tryggbo serve`` on it (SQLite by default)."""
+    async with private_broker(site, directory) as broker:
+        url = db_url or f"sqlite:///{directory / 's.sqlite'}"
+        served = ServedController(broker, url, directory / "s.log")
+        await served.prepare()
+        try:
+            await served.start()
+            yield broker, served
+        finally:
+            await served.stop()
+
+
 async def help_alarm(served: ServedController, device: str) -> dict[str, Any]:
     body = await served.wait_for(
         "GET",
@@ -85,24 +101,19 @@ async def help_alarm(served: ServedController, device: str) -> dict[str, Any]:
 async def test_press_survives_a_controller_killed_right_after_it(
     example_site: Site, tmp_path: Path
 ) -> None:
-    async with private_broker(example_site, tmp_path) as broker:
-        served = ServedController(broker, f"sqlite:///{tmp_path / 's.sqlite'}", tmp_path / "s.log")
-        await served.prepare()
-        try:
-            await served.start()
-            async with screen_running(broker, SCREEN) as screen:
-                got = confirmations(screen)
-                await screen.link.wait_online()
-                press = screen.press_help()
-                served.kill()  # within milliseconds of the press
-                assert press in screen.help_pending  # not confirmed by the dead one
-                await served.start()
-                await wait_confirmed(got, press, BOUND_S)
-                alarm = await help_alarm(served, SCREEN)
-                assert alarm["details"]["count"] == 1  # the repeats counted once
-                assert press not in screen.help_pending
-        finally:
-            await served.stop()
+    async with (
+        served_alone(example_site, tmp_path) as (broker, served),
+        screen_running(broker, SCREEN) as screen,
+    ):
+        got = confirmations(screen)
+        press = screen.press_help()
+        served.kill()  # within milliseconds of the press
+        assert press in screen.help_pending  # not confirmed by the dead one
+        await served.start()
+        await wait_confirmed(got, press, BOUND_S)
+        alarm = await help_alarm(served, SCREEN)
+        assert alarm["details"]["count"] == 1  # the repeats counted once
+        assert press not in screen.help_pending
 
 
 async def test_press_held_for_a_dead_shared_member_reaches_the_live_one(
@@ -167,24 +178,20 @@ async def test_press_held_for_a_dead_shared_member_reaches_the_live_one(
 async def test_press_of_a_flooding_screen_is_not_rate_limited(
     example_site: Site, tmp_path: Path
 ) -> None:
-    async with private_broker(example_site, tmp_path) as broker:
-        served = ServedController(broker, f"sqlite:///{tmp_path / 's.sqlite'}", tmp_path / "s.log")
-        await served.prepare()
-        try:
-            await served.start()
-            async with screen_running(broker, SCREEN) as screen:
-                got = confirmations(screen)
-                for _ in range(300):  # far over its budget (burst 100, 20/s)
-                    screen.touch()
-                press = screen.press_help()
-                await wait_confirmed(got, press, BOUND_S)
-                health = await served.wait_health(
-                    lambda h: h["dropped_messages"].get("rate_limited", 0) > 0
-                )
-                assert health["dropped_messages"]["rate_limited"] > 0  # the touches were
-                assert (await help_alarm(served, SCREEN))["details"]["count"] == 1
-        finally:
-            await served.stop()
+    async with (
+        served_alone(example_site, tmp_path) as (broker, served),
+        screen_running(broker, SCREEN) as screen,
+    ):
+        got = confirmations(screen)
+        for _ in range(300):  # far over its budget (burst 100, 20/s)
+            screen.touch()
+        press = screen.press_help()
+        await wait_confirmed(got, press, BOUND_S)
+        health = await served.wait_health(
+            lambda h: h["dropped_messages"].get("rate_limited", 0) > 0
+        )
+        assert health["dropped_messages"]["rate_limited"] > 0  # the touches were
+        assert (await help_alarm(served, SCREEN))["details"]["count"] == 1
 
 
 async def test_event_the_store_refuses_is_set_aside_and_the_press_after_it_stored(
@@ -197,41 +204,35 @@ async def test_event_the_store_refuses_is_set_aside_and_the_press_after_it_store
         pytest.skip("no PostgreSQL installed")
     topics = SiteTopics(example_site.slug)
     async with (
-        private_broker(example_site, tmp_path) as broker,
         scratch_pg_database(pg_url) as db_url,
+        served_alone(example_site, tmp_path, db_url) as (broker, served),
     ):
-        served = ServedController(broker, db_url, tmp_path / "s.log")
-        await served.prepare()
-        try:
-            await served.start()
-            bad = Event(type="touched", ts=datetime.now(UTC), seq=1, note="a\u0000b")
-            login = broker.credentials.device(SCREEN)
-            async with mqtt_client(broker, f"{example_site.slug}-{SCREEN}", login) as device:
-                await device.publish(
-                    topics.device(SCREEN, Channel.EVENT), encode(bad), qos=1, timeout=10
-                )
-            async with screen_running(broker, SCREEN) as screen:
-                got = confirmations(screen)
-                press = screen.press_help()
-                await wait_confirmed(got, press, BOUND_S)
-            body = await served.wait_for("GET", "/api/events/set-aside", lambda b: b["set_aside"])
-            [aside] = body["set_aside"]
-            assert (aside["device"], aside["type"], aside["key"]) == (
-                SCREEN,
-                "touched",
-                f"1@{bad.ts.isoformat()}",
+        bad = Event(type="touched", ts=datetime.now(UTC), seq=1, note="a\u0000b")
+        login = broker.credentials.device(SCREEN)
+        async with mqtt_client(broker, f"{example_site.slug}-{SCREEN}", login) as device:
+            await device.publish(
+                topics.device(SCREEN, Channel.EVENT), encode(bad), qos=1, timeout=10
             )
-            assert "\\u0000" in aside["details_json"]
-            assert aside["reason"]
-            # the screen's going offline makes it "degraded"; nothing says the store fails
-            health = await served.wait_health(lambda h: h["status"] != "failing")
-            assert not [p for p in health["problems"] if "store" in p], health["problems"]
-            assert health["events_set_aside"] == 1
-            events = await served.wait_for(
-                "GET",
-                f"/api/events?device={SCREEN}",
-                lambda b: any(e["type"] == "help_pressed" for e in b["events"]),
-            )
-            assert not any(e["type"] == "touched" for e in events["events"])
-        finally:
-            await served.stop()
+        async with screen_running(broker, SCREEN) as screen:
+            got = confirmations(screen)
+            press = screen.press_help()
+            await wait_confirmed(got, press, BOUND_S)
+        body = await served.wait_for("GET", "/api/events/set-aside", lambda b: b["set_aside"])
+        [aside] = body["set_aside"]
+        assert (aside["device"], aside["type"], aside["key"]) == (
+            SCREEN,
+            "touched",
+            f"1@{bad.ts.isoformat()}",
+        )
+        assert "\\u0000" in aside["details_json"]
+        assert aside["reason"]
+        # the screen's going offline makes it "degraded"; nothing says the store fails
+        health = await served.wait_health(lambda h: h["status"] != "failing")
+        assert not [p for p in health["problems"] if "store" in p], health["problems"]
+        assert health["events_set_aside"] == 1
+        events = await served.wait_for(
+            "GET",
+            f"/api/events?device={SCREEN}",
+            lambda b: any(e["type"] == "help_pressed" for e in b["events"]),
+        )
+        assert not any(e["type"] == "touched" for e in events["events"])
