@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1su
 
 .PHONY: demo test test-dated lint bench system-deps clean
 
-# Virtualenv with the project and its dev tools, pinned by constraints.txt.
+# Virtualenv with the project, its dev tools and the demo's embedded broker (the tests
+# use it too), pinned by constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,demo]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 # Mosquitto is the broker of production and of the tests; Debian's Chromium runs the

@@ -7,7 +7,9 @@ docs/settings.md is generated from this model (``tryggbo settings-doc``).
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -131,6 +133,12 @@ class Settings(BaseSettings):
     device_burst: float = Field(
         default=100.0, ge=1, description="messages a device may send at once above its rate"
     )
+    # -- issue 15: operations edges -----------------------------------------------------
+    firmware_dir: Path | None = Field(
+        default=None,
+        description="where uploaded firmware images are kept (default: firmware/ beside a "
+        "SQLite store, else var/firmware)",
+    )
 
     @field_validator("broker")
     @classmethod
@@ -178,6 +186,24 @@ class Settings(BaseSettings):
 
 #: Names a TOML file of settings (keys as in docs/settings.md, without the prefix).
 CONFIG_FILE_ENV = "TRYGGBO_CONFIG_FILE"
+#: ``TRYGGBO_*`` variables that are not settings: the settings file, and what the API
+#: client commands read (controller/cli_client.py, controller/cli_schedules.py).
+OTHER_VARIABLES = frozenset(
+    {CONFIG_FILE_ENV, "TRYGGBO_API", "TRYGGBO_URL", "TRYGGBO_TOKEN", "TRYGGBO_CLI_CONFIG"}
+)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each ``TRYGGBO_*`` variable that nothing reads (a misspelt setting
+    is otherwise silently ignored), naming the closest known one."""
+    known = {f"TRYGGBO_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if name.upper().startswith("TRYGGBO_") and name not in known:
+            close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"unknown setting {name} is ignored{hint} (docs/settings.md)")
+    return warnings
 
 
 def load_settings(**overrides: object) -> Settings:

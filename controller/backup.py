@@ -6,10 +6,12 @@ the store and the site file, and the device secrets only when asked for. SQLite 
 copied with SQLite's online backup API, so the daemon may keep running; PostgreSQL
 is dumped with ``pg_dump --format=custom`` and restored with ``pg_restore``.
 
-Restore checks every checksum first and refuses a backup from newer code (no
-downgrades); it never overwrites without ``force``, and then keeps what it replaces
-next to it (``*.before-restore-<time>``). The restored store is migrated to this
-code's schema when it is older.
+Restore is all or nothing: it checks every checksum and refuses a backup from newer
+code (no downgrades) before it writes anything, migrates and counts a SQLite store in
+a private directory, stages every file beside its target (owned like the file it
+replaces; store and secrets 0600), and only then swaps them in; a failed step puts
+every file back. It never overwrites without ``force``, and then keeps what it
+replaces next to it (``*.before-restore-<time>``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -39,6 +42,9 @@ SQLITE_MEMBER = "store.sqlite"
 PG_MEMBER = "store.pgdump"
 SITE_MEMBER = "site.toml"
 CREDENTIALS_MEMBER = "credentials.json"
+MEMBERS = (SQLITE_MEMBER, PG_MEMBER, SITE_MEMBER, CREDENTIALS_MEMBER)
+
+log = logging.getLogger(__name__)
 
 
 class BackupError(RuntimeError):
@@ -178,18 +184,122 @@ def read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     return manifest
 
 
-def _set_aside(path: Path, stamp: str, force: bool) -> list[Path]:
-    """Move ``path`` (and a SQLite file's -wal/-shm) out of the way; refuse without force."""
-    moved = []
-    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if not candidate.exists():
-            continue
-        if not force:
-            raise BackupError(f"{candidate} exists: stop the daemon and restore with --force")
-        target = candidate.with_name(f"{candidate.name}.before-restore-{stamp}")
-        candidate.replace(target)
-        moved.append(target)
-    return moved
+def _unpack(tar: tarfile.TarFile, work: Path, expected: dict[str, str]) -> None:
+    """Copy each listed member into ``work`` (0600) and verify its checksum.
+
+    Only known names and regular files are read, with :meth:`TarFile.extractfile`: no
+    links, paths or modes from the archive, and no ``extract(filter=)``, which Debian
+    12's Python 3.11.2 lacks (it arrived in 3.11.4).
+    """
+    for name in expected:
+        if name not in MEMBERS:
+            raise BackupError(f"unexpected member {name!r} in the backup")
+        try:
+            member = tar.getmember(name)
+        except KeyError:
+            raise BackupError(f"{name} is listed in the manifest but missing") from None
+        content = tar.extractfile(member) if member.isfile() else None
+        if content is None:
+            raise BackupError(f"{name} in the backup is not a regular file")
+        fd = os.open(work / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with content, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(content, out)
+        if _sha256(work / name) != expected[name]:
+            raise BackupError(f"{name} in the backup is damaged (checksum differs)")
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A file a restore puts in place: the verified copy, where it goes, its mode (with
+    ``keep_mode``: only if new, else the replaced file's)."""
+
+    source: Path
+    path: Path
+    mode: int
+    keep_mode: bool = False
+    companions: tuple[str, ...] = ()  # SQLite's -wal and -shm, set aside with the file
+
+    def present(self) -> list[Path]:
+        paths = [self.path, *(Path(f"{self.path}{c}") for c in self.companions)]
+        return [p for p in paths if p.exists()]
+
+
+def _stage(target: _Target, stamp: str) -> Path:
+    """A copy of ``target.source`` beside ``target.path`` with the owner of the file it
+    replaces (a new file: its directory's owner); OSError if it cannot be made so."""
+    directory = target.path.parent
+    staged = directory / f".{target.path.name}.restoring-{stamp}"
+    old = target.path if target.path.exists() else None
+    owner = os.stat(old or directory)
+    mode = os.stat(old).st_mode & 0o777 if old and target.keep_mode else target.mode
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, target.source.open("rb") as src:
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        if (owner.st_uid, owner.st_gid) != (os.geteuid(), os.getegid()):
+            os.chown(staged, owner.st_uid, owner.st_gid)  # only root may give a file away
+        os.chmod(staged, mode)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return staged
+
+
+class _Swap:
+    """Stage every file, then move the old ones aside and the staged ones in; a failed
+    step, or :meth:`rollback`, puts everything back as it was."""
+
+    def __init__(self, targets: list[_Target], stamp: str) -> None:
+        self.targets, self.stamp = targets, stamp
+        self.staged: list[Path] = []
+        self.renames: list[tuple[Path, Path]] = []  # made, in order: undone in reverse
+        self.set_aside: list[Path] = []
+
+    def run(self) -> None:
+        """BackupError (after a rollback) if any file cannot be staged or moved."""
+        step = "staging"
+        try:
+            for target in self.targets:
+                step = f"writing into {target.path.parent}"
+                target.path.parent.mkdir(parents=True, exist_ok=True)
+                self.staged.append(_stage(target, self.stamp))
+            for target, staged in zip(self.targets, self.staged, strict=True):
+                step = f"replacing {target.path}"
+                for old in target.present():
+                    aside = old.with_name(f"{old.name}.before-restore-{self.stamp}")
+                    self._rename(old, aside)
+                    self.set_aside.append(aside)
+                self._rename(staged, target.path)
+        except OSError as exc:
+            state = "nothing was changed" if self.rollback() else "PUT BACK BY HAND (see log)"
+            raise BackupError(
+                f"restore failed {step}: {exc.strerror or exc} ({exc.filename}); {state}. "
+                "Restore as root, as in docs/operations.md: each file keeps its owner"
+            ) from None
+
+    def _rename(self, source: Path, target: Path) -> None:
+        os.rename(source, target)
+        self.renames.append((source, target))
+
+    def rollback(self) -> bool:
+        """Undo every rename and remove the staged copies; False if any step failed."""
+        ok = True
+        for source, target in reversed(self.renames):
+            try:
+                os.rename(target, source)
+            except OSError as exc:
+                log.error("restore: could not move %s back to %s: %s", target, source, exc)
+                ok = False
+        for staged in self.staged:
+            try:
+                staged.unlink(missing_ok=True)
+            except OSError as exc:
+                log.error("restore: could not remove %s: %s", staged, exc)
+                ok = False
+        self.renames, self.set_aside = [], []
+        return ok
 
 
 def restore_backup(
@@ -201,68 +311,74 @@ def restore_backup(
     force: bool = False,
     now: datetime,
 ) -> RestoreReport:
-    """Restore ``archive`` into the store at ``db_url`` and ``site_file``."""
+    """Restore ``archive`` into the store at ``db_url`` and ``site_file``, all or nothing.
+
+    Unpack and verify into a private directory; migrate and count a SQLite store
+    there; stage each file beside its target; then swap them in, putting every file
+    back if one step fails. PostgreSQL is restored last, in one transaction.
+    """
     url = db.parse_url(db_url)
     stamp = f"{now:%Y%m%dT%H%M%S}"
     if not archive.is_file():
         raise BackupError(f"no backup at {archive}")
-    with (
-        tempfile.TemporaryDirectory(prefix="tryggbo-restore-") as tmp,
-        tarfile.open(archive, "r:gz") as tar,
-    ):
-        manifest = read_manifest(tar)
+    with tempfile.TemporaryDirectory(prefix="tryggbo-restore-") as tmp:
         work = Path(tmp)
-        expected: dict[str, str] = manifest["files"]
-        for name in expected:
-            if "/" in name or name.startswith("."):
-                raise BackupError(f"unexpected member {name!r} in the backup")
-            tar.extract(name, work, filter="data")
-            if _sha256(work / name) != expected[name]:
-                raise BackupError(f"{name} in the backup is damaged (checksum differs)")
-        head = db.head_revision()
+        with tarfile.open(archive, "r:gz") as tar:
+            manifest = read_manifest(tar)
+            expected: dict[str, str] = manifest["files"]
+            _unpack(tar, work, expected)
         revision = manifest.get("schema_revision")
-        known = _known_revisions()
-        if revision is not None and revision not in known:
+        if revision is not None and revision not in _known_revisions():
             raise BackupError(
-                f"the backup's schema {revision} is newer than this code's ({head}): "
-                "install the version that made it"
+                f"the backup's schema {revision} is newer than this code's "
+                f"({db.head_revision()}): install the version that made it"
             )
-        if manifest["dialect"] != url.get_backend_name():
+        dialect = url.get_backend_name()
+        if manifest["dialect"] != dialect:
             raise BackupError(
-                f"the backup is of a {manifest['dialect']} store, the target is "
-                f"{url.get_backend_name()}"
+                f"the backup is of a {manifest['dialect']} store, the target is {dialect}"
             )
-        set_aside: list[Path] = []
-        if url.get_backend_name() == "sqlite":
+        store_member = SQLITE_MEMBER if dialect == "sqlite" else PG_MEMBER
+        for needed in (store_member, SITE_MEMBER):
+            if needed not in expected:
+                raise BackupError(f"the backup has no {needed}")
+        targets = [_Target(work / SITE_MEMBER, site_file, 0o640, keep_mode=True)]
+        if credentials is not None and CREDENTIALS_MEMBER in expected:
+            targets.insert(0, _Target(work / CREDENTIALS_MEMBER, credentials, 0o600))
+        if dialect == "sqlite":
             path = db.sqlite_path(url)
             if path is None:
                 raise BackupError("cannot restore into an in-memory store")
-            set_aside += _set_aside(path, stamp, force)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            staged = path.with_name(path.name + ".restoring")
-            shutil.copyfile(work / SQLITE_MEMBER, staged)
-            os.chmod(staged, 0o600)
-            staged.replace(path)
-        else:
-            if not force:
-                raise BackupError("restoring PostgreSQL replaces its tables: add --force")
-            _pg_command(
-                url, "pg_restore", "--clean", "--if-exists", "--no-owner", str(work / PG_MEMBER)
-            )
-        set_aside += _set_aside(site_file, stamp, force)
-        shutil.copyfile(work / SITE_MEMBER, site_file)
-        if credentials is not None and CREDENTIALS_MEMBER in expected:
-            set_aside += _set_aside(credentials, stamp, force)
-            shutil.copyfile(work / CREDENTIALS_MEMBER, credentials)
-            os.chmod(credentials, 0o600)
-    counts = _counts(db_url)
+            checked = work / "checked.sqlite"
+            targets.insert(0, _Target(checked, path, 0o600, companions=("-wal", "-shm")))
+        elif not force:
+            raise BackupError("restoring PostgreSQL replaces its tables: add --force")
+        existing = [p for t in targets for p in t.present()]
+        if existing and not force:
+            raise BackupError(f"{existing[0]} exists: stop the daemon and restore with --force")
+        counts: dict[str, int] | None = None
+        if dialect == "sqlite":  # check it here: migrate, count, fold in the WAL
+            counts = _counts(f"sqlite:///{work / SQLITE_MEMBER}")
+            _sqlite_copy(work / SQLITE_MEMBER, checked)
+        swap = _Swap(targets, stamp)
+        swap.run()
+        if counts is None:  # PostgreSQL: in one transaction, after the files
+            try:
+                _pg_command(
+                    url, "pg_restore", "--clean", "--if-exists", "--no-owner",
+                    "--single-transaction", str(work / PG_MEMBER),
+                )  # fmt: skip
+            except BackupError as exc:
+                state = "the files were put back" if swap.rollback() else "see the log"
+                raise BackupError(f"{exc}; nothing was restored, {state}") from None
+            counts = _counts(db_url)
     return RestoreReport(
         archive=archive,
         site=manifest["site"],
         created_at=manifest["created_at"],
         schema_revision=revision,
         counts=counts,
-        set_aside=set_aside,
+        set_aside=swap.set_aside,
     )
 
 
@@ -274,7 +390,7 @@ def _known_revisions() -> set[str]:
 
 
 def _counts(db_url: str) -> dict[str, int]:
-    """Open (and migrate) the restored store; rows per table that people care about."""
+    """Open (and migrate) a restored store; rows per table that people care about."""
     import asyncio
 
     import sqlalchemy as sa

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config.credentials import CredentialsError, ensure_credentials, load_credentials
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import Settings, SettingsError, load_settings, unknown_variables
 from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
@@ -130,6 +131,8 @@ def serve(
     from .logs import configure
 
     configure(settings.log_level, settings.log_format)
+    for warning in unknown_variables(os.environ):
+        logging.getLogger(__name__).warning(warning)
     config = ControllerConfig(
         broker=settings.broker_address,
         site=site_model,
@@ -147,6 +150,7 @@ def serve(
         device_burst=settings.device_burst,
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
+        firmware_dir=settings.firmware_dir,
     )
     tune_gc()
     _run(Controller(config).run())
@@ -229,6 +233,9 @@ def demo(
     ] = False,
 ) -> None:
     """Run the demo home: broker, 72 simulated devices, controller and API on 127.0.0.1."""
+    import importlib.util
+
+    from .brokers import find_mosquitto
     from .demo import DemoOptions, run_demo
 
     host, port = _host_port(http)
@@ -237,6 +244,12 @@ def demo(
             BrokerAddress.parse(broker)
         except BrokerUrlError as exc:
             raise _fail(str(exc)) from None
+    elif (embedded or not find_mosquitto()) and importlib.util.find_spec("amqtt") is None:
+        raise _fail(
+            "the embedded broker (amqtt) is not installed: pip install 'tryggbo\\[demo]' "
+            "(make demo does), or apt-get install mosquitto for a private Mosquitto"
+            + (" and leave out --embedded" if embedded else "")
+        )
     _logging("WARNING")
     _run(
         run_demo(

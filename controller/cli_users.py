@@ -80,7 +80,15 @@ def _password(username: str, display_name: str, from_stdin: bool, site_file: Pat
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        except typer.Abort:
+            if sys.stdin.isatty():
+                raise  # Ctrl-C at the prompt
+            raise _fail(
+                "no password typed (no terminal?): give it on the first line of stdin "
+                "with --password-stdin"
+            ) from None
     try:
         check_password(password, username, display_name=display_name, site=_site(site_file))
     except WeakPassword as exc:

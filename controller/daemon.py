@@ -98,6 +98,8 @@ class ControllerConfig:
     #: HTTPS for the web server (controller/web_tls.py); None: plain HTTP (the demo).
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: Uploaded firmware images (controller/api/routes_firmware.py); None: the default.
+    firmware_dir: Path | None = None
 
 
 class Controller:

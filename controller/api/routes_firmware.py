@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -35,10 +34,10 @@ _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")
 
 
 def firmware_dir(request: web.Request) -> Path:
-    configured = os.environ.get("TRYGGBO_FIRMWARE_DIR")
-    if configured:
-        return Path(configured)
-    db_url = controller_of(request).config.db_url
+    config = controller_of(request).config
+    if config.firmware_dir is not None:  # the setting firmware_dir, TRYGGBO_FIRMWARE_DIR
+        return config.firmware_dir
+    db_url = config.db_url
     if db_url.startswith("sqlite:///"):
         return Path(db_url.removeprefix("sqlite:///")).parent / "firmware"
     return Path("var/firmware")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from config.settings_doc import render_settings_doc
+from tests.conftest import BrokerUnderTest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +105,39 @@ def test_config_file_environment_and_flags_in_that_order(
     assert settings.log_format == "json"  # from the file
     assert settings.http_port == 8082  # the environment beats the file
     assert settings.http_host == "127.0.0.2"  # a flag beats both
+
+
+async def test_serve_warns_of_a_misspelt_variable_and_firmware_dir_is_a_setting(
+    mosquitto: BrokerUnderTest, tmp_path: Path
+) -> None:
+    """The real daemon: a misspelt ``TRYGGBO_*`` variable (silently ignored before) is
+    logged as a warning naming the closest setting; ``TRYGGBO_FIRMWARE_DIR`` is a
+    setting (not warned about) and uploaded images are kept there."""
+    import hashlib
+    import json
+
+    from devices.firmware.update import make_image
+    from tests.faults.served import served_controller
+
+    images = tmp_path / "firmware-images"
+    async with served_controller(mosquitto, tmp_path) as served:
+        served.env = {
+            "TRYGGBO_LOG_FORMAT": "json",
+            "TRYGGBO_FIRMWARE_DIR": str(images),
+            "TRYGGBO_HTTP_PROT": "8081",
+        }
+        await served.start()
+        image = make_image("lock", "1.1.0")
+        status, body = await served.call(
+            "POST", "/api/firmware?type=lock&version=1.1.0", data=image,
+            headers={"Content-Type": "application/octet-stream"},
+        )  # fmt: skip
+        assert status == 201, body
+        assert (images / f"{hashlib.sha256(image).hexdigest()}.bin").read_bytes() == image
+        lines = [json.loads(line) for line in served.log_text().splitlines() if line[:1] == "{"]
+    warned = [line["message"] for line in lines if line["level"] == "WARNING"]
+    assert (
+        "unknown setting TRYGGBO_HTTP_PROT is ignored; did you mean TRYGGBO_HTTP_PORT? "
+        "(docs/settings.md)"
+    ) in warned, served.log_tail()
+    assert not [w for w in warned if "FIRMWARE" in w], warned
