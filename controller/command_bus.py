@@ -5,7 +5,9 @@ in the audit before anyone is told it.
 Outcomes: ``ok``/``rejected``/``failed`` (the device's ack), ``timeout`` (no ack in
 time; the command expires on the device at the same moment, so a late delivery is
 refused rather than executed), ``offline`` (the twin is offline or stale: nothing is
-sent) and ``unknown`` (in flight when a previous controller process died).
+sent), ``refused`` (the caller's rights refused it, e.g. a schedule whose owner lost
+them: audited, nothing sent) and ``unknown`` (in flight when a previous controller
+process died).
 
 An unlock without a reason the site accepts is refused before it is audited or sent
 (:mod:`controller.unlock_reasons`), whichever path sends it.
@@ -49,6 +51,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     TIMEOUT = "timeout"
     OFFLINE = "offline"
+    REFUSED = "refused"
     UNKNOWN = "unknown"
 
 
@@ -145,10 +148,12 @@ class CommandBus:
         actor: str,
         reason: str | None = None,
         timeout_s: float | None = None,
+        refused: str | None = None,
     ) -> CommandResult:
         """Issue one command and wait (bounded) for its outcome; always audited.
         CommandError for a bad device, action or args, or an unlock without a reason
-        the site accepts (``bad_reason``)."""
+        the site accepts (``bad_reason``). With ``refused`` (why) the command is
+        audited with outcome ``refused`` and not sent."""
         wire_args = self.validate(device, action, args)
         if action == "unlock":
             try:
@@ -180,7 +185,9 @@ class CommandBus:
                 reason=reason,
             )
         )
-        if not twin.reachable:
+        if refused is not None:
+            result = CommandResult(command.id, device, action, Outcome.REFUSED, error=refused)
+        elif not twin.reachable:
             result = CommandResult(
                 command.id,
                 device,

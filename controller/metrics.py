@@ -54,7 +54,7 @@ class Metrics:
         )
         self.firings = Counter(
             "tryggbo_schedule_firings",
-            "Schedule firings by outcome (ok, partial, failed, held, missed, no_devices).",
+            "Schedule firings by outcome (ok, partial, failed, refused, held, missed, no_devices).",
             ["outcome"],
             registry=self.registry,
         )
@@ -78,7 +78,7 @@ class Metrics:
             kind = self._types.get(str(data.get("device")), "unknown")
             outcome = str(data.get("outcome"))
             self.commands.labels(kind, str(data.get("action")), outcome).inc()
-            if outcome != "offline":  # nothing was sent: no latency to speak of
+            if outcome not in ("offline", "refused"):  # nothing sent: no latency
                 self.command_latency.labels(kind).observe(float(data.get("elapsed_ms", 0)) / 1000)
         elif message.kind == "schedule" and "outcome" in data:
             self.firings.labels(str(data["outcome"])).inc()

@@ -1,4 +1,9 @@
-"""One firing: claim it in the store, send its commands, record and publish the outcome."""
+"""One firing: claim it in the store, send its commands, record and publish the outcome.
+
+A firing runs with its owner's rights at that moment (:mod:`controller.auth.acting_for`,
+read from the store at each firing): a device the owner may not now command (user
+disabled or gone, a lost role or wing) gets no command; it is audited with outcome
+``refused`` and the owner named in the actor (``schedule:<id> for <owner>``)."""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from config.site import Apartment
+from controller.auth.acting_for import Refusal, UserLookup, refusal, standing_of
 from controller.store.repository import ScheduleStore, StoreError
 from devices.clock import Clock
 
 from .firings import Due, FiringReport, summarise
-from .holds import SCHEDULE_ACTOR
+from .holds import schedule_actor
 from .model import Schedule
 from .targets import TargetDevice, command_args
 
@@ -32,19 +39,26 @@ class CommandSender(Protocol):
         *,
         actor: str,
         reason: str | None = None,
+        refused: str | None = None,
     ) -> Any: ...
+
+
+class FiringStore(ScheduleStore, UserLookup, Protocol):
+    """The store a firing claims in and reads its owner's rights from."""
 
 
 async def fire(
     due: Due,
     schedule: Schedule | None,
     *,
-    store: ScheduleStore,
+    store: FiringStore,
     commands: CommandSender,
     clock: Clock,
+    apartments: Mapping[str, Apartment],
     bus: EventBus | None = None,
 ) -> FiringReport:
-    """Claim one firing, send its commands (held devices skipped), record the outcome.
+    """Claim one firing, send its commands (held devices skipped, devices the owner may
+    not command now refused), record the outcome.
 
     Nothing is sent unless this call claimed the instant; a claim that fails (store
     down) sends nothing either (outcome ``store_error``)."""
@@ -53,7 +67,14 @@ async def fire(
     def report(outcome: str, devices: dict[str, str], *, publish: bool = True) -> FiringReport:
         note = due.reason if outcome != "store_error" else "the store cannot claim it"
         done = FiringReport(
-            due.schedule_id, due.due_at, clock.now(), outcome, devices, due.late_s, note
+            due.schedule_id,
+            due.due_at,
+            clock.now(),
+            outcome,
+            devices,
+            due.late_s,
+            note,
+            schedule.owner if schedule is not None else None,
         )
         if publish and bus is not None:
             bus.publish("schedule", done.to_dict())
@@ -74,7 +95,14 @@ async def fire(
     else:
         devices = {d: "held" for d in due.device_ids() if d in due.held}
         to_send = [d for d in due.devices if d.device_id not in due.held]
-        results = await asyncio.gather(*(_send(commands, schedule, d) for d in to_send))
+        standing = await standing_of(store, schedule.owner)
+        refusals = [
+            refusal(standing, d.device_id, apartments.get(d.apartment), schedule.action)
+            for d in to_send
+        ]
+        results = await asyncio.gather(
+            *(_send(commands, schedule, d, r) for d, r in zip(to_send, refusals, strict=True))
+        )
         devices.update(zip((d.device_id for d in to_send), results, strict=True))
         outcome = summarise(devices)
     done = report(outcome, devices)
@@ -85,14 +113,20 @@ async def fire(
     return done
 
 
-async def _send(commands: CommandSender, schedule: Schedule, device: TargetDevice) -> str:
+async def _send(
+    commands: CommandSender, schedule: Schedule, device: TargetDevice, refused: Refusal | None
+) -> str:
+    if refused is not None:
+        what = f"{schedule.action} {device.device_id}"
+        log.warning("schedule %s: %s refused: %s", schedule.id, what, refused.why)
     try:
         result = await commands.send(
             device.device_id,
             schedule.action,
             command_args(schedule, device.device_type),
-            actor=f"{SCHEDULE_ACTOR}{schedule.id}",
+            actor=schedule_actor(schedule.id, schedule.owner),
             reason=schedule.name or schedule.id,
+            refused=refused.why if refused is not None else None,
         )
     except StoreError as exc:
         log.error(

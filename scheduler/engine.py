@@ -16,10 +16,18 @@ the sends loses that firing (at most once: a door is never moved twice by one fi
 the audit shows what was sent). Firings of the same schedule at the same instant (two
 rule groups) are one firing.
 
-Commands go to every target device concurrently with actor ``schedule:<id>`` and the
-schedule's name (or id) as reason, so each is audited like any command; the firing's
-outcome (``ok``, ``partial``, ``failed``, ``held``, ``missed``, ``no_devices``) and
-each device's outcome are recorded and published on the event bus (kind ``schedule``).
+Commands go to every target device concurrently with actor ``schedule:<id> for
+<owner>`` and the schedule's name (or id) as reason, so each is audited like any
+command; the firing's outcome (``ok``, ``partial``, ``failed``, ``refused``, ``held``,
+``missed``, ``no_devices``) and each device's outcome are recorded and published on the
+event bus (kind ``schedule``).
+
+Owner's rights. A firing runs with its owner's rights at that moment
+(:mod:`scheduler.dispatch`): a device the owner may no longer command (user disabled,
+a lost role or wing) is refused, audited ``refused``, and nothing is sent to it. Such a
+schedule is *suspended* (:meth:`ScheduleEngine.suspensions`, shown on the schedules
+page) until its owner has the rights again or an admin takes it over
+(:meth:`ScheduleEngine.take_over`).
 
 Restarts and outages. A loaded schedule starts from the later of its last claimed
 instant and its last change; firings between then and now go through
@@ -52,11 +60,13 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from controller.store.repository import ScheduleStore, StoreError
+from controller.auth.acting_for import Refusal, refusal, standing_of
+from controller.auth.principal import Principal
+from controller.store.repository import StoreError
 from controller.store.schedule_records import HoldRecord, ScheduleRecord
 from devices.clock import Clock
 
-from .dispatch import CommandSender, fire
+from .dispatch import CommandSender, FiringStore, fire
 from .expand import Place, catch_up, next_due, upcoming
 from .firings import Due, FiringReport, LoadedSchedule, RuleGroupState, firing_json
 from .holds import Holds
@@ -84,7 +94,7 @@ class ScheduleEngine:
 
     def __init__(
         self,
-        store: ScheduleStore,
+        store: FiringStore,
         commands: CommandSender,
         site: Site,
         clock: Clock,
@@ -97,6 +107,7 @@ class ScheduleEngine:
         self.site = site
         self.clock = clock
         self.place = Place.of(site)
+        self.apartments = {a.number: a for a in site.apartments}
         self.bus = bus
         self.fallback = fallback
         self.holds = Holds()
@@ -131,13 +142,17 @@ class ScheduleEngine:
     async def sync_from_store(self) -> int:
         """Pick up schedules changed through another controller instance (same store):
         install new and changed ones, drop deleted ones; how many changed. The leader
-        runs this every few seconds (controller/leader.py)."""
+        runs this every few seconds (controller/leader.py). A schedule created or
+        changed here while the store was being read is newer than what was read: kept."""
         await self.start()
+        known = dict(self._schedules)
         records = {r.id: r for r in await self.store.list_schedules()}
         last = await self.store.last_firings()
         changed = 0
         for record in records.values():
             mine = self._schedules.get(record.id)
+            if mine is not known.get(record.id):
+                continue  # changed here meanwhile
             if mine is not None and (mine.record.updated_at, mine.record.enabled) == (
                 record.updated_at,
                 record.enabled,
@@ -145,9 +160,10 @@ class ScheduleEngine:
                 continue
             self._install(record, max(record.updated_at, last.get(record.id, record.updated_at)))
             changed += 1
-        for gone in set(self._schedules) - set(records):
-            del self._schedules[gone]
-            changed += 1
+        for gone in set(known) - set(records):
+            if self._schedules.get(gone) is known[gone]:
+                del self._schedules[gone]
+                changed += 1
         if changed:
             log.info("%d schedules changed in the store by another instance", changed)
             self._changed()
@@ -264,6 +280,19 @@ class ScheduleEngine:
         )
         return self._reinstalled(record, now)
 
+    async def take_over(self, schedule_id: str, owner: str) -> LoadedSchedule | None:
+        """Make ``owner`` the schedule's owner (its firings run with their rights from
+        now on); None if there is no such schedule."""
+        await self.start()
+        current = self._schedules.get(schedule_id)
+        definition = dict(current.record.definition) if current else None
+        if definition is not None:
+            definition["owner"] = owner
+        record = await self.store.update_schedule(
+            schedule_id, updated_at=self.clock.now(), definition=definition, owner=owner
+        )
+        return self._reinstalled(record, self.clock.now())
+
     async def set_enabled(self, schedule_id: str, enabled: bool) -> LoadedSchedule | None:
         """Pause or resume; None if there is no such schedule."""
         await self.start()
@@ -298,6 +327,27 @@ class ScheduleEngine:
         hold = self.holds.release(device)
         await self.holds.flush(self.store)
         return hold
+
+    async def suspensions(self, schedules: list[LoadedSchedule]) -> dict[str, str]:
+        """Why each suspended schedule's firings would be refused now (its owner may
+        not command one or more of its devices), by schedule id; the rule a firing
+        applies."""
+        standings: dict[str, Principal | Refusal] = {}
+        out: dict[str, str] = {}
+        for loaded in schedules:
+            schedule = loaded.schedule
+            if schedule is None:
+                continue
+            if schedule.owner not in standings:
+                standings[schedule.owner] = await standing_of(self.store, schedule.owner)
+            standing = standings[schedule.owner]
+            for device in (d for g in loaded.groups for d in g.devices):
+                apartment = self.apartments.get(device.apartment)
+                refused = refusal(standing, device.device_id, apartment, schedule.action)
+                if refused is not None:
+                    out[schedule.id] = refused.why
+                    break
+        return out
 
     # -- firing --------------------------------------------------------------------------
 
@@ -366,7 +416,13 @@ class ScheduleEngine:
         loaded = self._schedules.get(due.schedule_id)
         schedule = loaded.schedule if loaded is not None else None
         return await fire(
-            due, schedule, store=self.store, commands=self.commands, clock=self.clock, bus=self.bus
+            due,
+            schedule,
+            store=self.store,
+            commands=self.commands,
+            clock=self.clock,
+            apartments=self.apartments,
+            bus=self.bus,
         )
 
     # -- running -------------------------------------------------------------------------

@@ -67,6 +67,8 @@ class FiringReport:
     devices: dict[str, str]
     late_s: float = 0.0
     note: str | None = None
+    #: whose rights the firing ran with (the schedule's owner then)
+    owner: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,18 +79,24 @@ class FiringReport:
             "devices": self.devices,
             "late_s": round(self.late_s, 3),
             "note": self.note,
+            "owner": self.owner,
         }
 
 
 def summarise(devices: Mapping[str, str]) -> str:
-    """A firing's outcome from its devices' outcomes."""
+    """A firing's outcome from its devices' outcomes (``refused``: the owner's rights
+    refused every device sent to)."""
     if not devices:
         return "no_devices"
     sent = [v for v in devices.values() if v != "held"]
     if not sent:
         return "held"
     ok = sum(v == "ok" for v in sent)
-    return "ok" if ok == len(sent) else ("partial" if ok else "failed")
+    if ok == len(sent):
+        return "ok"
+    if ok == 0 and all(v == "refused" for v in sent):
+        return "refused"
+    return "partial" if ok else "failed"
 
 
 def firing_json(firing: Firing, place: Place) -> dict[str, Any]:

@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 #: Actor prefix of the commands a schedule sends.
 SCHEDULE_ACTOR = "schedule:"
+
+
+def schedule_actor(schedule_id: str, owner: str) -> str:
+    """The audited actor of a schedule's commands: the schedule and whose rights it runs
+    with, ``schedule:night-a for anna``."""
+    return f"{SCHEDULE_ACTOR}{schedule_id} for {owner}"
+
+
 #: Actions that do not hold a device against its schedules: maintenance, which keeps
 #: a device working, and a call's ring and hang-up, which no routine sets.
 MAINTENANCE_ACTIONS = frozenset(COMMON_ACTIONS) | {"ring", "end_call"}

@@ -4,6 +4,10 @@ Admin and staff read every schedule; they create and change schedules whose devi
 are all in apartments they may act on (:func:`require_apartment`: admin anywhere,
 staff in their units' wings). Every change is written to the activity log. The
 engine (:mod:`scheduler.engine`) takes each change into account at once.
+
+A schedule whose owner may no longer command its devices (disabled, a lost role or
+wing) is answered with ``suspended`` (why); its firings are refused until an admin
+takes it over (``POST /api/schedules/{id}/take-over``) or the owner has the rights again.
 """
 
 from __future__ import annotations
@@ -123,7 +127,21 @@ async def _log(
     )
 
 
-def schedule_json(request: web.Request, loaded: LoadedSchedule) -> dict[str, Any]:
+async def schedules_json(request: web.Request, schedules: list[LoadedSchedule]) -> list[Any]:
+    """The schedules as answered, each with ``suspended``: why its owner's rights
+    refuse its firings now, or null."""
+    suspended = await controller_of(request).schedules.suspensions(schedules)
+    return [schedule_json(request, s, suspended.get(s.record.id)) for s in schedules]
+
+
+async def one_schedule_json(request: web.Request, loaded: LoadedSchedule) -> dict[str, Any]:
+    [body] = await schedules_json(request, [loaded])
+    return dict(body)
+
+
+def schedule_json(
+    request: web.Request, loaded: LoadedSchedule, suspended: str | None
+) -> dict[str, Any]:
     """A schedule with its next firings per rule group (fallback flags and reasons)."""
     engine = controller_of(request).schedules
     record, schedule = loaded.record, loaded.schedule
@@ -146,6 +164,7 @@ def schedule_json(request: web.Request, loaded: LoadedSchedule) -> dict[str, Any
         "next_firing": min(nexts, key=lambda f: f["at"]) if nexts else None,
         "upcoming": groups,
         "problem": loaded.problem,
+        "suspended": suspended,
     }
 
 
@@ -177,7 +196,7 @@ async def list_schedules(request: web.Request) -> web.Response:
         {"device": h.device, "since": h.since.isoformat(), "actor": h.actor, "action": h.action}
         for h in engine.holds.all()
     ]
-    body = {"schedules": [schedule_json(request, s) for s in engine.all()], "holds": holds}
+    body = {"schedules": await schedules_json(request, engine.all()), "holds": holds}
     return json_response(body)
 
 
@@ -189,7 +208,7 @@ async def get_schedule(request: web.Request) -> web.Response:
     await ctl.schedules.start()
     loaded = _loaded(request)
     firings = await ctl.store.firings(schedule_id=loaded.record.id, limit=20)
-    body = schedule_json(request, loaded)
+    body = await one_schedule_json(request, loaded)
     body["firings"] = [
         {
             "due_at": f.due_at.isoformat(),
@@ -217,7 +236,7 @@ async def create_schedule(request: web.Request) -> web.Response:
     with schedule_errors():
         loaded = await ctl.schedules.create(schedule)
         await _log(request, principal, "schedule_create", schedule, rule=schedule.rule.describe())
-    return json_response(schedule_json(request, loaded), status=201)
+    return json_response(await one_schedule_json(request, loaded), status=201)
 
 
 async def _changeable(request: web.Request) -> tuple[Principal, LoadedSchedule]:
@@ -243,7 +262,7 @@ async def replace_schedule(request: web.Request) -> web.Response:
         if loaded is None:
             raise ApiError(404, "unknown_schedule", f"no schedule {schedule.id!r}")
         await _log(request, principal, "schedule_update", schedule, rule=schedule.rule.describe())
-    return json_response(schedule_json(request, loaded))
+    return json_response(await one_schedule_json(request, loaded))
 
 
 def _set_enabled(enabled: bool) -> Any:
@@ -257,10 +276,32 @@ def _set_enabled(enabled: bool) -> Any:
                 raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
             action = "schedule_resume" if enabled else "schedule_pause"
             await _log(request, principal, action, loaded.schedule)
-        return json_response(schedule_json(request, loaded))
+        return json_response(await one_schedule_json(request, loaded))
 
     handler.__name__ = "resume_schedule" if enabled else "pause_schedule"
     return handler
+
+
+@requires("admin")
+async def take_over_schedule(request: web.Request) -> web.Response:
+    """``POST /api/schedules/{id}/take-over``: the calling admin becomes the owner (a
+    suspended schedule runs again, with the admin's rights)."""
+    principal = require_roles(request, "admin")
+    ctl = controller_of(request)
+    await ctl.schedules.start()
+    current = _loaded(request)
+    with schedule_errors():
+        loaded = await ctl.schedules.take_over(current.record.id, principal.actor)
+        if loaded is None or loaded.schedule is None:
+            raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
+        await _log(
+            request,
+            principal,
+            "schedule_take_over",
+            loaded.schedule,
+            previous_owner=current.record.owner,
+        )
+    return json_response(await one_schedule_json(request, loaded))
 
 
 @requires(*WHO)
@@ -346,7 +387,7 @@ async def create_remote_command(request: web.Request) -> web.Response:
             for done in created:  # all or nothing
                 await ctl.schedules.delete(done.record.id)
             raise
-    return json_response({"schedules": [schedule_json(request, s) for s in created]}, status=201)
+    return json_response({"schedules": await schedules_json(request, created)}, status=201)
 
 
 def parse_target(data: dict[str, Any]) -> Target:
@@ -364,4 +405,5 @@ def register(app: web.Application) -> None:
     app.router.add_delete("/api/schedules/{schedule}", delete_schedule)
     app.router.add_post("/api/schedules/{schedule}/pause", _set_enabled(False))
     app.router.add_post("/api/schedules/{schedule}/resume", _set_enabled(True))
+    app.router.add_post("/api/schedules/{schedule}/take-over", take_over_schedule)
     app.router.add_post("/api/remote-commands", create_remote_command)

@@ -13,9 +13,9 @@ the command bus exactly like an API command, never to the device directly:
 
 - Home Assistant acts as one Tryggbo user, ``user`` (default ``home-assistant``),
   created by an admin like any person (``tryggbo users add home-assistant --roles
-  staff --units A``). Its roles and units decide what it may do (the same
-  :func:`~controller.auth.principal.may_command` as the API); a missing or disabled
-  user may do nothing. Unlocking additionally needs ``allow_unlock``.
+  staff --units A``). Its roles and units now decide what it may do
+  (:mod:`controller.auth.acting_for`, the rule of the API and of a schedule's owner);
+  a missing or disabled user may do nothing. Unlocking additionally needs ``allow_unlock``.
 - The audit records the actor (that user) and the reason ``Home Assistant``, for an
   unlock the configured ``unlock_reason`` (setting ``ha_unlock_reason``, one of the
   site's unlock reasons: every unlock has one; one the site does not accept turns
@@ -46,7 +46,7 @@ from devices.contract import MessageAdmission, Refusal
 from devices.contract.admission import RETAINED
 from devices.mqtt import BrokerAddress, make_client, reraise_swallowed_cancel
 
-from ..auth.principal import Principal, may_command
+from ..auth.acting_for import refusal, standing_of
 from ..command_bus import CommandError
 from ..store import ActivityRecord, StoreError
 from ..unlock_reasons import BadReason, unlock_reason
@@ -289,17 +289,9 @@ class HaBridge:
         (``code`` from :data:`~.discovery.REFUSAL_TYPES`), None if it may."""
         if action == "unlock" and self.unlock_reason is None:
             return "unlock_off", self._no_unlock
-        try:
-            user = await self.ctl.store.user_by_name(self.config.user)
-        except StoreError as exc:
-            return "store_unavailable", f"store unavailable: {exc}"
-        if user is None or user.disabled:
-            return "no_user", f"user {self.config.user!r} does not exist or is disabled"
-        principal = Principal.of(user, via="token")
-        if not may_command(principal, self.ctl.twins.apartment(device), action):
-            why = f"user {self.config.user!r} may not {action} {device} (roles, units)"
-            return "not_permitted", why
-        return None
+        standing = await standing_of(self.ctl.store, self.config.user)
+        refused = refusal(standing, device, self.ctl.twins.apartment(device), action)
+        return None if refused is None else (refused.code, refused.why)
 
     async def _refuse(self, device: str, action: str, code: str, why: str) -> None:
         """Nothing is sent: the activity log, the outcome, and Home Assistant are told."""

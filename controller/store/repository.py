@@ -124,6 +124,7 @@ class ScheduleStore(Protocol):
         name: str | None = None,
         definition: dict[str, Any] | None = None,
         enabled: bool | None = None,
+        owner: str | None = None,
     ) -> ScheduleRecord | None:
         """Change a live schedule; None if there is none with this id."""
 

@@ -68,6 +68,7 @@ class ScheduleMixin(SqlAccess):
         name: str | None = None,
         definition: dict[str, Any] | None = None,
         enabled: bool | None = None,
+        owner: str | None = None,
     ) -> ScheduleRecord | None:
         """Change a live (not deleted) schedule; the schedule as now stored, or None."""
         c = t.schedules.c
@@ -78,6 +79,8 @@ class ScheduleMixin(SqlAccess):
             values["definition"] = definition
         if enabled is not None:
             values["enabled"] = enabled
+        if owner is not None:
+            values["owner"] = owner
         live = sa.and_(c.id == schedule_id, c.deleted_at.is_(None))
         async with self._write(f"update schedule {schedule_id}") as conn:
             done = await conn.execute(sa.update(t.schedules).where(live).values(**values))

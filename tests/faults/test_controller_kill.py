@@ -11,6 +11,7 @@ import aiohttp
 
 from devices.firmware.curtain import SimulatedCurtain
 from devices.firmware.lock import SimulatedLock
+from scheduler.holds import schedule_actor
 from tests.conftest import BrokerUnderTest
 from tests.integration.harness import RunningController, RunningHome
 
@@ -41,8 +42,7 @@ async def _schedule(
 
 
 async def _issued(served: ServedController, **query: str) -> list[dict[str, Any]]:
-    q = "&".join(f"{k}={v}" for k, v in query.items())
-    status, body = await served.call("GET", f"/api/audit?limit=500&{q}")
+    status, body = await served.call("GET", "/api/audit", params={"limit": "500", **query})
     assert status == 200, body
     return [line for line in body["audit"] if line["kind"] == "issued"]
 
@@ -129,8 +129,9 @@ async def test_sigkilled_controller_restarts_with_twins_alarms_schedules_and_unk
             fired_at = datetime.fromisoformat(caught_up["firings"][0]["fired_at"])
             assert fired_at > restarted  # by the new process: a catch-up
             await home["a202-curtain"].wait_state(lambda s: s.position == 12, timeout=10)
-            assert len(await _issued(served, actor=f"schedule:{before}")) == 1
-            assert len(await _issued(served, actor=f"schedule:{during}")) == 1
+            for schedule_id in (before, during):
+                actor = schedule_actor(schedule_id, "test-staff")
+                assert len(await _issued(served, actor=actor)) == 1
             status, body = await served.call("GET", f"/api/schedules/{before}")
             assert len(body["firings"]) == 1
             # relock for the next test

@@ -14,6 +14,7 @@ import pytest
 
 from controller.store import SqlStore
 from devices.contract import Availability
+from scheduler.holds import schedule_actor
 from tests.conftest import BrokerUnderTest
 from tests.integration.harness import RunningController, RunningHome
 from tests.pg_server import scratch_pg_database
@@ -45,7 +46,7 @@ async def _once(served: ServedController, device: str, position: int, at: dateti
 
 
 async def _issued(store: SqlStore, schedule_id: str) -> int:
-    rows = await store.audit(limit=100, actor=f"schedule:{schedule_id}")
+    rows = await store.audit(limit=100, actor=schedule_actor(schedule_id, "test-staff"))
     return sum(1 for r in rows if r.kind.value == "issued")
 
 

@@ -13,6 +13,7 @@ import pytest
 from devices.contract import Availability, SiteTopics
 from devices.firmware.curtain import SimulatedCurtain
 from devices.firmware.lock import SimulatedLock
+from scheduler.holds import schedule_actor
 
 from .harness import RunningController, RunningHome, user_sessions, wait_all_online
 
@@ -31,7 +32,8 @@ async def _create(ctl: RunningController, **body: Any) -> dict[str, Any]:
 
 
 async def _issued(ctl: RunningController, schedule_id: str) -> list[dict[str, Any]]:
-    status, body = await ctl.call("GET", f"/api/audit?actor=schedule:{schedule_id}&limit=500")
+    actor = schedule_actor(schedule_id, "test-staff")
+    status, body = await ctl.call("GET", "/api/audit", params={"actor": actor, "limit": 500})
     assert status == 200, body
     return [line for line in body["audit"] if line["kind"] == "issued"]
 

@@ -1,13 +1,14 @@
 """The dashboard's schedules page in real headless Chromium against the real daemon:
 create a routine from the form and see its next firing, pause and resume it, see a
-bad rule refused with the field named, schedule a one-off command, delete."""
+bad rule refused with the field named, schedule a one-off command, delete, take over
+a schedule whose owner was disabled."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .harness import TIMEOUT_MS, RunningController, sign_in
+from .harness import TIMEOUT_MS, RunningController, sign_in, user_sessions
 
 
 async def _open_schedules(page, ctl: RunningController) -> None:
@@ -121,3 +122,37 @@ async def test_a_one_off_remote_command_with_a_follow_up_is_listed(
     finally:
         for s in made:
             await ctl.call("DELETE", f"/api/schedules/{s['id']}")
+
+
+async def test_an_admin_takes_over_a_suspended_schedule_on_the_page(
+    page, ctl: RunningController
+) -> None:
+    """Eve's schedule is shown suspended (with why) once she is disabled; the admin's
+    "take over" button makes it the admin's, and it is no longer suspended."""
+    body = {
+        "name": "Eves gardiner",
+        "target": "wing:A",
+        "action": "close",
+        "rule": {"kind": "daily", "time": "21:45"},
+    }
+    async with user_sessions(ctl) as make:
+        eve = await make("eve-page", ("staff",), units=("A",))
+        async with eve.post("/api/schedules", json=body) as resp:
+            assert resp.status == 201, await resp.text()
+            schedule_id = (await resp.json())["id"]
+    try:
+        status, _ = await ctl.call("PATCH", "/api/users/eve-page", json={"disabled": True})
+        assert status == 200
+        await _open_schedules(page, ctl)
+        row = page.locator(f'tr[data-schedule="{schedule_id}"][data-suspended="true"]')
+        await row.wait_for(timeout=TIMEOUT_MS)
+        assert "user 'eve-page' is disabled" in await row.locator(".suspended").inner_text()
+        await row.locator('button[data-op="take-over"]').click()
+        taken = page.locator(f'tr[data-schedule="{schedule_id}"][data-suspended="false"]')
+        await taken.wait_for(timeout=TIMEOUT_MS)
+        assert await taken.locator(".owner").inner_text() == "test-staff"
+        assert await taken.locator('button[data-op="take-over"]').count() == 0
+        _status, stored = await ctl.call("GET", f"/api/schedules/{schedule_id}")
+        assert (stored["owner"], stored["suspended"]) == ("test-staff", None)
+    finally:
+        await ctl.call("DELETE", f"/api/schedules/{schedule_id}")

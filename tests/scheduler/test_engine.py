@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.site import EXAMPLE_SITE, Site, load_site
+from controller.auth.accounts import ensure_user, random_password
 from controller.event_bus import EventBus
 from controller.store import SqlStore, open_store
 from devices.clock import ManualClock
@@ -38,6 +39,7 @@ class Sent:
     actor: str
     reason: str | None
     at: datetime
+    refused: str | None = None
 
 
 class FakeSender:
@@ -56,8 +58,12 @@ class FakeSender:
         *,
         actor: str,
         reason: str | None = None,
+        refused: str | None = None,
     ) -> Any:
-        self.sent.append(Sent(device, action, dict(args or {}), actor, reason, self.clock.now()))
+        now = self.clock.now()
+        self.sent.append(Sent(device, action, dict(args or {}), actor, reason, now, refused))
+        if refused is not None:
+            return SimpleNamespace(outcome="refused")
         return SimpleNamespace(outcome=self.outcomes.get(device, "ok"))
 
     def devices(self) -> list[str]:
@@ -82,13 +88,33 @@ def close_wing_a(rule: dict[str, Any] | None = None, **extra: Any) -> Schedule:
 async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
     store = open_store(f"sqlite:///{tmp_path / 'engine.sqlite'}")
     await store.open()
+    await add_owner(store)
     yield store
     await store.close()
 
 
+async def add_owner(store: SqlStore, username: str = "nurse", **changes: Any) -> None:
+    """A schedules' owner: staff of every wing (a firing runs with its owner's rights),
+    then ``changes`` (fields of the user record, as an admin would change them)."""
+    wings = sorted({a.wing for a in SITE.apartments})
+    user = await ensure_user(
+        store,
+        username=username,
+        password=random_password(username),
+        roles=["staff"],
+        units=wings,
+        now=START,
+    )
+    if changes:
+        await store.update_user(user.id, changes)  # type: ignore[arg-type]
+
+
+START = local(2026, 12, 1, 20, 0)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(local(2026, 12, 1, 20, 0))
+    return ManualClock(START)
 
 
 def engine_for(store: SqlStore, clock: ManualClock, **kw: Any) -> tuple[ScheduleEngine, FakeSender]:
@@ -109,7 +135,7 @@ async def test_a_due_time_fires_exactly_once(store: SqlStore, clock: ManualClock
     assert (report.outcome, report.due_at) == ("ok", local(2026, 12, 1, 21, 30))
     assert sender.devices() == WING_A_CURTAINS
     assert {(s.action, s.actor, s.reason) for s in sender.sent} == {
-        ("close", "schedule:night-a", "Night curtains A")
+        ("close", "schedule:night-a for nurse", "Night curtains A")
     }
     assert await engine.run_due() == []  # called twice at the due time
     assert await at(engine, clock, local(2026, 12, 1, 21, 30, 30)) == []
@@ -358,3 +384,71 @@ async def test_upcoming_says_when_the_sun_fallback_is_used(
     assert first["fallback_used"] is True
     assert "22:00 used" in first["reason"]
     assert first["local"].startswith("2026-06-20T22:00")
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"disabled": True}, "user 'nurse' is disabled"),
+        ({"units": ("B",)}, "wings: B"),
+        ({"roles": ("technician",), "units": ()}, "roles: technician"),
+    ],
+    ids=["disabled", "lost-wing", "lost-role"],
+)
+async def test_a_firing_runs_with_its_owners_rights_now(
+    store: SqlStore, clock: ManualClock, change: dict[str, Any], why: str
+) -> None:
+    engine, sender = engine_for(store, clock)
+    loaded = await engine.create(close_wing_a())
+    assert await engine.suspensions([loaded]) == {}
+    await add_owner(store, **change)
+    [suspended] = (await engine.suspensions(engine.all())).values()
+    assert why in suspended
+    [report] = await at(engine, clock, local(2026, 12, 1, 21, 30))
+    assert (report.outcome, report.owner) == ("refused", "nurse")
+    assert set(report.devices.values()) == {"refused"}
+    assert len(sender.sent) == 6  # each audited as refused, none sent
+    assert all(why in (s.refused or "") for s in sender.sent)
+    assert {s.actor for s in sender.sent} == {"schedule:night-a for nurse"}
+
+    taken = await engine.take_over("night-a", "admin-anna")
+    assert taken is not None
+    assert (taken.record.owner, taken.schedule and taken.schedule.owner) == ("admin-anna",) * 2
+    await add_owner(store, "admin-anna", roles=("admin",), units=())
+    assert await engine.suspensions(engine.all()) == {}
+    sender.sent.clear()
+    [report] = await at(engine, clock, local(2026, 12, 2, 21, 30))
+    assert (report.outcome, report.owner) == ("ok", "admin-anna")
+    assert [s.refused for s in sender.sent] == [None] * 6
+    assert {s.actor for s in sender.sent} == {"schedule:night-a for admin-anna"}
+    [stored] = [r for r in await store.list_schedules() if r.id == "night-a"]
+    assert stored.owner == "admin-anna"  # a restart keeps the new owner
+
+
+async def test_a_schedule_made_while_the_leader_reads_the_store_is_kept(
+    store: SqlStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leader's reload (another instance's changes) read the store, a schedule was
+    created here meanwhile, and the reload dropped it as deleted (seen as a flaky 404)."""
+    engine, _ = engine_for(store, clock)
+    await engine.create(close_wing_a(id="old"))
+    read, go_on = asyncio.Event(), asyncio.Event()
+    list_schedules = store.list_schedules
+
+    async def slow_read(**kw: Any) -> Any:
+        rows = await list_schedules(**kw)
+        read.set()
+        await go_on.wait()
+        return rows
+
+    monkeypatch.setattr(store, "list_schedules", slow_read)
+    reload = asyncio.create_task(engine.sync_from_store())
+    await read.wait()
+    await engine.create(close_wing_a(id="new"))
+    await engine.set_enabled("old", False)
+    go_on.set()
+    await reload
+    new, old = engine.get("new"), engine.get("old")
+    assert new is not None
+    assert old is not None
+    assert old.record.enabled is False  # not set back by the older read

@@ -1,6 +1,8 @@
 // The schedules page: every schedule with its next firing (and why, on polar days
 // or DST changes), pause / resume / delete, a form for new routines, one-off remote
-// commands ("unlock 103 at 14:00, relock after 30 minutes") and the staff holds.
+// commands ("unlock 103 at 14:00, relock after 30 minutes") and the staff holds. A
+// schedule whose owner lost the rights to run it is shown suspended, with why; an
+// admin may take it over (it then runs with the admin's rights).
 // The server validates everything; its field-named errors are shown as they are.
 import { api } from "/ui/api.js";
 import { t } from "/ui/i18n.js";
@@ -29,14 +31,21 @@ function nextCell(s) {
   return `<time datetime="${escapeHtml(f.at)}">${escapeHtml(when(f.at))}</time>${note}`;
 }
 
-function row(s) {
+function row(s, admin) {
+  const suspended = s.suspended
+    ? `<div class="problem suspended">${t("suspended")}: ${escapeHtml(s.suspended)}</div>`
+    : "";
+  const takeOver = s.suspended && admin
+    ? `<button type="button" data-op="take-over">${t("take_over")}</button>`
+    : "";
   return `
-    <tr data-schedule="${escapeHtml(s.id)}" data-enabled="${s.enabled}">
+    <tr data-schedule="${escapeHtml(s.id)}" data-enabled="${s.enabled}" data-suspended="${Boolean(s.suspended)}">
       <td>${escapeHtml(s.name || s.id)}</td>
       <td>${escapeHtml(s.summary ?? "")}</td>
-      <td class="next">${nextCell(s)}</td>
-      <td>${escapeHtml(s.owner)}</td>
+      <td class="next">${nextCell(s)}${suspended}</td>
+      <td class="owner">${escapeHtml(s.owner)}</td>
       <td class="actions">
+        ${takeOver}
         <button type="button" data-op="${s.enabled ? "pause" : "resume"}">${t(s.enabled ? "pause" : "resume")}</button>
         <button type="button" data-op="delete" class="danger">${t("delete")}</button>
       </td>
@@ -134,7 +143,8 @@ async function load(state) {
   if (!resp.ok) { toast(resp.data?.error?.message ?? "schedules", "error"); return; }
   const schedules = resp.data.schedules.slice().sort((a, b) =>
     (a.next_firing?.at ?? "~").localeCompare(b.next_firing?.at ?? "~"));
-  body.innerHTML = schedules.map(row).join("") || `<tr><td colspan="5" class="muted">${t("no_schedules")}</td></tr>`;
+  const admin = (state.me?.roles ?? []).includes("admin");
+  body.innerHTML = schedules.map((s) => row(s, admin)).join("") || `<tr><td colspan="5" class="muted">${t("no_schedules")}</td></tr>`;
   document.getElementById("holds").innerHTML = resp.data.holds.map(holdRow).join("")
     || `<li class="muted">${t("no_holds")}</li>`;
   state.schedulesLoaded = Date.now();
