@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -133,6 +134,49 @@ class Settings(BaseSettings):
     device_burst: float = Field(
         default=100.0, ge=1, description="messages a device may send at once above its rate"
     )
+    # -- issue 15: the web server's edges (controller/api/edges.py) ---------------------
+    http_header_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description=(
+            "a connection must send a whole request head within this many seconds of "
+            "opening (or of its last answer, or of the start of a TLS handshake), else it "
+            "is closed: idle sockets, slow or half-sent headers"
+        ),
+    )
+    http_body_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description=(
+            "a request body (firmware uploads included) must have arrived whole this many "
+            "seconds after its head, else 408 body_timeout and the connection is closed"
+        ),
+    )
+    http_max_sockets_per_address: int = Field(
+        default=128,
+        ge=1,
+        description=(
+            "open connections one client address may hold; more are closed at once "
+            "(behind a trusted proxy: counted by the forwarded address, 429)"
+        ),
+    )
+    http_max_sockets_per_user: int = Field(
+        default=128,
+        ge=1,
+        description=(
+            "open connections one signed-in user (session or token) may hold, WebSockets "
+            "included; more get 429 too_many_connections"
+        ),
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "comma-separated addresses or networks (CIDR) of the reverse proxies whose "
+            "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none"
+        ),
+    )
     # -- issue 15: operations edges -----------------------------------------------------
     firmware_dir: Path | None = Field(
         default=None,
@@ -153,6 +197,15 @@ class Settings(BaseSettings):
     @classmethod
     def _ha_broker_url(cls, value: str | None) -> str | None:
         return None if value is None else cls._broker_url(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        try:
+            proxy_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"not an address or network: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _ha_needs_a_broker(self) -> Settings:
@@ -182,6 +235,11 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+
+def proxy_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """The networks of a ``trusted_proxies`` value (``"10.0.0.1, 10.1.0.0/16"``)."""
+    return tuple(ip_network(part.strip()) for part in value.split(",") if part.strip())
 
 
 #: Names a TOML file of settings (keys as in docs/settings.md, without the prefix).

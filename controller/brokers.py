@@ -3,7 +3,8 @@
 Production runs a system Mosquitto configured by ``config.mosquitto``. The demo and
 the test suite start a *private* Mosquitto from the same renderer on a free loopback
 port (so tests can stop, kill and restart it). When no ``mosquitto`` binary exists,
-the demo falls back to amqtt in-process (MQTT 3.1.1, anonymous, loopback only).
+the demo falls back to amqtt in-process (MQTT 3.1.1, loopback only) with the same
+logins and topic rules as the Mosquitto it stands in for.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config.credentials import SiteCredentials
-from config.mosquitto import BrokerFiles, write_broker_files
+from config.credentials import SiteCredentials, write_private
+from config.mosquitto import BrokerFiles, render_acl, write_broker_files
 from devices.mqtt import BrokerAddress
 
 log = logging.getLogger(__name__)
@@ -153,13 +154,58 @@ class MosquittoProcess:
             return "(no log)"
 
 
+def render_amqtt_passwd(creds: SiteCredentials) -> str:
+    """amqtt's password file (``user:argon2 hash``) of the site's logins."""
+    from argon2 import PasswordHasher
+
+    # amqtt checks a password on its event loop at every connect: cheap argon2
+    # parameters are enough for the generated 32-character random passwords.
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    logins = [creds.controller, creds.fire_panel, *creds.devices.values()]
+    return "".join(f"{login.username}:{hasher.hash(login.password)}\n" for login in logins)
+
+
+def amqtt_acl(acl: str) -> dict[str, dict[str, list[str]]]:
+    """Mosquitto's ACL file (config/mosquitto.py ``render_acl``) as rules per kind
+    and login: ``write`` is publish, ``read`` is subscribe and receive, ``readwrite``
+    all three."""
+    rules: dict[str, dict[str, list[str]]] = {"publish": {}, "subscribe": {}, "receive": {}}
+    user = ""
+    for line in acl.splitlines():
+        words = line.split()
+        if words[:1] == ["user"] and len(words) == 2:
+            user = words[1]
+        elif words[:1] == ["topic"] and len(words) == 3 and user:
+            access, topic = words[1], words[2]
+            kinds = {
+                "read": ("subscribe", "receive"),
+                "write": ("publish",),
+                "readwrite": ("publish", "subscribe", "receive"),
+            }[access]
+            for kind in kinds:
+                rules[kind].setdefault(user, []).append(topic)
+    return rules
+
+
 class EmbeddedBroker:
     """amqtt in-process: the zero-setup demo's fallback when Mosquitto is missing.
 
-    MQTT 3.1.1 only, anonymous, no ACL, no persistence: loopback demos only.
+    MQTT 3.1.1 only, no persistence: loopback demos only. Nobody connects without one
+    of the site's logins (amqtt's file authentication, argon2 hashes written 0600 to
+    ``directory``), and each login may publish, subscribe and receive only what
+    Mosquitto's ACL allows it (:func:`amqtt_acl`, checked by
+    :class:`controller.embedded_acl.SiteAclBroker`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        credentials: SiteCredentials,
+        directory: Path,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.directory = directory
         self.host = host
         self.port = port or free_port(host)
         self._broker: Any = None
@@ -169,15 +215,18 @@ class EmbeddedBroker:
         return BrokerAddress(self.host, self.port)
 
     async def start(self) -> None:
-        from amqtt.broker import Broker  # imported late: only the fallback needs it
+        from .embedded_acl import SiteAclBroker  # imports amqtt: only the fallback needs it
 
+        passwd = self.directory / "amqtt-passwd"
+        write_private(passwd, await asyncio.to_thread(render_amqtt_passwd, self.credentials))
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+                "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(passwd)},
             },
         }
-        self._broker = Broker(config)
+        acl = amqtt_acl(render_acl(self.credentials))
+        self._broker = SiteAclBroker(config, acl)
         await self._broker.start()
         ok = await asyncio.to_thread(wait_listening, self.host, self.port, 10.0)
         if not ok:

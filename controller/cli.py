@@ -18,7 +18,13 @@ from rich.console import Console
 from rich.table import Table
 
 from config.credentials import CredentialsError, ensure_credentials, load_credentials
-from config.settings import Settings, SettingsError, load_settings, unknown_variables
+from config.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    proxy_networks,
+    unknown_variables,
+)
 from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
@@ -107,6 +113,7 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = None,
 ) -> None:
     """Run the controller daemon."""
+    from .api.edges import EdgeLimits, raise_open_files_limit
     from .daemon import Controller, ControllerConfig, tune_gc
     from .web_tls import TlsConfigError, tls_context
 
@@ -150,9 +157,17 @@ def serve(
         device_burst=settings.device_burst,
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
+        edges=EdgeLimits(
+            header_timeout_s=settings.http_header_timeout_s,
+            body_timeout_s=settings.http_body_timeout_s,
+            max_sockets_per_address=settings.http_max_sockets_per_address,
+            max_sockets_per_user=settings.http_max_sockets_per_user,
+            trusted_proxies=proxy_networks(settings.trusted_proxies),
+        ),
         firmware_dir=settings.firmware_dir,
     )
     tune_gc()
+    raise_open_files_limit()
     _run(Controller(config).run())
 
 
@@ -235,6 +250,7 @@ def demo(
     """Run the demo home: broker, 72 simulated devices, controller and API on 127.0.0.1."""
     import importlib.util
 
+    from .api.edges import raise_open_files_limit
     from .brokers import find_mosquitto
     from .demo import DemoOptions, run_demo
 
@@ -251,6 +267,7 @@ def demo(
             + (" and leave out --embedded" if embedded else "")
         )
     _logging("WARNING")
+    raise_open_files_limit()
     _run(
         run_demo(
             DemoOptions(
@@ -363,6 +380,11 @@ def token_revoke(token_id: str, db: DbOption = "sqlite:///var/tryggbo.sqlite") -
 
 
 def main() -> None:
+    # Every file a tryggbo command creates is its user's alone (0600, directories 0700):
+    # the store and its -wal/-shm, firmware images, the demo's broker files and logs.
+    # The 0644 store of a demo or of `tryggbo serve` outside systemd was readable by any
+    # local user (its call signing key rebuilt a valid relative's link).
+    os.umask(0o077)
     app()
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,9 @@ from scheduler.engine import ScheduleEngine
 from scheduler.fallback import FallbackPublisher
 
 from .alarms import AlarmService
+from .api.edges import EdgeLimits, Edges, GuardedSite
 from .auth import Authenticator
-from .calls.invitations import CallStore, Invitations
+from .calls.invitations import LINK_POLICY, CallStore, Invitations
 from .calls.screen_bridge import ScreenBridge
 from .calls.signalling import CallService
 from .command_bus import CommandBus
@@ -41,6 +42,7 @@ from .leader import LeaderLease, while_leading
 from .metrics import Metrics
 from .mqtt_link import MqttLink, NotConnected
 from .receipts import Receipt
+from .refusal_tally import RefusalTally
 from .retention import RetentionPolicy, run_daily
 from .store import Store, StoreError, open_store
 from .twins import TwinRegistry
@@ -98,6 +100,8 @@ class ControllerConfig:
     #: HTTPS for the web server (controller/web_tls.py); None: plain HTTP (the demo).
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: The web server's timeouts, socket caps and trusted proxies (api/edges.py).
+    edges: EdgeLimits = field(default_factory=EdgeLimits)
     #: Uploaded firmware images (controller/api/routes_firmware.py); None: the default.
     firmware_dir: Path | None = None
 
@@ -173,6 +177,8 @@ class Controller:
         self.screens.display_name = self._display_name
         calls_store: CallStore = self.store  # type: ignore[assignment]
         self.invitations = Invitations(calls_store, self.clock)
+        #: throttled refusals (invitation links): one activity row per address and window
+        self.throttled = RefusalTally(self.auth.note, self.clock, LINK_POLICY.ip_window)
         self.calls = CallService(
             self.site, calls_store, self.commands, self.bus, self.screens, self.clock
         )
@@ -183,6 +189,7 @@ class Controller:
             ttl_s=config.lease_ttl_s,
             renew_s=config.lease_renew_s,
         )
+        self.edges = Edges(config.edges)
         self.ready = asyncio.Event()
         self.http_port: int | None = None
 
@@ -235,16 +242,15 @@ class Controller:
                 "recorded as outcome unknown",
                 settled,
             )
-        runner = web.AppRunner(build_app(self), access_log=None)
+        runner = self.edges.runner(build_app(self))
         await runner.setup()
+        self.edges.accept_errors.install(asyncio.get_running_loop())
         try:
-            site = web.TCPSite(
-                runner, self.config.http_host, self.config.http_port, ssl_context=tls
+            site = GuardedSite(
+                runner, self.config.http_host, self.config.http_port, self.edges, ssl_context=tls
             )
             await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            self.http_port = sockets[0].getsockname()[1] if sockets else self.config.http_port
+            self.http_port = site.port
             log.info("HTTP API on %s", self.http_url)
             async with asyncio.TaskGroup() as tasks:
                 # first: it subscribes to the bus before the link delivers anything
@@ -256,11 +262,13 @@ class Controller:
                 tasks.create_task(self.metrics.run(), name="metrics")
                 tasks.create_task(self.screens.run(), name="screens")
                 tasks.create_task(self.calls.run(), name="calls")
+                tasks.create_task(self.throttled.run(), name="throttled-refusals")
                 tasks.create_task(self.lease.run(), name="leader-lease")
                 tasks.create_task(while_leading(self.lease, self._lead), name="schedules")
                 self.ready.set()
         finally:
             self.ready.clear()
+            self.edges.accept_errors.uninstall()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._shutdown(runner))
 
@@ -289,6 +297,7 @@ class Controller:
         with contextlib.suppress(TimeoutError):
             await self.events.flush(timeout=5)
         await runner.cleanup()
+        await self.throttled.flush()  # the open windows' rows, with their counts
         await self.store.close()
 
     async def _lead(self) -> None:

@@ -78,9 +78,9 @@ async def run_demo(opts: DemoOptions, on_ready: asyncio.Event | None = None) -> 
     else:
         logging.getLogger("amqtt").setLevel(logging.ERROR)
         logging.getLogger("transitions").setLevel(logging.ERROR)
-        embedded = EmbeddedBroker()
+        embedded = EmbeddedBroker(creds, opts.data_dir / "broker")
         await embedded.start()
-        broker, broker_kind = embedded.address, "embedded amqtt (MQTT 3.1.1, anonymous)"
+        broker, broker_kind = embedded.address, "embedded amqtt: the site's logins and ACL"
     db_url = f"sqlite:///{opts.data_dir / 'tryggbo.sqlite'}"
     clock = SystemClock()
     store = open_store(db_url)
@@ -200,7 +200,8 @@ def _print_banner(
         f"({len(site.apartments)} apartments, {devices} devices: {devices - 1} simulated, "
         f"{screen} run by its room screen page)\n"
         f"  API        {url}/api/health\n"
-        f"  WebSocket  {url.replace('http', 'ws')}/api/ws?token=<token>\n"
+        f"  WebSocket  {url.replace('http', 'ws')}/api/ws  "
+        "(header Authorization: Bearer <API token>; never a token in a URL)\n"
         f"  broker     {broker.url}  [{kind}]\n"
         f"  logins     (sign in at {url}/ with username and password)\n{login_lines}"
         f"  API token  {token}   (acts as {DEMO_TOKEN_USER})\n"

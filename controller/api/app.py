@@ -19,6 +19,7 @@ from ..logs import request_ids
 from ..store.repository import StoreError
 from .auth import PRINCIPAL as PRINCIPAL  # re-exported: handlers import it from here
 from .auth import guard
+from .edges import EDGES, client_address, edges_middleware, user_sockets
 from .errors import ApiError, error_response
 from .roles import declared
 
@@ -135,10 +136,19 @@ def build_app(controller: Controller) -> web.Application:
     )
 
     app = web.Application(
-        middlewares=[request_ids, headers_middleware, errors_middleware, auth_middleware],
+        middlewares=[
+            client_address,  # first: everything after sees the client behind a proxy
+            request_ids,
+            headers_middleware,
+            errors_middleware,
+            edges_middleware,
+            auth_middleware,
+            user_sockets,  # inside the guard: the caller is known
+        ],
         client_max_size=64 * 1024,
     )
     app[CONTROLLER] = controller
+    app[EDGES] = controller.edges
     app[OPEN_SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(_close_sockets)
     routes_devices.register(app)

@@ -1,9 +1,10 @@
 """Authentication and request checks of the HTTP API.
 
 A caller is either a browser with the session cookie :data:`SESSION_COOKIE` or a
-script with ``Authorization: Bearer <token>`` (``/api/ws`` also takes ``?token=``,
-browsers' WebSockets cannot set headers). Both act as a user of the store, with that
-user's roles, checked on every request.
+script with ``Authorization: Bearer <token>``, ``/api/ws`` included (the dashboard's
+socket carries the cookie). Never a token in a URL: query strings end up in proxy
+and server logs. Both act as a user of the store, with that user's roles, checked on
+every request.
 
 A cookie is an ambient credential: every POST/PUT/PATCH/DELETE it authenticates must
 carry :data:`CSRF_HEADER` equal to the session's token, and a cookie request whose
@@ -52,8 +53,6 @@ def _bearer(request: web.Request) -> str | None:
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
         return value.strip()
-    if request.path == "/api/ws" and "token" in request.query:
-        return request.query["token"]
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,10 +73,25 @@ class _Line:
     cells: list[str]
 
 
+#: What makes a spreadsheet read a cell as a formula (full-width forms too: Excel in
+#: some locales takes them), and every character Excel may split cells on: the comma,
+#: Swedish Excel's ";" (the list separator of the locale), tab, "|" (a custom one),
+#: and line breaks.
+FORMULA_STARTS = "=+-@\uff1d\uff0b\uff0d\uff20"
+SEPARATORS = ",;\t|\r\n"
+_FORMULA_AFTER_SEPARATOR = re.compile(
+    rf"(^|[{re.escape(SEPARATORS)}])([ \t\r\n\"]*)(?=[{re.escape(FORMULA_STARTS)}])"
+)
+
+
 def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
+    """A CSV cell that no spreadsheet runs as a formula, however it splits the line:
+    a ``'`` goes before a formula character at the start and after every character a
+    spreadsheet may take as a separator, spaces and quotes between skipped
+    (``x;=cmd|...`` was a bare formula cell in Swedish Excel, which splits on ``;``).
+    Every cell is also quoted (``QUOTE_ALL``)."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return _FORMULA_AFTER_SEPARATOR.sub(r"\1\2'", text)
 
 
 def _audit_line(r: AuditRecord, apartment: str | None) -> _Line:
@@ -135,7 +151,7 @@ async def export_csv(request: web.Request) -> web.Response:
     lines += [_activity_line(r) for r in acts]
     lines.sort(key=lambda line: (line.ts, line.order), reverse=True)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # one cell whatever the separator
     writer.writerow(CSV_COLUMNS)
     writer.writerows(line.cells for line in lines)
     await ctl.auth.note(

@@ -205,16 +205,20 @@ async def active_calls(request: web.Request) -> web.Response:
 
 async def _check(request: web.Request, token: str) -> InvitationRecord:
     ctl = controller_of(request)
+    address, subject = request.remote or "", f"{request.method} {request.path}"
     try:
-        return await ctl.invitations.check(token, request.remote or "")
+        return await ctl.invitations.check(token, address)
     except InvitationRefused as exc:
+        if exc.code == "throttled":  # one row per address and window, with the count
+            await ctl.throttled.count(subject, address, exc.message)
+            raise
         await ctl.auth.note(
             "anonymous",
             "refused",
-            subject=f"{request.method} {request.path}",
+            subject=subject,
             reason=exc.message,
             outcome=exc.code,
-            details={"address": request.remote or ""},
+            details={"address": address},
         )
         raise
 

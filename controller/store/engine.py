@@ -8,6 +8,9 @@ BEGIN, so DDL is transactional and writers can take the lock up front.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .repository import StoreError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Milliseconds a SQLite connection waits for another process's lock before failing.
@@ -68,13 +73,34 @@ def create_engine(url: URL) -> AsyncEngine:
         path = sqlite_path(url)
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the directory of {path}: {exc}") from exc
+            try:
+                private_sqlite_files(path)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store file {path}: {exc}") from exc
         engine = _create(url)
         configure_sqlite(engine.sync_engine)
         return engine
     return _create(url, pool_pre_ping=True, connect_args={"timeout": PG_CONNECT_TIMEOUT_S})
+
+
+def private_sqlite_files(path: Path) -> None:
+    """The store file is its user's alone: created 0600 (SQLite gives its -wal and
+    -shm the file's mode), and a store left readable by others (made before this, or
+    by hand) tightened to 0600 with its -wal/-shm where we may."""
+    with contextlib.suppress(FileExistsError):  # an empty file is a new store
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+                log.warning("store file %s was readable by others: now 0600", file)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not its owner: say so, the store still opens
+            log.warning("store file %s is readable by others, cannot change it: %s", file, exc)
 
 
 def _create(url: URL, **kwargs: Any) -> AsyncEngine:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -42,6 +43,8 @@ class ServedController:
     #: extra TRYGGBO_* settings (client id, shared group...)
     env: dict[str, str] = field(default_factory=dict)
     token: str = ""
+    #: a limit of open files for the child (both soft and hard), None: inherited
+    nofile: int | None = None
     proc: subprocess.Popen[bytes] | None = None
     http: aiohttp.ClientSession | None = None
 
@@ -90,8 +93,13 @@ class ServedController:
             stderr=subprocess.STDOUT,
             env={**os.environ, "TRYGGBO_LOG_LEVEL": "INFO", **self.env},
             start_new_session=True,
+            preexec_fn=self._limit_files if self.nofile else None,
         )
         threading.Thread(target=self._copy_log, args=(self.proc.stdout,), daemon=True).start()
+
+    def _limit_files(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def _copy_log(self, pipe: IO[bytes]) -> None:
         with self.log_path.open("ab") as log:

@@ -37,12 +37,15 @@ async def test_refused_links_throttle_their_address_only(ctl: RunningController)
         assert (status, body["error"]["code"]) == (429, "throttled"), body
         status, body = await _info(base, token, "127.0.0.2")  # another address
         assert status == 200, body
+        await ctl.controller.throttled.flush()  # as at the window's end or a stop
         _status, activity = await ctl.call("GET", "/api/activity", params={"limit": "100"})
         refusals = [
             r
             for r in activity["activity"]
             if r["action"] == "refused" and r["outcome"] in ("invitation_invalid", "throttled")
         ]
-        assert any(r["outcome"] == "throttled" for r in refusals)
+        newest = next(r for r in refusals if r["outcome"] == "throttled")
+        # one row per address and window, with the count
+        assert (newest["details"]["address"], newest["details"]["count"]) == ("127.0.0.1", 1)
     finally:
         invitations.addresses = AddressThrottle()
