@@ -2,13 +2,21 @@
 
 Secrets are made here (``secrets`` module), never committed, never sent over MQTT.
 The controller reads the HMAC keys; the simulated firmware reads its own entry.
+
+The broker binds each connection's client id to its login (Mosquitto's
+``use_username_as_clientid``), so no login can take another client's session. Hence
+one login per connection: each controller instance of a site (scale-out) has its own
+login (:attr:`SiteCredentials.controllers`, client id = username), and so does
+``tryggbo broker check`` (:func:`check_login_name`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,6 +25,13 @@ from .site import Site
 
 CONTROLLER_USER_PREFIX = "controller-"
 FIRE_PANEL_USER_PREFIX = "firepanel-"
+#: a controller instance's login name (and so its client id)
+INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_login_name(site: str) -> str:
+    """The login ``tryggbo broker check`` connects with, beside the running controller."""
+    return f"check-{site}"
 
 
 class CredentialsError(ValueError):
@@ -48,12 +63,34 @@ class SiteCredentials(BaseModel):
     controller: MqttLogin
     fire_panel: MqttLogin
     devices: dict[str, DeviceCredentials] = Field(default_factory=dict)
+    #: more logins with the controller's rights, by username (= client id): further
+    #: controller instances of the site, and the broker check's
+    controllers: dict[str, MqttLogin] = Field(default_factory=dict)
 
     def device(self, device_id: str) -> DeviceCredentials:
         try:
             return self.devices[device_id]
         except KeyError:
             raise CredentialsError(f"no credentials for device {device_id!r}") from None
+
+    def controller_login(self, client_id: str | None = None) -> MqttLogin:
+        """The login of the controller instance ``client_id`` (None: the site's
+        controller). The broker makes the client id the login's username."""
+        if client_id is None or client_id == self.controller.username:
+            return self.controller
+        try:
+            return self.controllers[client_id]
+        except KeyError:
+            raise CredentialsError(
+                f"no MQTT login for controller instance {client_id!r}: the broker binds "
+                f"client ids to logins; add it with `tryggbo credentials --controller "
+                f"{client_id}`, then write the broker's passwd and acl again "
+                f"(`tryggbo provision broker-config`) and reload Mosquitto"
+            ) from None
+
+    def controller_logins(self) -> list[MqttLogin]:
+        """Every login with the controller's rights."""
+        return [self.controller, *self.controllers.values()]
 
 
 def _password() -> str:
@@ -67,8 +104,10 @@ def new_device_credentials(device_id: str) -> DeviceCredentials:
     )
 
 
-def ensure_credentials(site: Site, path: Path) -> SiteCredentials:
-    """Load ``path`` and add credentials for any device of ``site`` that lacks them.
+def ensure_credentials(site: Site, path: Path, controllers: Iterable[str] = ()) -> SiteCredentials:
+    """Load ``path`` and add credentials for any device of ``site`` that lacks them,
+    the broker check's login, and a login per controller instance named in
+    ``controllers`` (its client id).
 
     Creates the file (mode 0600) when it does not exist. Existing secrets are kept.
     """
@@ -91,6 +130,17 @@ def ensure_credentials(site: Site, path: Path) -> SiteCredentials:
         if dev.id not in creds.devices:
             creds.devices[dev.id] = new_device_credentials(dev.id)
             changed = True
+    taken = {creds.controller.username, creds.fire_panel.username, *creds.devices}
+    for name in (check_login_name(site.slug), *controllers):
+        if name in creds.controllers or name == creds.controller.username:
+            continue
+        if not INSTANCE_NAME.fullmatch(name) or name in taken:
+            raise CredentialsError(
+                f"controller instance {name!r}: 1-64 of A-Z a-z 0-9 _ . - and not "
+                "the name of another login (device, fire panel)"
+            )
+        creds.controllers[name] = MqttLogin(username=name, password=_password())
+        changed = True
     if changed:
         save_credentials(creds, path)
     return creds

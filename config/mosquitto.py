@@ -17,6 +17,10 @@ from devices.contract import SiteTopics
 from .credentials import SiteCredentials, write_private
 
 _PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes ($7$ = PBKDF2-SHA512)
+#: Per listener: a connection's client id is its login's username, whatever it sent,
+#: so no login can take another client's session (a screen's login connecting with
+#: the controller's client id would have the broker drop the controller).
+BIND_CLIENT_IDS = "use_username_as_clientid true"
 
 
 def password_hash(password: str, salt: bytes | None = None) -> str:
@@ -30,20 +34,20 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
 
 
 def render_passwd(creds: SiteCredentials) -> str:
-    logins = [creds.controller, creds.fire_panel, *creds.devices.values()]
+    logins = [*creds.controller_logins(), creds.fire_panel, *creds.devices.values()]
     return "".join(f"{login.username}:{password_hash(login.password)}\n" for login in logins)
 
 
 def render_acl(creds: SiteCredentials) -> str:
     """Per-user ACL: a device writes only under its own topics and reads its own
     ``cmd``, ``schedule``, the site's fire topic and the controller's availability (for
-    its fallback routines); the controller has the site."""
+    its fallback routines); each controller login (every instance, the broker check)
+    has the site."""
     topics = SiteTopics(creds.site)
-    lines = [
-        f"# Tryggbo ACL for site {creds.site}. Generated; edit the site, not this file.",
-        "",
-        f"user {creds.controller.username}",
-        f"topic readwrite {topics.root}/#",
+    lines = [f"# Tryggbo ACL for site {creds.site}. Generated; edit the site, not this file."]
+    for login in creds.controller_logins():
+        lines += ["", f"user {login.username}", f"topic readwrite {topics.root}/#"]
+    lines += [
         "",
         f"user {creds.fire_panel.username}",
         f"topic readwrite {topics.fire}",
@@ -110,10 +114,12 @@ def render_conf(
         "log_type notice",
         "connection_messages true",
         f"listener {port} {host}",
+        BIND_CLIENT_IDS,
     ]
     if tls_cert and tls_key:
         lines += [
             f"listener {tls_port or 8883} {tls_host or host}",
+            BIND_CLIENT_IDS,
             f"certfile {tls_cert}",
             f"keyfile {tls_key}",
             "tls_version tlsv1.2",

@@ -110,7 +110,10 @@ class Settings(BaseSettings):
     client_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="MQTT client id, one per controller instance (default per site)",
+        description=(
+            "MQTT client id of this controller instance, the username of its own login "
+            "in the credentials (default: the site's controller)"
+        ),
     )
     tls_cert: Path | None = Field(
         default=None, description="web server TLS certificate (PEM); with tls_key: HTTPS only"

@@ -130,6 +130,7 @@ def serve(
         )
         site_model = load_site(settings.site_file)
         creds = load_credentials(settings.credentials_file)
+        creds.controller_login(settings.client_id)  # this instance's own login
         tls_context(settings.tls_cert, settings.tls_key)  # refuse a bad pair before starting
     except (SettingsError, SiteFileError, CredentialsError, TlsConfigError) as exc:
         raise _fail(str(exc)) from None
@@ -287,13 +288,23 @@ def credentials_init(
     out: Annotated[Path, typer.Option(help="secrets file to create or extend (0600)")] = Path(
         "var/credentials.json"
     ),
+    controller: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a further controller instance's login, named as its TRYGGBO_CLIENT_ID "
+            "(scale-out; repeatable)"
+        ),
+    ] = None,
 ) -> None:
     """Create or extend the device secrets file for a site (existing secrets are kept)."""
     try:
-        creds = ensure_credentials(load_site(site), out)
+        creds = ensure_credentials(load_site(site), out, controllers=controller or ())
     except (SiteFileError, CredentialsError) as exc:
         raise _fail(str(exc)) from None
-    print(f"{len(creds.devices)} devices in {out} (mode 0600); secrets are not printed")
+    print(
+        f"{len(creds.devices)} devices, {len(creds.controller_logins())} controller logins "
+        f"in {out} (mode 0600); secrets are not printed"
+    )
 
 
 async def _with_store(db: str, action: Callable[[Store], Awaitable[T]]) -> T:

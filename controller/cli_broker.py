@@ -3,14 +3,17 @@ expects, and how long is a round trip.
 
 Checks, each ``ok`` or a failure with the reason:
 
-* the controller's login connects; anonymous and a wrong password are refused;
-* round trip: QoS 1 publish to receive as the controller (``tryggbo/{site}/check/...``,
+* the check's own login (the controller's rights; its own so that the running
+  controller is not dropped: the broker binds client ids to logins) connects;
+  anonymous and a wrong password are refused;
+* round trip: QoS 1 publish to receive with that login (``tryggbo/{site}/check/...``,
   a topic nobody else reads), median of several;
 * ACL: a device's login publishing under another device, the controller's
   availability and the fire topic is dropped by the broker, while its marker on its
   own ``ack`` topic (an ack for no command: ignored by the daemon) gets through.
   Forbidden publications carry a non-JSON payload, so were the ACL broken they would
-  still be dropped by every reader as malformed.
+  still be dropped by every reader as malformed. That device's own connection is taken
+  over for the moment of the check (its login is its client id); it reconnects.
 
 Exit 0 when every check passes, 1 otherwise.
 """
@@ -29,7 +32,12 @@ import aiomqtt
 import typer
 from rich.table import Table
 
-from config.credentials import CredentialsError, SiteCredentials, load_credentials
+from config.credentials import (
+    CredentialsError,
+    SiteCredentials,
+    check_login_name,
+    load_credentials,
+)
 from devices.contract import Ack, AckStatus, Channel, SiteTopics, encode
 from devices.mqtt import BrokerAddress, BrokerUrlError, make_client
 
@@ -72,7 +80,7 @@ async def run_checks(
     def record(name: str, ok: bool, detail: str = "", **extra: Any) -> None:
         results.append({"check": name, "ok": ok, "detail": detail, **extra})
 
-    ctl = creds.controller
+    ctl = creds.controller_login(check_login_name(creds.site))  # not the controller's
     started = time.perf_counter()
     try:
         controller = _client(address, "controller", ctl.username, ctl.password)
@@ -152,6 +160,7 @@ def broker_check(
     try:
         address = BrokerAddress.parse(broker)
         creds = load_credentials(credentials)
+        creds.controller_login(check_login_name(creds.site))
     except (BrokerUrlError, CredentialsError) as exc:
         raise fail(str(exc)) from None
     if not creds.devices:

@@ -78,7 +78,8 @@ class ControllerConfig:
     command_timeout_s: float = 10.0
     stale_factor: float = 2.5
     stale_check_s: float = 1.0
-    #: MQTT client id; one per controller instance (default tryggbo-controller-{site}).
+    #: MQTT client id, one per controller instance: the username of its login in the
+    #: credentials (the broker binds the two); None: the site's controller login.
     client_id: str | None = None
     #: A browser session unused this long is signed out.
     session_idle_s: float = 12 * 3600.0
@@ -127,7 +128,7 @@ class Controller:
         self.link = MqttLink(
             config.broker,
             self.topics,
-            creds.controller if creds else None,
+            creds.controller_login(config.client_id) if creds else None,
             self._on_message,
             identifier=config.client_id,
             shared_group=config.shared_group,

@@ -1,8 +1,9 @@
 """What is wrong with a running controller, in words an operator can act on.
 
 ``failing`` (HTTP 503): the controller itself cannot do its work: the broker is
-unreachable, the store cannot be written (a real write transaction is tried, bounded
-by :data:`STORE_PROBE_S`), events or alarms are not being stored, commands' outcomes
+unreachable or keeps dropping the controller for another client with its client id,
+the store cannot be written (a real write transaction is tried, bounded by
+:data:`STORE_PROBE_S`), events or alarms are not being stored, commands' outcomes
 wait for their audit line. ``degraded`` (200): it works, but devices are offline or
 stale, or their connection is taken over again and again (two clients with one device
 login knocking each other off the broker); they are named. ``ok`` otherwise.
@@ -28,6 +29,10 @@ NAMED_DEVICES = 50
 #: clients with one login take turns several times a second; a device reconnecting
 #: before the broker noticed its old connection was gone adds one.
 TAKEOVER_LIMIT = 5
+#: Takeovers of the controller's own connection within TAKEOVER_WINDOW that fail it:
+#: one may be a network blip; while it is taken over again and again the controller
+#: misses messages (the other client holds its session part of the time).
+CONTROLLER_TAKEOVER_LIMIT = 3
 _PROBE_SESSION = "health-probe"
 
 
@@ -64,6 +69,14 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
     connected = ctl.link.connected.is_set()
     if not connected:
         failures.append(f"broker down: not connected to {ctl.config.broker.url}")
+    window_s = TAKEOVER_WINDOW.total_seconds()
+    taken = ctl.link.takeovers(window_s)
+    if taken >= CONTROLLER_TAKEOVER_LIMIT:
+        failures.append(
+            f"broker connection taken over {taken}x in {window_s:g} s: another client "
+            f"connects as this controller ({ctl.link.identifier}): a second instance with "
+            "its login, or the login's password is out; events meant for it can be lost"
+        )
     store_problem = await probe.check(ctl)
     if store_problem:
         failures.append(f"store unwritable: {store_problem}")
@@ -105,7 +118,7 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
         "status": "failing" if failures else ("degraded" if warnings else "ok"),
         "problems": failures + warnings,
         "site": ctl.site.slug,
-        "broker": {"connected": connected, "connects": ctl.link.connects},
+        "broker": {"connected": connected, "connects": ctl.link.connects, "taken_over": taken},
         "store": {"writable": store_problem is None, "problem": store_problem},
         "devices": {"total": len(ctl.twins), **counts, "unreachable": unreachable},
         "stale_devices": sorted(by_state["stale"])[:NAMED_DEVICES],

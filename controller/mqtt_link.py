@@ -8,6 +8,11 @@ resubscribes, which also replays every retained meta/availability/state (resync)
 Messages are acknowledged by hand (paho's manual ack): the handler gets each message
 with a :class:`~controller.receipts.Receipt` and the PUBACK leaves once everything
 that took a hold on it is durable (controller/receipts.py).
+
+The client id is the login's username (the broker binds them). A connection the
+broker closed, followed by a connect it accepts at the first try, is counted as taken
+over (:meth:`MqttLink.takeovers`): the broker was up and dropped us, as it does when
+another client connects with our client id (MQTT 3.1.1 has no reason code for it).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
+from collections import deque
 from collections.abc import Callable
 
 import aiomqtt
@@ -54,7 +61,10 @@ class MqttLink:
         self.topics = topics
         self.login = login
         self.handler = handler
-        self.identifier = identifier or f"tryggbo-controller-{topics.site}"
+        #: the client id: the login's username (the broker binds it), else given
+        self.identifier = (
+            login.username if login else identifier or f"tryggbo-controller-{topics.site}"
+        )
         self.backoff_max_s = backoff_max_s
         #: several controllers of one site: each device event goes to one of them
         self.shared_group = shared_group
@@ -65,6 +75,8 @@ class MqttLink:
         #: the receipts of the current connection (none acknowledged before connect)
         self.receipts = Connection(None)
         self._background: set[asyncio.Task[None]] = set()
+        #: monotonic times of connections taken over (bounded)
+        self._takeovers: deque[float] = deque(maxlen=1000)
 
     def subscriptions(self) -> list[str]:
         """What the controller reads. With ``shared_group`` (scale-out) device events
@@ -90,7 +102,9 @@ class MqttLink:
     async def run(self) -> None:
         """Stay connected until cancelled; never raises for broker trouble."""
         delay = 0.1
+        dropped = False  # the broker closed the last connection we had
         while True:
+            accepted = False
             client = make_client(
                 self.broker,
                 identifier=self.identifier,
@@ -110,6 +124,9 @@ class MqttLink:
             client.pending_calls_threshold = 100_000
             try:
                 async with client:
+                    accepted = True
+                    if dropped:
+                        self._taken_over()
                     self._client = client
                     reraise_swallowed_cancel()
                     # one SUBSCRIBE (one round trip): the devices send their events
@@ -145,11 +162,27 @@ class MqttLink:
                     "broker %s unreachable: %s; retrying in %.1fs", self.broker.url, exc, delay
                 )
             finally:
+                dropped = accepted
                 self.connected.clear()
                 self.receipts.close()
                 self._client = None
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, self.backoff_max_s)
+
+    def _taken_over(self) -> None:
+        self._takeovers.append(time.monotonic())
+        log.error(
+            "connection to %s taken over: the broker dropped it and took us back at "
+            "once; another client is connecting as %s (a second instance with this "
+            "login, or the login's password is out)",
+            self.broker.url,
+            self.identifier,
+        )
+
+    def takeovers(self, within_s: float) -> int:
+        """Connections taken over in the last ``within_s`` seconds."""
+        since = time.monotonic() - within_s
+        return sum(1 for at in self._takeovers if at >= since)
 
     async def wait_connected(self, after: int = 0) -> None:
         """Wait until connected with more than ``after`` connects so far."""

@@ -14,13 +14,30 @@ from pathlib import Path
 
 import pytest
 
-from config.credentials import SiteCredentials, ensure_credentials
+from config.credentials import MqttLogin, SiteCredentials, ensure_credentials
 from config.site import EXAMPLE_SITE, Site, load_site
 from controller.brokers import MosquittoProcess, find_mosquitto
 from devices.mqtt import BrokerAddress
 
 # the fault, security and fuzz suites' own broker, home and controller
 pytest_plugins = ["tests.reliability_fixtures"]
+
+#: Controller logins the suites connect with beside a site's controller: the broker
+#: binds client ids to logins, so every further controller (``client_id=``,
+#: ``TRYGGBO_CLIENT_ID``) and every observer with the controller's rights has its own.
+OBSERVERS = ("test-observer", "test-observer-2", "test-observer-3")
+TEST_CONTROLLERS = (
+    *OBSERVERS,
+    "test-auth-ctl",
+    "test-auth-idle",
+    "test-second-ctl",
+    "test-alarm-clock-ctl",
+    "test-plan-store-ctl",
+    "ctl-a",
+    "ctl-b",
+    "ctl-one",
+    "ctl-two",
+)
 
 
 @dataclass
@@ -35,6 +52,11 @@ class BrokerUnderTest:
     @property
     def address(self) -> BrokerAddress:
         return self.process.address
+
+    def observer(self, n: int = 0) -> MqttLogin:
+        """A login with the controller's rights that is not the controller's (for a
+        test's own client beside a running controller); ``n``: another one at once."""
+        return self.credentials.controller_login(OBSERVERS[n])
 
     def start(self) -> None:
         self.process.start()
@@ -63,7 +85,7 @@ def mosquitto(
         )
     root = tmp_path_factory.mktemp("mosquitto")
     creds_file = root / "credentials.json"
-    creds = ensure_credentials(example_site, creds_file)
+    creds = ensure_credentials(example_site, creds_file, controllers=TEST_CONTROLLERS)
     proc = MosquittoProcess(creds, root / "broker")
     proc.start()
     broker = BrokerUnderTest(proc, example_site, creds, creds_file)

@@ -23,7 +23,7 @@ from config.site import Site
 from controller.brokers import MosquittoProcess
 from devices.contract import FireSignal, SiteTopics, encode
 from devices.mqtt import make_client
-from tests.conftest import BrokerUnderTest
+from tests.conftest import TEST_CONTROLLERS, BrokerUnderTest
 from tests.integration.harness import (
     RunningController,
     RunningHome,
@@ -46,7 +46,7 @@ def rel_broker_session(
 ) -> Iterator[BrokerUnderTest]:
     root = tmp_path_factory.mktemp("rel-mosquitto")
     creds_file = root / "credentials.json"
-    creds = ensure_credentials(example_site, creds_file)
+    creds = ensure_credentials(example_site, creds_file, controllers=TEST_CONTROLLERS)
     proc = MosquittoProcess(creds, root / "broker")
     proc.start()
     try:
@@ -99,7 +99,7 @@ async def private_broker(site: Site, directory: Path) -> AsyncIterator[BrokerUnd
     """A Mosquitto of one test alone (no simulated home on it), for a ``tryggbo serve``
     child that needs the controller's client id to itself."""
     creds_file = directory / "credentials.json"
-    creds = ensure_credentials(site, creds_file)
+    creds = ensure_credentials(site, creds_file, controllers=TEST_CONTROLLERS)
     proc = MosquittoProcess(creds, directory / "broker")
     proc.start()
     try:

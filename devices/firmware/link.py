@@ -120,6 +120,16 @@ class DeviceLink:
         self._outbox.append(message)
         self._outbox_ready.set()
 
+    async def publish_raw(self, topic: str, payload: bytes | str) -> None:
+        """Publish ``payload`` as it is, now, on this connection, past the outbox: a
+        faulty or compromised firmware (the broker binds the client id to the login,
+        so a second connection with this login would take this one over).
+        :class:`aiomqtt.MqttError` when not connected."""
+        client = self._client
+        if client is None:
+            raise aiomqtt.MqttError(f"{self.client_id}: not connected")
+        await client.publish(topic, payload, qos=QOS)
+
     def controller_availability(self, online: bool) -> None:
         """The controller's availability as received on the current connection: while
         it is ``online`` the held events go out."""

@@ -17,7 +17,6 @@ from devices.firmware.lock import SimulatedLock
 from tests.conftest import BrokerUnderTest
 from tests.integration.harness import RunningController, RunningHome
 from tests.pg_server import LocalPostgres, find_pg_bin
-from tests.reliability_fixtures import mqtt_client
 
 from .served import ServedController, served_controller
 
@@ -139,9 +138,7 @@ async def test_outcomes_across_a_postgresql_restart_all_get_their_resolved_line(
         await asyncio.to_thread(own_pg.halt)
         topics = SiteTopics(rel_broker.site.slug)
         ack = Ack(id=issued["command_id"], status=AckStatus.OK, state={"lock": "unlocked"})
-        login = rel_broker.credentials.device("a214-lock")
-        async with mqtt_client(rel_broker, "test-late-ack", login) as device:
-            await device.publish(topics.device("a214-lock", Channel.ACK), encode(ack), qos=1)
+        await lock.link.publish_raw(topics.device("a214-lock", Channel.ACK), encode(ack))
         lock.faults.drop_acks = False
         health = await served.wait_health(_held_back)
         assert health["status"] == "failing"

@@ -23,8 +23,8 @@ from controller.store import EventRecord
 from controller.store.alarm_records import AlarmRecord
 from devices.contract import Channel, Event, SiteTopics, encode
 from tests.conftest import BrokerUnderTest
-from tests.integration.harness import RunningController
-from tests.reliability_fixtures import locks_of, mqtt_client
+from tests.integration.harness import RunningController, RunningHome
+from tests.reliability_fixtures import locks_of
 
 SCREEN = "a216-screen"
 APARTMENT = "216"
@@ -48,7 +48,7 @@ async def get_strict(ctl: RunningController, path: str) -> Any:
 
 
 async def test_device_nan_is_dropped_as_not_json_and_its_next_help_press_still_rings(
-    rel_ctl: RunningController, rel_broker: BrokerUnderTest
+    rel_ctl: RunningController, rel_home: RunningHome, rel_broker: BrokerUnderTest
 ) -> None:
     ctl = rel_ctl.controller
     topics = SiteTopics(rel_broker.site.slug)
@@ -73,10 +73,8 @@ async def test_device_nan_is_dropped_as_not_json_and_its_next_help_press_still_r
         ctl.bus.subscribe({"dropped"}, queue_size=0) as drops,
         ctl.bus.subscribe({"event", "alarm"}, queue_size=0) as seen,
     ):
-        for device, channel, payload in bad:
-            login = rel_broker.credentials.device(device)
-            async with mqtt_client(rel_broker, f"test-bad-{device}", login) as client:
-                await client.publish(topics.device(device, channel), payload, qos=1)
+        for device, channel, payload in bad:  # each device's own connection and login
+            await rel_home.home[device].link.publish_raw(topics.device(device, channel), payload)
         reasons = []
         async with asyncio.timeout(10):
             while len(reasons) < len(bad):
@@ -84,9 +82,8 @@ async def test_device_nan_is_dropped_as_not_json_and_its_next_help_press_still_r
                 if SCREEN in msg.data["topic"] or lock in msg.data["topic"]:
                     reasons.append(msg.data["reason"])
         assert reasons == ["not_json"] * len(bad)
-        login = rel_broker.credentials.device(SCREEN)
-        async with mqtt_client(rel_broker, f"test-good-{SCREEN}", login) as client:
-            await client.publish(topics.device(SCREEN, Channel.EVENT), encode(help_press), qos=1)
+        screen = rel_home.home[SCREEN].link
+        await screen.publish_raw(topics.device(SCREEN, Channel.EVENT), encode(help_press))
         event = alarm = None
         async with asyncio.timeout(10):
             while event is None or alarm is None:

@@ -15,7 +15,6 @@ from devices.contract import Channel, Event, SiteTopics, encode
 from devices.firmware.lock import SimulatedLock
 from tests.conftest import BrokerUnderTest
 from tests.integration.harness import RunningController, RunningHome
-from tests.reliability_fixtures import mqtt_client
 
 from .execution_counter import count_executions
 
@@ -67,7 +66,7 @@ async def test_device_dropping_off_mid_command_gets_timeout_then_offline_then_co
 
 
 async def test_out_of_order_state_is_dropped(
-    rel_ctl: RunningController, rel_broker: BrokerUnderTest
+    rel_ctl: RunningController, rel_home: RunningHome, rel_broker: BrokerUnderTest
 ) -> None:
     twin = rel_ctl.controller.twins.get("a115-lock")
     assert twin is not None
@@ -79,39 +78,38 @@ async def test_out_of_order_state_is_dropped(
         lock="unlocked" if current.lock == "locked" else "locked",
     )
     topics = SiteTopics(rel_broker.site.slug)
-    login = rel_broker.credentials.device("a115-lock")
+    device = rel_home.home["a115-lock"].link  # its own connection and login
     with rel_ctl.controller.bus.subscribe({"dropped"}) as drops:
-        async with mqtt_client(rel_broker, "test-out-of-order", login) as device:
-            await device.publish(
-                topics.device("a115-lock", Channel.STATE), json.dumps(older), qos=1
-            )
+        await device.publish_raw(topics.device("a115-lock", Channel.STATE), json.dumps(older))
         msg = await drops.get(timeout=5)
     assert msg.data == {"reason": "out_of_order", "topic": "a115-lock"}
     assert twin.reported is current
 
 
 async def test_flooding_device_is_rate_limited_logged_and_still_commandable(
-    rel_ctl: RunningController, rel_broker: BrokerUnderTest, caplog: pytest.LogCaptureFixture
+    rel_ctl: RunningController,
+    rel_home: RunningHome,
+    rel_broker: BrokerUnderTest,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     flood = 400
     device = "a112-screen"
     topics = SiteTopics(rel_broker.site.slug)
-    login = rel_broker.credentials.device(device)
+    flooder = rel_home.home[device].link  # its own connection and login
     limit = rel_ctl.controller.reports.rate_limit
     accepted = limited = 0
     with (
         caplog.at_level(logging.WARNING, logger="controller.device_reports"),
         rel_ctl.controller.bus.subscribe({"event", "dropped"}, queue_size=0) as seen,
     ):
-        async with mqtt_client(rel_broker, "test-flooder", login) as flooder:
-            started = asyncio.get_running_loop().time()
-            for i in range(flood):
-                event = Event(type="touched", ts=datetime.now(UTC), seq=10**6 + i)
-                await flooder.publish(topics.device(device, Channel.EVENT), encode(event), qos=1)
-            # while flooding, the device still answers commands (acks are never limited)
-            status, body = await rel_ctl.command(device, "set_brightness", args={"brightness": 55})
-            assert (status, body["outcome"]) == (200, "ok"), body
-            elapsed = asyncio.get_running_loop().time() - started
+        started = asyncio.get_running_loop().time()
+        for i in range(flood):
+            event = Event(type="touched", ts=datetime.now(UTC), seq=10**6 + i)
+            await flooder.publish_raw(topics.device(device, Channel.EVENT), encode(event))
+        # while flooding, the device still answers commands (acks are never limited)
+        status, body = await rel_ctl.command(device, "set_brightness", args={"brightness": 55})
+        assert (status, body["outcome"]) == (200, "ok"), body
+        elapsed = asyncio.get_running_loop().time() - started
         async with asyncio.timeout(20):
             while accepted + limited < flood:
                 msg = await seen.get()

@@ -43,7 +43,7 @@ async def _retained_availability(broker: BrokerUnderTest, device: str) -> str:
     """What the broker holds for ``device`` (read with the controller's login, which may
     read every device topic, under another client id)."""
     topic = SiteTopics(broker.site.slug).device(device, Channel.AVAILABILITY)
-    async with mqtt_client(broker, f"test-read-{device}", broker.credentials.controller) as client:
+    async with mqtt_client(broker, f"test-read-{device}", broker.observer()) as client:
         await client.subscribe(topic, qos=1)
         async with asyncio.timeout(5):
             async for message in client.messages:

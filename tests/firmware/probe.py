@@ -28,6 +28,7 @@ from devices.contract import (
 )
 from devices.firmware import SimulatedDevice
 from devices.mqtt import QOS, make_client
+from tests.conftest import OBSERVERS
 
 CLOCK = SystemClock()
 TIMEOUT = 5.0
@@ -120,9 +121,27 @@ class Probe:
         return decode_state(self.device.device_type, found.payload)
 
 
+#: observer logins held by open controller clients (the broker binds client ids to
+#: logins: two clients with one login would take turns)
+_held: set[int] = set()
+
+
 @contextlib.asynccontextmanager
 async def controller_client(broker: Any) -> AsyncIterator[aiomqtt.Client]:
-    login = broker.credentials.controller
+    """A client with the controller's rights: an observer login no other open
+    controller client of the test holds."""
+    n = next(i for i in range(len(OBSERVERS)) if i not in _held)
+    _held.add(n)
+    try:
+        async with _observer_client(broker, n) as client:
+            yield client
+    finally:
+        _held.discard(n)
+
+
+@contextlib.asynccontextmanager
+async def _observer_client(broker: Any, n: int) -> AsyncIterator[aiomqtt.Client]:
+    login = broker.observer(n)
     client = make_client(
         broker.address,
         identifier=f"test-probe-{uuid.uuid4().hex[:12]}",

@@ -31,7 +31,7 @@ async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
         assert status in (200, 409), body
     await ctl.stop()
     states: dict[str, LockState] = {}
-    observer = mosquitto.credentials.controller
+    observer = mosquitto.observer()
     async with mqtt_client(mosquitto, "test-fire-observer", observer) as obs:
         await obs.subscribe(topics.controller_availability, qos=1)
         await obs.subscribe(topics.all_devices(Channel.STATE), qos=1)
@@ -61,25 +61,24 @@ async def test_fire_alarm_unlocks_every_lock_with_the_controller_stopped(
 
 
 async def test_device_cannot_publish_under_another_devices_topics(
-    ctl: RunningController, mosquitto: BrokerUnderTest
+    ctl: RunningController, home: RunningHome, mosquitto: BrokerUnderTest
 ) -> None:
     topics = SiteTopics(mosquitto.site.slug)
-    intruder = mosquitto.credentials.device("a111-screen")
+    bad = home.home["a111-screen"].link  # a screen's own connection and login
     victim_twin = ctl.controller.twins.get("a101-lock")
     victim_state = victim_twin.reported
-    spy_login = mosquitto.credentials.controller
+    spy_login = mosquitto.observer()
     async with mqtt_client(mosquitto, "test-acl-spy", spy_login) as spy:
         await spy.subscribe(topics.device("a101-lock", Channel.STATE), qos=1)
         await spy.subscribe(topics.device("a101-lock", Channel.CMD), qos=1)
         await spy.subscribe(topics.fire, qos=1)
         await spy.subscribe(f"{topics.root}/acl-marker", qos=1)
-        async with mqtt_client(mosquitto, "test-acl-intruder", intruder) as bad:
-            forged = dict(victim_state.model_dump(mode="json"), lock="unlocked", seq=10**9)
-            import json
+        forged = dict(victim_state.model_dump(mode="json"), lock="unlocked", seq=10**9)
+        import json
 
-            await bad.publish(topics.device("a101-lock", Channel.STATE), json.dumps(forged), qos=1)
-            await bad.publish(topics.device("a101-lock", Channel.CMD), b"{}", qos=1)
-            await bad.publish(topics.fire, b'{"state":"alarm","ts":"2026-01-01T00:00:00Z"}', qos=1)
+        await bad.publish_raw(topics.device("a101-lock", Channel.STATE), json.dumps(forged))
+        await bad.publish_raw(topics.device("a101-lock", Channel.CMD), b"{}")
+        await bad.publish_raw(topics.fire, b'{"state":"alarm","ts":"2026-01-01T00:00:00Z"}')
         await spy.publish(f"{topics.root}/acl-marker", b"end", qos=1)
         seen = []
         async with asyncio.timeout(5):

@@ -23,15 +23,21 @@ async def twenty_waiting(
 ) -> AsyncIterator[tuple[aiomqtt.Client, list[bytes]]]:
     """A reader whose socket holds ``COUNT`` PUBLISH packets nobody has read yet (the
     test calls paho's ``loop_read`` by hand), and their payloads."""
-    login = mosquitto.credentials.controller
     topic = f"tryggbo/{mosquitto.site.slug}/{name}"
-    kw: dict[str, Any] = {
-        "username": login.username,
-        "password": login.password,
-        "persistent": False,
-    }
-    reader = make_client(mosquitto.address, identifier=f"{name}-r", **kw, **reader_options)
-    async with reader, make_client(mosquitto.address, identifier=f"{name}-w", **kw) as writer:
+
+    def as_observer(n: int, **options: Any) -> aiomqtt.Client:
+        login = mosquitto.observer(n)
+        return make_client(
+            mosquitto.address,
+            identifier=login.username,
+            username=login.username,
+            password=login.password,
+            persistent=False,
+            **options,
+        )
+
+    reader = as_observer(0, **reader_options)
+    async with reader, as_observer(1) as writer:
         await reader.subscribe(topic, qos=1)
         sock = reader._client.socket()
         assert isinstance(sock, socket.socket)

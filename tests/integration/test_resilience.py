@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import aiomqtt
-
 from devices.contract import Channel, SiteTopics
-from devices.mqtt import make_client
 from tests.conftest import BrokerUnderTest
 
 from .harness import (
@@ -19,17 +16,11 @@ from .harness import (
 )
 
 
-def _publisher(broker: BrokerUnderTest, ident: str, username: str, password: str) -> aiomqtt.Client:
-    return make_client(
-        broker.address, identifier=ident, username=username, password=password, persistent=False
-    )
-
-
 async def test_malformed_and_oversized_payloads_are_dropped(
-    ctl: RunningController, mosquitto: BrokerUnderTest
+    ctl: RunningController, home: RunningHome, mosquitto: BrokerUnderTest
 ) -> None:
     topics = SiteTopics(mosquitto.site.slug)
-    creds = mosquitto.credentials.device("a112-screen")
+    screen = home.home["a112-screen"].link  # the screen's own connection and login
     twin = ctl.controller.twins.get("a112-screen")
     assert twin is not None
     assert twin.reported is not None
@@ -46,9 +37,8 @@ async def test_malformed_and_oversized_payloads_are_dropped(
         (Channel.META, b'{"type": "toaster"}'),
     ]
     with ctl.controller.bus.subscribe({"dropped"}) as drops:
-        async with _publisher(mosquitto, "test-bad-input", creds.username, creds.password) as pub:
-            for channel, payload in bad:
-                await pub.publish(topics.device("a112-screen", channel), payload, qos=1)
+        for channel, payload in bad:
+            await screen.publish_raw(topics.device("a112-screen", channel), payload)
         reasons = [(await drops.get(timeout=10)).data["reason"] for _ in bad]
     assert sorted(reasons) == sorted(
         [

@@ -28,7 +28,7 @@ async def _capture_unlock(
 ) -> tuple[bytes, str]:
     """Unlock ``lock`` through the API while sniffing its cmd topic (a capture)."""
     topics = SiteTopics(broker.site.slug)
-    async with mqtt_client(broker, "test-sniffer", broker.credentials.controller) as sniffer:
+    async with mqtt_client(broker, "test-sniffer", broker.observer()) as sniffer:
         await sniffer.subscribe(topics.device(lock, Channel.CMD), qos=1)
         status, body = await ctl.command(lock, "unlock", reason="care visit")
         assert (status, body["outcome"]) == (200, "ok"), body
@@ -45,7 +45,7 @@ async def _publish_and_ack(
 ) -> Ack:
     """Publish a command as the controller's login would and wait for the lock's ack."""
     topics = SiteTopics(broker.site.slug)
-    async with mqtt_client(broker, "test-attacker", broker.credentials.controller) as attacker:
+    async with mqtt_client(broker, "test-attacker", broker.observer()) as attacker:
         await attacker.subscribe(topics.device(lock, Channel.ACK), qos=1)
         await attacker.publish(topics.device(lock, Channel.CMD), payload, qos=1)
         async with asyncio.timeout(5):
@@ -140,13 +140,12 @@ async def test_screen_login_cannot_command_a_lock_over_mqtt(
         "a214-lock",
         key,
     )
-    screen_login = rel_broker.credentials.device("a214-screen")
-    spy_login = rel_broker.credentials.controller
+    screen = rel_home.home["a214-screen"].link  # its own connection and login
+    spy_login = rel_broker.observer()
     async with mqtt_client(rel_broker, "test-acl-spy", spy_login) as spy:
         await spy.subscribe(topics.device("a214-lock", Channel.CMD), qos=1)
         await spy.subscribe(f"{topics.root}/acl-marker", qos=1)
-        async with mqtt_client(rel_broker, "test-screen-attacker", screen_login) as screen:
-            await screen.publish(topics.device("a214-lock", Channel.CMD), encode(command), qos=1)
+        await screen.publish_raw(topics.device("a214-lock", Channel.CMD), encode(command))
         await spy.publish(f"{topics.root}/acl-marker", b"end", qos=1)
         seen = []
         async with asyncio.timeout(5):
