@@ -161,7 +161,7 @@ def render_amqtt_passwd(creds: SiteCredentials) -> str:
     # amqtt checks a password on its event loop at every connect: cheap argon2
     # parameters are enough for the generated 32-character random passwords.
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    logins = [creds.controller, creds.fire_panel, *creds.devices.values()]
+    logins = [*creds.controller_logins(), creds.fire_panel, *creds.devices.values()]
     return "".join(f"{login.username}:{hasher.hash(login.password)}\n" for login in logins)
 
 
