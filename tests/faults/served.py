@@ -66,11 +66,25 @@ class ServedController:
             await store.close()
 
     async def start(self) -> None:
-        self._spawn()
-        self.http = aiohttp.ClientSession(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}
-        )
-        await self.wait_health(lambda h: h["broker"]["connected"], timeout=20)
+        """Start the child and wait until it is connected to the broker. If its HTTP
+        port was taken meanwhile (another process of a busy machine), on a new one."""
+        for attempt in range(3):
+            logged = len(self.log_text())
+            self._spawn()
+            if self.http is not None:
+                await self.http.close()
+            self.http = aiohttp.ClientSession(
+                base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}
+            )
+            try:
+                await self.wait_health(lambda h: h["broker"]["connected"], timeout=20)
+                return
+            except AssertionError:
+                assert self.proc is not None
+                self.proc.wait(5)
+                if attempt == 2 or "address already in use" not in self.log_text()[logged:]:
+                    raise
+                self.port = free_port()
 
     def _spawn(self) -> None:
         self.proc = subprocess.Popen(
