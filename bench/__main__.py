@@ -1,8 +1,10 @@
 """`python -m bench` (or `make bench`): run every benchmark, print a table, write JSON.
 
 ``--quick`` runs a 2,000-device fleet and fewer rounds; ``--only NAME`` runs one
-benchmark (ingest, fire, restart, round_trip, scheduler, dashboard); ``--devices N``
-sizes the large fleet (default 10,000: 5,000 apartments with a lock each).
+benchmark (ingest, fire, restart, round_trip, scheduler, dashboard, calls);
+``--devices N`` sizes the large fleet (default 10,000: 5,000 apartments with a lock
+each); ``--repeats`` how often the ingest and round-trip comparisons alternate their
+sides.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 
 from controller.daemon import tune_gc
 
-from . import calls, dashboard, scale
+from . import calls, controller_proc, dashboard, scale
+from . import ingest as ingest_bench
 from . import scheduler as scheduler_bench
 from .common import start_broker
 from .fleet import raise_fd_limit, start_fleet_broker, write_fleet
@@ -30,7 +33,12 @@ ALL = ("restart", "round_trip", "ingest", "fire", "scheduler", "dashboard", "cal
 
 
 def load() -> dict[str, Any]:
-    return {"loadavg": [round(x, 2) for x in os.getloadavg()], "at": time.strftime("%H:%M:%S")}
+    """The load average (``/proc/loadavg``: 1, 5, 15 min, running/all tasks) now."""
+    return {
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "proc_loadavg": Path("/proc/loadavg").read_text().strip(),
+        "at": time.strftime("%H:%M:%S"),
+    }
 
 
 async def small_fleet(args: argparse.Namespace, only: set[str], out: dict[str, Any]) -> None:
@@ -42,15 +50,17 @@ async def small_fleet(args: argparse.Namespace, only: set[str], out: dict[str, A
     group = SwarmGroup(fleet, broker.host, broker.port, processes=2)
     try:
         await group.start()
-        await group.ask("heartbeat 2", "OK")  # 500 state reports/s flowing
+        await group.ask(f"heartbeat {fleet.devices / 500}", "OK")  # 500 state reports/s
         daemon = await scale.start_daemon(fleet, broker, fleet.directory / "small.sqlite")
         try:
             out["restart_1k"] = {"devices": fleet.devices, **_daemon_figures(daemon)}
             if "round_trip" in only:
                 out["round_trip"] = {
                     "load": load(),
-                    **await scale.round_trip(fleet, broker, daemon, args.rounds),
-                    "traffic_msg_s": round(fleet.devices / 2),
+                    **await scale.round_trip(
+                        fleet, broker, daemon, group, args.rounds, args.repeats
+                    ),
+                    "load_after": load(),
                 }
         finally:
             await daemon.stop()
@@ -79,6 +89,10 @@ async def large_fleet(args: argparse.Namespace, only: set[str], out: dict[str, A
         if "restart" in only:
             daemon = await scale.start_daemon(fleet, broker, fleet.directory / "large.sqlite")
             await daemon.stop()
+            # its persistent session would queue every later message for nobody
+            await asyncio.to_thread(
+                ingest_bench.session, fleet, broker, controller_proc.CLIENT_ID, keep=False
+            )
             out["restart"] = {"devices": fleet.devices, "load": load(), **_daemon_figures(daemon)}
             small = out.get("restart_1k")
             if small:
@@ -89,7 +103,11 @@ async def large_fleet(args: argparse.Namespace, only: set[str], out: dict[str, A
                     "bytes_per_device": round(per),
                 }
         if "ingest" in only:
-            out["ingest"] = {"load": load(), **await scale.ingest(fleet, broker, group)}
+            out["ingest"] = {
+                "load": load(),
+                **await ingest_bench.ingest(fleet, broker, group, args.repeats),
+                "load_after": load(),
+            }
         if "fire" in only:
             out["fire"] = {"load": load(), **await scale.fire(fleet, broker)}
     finally:
@@ -109,10 +127,15 @@ def run_calls(count: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1,000 devices, fewer rounds")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 devices, fewer rounds and repeats"
+    )
     parser.add_argument("--only", action="append", choices=ALL, help="run only these")
     parser.add_argument("--devices", type=int, default=10_000, help="large fleet size")
-    parser.add_argument("--rounds", type=int, default=1000, help="round trips")
+    parser.add_argument("--rounds", type=int, default=1000, help="round trips per sample")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="rounds of the ingest and round-trip comparisons"
+    )
     parser.add_argument("--schedules", type=int, default=10_000, help="schedules loaded")
     parser.add_argument("--apartments", type=int, default=1000, help="dashboard overview")
     parser.add_argument("--calls", type=int, default=20, help="video calls set up")
@@ -120,11 +143,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.devices, args.rounds, args.schedules, args.apartments = 2000, 300, 2000, 200
+        args.repeats = min(args.repeats, 2)
     only = set(args.only or ALL)
     raise_fd_limit()
-    tune_gc()  # the in-process controllers (ingest, fire) as `tryggbo daemon` runs
+    tune_gc()  # the in-process controllers (fire) as `tryggbo daemon` runs
     out: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "args": {k: str(v) for k, v in vars(args).items()},
         "load_at_start": load(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

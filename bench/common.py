@@ -11,6 +11,8 @@ from config.credentials import SiteCredentials, ensure_credentials
 from config.site import EXAMPLE_SITE, Site, load_site
 from controller.brokers import MosquittoProcess
 
+from .fleet import BENCH_LOGINS
+
 
 @dataclass
 class BenchBroker:
@@ -24,7 +26,7 @@ def start_broker() -> BenchBroker:
     """A private Mosquitto for the example site (the video-call benchmark)."""
     data = Path(tempfile.mkdtemp(prefix="tryggbo-bench-"))
     site = load_site(EXAMPLE_SITE)
-    creds = ensure_credentials(site, data / "credentials.json")
+    creds = ensure_credentials(site, data / "credentials.json", controllers=BENCH_LOGINS)
     proc = MosquittoProcess(creds, data / "broker")
     proc.start()
     return BenchBroker(site, creds, data, proc)

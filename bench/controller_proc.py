@@ -4,14 +4,17 @@ benchmarks: ``python -m bench.controller_proc FLEET_DIR HOST PORT DB HTTP_PORT T
 T0 is the wall-clock instant the parent started this process. Prints ``TOKEN t``
 (an API token of ``test-staff``), ``HTTP url``, then ``SYNCED s`` (seconds from the
 controller's start, then from T0, to every twin online with a reported state) and
-``RSS bytes`` (after a GC, with the site's twins all synced); runs until SIGINT/SIGTERM
-or stdin closes.
+``RSS bytes`` (after a GC, with the site's twins all synced); then answers ``stats``
+on stdin with ``STATS {json}`` (messages handled so far, the process's CPU seconds);
+runs until SIGINT/SIGTERM or stdin closes. Its MQTT login (and client id) is
+``bench-controller``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import signal
 import sys
 import time
@@ -26,6 +29,9 @@ from devices.mqtt import BrokerAddress
 from tests.integration.harness import make_test_users
 
 from .fleet import load_fleet, raise_fd_limit
+from .ingest_sides import cpu_seconds
+
+CLIENT_ID = "bench-controller"
 
 
 def rss_bytes() -> int:
@@ -67,7 +73,7 @@ async def main() -> None:
             credentials=fleet.credentials,
             db_url=f"sqlite:///{db}",
             http_port=int(http_port),
-            client_id=f"bench-controller-{http_port}",
+            client_id=CLIENT_ID,
         )
     )
     task = asyncio.create_task(ctl.run())
@@ -93,7 +99,14 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    waiter = asyncio.create_task(reader.read())
+
+    async def answer() -> None:
+        while line := (await reader.readline()).strip():
+            if line == b"stats":
+                stats = {"received": ctl.reports.received, "cpu_s": cpu_seconds()}
+                print("STATS " + json.dumps(stats), flush=True)
+
+    waiter = asyncio.create_task(answer())
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     task.cancel()

@@ -19,6 +19,21 @@ from config.site import Site, load_site
 from controller.brokers import MosquittoProcess
 
 SLUG = "kommun"
+#: Logins with the controller's rights for the benchmarks' own connections. The broker
+#: makes a connection's client id its login's username (``use_username_as_clientid``),
+#: so every connection that must not take another's session needs its own login.
+BENCH_LOGINS = (
+    "bench-raw",  # ingest: the raw paho counter
+    "bench-nodered",  # ingest: the Node-RED-like subscriber
+    "bench-tryggbo",  # ingest: the controller process
+    "bench-controller",  # restart, memory, round trip: the daemon process
+    "bench-ctl-fire",
+    "bench-lock-watch",
+    "bench-echo",
+    "bench-caller",
+    "bench-dashboard",
+    "bench-calls",
+)
 
 
 def site_toml(apartments: int) -> str:
@@ -67,7 +82,7 @@ def write_fleet(apartments: int, directory: Path | None = None) -> Fleet:
     site_file.write_text(site_toml(apartments), encoding="utf-8")
     site = load_site(site_file)
     creds_file = directory / "credentials.json"
-    creds = ensure_credentials(site, creds_file)
+    creds = ensure_credentials(site, creds_file, controllers=BENCH_LOGINS)
     return Fleet(directory, site_file, creds_file, site, creds)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 
+import aiomqtt
 from aiomqtt import MqttError
 
 from devices.mqtt import make_client, reraise_swallowed_cancel
@@ -17,10 +18,10 @@ from .common import BenchBroker
 async def raw_echo(b: BenchBroker, rounds: int, lost: list[int] | None = None) -> list[float]:
     """p50/p99 of publish -> echo client -> publish back, in ms (QoS 1, NODELAY)."""
     lost = [] if lost is None else lost
-    login = b.credentials.controller
     ping, pong = f"tryggbo/{b.site.slug}/bench/ping", f"tryggbo/{b.site.slug}/bench/pong"
 
-    def mk(ident):
+    def mk(ident: str) -> aiomqtt.Client:
+        login = b.credentials.controller_login(ident)  # client id = login (broker binds)
         return make_client(
             b.process.address,
             identifier=ident,

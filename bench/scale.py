@@ -1,17 +1,16 @@
 """Municipal-scale benchmarks on a fleet of simulated devices (bench.swarm), each
 against a baseline measured in the same run on the same Mosquitto.
 
-* ``ingest``: every device queues state reports and an event for a persistent
-  session while the receiver is away; then the receiver connects and the drain is
-  timed (its own rate, not the publishers'). Receivers: a raw paho subscriber, and the
-  controller (twins, event store, alarms, with a WebSocket client in another process).
+(The ingest benchmark is bench/ingest.py.)
+
 * ``fire``: the controller's command bus sends ``unlock`` (then ``lock``) to every lock
   at once: time until every ack; then the fire panel's ``alarm``: time until every lock
   has reported ``unlocked``, seen by a raw subscriber and by the controller's twins.
 * ``restart_memory``: the daemon as its own process: time from its start to every twin
   synced, and its RSS, for a small and the large fleet (bytes per device).
 * ``round_trip``: HTTP API -> signed command -> device ack -> HTTP answer against a raw
-  MQTT publish/echo, both while the devices' heartbeats flow.
+  MQTT publish/echo, idle and with the devices' heartbeats flowing (500 msg/s), the
+  sides and conditions alternating over several repeats.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
+import statistics
 import sys
 import threading
 import time
@@ -32,17 +31,14 @@ import aiohttp
 import paho.mqtt.client as paho
 
 from controller.brokers import MosquittoProcess, free_port
-from controller.daemon import Controller, ControllerConfig
+from controller.daemon import Controller
 from devices.contract import Channel, FireSignal, SiteTopics, encode
 from tests.integration.harness import start_controller, wait_all_online
 
 from . import roundtrip
 from .common import BenchBroker, summary
-from .controller_proc import prepare_store
 from .fleet import Fleet
 from .swarm_group import SwarmGroup
-
-DEVICE_CHANNELS = (Channel.META, Channel.AVAILABILITY, Channel.STATE, Channel.EVENT, Channel.ACK)
 
 
 def bench_broker(fleet: Fleet, proc: MosquittoProcess) -> BenchBroker:
@@ -50,10 +46,12 @@ def bench_broker(fleet: Fleet, proc: MosquittoProcess) -> BenchBroker:
 
 
 def _paho(fleet: Fleet, client_id: str, *, clean: bool, login: Any = None) -> paho.Client:
-    login = login or fleet.credentials.controller
+    """A paho client; without ``login``, the bench login ``client_id`` (the broker makes
+    the client id the login's name)."""
+    login = login or fleet.credentials.controller_login(client_id)
     c = paho.Client(
         paho.CallbackAPIVersion.VERSION2,
-        client_id=client_id,
+        client_id=login.username,
         clean_session=clean,
         protocol=paho.MQTTv311,
     )
@@ -61,174 +59,6 @@ def _paho(fleet: Fleet, client_id: str, *, clean: bool, login: Any = None) -> pa
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
     return c
-
-
-def _subscriptions(fleet: Fleet) -> list[tuple[str, int]]:
-    """What the controller's link subscribes to (so both receivers get the same)."""
-    t = SiteTopics(fleet.site.slug)
-    return [(t.all_devices(ch), 1) for ch in DEVICE_CHANNELS] + [(t.fire, 1)]
-
-
-def _prime(fleet: Fleet, proc: MosquittoProcess, client_id: str) -> None:
-    """A persistent session with the controller's subscriptions, then away."""
-    c = _paho(fleet, client_id, clean=False)
-    done = threading.Event()
-    c.on_subscribe = lambda *a: done.set()
-    c.connect(proc.host, proc.port)
-    c.loop_start()
-    c.subscribe(_subscriptions(fleet))
-    done.wait(10)
-    c.disconnect()
-    c.loop_stop()
-
-
-# ---------------------------------------------------------------------------- ingest
-
-
-def _raw_drain(fleet: Fleet, proc: MosquittoProcess, client_id: str, events: int) -> dict:
-    got = seen_events = counted = 0
-    first = last = 0.0
-    done = threading.Event()
-
-    def on_message(_c: Any, _u: Any, m: paho.MQTTMessage) -> None:
-        nonlocal got, seen_events, first, last, counted
-        got += 1
-        if got == 1:
-            first = time.perf_counter()
-        if m.topic.endswith("/event"):
-            seen_events += 1
-            if seen_events == events:
-                last = time.perf_counter()
-                counted = got  # what arrives after the last event is not the drain's
-                done.set()
-
-    c = _paho(fleet, client_id, clean=False)
-    c.on_message = on_message
-    c.connect(proc.host, proc.port)
-    c.loop_start()
-    c.subscribe(_subscriptions(fleet))
-    ok = done.wait(300)
-    c.disconnect()
-    c.loop_stop()
-    if not ok:
-        raise RuntimeError(f"raw subscriber saw {seen_events}/{events} events")
-    return {
-        "messages": counted,
-        "seconds": round(last - first, 3),
-        "msg_s": round(counted / (last - first)),
-    }
-
-
-async def _ws_client(url: str, token: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.ws_client", url, token,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
-    if b"CONNECTED" not in line:
-        raise RuntimeError(f"ws client: {line!r}")
-    return proc
-
-
-async def _controller_drain(
-    fleet: Fleet, proc: MosquittoProcess, group: SwarmGroup, client_id: str, k: int
-) -> dict:
-    await asyncio.to_thread(_prime, fleet, proc, client_id)
-    sent = sum(int(n) for n in await group.ask(f"burst {k}", "BURST"))
-    events = fleet.devices
-    db = fleet.directory / "ingest.sqlite"
-    token = await prepare_store(db, fleet.site)
-    ctl = Controller(
-        ControllerConfig(
-            broker=proc.address,
-            site=fleet.site,
-            credentials=fleet.credentials,
-            db_url=f"sqlite:///{db}",
-            http_port=0,
-            client_id=client_id,
-        )
-    )
-    # Hold the MQTT link back until the WebSocket client is attached.
-    gate = asyncio.Event()
-    ctl.link.run = _gated(ctl, gate)  # type: ignore[method-assign]
-    counts = {"all": 0, "events": 0}
-    stamps: dict[str, float] = {}
-    done = asyncio.Event()
-    handler = ctl.reports
-
-    def counting(message: Any, receipt: Any) -> None:
-        handler(message, receipt)
-        counts["all"] += 1
-        if counts["all"] == 1:
-            stamps["first"] = time.perf_counter()
-        if message.topic.value.endswith("/event"):
-            counts["events"] += 1
-            if counts["events"] == events:
-                stamps["last"] = time.perf_counter()
-                counts["drain"] = counts["all"]  # later arrivals are not the drain's
-                done.set()
-
-    ctl.link.handler = counting
-    task = asyncio.create_task(ctl.run())
-    await ctl.ready.wait()
-    ws = await _ws_client(ctl.http_url, token)
-    try:
-        gate.set()
-        async with asyncio.timeout(300):
-            await done.wait()
-        await ctl.events.flush(timeout=60)
-        stored = len(await ctl.store.recent_events(limit=10 * events))
-    finally:
-        assert ws.stdin is not None
-        ws.stdin.close()
-        out = (await ws.stdout.read()).decode() if ws.stdout else ""  # type: ignore[union-attr]
-        await ws.wait()
-        await _stop_task(task)
-    ws_count = int(re.search(r"COUNT (\d+)", out).group(1)) if "COUNT" in out else -1  # type: ignore[union-attr]
-    seconds = stamps["last"] - stamps["first"]
-    synced = sum(1 for t in ctl.twins.all() if t.reported is not None)
-    return {
-        "published": sent,
-        "messages": counts["drain"],
-        "after_the_drain": counts["all"] - counts["drain"],
-        "link_connects": ctl.link.connects,
-        "seconds": round(seconds, 3),
-        "msg_s": round(counts["drain"] / seconds),
-        "twins_with_state": synced,
-        "websocket_messages": ws_count,
-        "events_stored": stored,
-    }
-
-
-def _gated(ctl: Controller, gate: asyncio.Event) -> Any:
-    link_run = ctl.link.run
-
-    async def gated() -> None:
-        await gate.wait()
-        await link_run()
-
-    return gated
-
-
-async def _stop_task(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
-async def ingest(fleet: Fleet, proc: MosquittoProcess, group: SwarmGroup, k: int = 2) -> dict:
-    """Both drains of ``k`` state reports and one event per device."""
-    await asyncio.to_thread(_prime, fleet, proc, "bench-raw-ingest")
-    sent = sum(int(n) for n in await group.ask(f"burst {k}", "BURST"))
-    raw = await asyncio.to_thread(_raw_drain, fleet, proc, "bench-raw-ingest", fleet.devices)
-    raw["published"] = sent
-    ours = await _controller_drain(fleet, proc, group, "bench-ctl-ingest", k)
-    return {
-        "devices": fleet.devices,
-        "raw_paho": raw,
-        "controller": ours,
-        "ratio": round(ours["msg_s"] / raw["msg_s"], 3),
-    }
 
 
 # ------------------------------------------------------------------------------ fire
@@ -370,6 +200,17 @@ class DaemonProcess:
     synced_from_spawn_s: float
     rss: int
 
+    async def stats(self) -> dict[str, Any]:
+        """Messages the daemon has handled so far, and its CPU seconds."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(b"stats\n")
+        async with asyncio.timeout(30):
+            while not (line := (await self.proc.stdout.readline()).decode()).startswith("STATS"):
+                if not line:
+                    raise RuntimeError("bench controller exited")
+        return json.loads(line.split(" ", 1)[1])
+
     async def stop(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
@@ -418,21 +259,93 @@ async def api_round_trips(daemon: DaemonProcess, devices: list[str], rounds: int
     return times[10:]
 
 
+def _rt_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per condition: each side's p50 and p99 (median and range over the repeats), and
+    the median and range of the per-repeat ratios (API over raw echo)."""
+    out: dict[str, Any] = {}
+    for condition in ("idle", "loaded"):
+        xs = [x for x in samples if x["condition"] == condition]
+        if not xs:
+            continue
+        c: dict[str, Any] = {}
+        for side in ("raw_mqtt_ms", "api_ms"):
+            got = [x for x in xs if x["side"] == side]
+            c[side] = {pct: _spread([x["ms"][pct] for x in got]) for pct in ("p50", "p99")}
+        for pct in ("p50", "p99"):
+            ratios = []
+            for r in sorted({x["repeat"] for x in xs}):
+                pair = {x["side"]: x["ms"][pct] for x in xs if x["repeat"] == r}
+                if len(pair) == 2:
+                    ratios.append(round(pair["api_ms"] / pair["raw_mqtt_ms"], 2))
+            c[f"{pct}_ratio"] = _spread(ratios)
+        c["background_msg_s"] = _spread([x["background_msg_s"] for x in xs])
+        out[condition] = c
+    return out
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+        "all": values,
+    }
+
+
 async def round_trip(
-    fleet: Fleet, proc: MosquittoProcess, daemon: DaemonProcess, rounds: int
+    fleet: Fleet,
+    proc: MosquittoProcess,
+    daemon: DaemonProcess,
+    group: SwarmGroup,
+    rounds: int,
+    repeats: int,
 ) -> dict:
+    """``repeats`` times, idle and loaded (the order alternating), the raw echo and the
+    API (the order alternating): ``rounds`` round trips each. Loaded: every device
+    reports its state every ``devices / 500`` s (500 msg/s); the rate the daemon
+    handled during each sample is measured (``background_msg_s``)."""
     devices = [d.id for _a, d in fleet.site.devices()][:: max(1, fleet.devices // 50)]
-    async with asyncio.timeout(300):
-        lost: list[int] = []
-        raw = summary(await roundtrip.raw_echo(bench_broker(fleet, proc), rounds, lost))
-        api = summary(await api_round_trips(daemon, devices, rounds))
+    period = fleet.devices / 500
+    samples: list[dict[str, Any]] = []
+    lost: list[int] = []
+    for r in range(repeats):
+        conditions = ("idle", "loaded") if r % 2 == 0 else ("loaded", "idle")
+        for condition in conditions:
+            await group.ask(f"heartbeat {period if condition == 'loaded' else 0}", "OK")
+            await asyncio.sleep(1.0)  # the heartbeats have started or stopped
+            sides = ("raw_mqtt_ms", "api_ms") if r % 2 == 0 else ("api_ms", "raw_mqtt_ms")
+            for side in sides:
+                before, t0 = await daemon.stats(), time.monotonic()
+                load = [round(x, 2) for x in os.getloadavg()]
+                async with asyncio.timeout(300):
+                    if side == "raw_mqtt_ms":
+                        times = await roundtrip.raw_echo(bench_broker(fleet, proc), rounds, lost)
+                    else:
+                        times = await api_round_trips(daemon, devices, rounds)
+                after, t1 = await daemon.stats(), time.monotonic()
+                handled = after["received"] - before["received"]
+                if side == "api_ms":
+                    handled -= rounds  # the pings' acks are not background
+                samples.append(
+                    {
+                        "repeat": r,
+                        "condition": condition,
+                        "side": side,
+                        "ms": summary(times),
+                        "seconds": round(t1 - t0, 2),
+                        "background_msg_s": round(handled / (t1 - t0)),
+                        "daemon_cpu_s": round(after["cpu_s"] - before["cpu_s"], 2),
+                        "load": load,
+                    }
+                )
+    await group.ask("heartbeat 0", "OK")
     return {
         "devices": fleet.devices,
-        "raw_mqtt_ms": raw,
-        "api_ms": api,
+        "rounds": rounds,
+        "repeats": repeats,
         "raw_echo_lost": len(lost),
-        "p50_ratio": round(api["p50"] / raw["p50"], 2),
-        "p99_ratio": round(api["p99"] / raw["p99"], 2),
+        "summary": _rt_summary(samples),
+        "samples": samples,
     }
 
 

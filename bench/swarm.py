@@ -258,11 +258,16 @@ class Swarm:
             if self.heartbeat_s <= 0:
                 await asyncio.sleep(0.2)
                 continue
-            step = self.heartbeat_s / max(1, len(self.devices))
+            period = self.heartbeat_s
+            step = period / max(1, len(self.devices))
+            due = self.loop.time()
             for d in self.devices:
+                if self.heartbeat_s != period:
+                    break  # changed (or stopped) at once, not after the round
                 if d.id in self.connected:
                     d.report()
-                await asyncio.sleep(step)
+                due += step  # on a schedule: sleep's overshoot does not slow the rate
+                await asyncio.sleep(max(0.0, due - self.loop.time()))
 
     async def burst(self, k: int) -> int:
         infos = []
