@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from devices.contract import DEVICE_TYPES
+
 from .cli_client import (
     EXIT_CODES_HELP,
     EXIT_DEVICE,
@@ -31,7 +33,8 @@ devices_app = typer.Typer(
 events_app = typer.Typer(help=f"Device events. {EXIT_CODES_HELP}", no_args_is_help=True)
 alarms_app = typer.Typer(help=f"Alarms. {EXIT_CODES_HELP}", no_args_is_help=True)
 
-DEVICE_TYPES = ("lock", "curtain", "screen")
+#: --type choices: every registered device type
+TYPE_NAMES = tuple(t.value for t in DEVICE_TYPES)
 AVAILABILITY_STYLE = {"online": "green", "offline": "red", "stale": "yellow", "unknown": "dim"}
 
 
@@ -50,15 +53,15 @@ def _availability(value: str) -> str:
 @devices_app.command("list")
 def devices_list(
     type_: Annotated[
-        str | None, typer.Option("--type", help="only this type: lock, curtain, screen")
+        str | None, typer.Option("--type", help=f"only this type: {', '.join(TYPE_NAMES)}")
     ] = None,
     json_out: JsonOption = False,
     api: ApiOption = None,
     token: TokenOption = None,
 ) -> None:
     """Every device: apartment, type, availability, firmware, last seen and state."""
-    if type_ is not None and type_ not in DEVICE_TYPES:
-        raise fail(f"--type must be one of {', '.join(DEVICE_TYPES)}, not {type_!r}")
+    if type_ is not None and type_ not in TYPE_NAMES:
+        raise fail(f"--type must be one of {', '.join(TYPE_NAMES)}, not {type_!r}")
     body = run_api(api, token, lambda a: a.get("/api/devices", type=type_))
     devices = body["devices"]
     if json_out:

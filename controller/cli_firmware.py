@@ -31,12 +31,11 @@ from .cli_client import (
     print_json,
     run_api,
 )
+from .cli_devices import TYPE_NAMES
 
 firmware_app = typer.Typer(
     help=f"Firmware images and updates. {EXIT_CODES_HELP}", no_args_is_help=True
 )
-
-DEVICE_TYPES = ("lock", "curtain", "screen")
 
 
 class Watcher:
@@ -132,8 +131,8 @@ def firmware_push(
     device failed; a rollout stops after the first wave with a failure)."""
     if (device is None) == (type_ is None):
         raise fail("give exactly one of --device and --type")
-    if type_ is not None and type_ not in DEVICE_TYPES:
-        raise fail(f"--type must be one of {', '.join(DEVICE_TYPES)}")
+    if type_ is not None and type_ not in TYPE_NAMES:
+        raise fail(f"--type must be one of {', '.join(TYPE_NAMES)}")
     try:
         data = file.read_bytes()
     except OSError as exc:

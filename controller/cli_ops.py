@@ -1,5 +1,5 @@
-"""Operations commands: ``tryggbo settings-doc``, ``tryggbo export-resident``,
-``tryggbo retention``."""
+"""Operations commands: ``tryggbo settings-doc``, ``tryggbo contract-doc``,
+``tryggbo export-resident``, ``tryggbo retention``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from config.settings import SettingsError, load_settings
 from config.settings_doc import render_settings_doc
 from config.site import SiteFileError, load_site
 from devices.clock import SystemClock
+from devices.contract.doc import render_device_types, replace_section
 
 from .resident_export import UnknownApartment, export_apartment
 from .retention import RetentionPolicy, apply_retention
@@ -35,6 +36,19 @@ def settings_doc(
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
+
+
+def contract_doc(
+    update: Annotated[
+        Path | None, typer.Option(help="rewrite the device-type table in this file")
+    ] = None,
+) -> None:
+    """Print the device-type table of docs/mqtt-contract.md (from the registry), or
+    rewrite it in place with --update docs/mqtt-contract.md."""
+    if update is None:
+        sys.stdout.write(render_device_types())
+    else:
+        update.write_text(replace_section(update.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def export_resident(
@@ -111,5 +125,6 @@ def retention() -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("settings-doc")(settings_doc)
+    app.command("contract-doc")(contract_doc)
     app.command("export-resident")(export_resident)
     app.command("retention")(retention)

@@ -10,7 +10,8 @@ an exception), whose rule is a time of day:
   time on those weekdays; other cron rules and ``once`` rules are not sent;
 * a per-apartment override gives that apartment's devices its own time.
 
-Locks get ``lock`` routines only: a door is never unlocked without the controller.
+Only actions their type marks ``fallback`` are sent (locks: ``lock`` only, a door is
+never unlocked without the controller).
 At most 64 routines per device (the contract's limit; the rest are dropped with a
 warning). Exceptions and active ranges are applied when the list is built, not on the
 device: the lists are rebuilt and republished when schedules change, on every broker
@@ -32,7 +33,7 @@ from typing import Protocol
 
 from config.site import Site
 from devices.clock import Clock
-from devices.contract import Channel, DeviceSchedule, DeviceType, FallbackEntry, SiteTopics, encode
+from devices.contract import Channel, DeviceSchedule, FallbackEntry, SiteTopics, encode, spec_for
 
 from .model import CronRule, DailyRule, Rule, Schedule, SunRule, WeekdaysRule
 from .targets import command_args, plan
@@ -99,7 +100,8 @@ def device_fallbacks(
                 continue
             at, days = when
             for device in group.devices:
-                if device.device_type is DeviceType.LOCK and schedule.action != "lock":
+                action = spec_for(device.device_type).actions.get(schedule.action)
+                if action is None or not action.fallback:
                     continue
                 entry = FallbackEntry(
                     at=at.strftime("%H:%M"),

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from controller.store.repository import StoreError
 from controller.store.schedule_records import HoldRecord
-from devices.contract.device_types import COMMON_ACTIONS
+from devices.contract.device_types import UNHELD_ACTIONS
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ def schedule_actor(schedule_id: str, owner: str) -> str:
     return f"{SCHEDULE_ACTOR}{schedule_id} for {owner}"
 
 
-#: Actions that do not hold a device against its schedules: maintenance, which keeps
-#: a device working, and a call's ring and hang-up, which no routine sets.
-MAINTENANCE_ACTIONS = frozenset(COMMON_ACTIONS) | {"ring", "end_call"}
+#: Actions that do not hold a device against its schedules (each type declares them:
+#: maintenance, which keeps a device working, a call's ring and hang-up...).
+MAINTENANCE_ACTIONS = UNHELD_ACTIONS
 
 
 class HoldStore(Protocol):

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from config.site import Site
+from devices.contract import DEVICE_TYPES
 
 from ..store.alarm_records import AlarmRecord
 
@@ -55,7 +56,11 @@ DEVICE_KINDS = frozenset(
 #: Kinds raised by a lasting condition: one alarm per episode (raised when the
 #: condition starts, never again until it has ended). Other kinds (help, night_door)
 #: are raised by each event; a repeat while one is active only counts up.
-CONDITION_KINDS = DEVICE_KINDS | {AlarmKind.FIRE}
+CONDITION_KINDS: frozenset[str] = DEVICE_KINDS | {AlarmKind.FIRE}
+#: Kinds a device type's state raises (``alarms`` in devices/contract/types/), e.g. a
+#: resident out of bed at night: about residents, so never shown to technicians.
+TYPE_KINDS = frozenset(a.kind for spec in DEVICE_TYPES.values() for a in spec.alarms)
+CONDITION_KINDS |= TYPE_KINDS
 
 #: Dedupe key of the device-less (site-wide) fire alarm.
 SITE = "site"

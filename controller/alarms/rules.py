@@ -17,6 +17,11 @@
   twin's ``changed_at``, or never heard from that long since the controller started.
 - ``battery_low``: a lock's ``battery_low`` event, or battery < ``battery_low_percent``.
 - ``fire``: the site's fire signal in state ``alarm`` (site-wide: no apartment/device).
+- a device type's own alarms (``alarms`` in ``devices/contract/types/{type}.py``, e.g. a
+  bed-exit sensor's ``left_bed``): its state shows the condition for the declared
+  minutes since the device says it began; ``night_only`` ones only if it began inside
+  ``night_window``, ``needs_supervision`` ones only with a recorded basis in force that
+  day (like ``night_door``, flagged ``review_overdue`` past the review date).
 
 Device kinds suggest the unlock reason ``technician``. A suggested reason not in the
 site's ``unlock_reasons`` is left out.
@@ -30,7 +35,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from config.site import Apartment, Site
-from devices.contract import DeviceType, LockState
+from devices.contract import DEVICE_TYPES, DeviceType, LockState, spec_for
+from devices.contract.type_spec import StateAlarm
 
 from ..twins import Reachability, Twin
 from .model import AlarmKind
@@ -46,6 +52,7 @@ _REASONS = {
     AlarmKind.UNKNOWN_STATE: "technician",
     AlarmKind.OFFLINE: "technician",
     AlarmKind.BATTERY_LOW: "technician",
+    **{a.kind: a.suggested_reason for s in DEVICE_TYPES.values() for a in s.alarms},
 }
 
 
@@ -53,7 +60,7 @@ _REASONS = {
 class AlarmCandidate:
     """Something that should be an alarm (the service dedupes and stores it)."""
 
-    kind: AlarmKind
+    kind: str
     apartment: str | None
     device: str | None
     details: dict[str, Any] = field(default_factory=dict)
@@ -67,7 +74,7 @@ class AlarmCandidate:
 class Condition:
     """A lasting problem a twin shows now; an alarm once it has lasted ``hold``."""
 
-    kind: AlarmKind
+    kind: str
     #: When it began, if the twin knows; None: from when the caller first saw it.
     since: datetime | None
     hold: timedelta
@@ -79,7 +86,7 @@ class Condition:
 
 
 def _candidate(
-    site: Site, kind: AlarmKind, apartment: str | None, device: str | None, **details: Any
+    site: Site, kind: str, apartment: str | None, device: str | None, **details: Any
 ) -> AlarmCandidate:
     reason = _REASONS.get(kind)
     if reason is not None and reason in site.site.unlock_reasons:
@@ -206,7 +213,13 @@ def twin_conditions(twin: Twin, site: Site) -> list[Condition]:
         )
     elif twin.reachability is Reachability.UNKNOWN:
         out.append(Condition(AlarmKind.OFFLINE, None, offline_hold, {"reason": "never_reported"}))
-    if twin.type is not DeviceType.LOCK or twin.reachability is not Reachability.ONLINE:
+    if twin.reachability is not Reachability.ONLINE:
+        return out
+    for alarm in spec_for(twin.type).alarms:
+        condition = _type_condition(alarm, twin, site)
+        if condition is not None:
+            out.append(condition)
+    if twin.type is not DeviceType.LOCK:
         return out
     state = twin.reported
     if not isinstance(state, LockState):
@@ -228,6 +241,31 @@ def twin_conditions(twin: Twin, site: Site) -> list[Condition]:
             )
         )
     return out
+
+
+def _type_condition(alarm: StateAlarm, twin: Twin, site: Site) -> Condition | None:
+    """The type's declared alarm as a condition, if the twin's state shows it now."""
+    state = twin.reported
+    if state is None or not alarm.active(state):
+        return None
+    since = alarm.since(state)
+    details: dict[str, Any] = {
+        "since": since.isoformat() if since else None,
+        "minutes": alarm.minutes,
+    }
+    if alarm.night_only:
+        if since is None or not in_night_window(since, site):
+            return None
+        details["night_window"] = site.site.night_window
+    if alarm.needs_supervision:
+        found = site.device(twin.id)
+        day = local_time(since or state.ts, site).date()
+        basis = supervision(found[0] if found else None, day)
+        if basis is None:
+            return None
+        details["supervision"] = basis
+        details["review_overdue"] = basis["review_overdue"]
+    return Condition(alarm.kind, since, timedelta(minutes=alarm.minutes), details)
 
 
 def from_condition(condition: Condition, twin: Twin, site: Site) -> AlarmCandidate:

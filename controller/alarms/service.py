@@ -53,6 +53,7 @@ from .model import (
     ACTIVE,
     CONDITION_KINDS,
     SITE,
+    TYPE_KINDS,
     AlarmKind,
     AlarmState,
     alarm_json,
@@ -62,7 +63,13 @@ from .model import (
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
-_TWIN_KINDS = (AlarmKind.OFFLINE, AlarmKind.UNKNOWN_STATE, AlarmKind.JAMMED, AlarmKind.BATTERY_LOW)
+_TWIN_KINDS: tuple[str, ...] = (
+    AlarmKind.OFFLINE,
+    AlarmKind.UNKNOWN_STATE,
+    AlarmKind.JAMMED,
+    AlarmKind.BATTERY_LOW,
+    *sorted(TYPE_KINDS),
+)
 BUS_KINDS = {"twin", "event", "fire"}
 #: every twin is judged at least this often (ticks), whatever changed
 FULL_SWEEP_TICKS = 60
@@ -375,7 +382,7 @@ class AlarmService:
             pending = replace(pending, details=details)
         else:
             pending = AlarmRecord(
-                kind=candidate.kind.value,
+                kind=str(candidate.kind),
                 apartment=candidate.apartment,
                 device=candidate.device,
                 state=AlarmState.OPEN.value,

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ..command_bus import CommandError, Outcome
+from ..device_labels import describe_all
 from ..store import StoreError
 from .access import principal_of, public, require_command, requires
 from .app import controller_of
@@ -49,6 +50,15 @@ async def list_devices(request: web.Request) -> web.Response:
         if kind is None or t.type.value == kind
     ]
     return json_response({"devices": twins})
+
+
+@requires("admin", "staff", "technician")
+async def device_types(request: web.Request) -> web.Response:
+    """``GET /api/device-types``: every registered device type (its module in
+    devices/contract/types/): actions with their args' JSON schema and flags, events,
+    the fields and controls the dashboard draws, alarms, Home Assistant entities and
+    the labels in Swedish and English."""
+    return json_response({"types": describe_all()})
 
 
 @requires("admin", "staff", "technician")
@@ -109,5 +119,6 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/health", health)
     app.router.add_get("/health", health)
     app.router.add_get("/api/devices", list_devices)
+    app.router.add_get("/api/device-types", device_types)
     app.router.add_get("/api/devices/{device}", get_device)
     app.router.add_post("/api/devices/{device}/commands", send_command)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Literal
 
 from config.site import Apartment
-from devices.contract.device_types import COMMON_ACTIONS
+from devices.contract.device_types import MAINTENANCE_ACTIONS
 
 from ..store.records import UserRecord
 
@@ -21,8 +21,6 @@ class Role(StrEnum):
 
 
 ROLES = frozenset(r.value for r in Role)
-#: Actions every device type has, for keeping devices working (not for residents).
-MAINTENANCE_ACTIONS = frozenset(COMMON_ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)

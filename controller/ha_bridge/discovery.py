@@ -1,14 +1,9 @@
 """What Home Assistant is told (pure functions, no MQTT).
 
-Per device, on Home Assistant's broker (``site`` is the site's slug):
-
-- lock (HA ``lock``): ``tryggbo-ha/{site}/{device}/lock/state`` LOCKED, UNLOCKED,
-  LOCKING, UNLOCKING, JAMMED; commands LOCK, UNLOCK on ``.../lock/set``;
-- curtain (HA ``cover``, device class curtain): state open, opening, closed, closing,
-  stopped on ``.../cover/state``, position 0-100 on ``.../cover/position``; OPEN,
-  CLOSE, STOP on ``.../cover/set``, a position on ``.../cover/set_position``;
-- screen: brightness (HA ``number``, 0-100 %) on ``.../brightness/state`` and
-  ``.../brightness/set``; night mode (HA ``switch``) ON/OFF on ``.../night_mode/...``.
+Per device, on Home Assistant's broker (``site`` is the site's slug), the entities its
+type declares (``ha`` in ``devices/contract/types/{type}.py``): each on
+``tryggbo-ha/{site}/{device}/{entity}/{leaf}`` (``state``, ``set``, ...). The
+generated table in docs/mqtt-contract.md lists them per type.
 
 Refusals (HA ``event``, one per site, "Refused command"): a command the bridge refuses
 is published (not retained) on ``tryggbo-ha/{site}/bridge/refusal`` as
@@ -30,17 +25,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.site import Site
-from devices.contract import DeviceType
+from devices.contract import DEVICE_TYPES, DeviceTypeSpec, spec_for
+from devices.contract.type_spec import HaEntity
 
 ONLINE, OFFLINE = "online", "offline"
-LOCK_STATES = {
-    "locked": "LOCKED",
-    "unlocked": "UNLOCKED",
-    "locking": "LOCKING",
-    "unlocking": "UNLOCKING",
-    "jammed": "JAMMED",
-}
 ORIGIN = {"name": "Tryggbo", "sw_version": "0.1.0"}
+#: the topic leaves Home Assistant sends commands on, over every type
+COMMAND_LEAVES = tuple(
+    sorted({leaf for s in DEVICE_TYPES.values() for e in s.ha for leaf in e.commands})
+)
 #: why the bridge refused a command (the refusal event's ``event_type``)
 REFUSAL_TYPES = ("retained_command", "unlock_off", "no_user", "not_permitted", "store_unavailable")
 
@@ -70,7 +63,7 @@ class HaTopics:
 
     @property
     def command_filters(self) -> list[str]:
-        return [f"{self.base}/+/+/set", f"{self.base}/+/+/set_position"]
+        return [f"{self.base}/+/+/{leaf}" for leaf in COMMAND_LEAVES]
 
     def parse_command(self, topic: str) -> tuple[str, str, str] | None:
         """``(device, entity, leaf)`` of a command topic, or None."""
@@ -78,7 +71,7 @@ class HaTopics:
         if len(parts) != 5 or "/".join(parts[:2]) != self.base:
             return None
         _, _, device, entity, leaf = parts
-        return (device, entity, leaf) if leaf in ("set", "set_position") else None
+        return (device, entity, leaf) if leaf in COMMAND_LEAVES else None
 
     def config(self, component: str, object_id: str) -> str:
         return f"{self.prefix}/{component}/tryggbo_{self.site}/{object_id}/config"
@@ -138,72 +131,30 @@ def refusal_message(code: str, device: str, action: str, reason: str) -> str:
     return json.dumps({"event_type": code, "device": device, "action": action, "reason": reason})
 
 
+def _object_id(spec: DeviceTypeSpec, device: str, entity: HaEntity) -> str:
+    """A type with one entity names its config by the device, others device_entity."""
+    return device if len(spec.ha) == 1 else f"{device}_{entity.entity}"
+
+
 def discovery_configs(site: Site, topics: HaTopics) -> dict[str, dict[str, Any]]:
-    """``{config topic: payload}`` for every lock, curtain and screen of ``site``, and
-    the site's refusal event."""
+    """``{config topic: payload}`` for every entity of every device of ``site`` (each
+    type's ``ha`` in devices/contract/types/), and the site's refusal event."""
     out: dict[str, dict[str, Any]] = {
         topics.config("event", "refusals"): refusal_config(site, topics)
     }
     for apartment in site.apartments:
         for entry in apartment.devices:
-            device, kind = entry.id, DeviceType(entry.type)
-            if kind is DeviceType.LOCK:
-                out[topics.config("lock", device)] = {
-                    **_common(topics, site, device, "lock", "lock"),
-                    "name": "Door lock",
-                    "command_topic": topics.entity(device, "lock", "set"),
-                    "state_topic": topics.entity(device, "lock", "state"),
-                    "payload_lock": "LOCK",
-                    "payload_unlock": "UNLOCK",
-                    "state_locked": "LOCKED",
-                    "state_unlocked": "UNLOCKED",
-                    "state_locking": "LOCKING",
-                    "state_unlocking": "UNLOCKING",
-                    "state_jammed": "JAMMED",
-                    "optimistic": False,
-                }
-            elif kind is DeviceType.CURTAIN:
-                out[topics.config("cover", device)] = {
-                    **_common(topics, site, device, "curtain", "cover"),
-                    "name": "Curtain",
-                    "device_class": "curtain",
-                    "command_topic": topics.entity(device, "cover", "set"),
-                    "state_topic": topics.entity(device, "cover", "state"),
-                    "position_topic": topics.entity(device, "cover", "position"),
-                    "set_position_topic": topics.entity(device, "cover", "set_position"),
-                    "payload_open": "OPEN",
-                    "payload_close": "CLOSE",
-                    "payload_stop": "STOP",
-                    "position_open": 100,
-                    "position_closed": 0,
-                    "state_open": "open",
-                    "state_opening": "opening",
-                    "state_closed": "closed",
-                    "state_closing": "closing",
-                    "state_stopped": "stopped",
-                    "optimistic": False,
-                }
-            elif kind is DeviceType.SCREEN:
-                out[topics.config("number", f"{device}_brightness")] = {
-                    **_common(topics, site, device, "screen", "brightness"),
-                    "name": "Screen brightness",
-                    "command_topic": topics.entity(device, "brightness", "set"),
-                    "state_topic": topics.entity(device, "brightness", "state"),
-                    "min": 0,
-                    "max": 100,
-                    "step": 1,
-                    "mode": "slider",
-                    "unit_of_measurement": "%",
-                }
-                out[topics.config("switch", f"{device}_night_mode")] = {
-                    **_common(topics, site, device, "screen", "night_mode"),
-                    "name": "Screen night mode",
-                    "command_topic": topics.entity(device, "night_mode", "set"),
-                    "state_topic": topics.entity(device, "night_mode", "state"),
-                    "payload_on": "ON",
-                    "payload_off": "OFF",
-                    "state_on": "ON",
-                    "state_off": "OFF",
+            spec = spec_for(entry.type)
+            for entity in spec.ha:
+                config_topic = topics.config(entity.component, _object_id(spec, entry.id, entity))
+                out[config_topic] = {
+                    **_common(topics, site, entry.id, spec.name, entity.entity),
+                    "name": entity.name,
+                    **{
+                        key: topics.entity(entry.id, entity.entity, leaf)
+                        for key, leaf in entity.topics.items()
+                    },
+                    **entity.config,
                 }
     return out
 
@@ -212,21 +163,11 @@ def state_messages(topics: HaTopics, device: str, kind: str, state: Any) -> dict
     """``{state topic: payload}`` for a device's reported state (a contract state model)."""
     if state is None:
         return {}
-    if kind == DeviceType.LOCK.value:
-        return {topics.entity(device, "lock", "state"): LOCK_STATES.get(state.lock, "JAMMED")}
-    if kind == DeviceType.CURTAIN.value:
-        motion = {"opening": "opening", "closing": "closing", "blocked": "stopped"}
-        text = motion.get(state.motion) or ("closed" if state.position == 0 else "open")
-        return {
-            topics.entity(device, "cover", "state"): text,
-            topics.entity(device, "cover", "position"): str(state.position),
-        }
-    if kind == DeviceType.SCREEN.value:
-        return {
-            topics.entity(device, "brightness", "state"): str(state.brightness),
-            topics.entity(device, "night_mode", "state"): "ON" if state.night_mode else "OFF",
-        }
-    return {}
+    return {
+        topics.entity(device, entity.entity, leaf): payload
+        for entity in spec_for(kind).ha
+        for leaf, payload in entity.states(state).items()
+    }
 
 
 class BadCommand(ValueError):
@@ -236,32 +177,10 @@ class BadCommand(ValueError):
 def command_for(kind: str, entity: str, leaf: str, payload: str) -> tuple[str, dict[str, Any]]:
     """The Tryggbo ``(action, args)`` for a Home Assistant command; BadCommand if none."""
     text = payload.strip()
-    if kind == DeviceType.LOCK.value and (entity, leaf) == ("lock", "set"):
-        actions = {"LOCK": "lock", "UNLOCK": "unlock"}
-        if text in actions:
-            return actions[text], {}
-    elif kind == DeviceType.CURTAIN.value and (entity, leaf) == ("cover", "set"):
-        actions = {"OPEN": "open", "CLOSE": "close", "STOP": "stop"}
-        if text in actions:
-            return actions[text], {}
-    elif kind == DeviceType.CURTAIN.value and (entity, leaf) == ("cover", "set_position"):
-        return "set_position", {"position": _percent(text)}
-    elif kind == DeviceType.SCREEN.value and (entity, leaf) == ("brightness", "set"):
-        return "set_brightness", {"brightness": _percent(text)}
-    elif (
-        kind == DeviceType.SCREEN.value
-        and (entity, leaf) == ("night_mode", "set")
-        and text in ("ON", "OFF")
-    ):
-        return "set_night_mode", {"on": text == "ON"}
-    raise BadCommand(f"{entity}/{leaf} {text[:40]!r} is not a command for a {kind}")
-
-
-def _percent(text: str) -> int:
+    parse = next((e.commands.get(leaf) for e in spec_for(kind).ha if e.entity == entity), None)
+    if parse is None:
+        raise BadCommand(f"{entity}/{leaf} {text[:40]!r} is not a command for a {kind}")
     try:
-        value = float(text)
-    except ValueError:
-        raise BadCommand(f"{text[:40]!r} is not a number") from None
-    if not 0 <= value <= 100 or value != value:
-        raise BadCommand(f"{text[:40]!r} is not between 0 and 100")
-    return round(value)
+        return parse(text)
+    except ValueError as exc:
+        raise BadCommand(f"{entity}/{leaf}: {exc}") from None

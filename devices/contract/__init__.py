@@ -28,20 +28,19 @@ from .payloads import (
     Availability,
     BaseState,
     Command,
-    CurtainState,
     DeviceSchedule,
     DeviceType,
     Event,
     FallbackEntry,
     FireSignal,
     HelpConfirmed,
-    LockState,
     Meta,
-    ScreenMessage,
-    ScreenState,
     new_command,
 )
 from .signing import canonical_json, sign_command, signing_body, verify_command
+from .types.curtain import CurtainState
+from .types.lock import LockState
+from .types.screen import ScreenMessage, ScreenState
 
 __all__ = [
     "CONTRACT_VERSION",

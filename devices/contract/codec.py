@@ -17,9 +17,10 @@ from typing import Any, NoReturn, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from .device_types import _describe, spec_for
+from .device_types import spec_for
 from .errors import ContractError
 from .payloads import MAX_PAYLOAD_BYTES, AnyState, Availability, DeviceType
+from .type_spec import _describe
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+)
+from pydantic_core import core_schema
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 CONTRACT_VERSION = 1
@@ -50,10 +59,61 @@ ActionName = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,31}$")]
 EventType = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,31}$")]
 
 
-class DeviceType(StrEnum):
-    LOCK = "lock"
-    CURTAIN = "curtain"
-    SCREEN = "screen"
+class _Registered(type):
+    """Iterating :class:`DeviceType` gives every registered type."""
+
+    def __iter__(cls) -> Iterator[DeviceType]:
+        from .device_types import DEVICE_TYPES
+
+        return iter(list(DEVICE_TYPES))
+
+
+class DeviceType(str, metaclass=_Registered):
+    """The name of a registered device type (one module in ``devices/contract/types/``).
+
+    ``DeviceType("lock")`` is the one instance of that name (``is`` compares), a
+    ``ValueError`` for a name no module registers. ``LOCK``, ``CURTAIN`` and ``SCREEN``
+    name the types the controller has hand-written behaviour for (fire, calls)."""
+
+    _known: ClassVar[dict[str, DeviceType]] = {}
+    LOCK: ClassVar[DeviceType]
+    CURTAIN: ClassVar[DeviceType]
+    SCREEN: ClassVar[DeviceType]
+
+    def __new__(cls, value: object) -> DeviceType:
+        if isinstance(value, DeviceType):
+            return value
+        from .device_types import DEVICE_TYPES  # noqa: F401  (registers every type)
+
+        try:
+            return cls._known[str(value)]
+        except KeyError:
+            raise ValueError(f"{value!r} is not a device type") from None
+
+    @classmethod
+    def register(cls, name: str) -> DeviceType:
+        """The instance of ``name`` (called once per type module by the registry)."""
+        if name not in cls._known:
+            cls._known[name] = str.__new__(cls, name)
+        return cls._known[name]
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"DeviceType({self.value!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DeviceType, (self.value,))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str.__str__),
+        )
 
 
 class Availability(StrEnum):
@@ -102,39 +162,8 @@ class BaseState(Reported):
     rssi: int | None = Field(default=None, ge=-127, le=0)
 
 
-class LockState(BaseState):
-    lock: Literal["locked", "unlocked", "locking", "unlocking", "jammed"]
-    door: Literal["open", "closed"]
-    battery: int = Field(ge=0, le=100)
-    auto_relock_s: int = Field(default=0, ge=0, le=3600)
-    #: True while the site's fire alarm holds the lock open (no lock command is taken).
-    fire: bool = False
-
-
-class CurtainState(BaseState):
-    position: int = Field(ge=0, le=100)
-    target: int | None = Field(default=None, ge=0, le=100)
-    motion: Literal["idle", "opening", "closing", "blocked"]
-
-
-class ScreenMessage(Reported):
-    text: str = Field(min_length=1, max_length=500)
-    sender: str = Field(default="", max_length=64, alias="from")
-    until: Instant | None = None
-
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class ScreenState(BaseState):
-    power: Literal["on", "standby"]
-    brightness: int = Field(ge=0, le=100)
-    night_mode: bool
-    message: ScreenMessage | None = None
-    call: Literal["idle", "ringing", "active"]
-    call_id: str | None = Field(default=None, max_length=64)
-
-
-AnyState = LockState | CurtainState | ScreenState
+#: Any device type's state (each type's model extends it).
+AnyState = BaseState
 
 # ----------------------------------------------------------------------- commands
 

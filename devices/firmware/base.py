@@ -83,8 +83,6 @@ class SimulatedDevice:
     """Base of the simulated firmware; subclasses set ``device_type`` and the hooks."""
 
     device_type: ClassVar[DeviceType]
-    #: Actions the device runs from its fallback routines (None: any of its actions).
-    fallback_actions: ClassVar[frozenset[str] | None] = None
 
     def __init__(
         self,
@@ -124,8 +122,9 @@ class SimulatedDevice:
             **self._extra_routes(),
         }
         missing = set(self.spec.actions) - set(self._handlers())
+        missing |= {k for k in self.spec.knobs if not callable(getattr(self, k, None))}
         if missing:
-            raise TypeError(f"{type(self).__name__} lacks handlers for {sorted(missing)}")
+            raise TypeError(f"{type(self).__name__} lacks handlers or knobs {sorted(missing)}")
         self.link = DeviceLink(
             broker,
             client_id=f"{site}-{device_id}",
@@ -375,7 +374,8 @@ class SimulatedDevice:
 
     async def _run_routine(self, action: str, args: dict[str, Any]) -> str:
         """One routine, through the command handler (so a lock refuses during a fire)."""
-        if self.fallback_actions is not None and action not in self.fallback_actions:
+        known = self.spec.actions.get(action)
+        if known is None or not known.fallback:
             log.warning("%s: fallback %s refused: not a fallback action", self.device_id, action)
             return "not_allowed"
         try:

@@ -4,10 +4,10 @@
 
 - ``GET  /devices``                       every device: type, online, state, faults
 - ``PATCH /devices/{id}/faults``          JSON subset of :class:`Faults` (validated)
-- ``POST /devices/{id}/{knob}``           a resident or hardware action, e.g.
-  ``go_offline``, ``come_online``, ``reboot``, ``press_inside_handle``, ``open_door``,
-  ``close_door``, ``press_help``, ``accept_call``, ``decline_call``, ``touch``,
-  ``obstruct``; ``move_by_hand`` and ``set_battery`` take ``{"value": N}``.
+- ``POST /devices/{id}/{knob}``           a resident or hardware action: one of the
+  type's ``knobs`` (its module in ``devices/contract/types/``), e.g. ``open_door``,
+  ``press_help``, ``get_up``; every type has ``go_offline``, ``come_online`` and
+  ``reboot``; a knob taking a value (``move_by_hand``) needs ``{"value": N}``.
 
 Bad input gets a JSON 400/404 and changes nothing.
 """
@@ -25,27 +25,6 @@ from .base import SimulatedDevice
 from .home import SimulatedHome
 
 HOME = web.AppKey("home", SimulatedHome)
-
-#: Knobs a technician may turn; anything else is refused.
-KNOBS = frozenset(
-    {
-        "go_offline",
-        "come_online",
-        "reboot",
-        "press_inside_handle",
-        "open_door",
-        "close_door",
-        "press_help",
-        "accept_call",
-        "decline_call",
-        "touch",
-        "standby",
-        "obstruct",
-        "move_by_hand",
-        "set_battery",
-    }
-)
-VALUE_KNOBS = frozenset({"move_by_hand", "set_battery"})
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -93,11 +72,13 @@ async def turn_knob(request: web.Request) -> web.Response:
     knob = request.match_info["knob"]
     if device is None:
         return _error(404, f"no device {request.match_info['device']!r}")
-    method = getattr(device, knob, None) if knob in KNOBS else None
-    if method is None:
+    # the knobs a technician may turn are the type's (devices/contract/types/); no other
+    takes_value = device.spec.knobs.get(knob)
+    if takes_value is None:
         return _error(400, f"a {device.device_type.value} has no knob {knob!r}")
+    method = getattr(device, knob)
     args: list[Any] = []
-    if knob in VALUE_KNOBS:
+    if takes_value:
         try:
             body = await request.json()
             args = [int(body["value"])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -10,20 +11,29 @@ from typing import Any
 from config.credentials import DeviceCredentials, SiteCredentials
 from config.site import Site
 from devices.clock import Clock
-from devices.contract import DeviceType
+from devices.contract import DEVICE_TYPES, DeviceType
 from devices.mqtt import BrokerAddress
 
 from .base import SimulatedDevice
-from .curtain import SimulatedCurtain
-from .lock import SimulatedLock
-from .screen import SimulatedScreen
 
-#: The firmware of each device type; a new device type adds its class here.
-FIRMWARE: Mapping[DeviceType, type[SimulatedDevice]] = {
-    DeviceType.LOCK: SimulatedLock,
-    DeviceType.CURTAIN: SimulatedCurtain,
-    DeviceType.SCREEN: SimulatedScreen,
-}
+
+def _firmware_of(device_type: DeviceType) -> type[SimulatedDevice]:
+    """The firmware class of a type: the one in ``devices/firmware/{type}.py``."""
+    module = importlib.import_module(f"{__package__}.{device_type.value}")
+    found = [
+        cls
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and issubclass(cls, SimulatedDevice)
+        and getattr(cls, "device_type", None) is device_type
+    ]
+    if len(found) != 1:
+        raise TypeError(f"{module.__name__} must define one firmware for {device_type.value}")
+    return found[0]
+
+
+#: The firmware of each registered device type (``devices/firmware/{type}.py``).
+FIRMWARE: Mapping[DeviceType, type[SimulatedDevice]] = {t: _firmware_of(t) for t in DEVICE_TYPES}
 
 
 def make_device(

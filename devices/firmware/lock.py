@@ -35,8 +35,6 @@ class SimulatedLock(SimulatedDevice):
     """A battery door lock with a motorised bolt and a door contact."""
 
     device_type = DeviceType.LOCK
-    #: Fallback routines only ever lock: a door is never unlocked without the controller.
-    fallback_actions = frozenset({"lock"})
     #: Seconds the motor takes to throw or withdraw the bolt (times ``faults.time_scale``).
     motor_s = 0.5
 

@@ -18,14 +18,14 @@ async def test_dashboard_shows_the_fire_alarm_and_every_door_unlocked(
     locks = locks_of(rel_broker.site)
     await _lock_all(rel_ctl, locks)
     await sign_in(page, rel_ctl)
-    assert await page.locator('.door[data-lock="unlocked"]').count() == 0
+    assert await page.locator('dd.lock[data-lock="unlocked"]').count() == 0
     try:
         await publish_fire(rel_broker, "alarm")
         await page.locator('#alarm-panel [data-kind="fire"][data-state="open"]').first.wait_for(
             timeout=TIMEOUT_MS
         )
         await page.wait_for_function(
-            "n => document.querySelectorAll('.door[data-lock=\"unlocked\"]').length === n",
+            "n => document.querySelectorAll('dd.lock[data-lock=\"unlocked\"]').length === n",
             arg=len(locks),
             timeout=TIMEOUT_MS,
         )

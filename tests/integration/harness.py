@@ -197,7 +197,7 @@ async def sign_in(page: Any, ctl: RunningController) -> None:
     await page.fill("#username", "test-staff")
     await page.fill("#password", ctl.passwords["test-staff"])
     await page.click("#login-button")
-    await page.wait_for_selector('[data-apartment="101"] .door', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('[data-apartment="101"] dd.lock', timeout=TIMEOUT_MS)
     await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
 
 

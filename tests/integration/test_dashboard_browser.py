@@ -25,10 +25,10 @@ async def test_staff_unlocks_with_a_reason_and_sees_it_live(
     await page.fill("#unlock-text", "morning medication")
     await page.click("#unlock-confirm")
     await page.wait_for_selector('#outcome[data-outcome="ok"]', timeout=TIMEOUT_MS)
-    await page.wait_for_selector('#apt-door[data-lock="unlocked"]', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('#apt-lock[data-lock="unlocked"]', timeout=TIMEOUT_MS)
     await page.click('a[href="#/"]')
     await page.wait_for_selector(
-        '[data-apartment="105"] .door[data-lock="unlocked"]', timeout=TIMEOUT_MS
+        '[data-apartment="105"] dd.lock[data-lock="unlocked"]', timeout=TIMEOUT_MS
     )
     status, audit = await ctl.call("GET", "/api/audit", params={"device": "a105-lock"})
     resolved = next(r for r in audit["audit"] if r["kind"] == "resolved")
@@ -102,7 +102,7 @@ async def test_a_reconnect_updates_devices_without_wiping_what_is_being_typed(
     # a device change after the reconnect still reaches the open page
     status, body = await ctl.command("a115-lock", "unlock", reason="other: test setup")
     assert (status, body["outcome"]) == (200, "ok"), body
-    await page.wait_for_selector('#apt-door[data-lock="unlocked"]', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('#apt-lock[data-lock="unlocked"]', timeout=TIMEOUT_MS)
     assert await page.input_value("#plan-form [name=text]") == "Halvskriven rad"
     status, body = await ctl.command("a115-lock", "lock", reason="test setup")
     assert (status, body["outcome"]) == (200, "ok"), body

@@ -2,16 +2,13 @@
 // a guess), and its last events, live.
 import { api } from "/ui/api.js";
 import { t } from "/ui/i18n.js";
-import { escapeHtml, lockText, when } from "/ui/format.js";
+import { escapeHtml, when } from "/ui/format.js";
 import { toast } from "/ui/app.js";
+import { actionLabel, bindControls, controlsHtml, deviceCell, devicesInOrder, reasonControl } from "/ui/devices.js";
 import { renderCalls } from "/ui/invitations.js";
 import { renderPlan } from "/ui/plan.js";
 
 let current = null; // { number, events: [] }
-
-function device(apt, type) {
-  return apt.devices.find((d) => d.type === type);
-}
 
 function outcomeText(status, data) {
   if (!data) return t("outcome_error", { error: `HTTP ${status}` });
@@ -37,17 +34,8 @@ async function command(deviceId, action, args = {}, reason = undefined, button =
 }
 
 function stateLines(state, apt) {
-  const lock = state.twins.get(device(apt, "lock")?.id ?? "");
-  const curtain = state.twins.get(device(apt, "curtain")?.id ?? "");
-  const screen = state.twins.get(device(apt, "screen")?.id ?? "");
-  const ls = lock?.state;
-  return `
-    <dl class="states">
-      <dt>${t("door")}</dt><dd id="apt-door" data-lock="${escapeHtml(ls?.lock ?? "unknown")}">${escapeHtml(ls ? lockText(ls) : t("unknown"))} · ${t(lock?.availability ?? "unknown")}${ls?.fire ? ` · <strong>${t("fire_hold")}</strong>` : ""}</dd>
-      <dt>${t("battery")}</dt><dd>${ls ? `${ls.battery} %` : "–"}</dd>
-      <dt>${t("curtain")}</dt><dd id="apt-curtain">${curtain?.state ? `${curtain.state.position} %` : t("unknown")} · ${t(curtain?.availability ?? "unknown")}</dd>
-      <dt>${t("screen")}</dt><dd id="apt-screen">${screen?.state ? t(`power_${screen.state.power}`) : t("unknown")}${screen?.state?.message ? ` · “${escapeHtml(screen.state.message.text)}”` : ""}${screen?.state?.call && screen.state.call !== "idle" ? ` · <strong data-call="${escapeHtml(screen.state.call)}">${t(`call_${screen.state.call}`)}</strong>` : ""} · ${t(screen?.availability ?? "unknown")}</dd>
-    </dl>`;
+  return `<dl class="states">${devicesInOrder(apt).map((d) => deviceCell(d, state.twins.get(d.id),
+    { id: `apt-${d.type}`, availability: true })).join("")}</dl>`;
 }
 
 function eventsHtml() {
@@ -56,14 +44,16 @@ function eventsHtml() {
     `<li><time>${escapeHtml(when(e.ts))}</time> ${escapeHtml(e.device)} · ${escapeHtml(e.type)}</li>`)).join("");
 }
 
-export function openUnlockDialog(state, number, presetReason = "") {
+/** Ask for one of the site's reasons, then send the apartment's control that needs one
+ *  (a lock's unlock); the server refuses such a command without a reason. */
+export function openReasonDialog(state, number, presetReason = "") {
   const apt = state.byApartment.get(number);
-  const lock = device(apt, "lock");
-  if (!lock) return;
+  const found = apt && reasonControl(apt);
+  if (!found) return;
+  const [entry, action] = found;
   const dialog = document.getElementById("unlock-dialog");
   const select = document.getElementById("unlock-reason");
-  // the site's reasons, then "other", which needs a text (the server refuses an unlock
-  // without one of these: controller/unlock_reasons.py)
+  // the site's reasons, then "other", which needs a text (controller/unlock_reasons.py)
   select.innerHTML = state.site.unlock_reasons.map((r) => `<option>${escapeHtml(r)}</option>`).join("")
     + `<option value="other">${escapeHtml(t("other_reason"))}</option>`;
   if (presetReason && state.site.unlock_reasons.includes(presetReason)) select.value = presetReason;
@@ -71,14 +61,14 @@ export function openUnlockDialog(state, number, presetReason = "") {
   text.value = "";
   select.onchange = () => { text.required = select.value === "other"; };
   select.onchange();
-  document.getElementById("unlock-title").textContent = `${t("unlock")} – ${t("apartment", { number })}`;
+  document.getElementById("unlock-title").textContent = `${actionLabel(entry.type, action)} – ${t("apartment", { number })}`;
   const form = document.getElementById("unlock-form");
   form.onsubmit = async (ev) => {
     ev.preventDefault();
     const free = document.getElementById("unlock-text").value.trim();
     const reason = free ? `${select.value}: ${free}` : select.value;
     dialog.close();
-    await command(lock.id, "unlock", {}, reason, document.getElementById("btn-unlock"));
+    await command(entry.id, action, {}, reason, document.getElementById(`btn-${action}`));
   };
   document.getElementById("unlock-cancel").onclick = () => dialog.close();
   dialog.showModal();
@@ -89,62 +79,29 @@ export function renderApartment(view, state, number) {
   const apt = state.byApartment.get(number);
   if (!apt) { view.textContent = t("unknown"); return; }
   current = { number, events: [] };
-  const lock = device(apt, "lock");
-  const curtain = device(apt, "curtain");
-  const screen = device(apt, "screen");
+  const hasScreen = apt.devices.some((d) => d.type === "screen"); // its calls are the call service's
   view.innerHTML = `
     <p><a href="#/">← ${t("back")}</a></p>
     <h1>${escapeHtml(t("apartment", { number }))} · ${escapeHtml(apt.resident)}
       ${apt.night_supervision ? `<small class="tag">${t("night_supervised")}</small>` : ""}</h1>
     <div id="apt-states">${stateLines(state, apt)}</div>
     <p id="outcome" class="outcome" role="status" aria-live="polite" data-outcome=""></p>
-    <div class="controls">
-      ${lock ? `<fieldset><legend>${t("door")}</legend>
-        <button type="button" id="btn-unlock" class="danger">${t("unlock")}</button>
-        <button type="button" id="btn-lock">${t("lock")}</button></fieldset>` : ""}
-      ${curtain ? `<fieldset><legend>${t("curtain")}</legend>
-        <button type="button" id="btn-open">${t("open")}</button>
-        <button type="button" id="btn-close">${t("close")}</button>
-        <label>${t("set_position")} <input type="number" id="curtain-pos" min="0" max="100" value="50"></label>
-        <button type="button" id="btn-pos">${t("set_position")}</button></fieldset>` : ""}
-      ${screen ? `<fieldset><legend>${t("screen")}</legend>
-        <label>${t("message")} <input id="msg-text" maxlength="500"></label>
-        <label>${t("until")} <input id="msg-until" type="datetime-local"></label>
-        <button type="button" id="btn-msg">${t("send_message")}</button>
-        <button type="button" id="btn-clear">${t("clear_message")}</button></fieldset>` : ""}
-    </div>
+    <div class="controls">${controlsHtml(apt)}</div>
     <section id="apt-plan" class="apt-plan"></section>
-    ${screen ? `<section id="apt-calls" class="apt-calls"></section>` : ""}
+    ${hasScreen ? `<section id="apt-calls" class="apt-calls"></section>` : ""}
     <h2>${t("last_events")}</h2>
     <ul id="apt-events" class="events"></ul>`;
-  if (lock) {
-    document.getElementById("btn-unlock").onclick = () => openUnlockDialog(state, number);
-    document.getElementById("btn-lock").onclick = (e) => command(lock.id, "lock", {}, "staff", e.target);
-  }
-  if (curtain) {
-    document.getElementById("btn-open").onclick = (e) => command(curtain.id, "open", {}, undefined, e.target);
-    document.getElementById("btn-close").onclick = (e) => command(curtain.id, "close", {}, undefined, e.target);
-    document.getElementById("btn-pos").onclick = (e) => command(curtain.id, "set_position",
-      { position: Number(document.getElementById("curtain-pos").value) }, undefined, e.target);
-  }
-  if (screen) {
-    document.getElementById("btn-msg").onclick = (e) => {
-      const text = document.getElementById("msg-text").value.trim();
-      if (!text) { toast(t("message"), "error"); return; }
-      const untilLocal = document.getElementById("msg-until").value;
-      const args = { text, from: state.me.display_name || state.me.username };
-      if (untilLocal) args.until = new Date(untilLocal).toISOString();
-      command(screen.id, "show_message", args, undefined, e.target);
-    };
-    document.getElementById("btn-clear").onclick = (e) => command(screen.id, "clear_message", {}, undefined, e.target);
-  }
+  bindControls(apt, state.me,
+    (deviceId, action, args, button) => command(deviceId, action, args, undefined, button),
+    () => openReasonDialog(state, number),
+    (what) => toast(what, "error"));
   renderPlan(document.getElementById("apt-plan"), number);
-  if (screen) renderCalls(document.getElementById("apt-calls"), number);
+  if (hasScreen) renderCalls(document.getElementById("apt-calls"), number);
   loadEvents(apt);
   const preset = sessionStorage.getItem("tryggbo-unlock-reason");
-  if (preset && lock) {
+  if (preset && reasonControl(apt)) {
     sessionStorage.removeItem("tryggbo-unlock-reason");
-    openUnlockDialog(state, number, preset);
+    openReasonDialog(state, number, preset);
   }
 }
 

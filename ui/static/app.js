@@ -8,6 +8,7 @@ import { renderApartment, apartmentTwinChanged, apartmentEvent } from "/ui/apart
 import { renderAlarmPanel, renderAlarmPage, alarmChanged } from "/ui/alarms.js";
 import { renderAudit } from "/ui/audit.js";
 import { renderSchedules, schedulesChanged } from "/ui/schedules.js";
+import { loadDeviceTypes } from "/ui/devices.js";
 
 export const state = {
   me: null,
@@ -111,6 +112,7 @@ async function main() {
     return;
   }
   state.site = site.data;
+  await loadDeviceTypes();
   for (const apt of state.site.apartments) state.byApartment.set(apt.number, apt);
   setZone(state.site.timezone);
   document.getElementById("site-name").textContent = state.site.name || state.site.slug;

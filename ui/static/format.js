@@ -1,5 +1,5 @@
 // How states, times and numbers are shown: the site's time zone, 24-hour clock.
-import { t, language } from "/ui/i18n.js";
+import { language } from "/ui/i18n.js";
 
 let zone = "Europe/Stockholm";
 
@@ -14,12 +14,6 @@ export function when(iso) {
     timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   }).format(new Date(iso));
-}
-
-export function lockText(state) {
-  if (!state) return t("unknown");
-  const lock = t(`lock_${state.lock}`);
-  return `${lock}, ${t(`door_${state.door}`)}`;
 }
 
 export function reach(twin) {

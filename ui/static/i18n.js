@@ -6,14 +6,9 @@ export const STRINGS = {
     locked: "Kontot är låst efter för många försök. Försök igen om {minutes} min.",
     overview: "Översikt", alarms: "Larm", audit: "Logg", live: "Live", reconnecting: "Återansluter…",
     floor: "Våning {floor}", wing: "Flygel {wing}", apartment: "Lägenhet {number}",
-    door: "Dörr", curtain: "Gardin", screen: "Skärm", battery: "Batteri", online: "Ansluten",
-    offline: "Offline", stale: "Tyst", unknown: "Okänt",
-    lock_locked: "Låst", lock_unlocked: "Olåst", lock_locking: "Låser…", lock_unlocking: "Låser upp…",
-    lock_jammed: "Fastnat", door_open: "öppen", door_closed: "stängd", fire_hold: "Brandlarm: hålls olåst",
-    power_on: "På", power_standby: "Vila", call_ringing: "Samtal ringer", call_active: "Samtal pågår",
-    lock: "Lås", unlock: "Lås upp", open: "Öppna", close: "Stäng", set_position: "Sätt läge",
-    send_message: "Skicka meddelande", clear_message: "Ta bort meddelande", message: "Meddelande",
-    until: "Visas till", reason: "Orsak", reason_other: "Fritext (krävs för Annan orsak)", other_reason: "Annan orsak", cancel: "Avbryt",
+    online: "Ansluten", offline: "Offline", stale: "Tyst", unknown: "Okänt",
+    lock: "Lås", unlock: "Lås upp", open: "Öppna", close: "Stäng",
+    reason: "Orsak", reason_other: "Fritext (krävs för Annan orsak)", other_reason: "Annan orsak", cancel: "Avbryt",
     confirm_unlock: "Lås upp dörren", sending: "Skickar…",
     outcome_ok: "Klart – bekräftat av enheten.", outcome_rejected: "Nekat av enheten: {error}",
     outcome_failed: "Misslyckades: {error}", outcome_timeout: "Inget svar från enheten – utfallet är okänt.",
@@ -61,15 +56,9 @@ export const STRINGS = {
     locked: "The account is locked after too many attempts. Try again in {minutes} min.",
     overview: "Overview", alarms: "Alarms", audit: "Log", live: "Live", reconnecting: "Reconnecting…",
     floor: "Floor {floor}", wing: "Wing {wing}", apartment: "Apartment {number}",
-    door: "Door", curtain: "Curtain", screen: "Screen", battery: "Battery", online: "Online",
-    offline: "Offline", stale: "Silent", unknown: "Unknown",
-    lock_locked: "Locked", lock_unlocked: "Unlocked", lock_locking: "Locking…",
-    lock_unlocking: "Unlocking…", lock_jammed: "Jammed", door_open: "open", door_closed: "closed",
-    fire_hold: "Fire alarm: held unlocked",
-    power_on: "On", power_standby: "Standby", call_ringing: "Call ringing", call_active: "In a call",
-    lock: "Lock", unlock: "Unlock", open: "Open", close: "Close", set_position: "Set position",
-    send_message: "Send message", clear_message: "Clear message", message: "Message",
-    until: "Shown until", reason: "Reason", reason_other: "Free text (needed for Other reason)", other_reason: "Other reason", cancel: "Cancel",
+    online: "Online", offline: "Offline", stale: "Silent", unknown: "Unknown",
+    lock: "Lock", unlock: "Unlock", open: "Open", close: "Close",
+    reason: "Reason", reason_other: "Free text (needed for Other reason)", other_reason: "Other reason", cancel: "Cancel",
     confirm_unlock: "Unlock the door", sending: "Sending…",
     outcome_ok: "Done – confirmed by the device.", outcome_rejected: "Refused by the device: {error}",
     outcome_failed: "Failed: {error}", outcome_timeout: "No answer from the device – outcome unknown.",
@@ -121,6 +110,11 @@ export function setLanguage(lang) {
   for (const el of document.querySelectorAll("[data-i18n]")) {
     el.textContent = t(el.dataset.i18n);
   }
+}
+
+/** Add texts for a language (each device type's labels: devices.js). */
+export function addStrings(lang, strings) {
+  STRINGS[lang] = { ...(STRINGS[lang] ?? {}), ...strings };
 }
 
 export function language() {

@@ -1,42 +1,24 @@
 // The overview: every apartment by floor and wing, one cell each, updated in place.
 import { t } from "/ui/i18n.js";
-import { escapeHtml, lockText } from "/ui/format.js";
-
-function devicesOf(state, apt, type) {
-  const entry = apt.devices.find((d) => d.type === type);
-  return entry ? state.twins.get(entry.id) : undefined;
-}
+import { escapeHtml } from "/ui/format.js";
+import { deviceCell, devicesInOrder } from "/ui/devices.js";
 
 function openAlarms(state, number) {
   return [...state.alarms.values()].filter((a) => a.apartment === number && a.state !== "closed");
 }
 
 function cellHtml(state, apt) {
-  const lock = devicesOf(state, apt, "lock");
-  const curtain = devicesOf(state, apt, "curtain");
-  const screen = devicesOf(state, apt, "screen");
-  const ls = lock?.state;
   const offline = apt.devices.filter((d) => {
     const a = state.twins.get(d.id)?.availability;
     return a === "offline" || a === "stale";
   }).length;
   const alarms = openAlarms(state, apt.number);
-  const lockValue = ls?.lock ?? "unknown";
   return `
     <a class="cell-link" href="#/apartment/${encodeURIComponent(apt.number)}">
       <span class="num">${escapeHtml(apt.number)}</span>
       <span class="resident">${escapeHtml(apt.resident)}</span>
     </a>
-    <dl>
-      <dt>${t("door")}</dt>
-      <dd class="door" data-lock="${escapeHtml(lockValue)}" data-door="${escapeHtml(ls?.door ?? "unknown")}">${escapeHtml(ls ? lockText(ls) : t("unknown"))}${ls?.fire ? ` <strong>${t("fire_hold")}</strong>` : ""}</dd>
-      <dt>${t("curtain")}</dt>
-      <dd class="curtain" data-position="${curtain?.state?.position ?? ""}">${curtain?.state ? `${curtain.state.position} %` : t("unknown")}</dd>
-      <dt>${t("screen")}</dt>
-      <dd class="screen" data-call="${escapeHtml(screen?.state?.call ?? "")}">${screen?.state ? t(`power_${screen.state.power}`) + (screen.state.call !== "idle" ? ` · ${t(`call_${screen.state.call}`)}` : "") : t("unknown")}</dd>
-      <dt>${t("battery")}</dt>
-      <dd class="battery">${ls ? `${ls.battery} %` : "–"}</dd>
-    </dl>
+    <dl>${devicesInOrder(apt).map((d) => deviceCell(d, state.twins.get(d.id))).join("")}</dl>
     <p class="reach ${offline ? "bad" : "good"}">${offline ? `${offline} ${t("offline")}` : t("online")}</p>
     ${alarms.length ? `<p class="alarm-flag">${alarms.map((a) => escapeHtml(t(`alarm_${a.kind}`))).join(", ")}</p>` : ""}
   `;

@@ -154,5 +154,5 @@ async def sign_in_dashboard(new_page, ctl: RunningController):
     await page.click("#login-button")
     await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
     # the first snapshot drew the overview: the page is ready for navigation
-    await page.wait_for_selector('[data-apartment="101"] .door', timeout=TIMEOUT_MS)
+    await page.wait_for_selector('[data-apartment="101"] dd.lock', timeout=TIMEOUT_MS)
     return page

@@ -1,0 +1,140 @@
+// Device types as the server declares them (GET /api/device-types, from
+// devices/contract/types/): the one place that draws a device's state and controls.
+// A new device type is drawn by registering it; nothing here names a type.
+import { api } from "/ui/api.js";
+import { addStrings, t } from "/ui/i18n.js";
+import { escapeHtml } from "/ui/format.js";
+
+const types = new Map(); // type name -> its description, in the registry's order
+
+export async function loadDeviceTypes() {
+  const resp = await api("GET", "/api/device-types");
+  if (!resp.ok) return;
+  for (const spec of resp.data.types) {
+    types.set(spec.type, spec);
+    for (const [lang, labels] of Object.entries(spec.labels)) {
+      const mine = {};
+      for (const [key, text] of Object.entries(labels)) {
+        mine[`${spec.type}.${key}`] = text;
+        // an alarm kind's label is the alarm list's too
+        if (key.startsWith("alarm_")) mine[key] = text;
+      }
+      addStrings(lang, mine);
+    }
+  }
+}
+
+function label(type, key) {
+  return t(`${type}.${key}`);
+}
+
+/** The apartment's devices in the registry's type order. */
+export function devicesInOrder(apt) {
+  const order = [...types.keys()];
+  return [...apt.devices].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
+}
+
+function fieldText(type, field, value) {
+  if (value === null || value === undefined) return "";
+  if (field.kind === "percent") return `${label(type, `field_${field.name}`)} ${value} %`;
+  if (field.kind === "text") {
+    const text = typeof value === "object" ? value.text : value;
+    return text ? `“${escapeHtml(text)}”` : "";
+  }
+  const key = field.kind === "bool" ? String(Boolean(value)) : String(value);
+  return escapeHtml(label(type, `${field.name}_${key}`));
+}
+
+function dataValue(value) {
+  if (value !== null && typeof value === "object") return "";
+  return escapeHtml(String(value ?? ""));
+}
+
+/** A device's `<dt>`/`<dd>`: its type's label, then each declared field's text; the
+ *  `<dd>` (class the type, `data-<field>` each value; `id` when given) is what tests
+ *  and styles select. */
+export function deviceCell(entry, twin, { id = "", availability = false } = {}) {
+  const spec = types.get(entry.type);
+  if (!spec) return "";
+  const state = twin?.state;
+  const data = spec.fields.map((f) => ` data-${f.name}="${state ? dataValue(state[f.name]) : "unknown"}"`).join("");
+  const parts = state
+    ? spec.fields.map((f) => {
+      const text = fieldText(entry.type, f, state[f.name]);
+      return text ? `<span data-field="${f.name}" title="${escapeHtml(label(entry.type, `field_${f.name}`))}">${text}</span>` : "";
+    }).filter(Boolean)
+    : [escapeHtml(t("unknown"))];
+  if (availability) parts.push(escapeHtml(t(twin?.availability ?? "unknown")));
+  return `<dt>${escapeHtml(label(entry.type, "label"))}</dt>`
+    + `<dd class="${escapeHtml(entry.type)}"${id ? ` id="${escapeHtml(id)}"` : ""} data-device="${escapeHtml(entry.id)}"${data}>${parts.join(" · ")}</dd>`;
+}
+
+function inputHtml(type, control, input) {
+  const id = `in-${control.action}-${input.arg}`;
+  const name = escapeHtml(label(type, `arg_${input.arg}`));
+  if (input.kind === "sender") return "";
+  if (input.kind === "number") {
+    return `<label>${name} <input type="number" id="${id}"${input.min !== null ? ` min="${input.min}"` : ""}${input.max !== null ? ` max="${input.max}"` : ""}${input.default !== null ? ` value="${escapeHtml(input.default)}"` : ""}></label>`;
+  }
+  const kind = input.kind === "datetime" ? "datetime-local" : "text";
+  return `<label>${name} <input type="${kind}" id="${id}"${input.max_length ? ` maxlength="${input.max_length}"` : ""}></label>`;
+}
+
+/** One fieldset per device that has controls; buttons `btn-<action>`. */
+export function controlsHtml(apt) {
+  return devicesInOrder(apt).map((entry) => {
+    const spec = types.get(entry.type);
+    if (!spec?.controls.length) return "";
+    const body = spec.controls.map((c) => c.inputs.map((i) => inputHtml(entry.type, c, i)).join("")
+      + `<button type="button" id="btn-${c.action}"${c.danger ? ' class="danger"' : ""}>${escapeHtml(label(entry.type, `action_${c.action}`))}</button>`).join("\n");
+    return `<fieldset data-device="${escapeHtml(entry.id)}"><legend>${escapeHtml(label(entry.type, "label"))}</legend>${body}</fieldset>`;
+  }).join("");
+}
+
+/** The args of a control from its inputs; null (after a message) when one is missing. */
+function argsOf(control, me) {
+  const args = {};
+  for (const input of control.inputs) {
+    if (input.kind === "sender") { args[input.arg] = me.display_name || me.username; continue; }
+    const raw = document.getElementById(`in-${control.action}-${input.arg}`).value.trim();
+    if (!raw) {
+      if (input.required) return null;
+      continue;
+    }
+    if (input.kind === "number") args[input.arg] = Number(raw);
+    else if (input.kind === "datetime") args[input.arg] = new Date(raw).toISOString();
+    else args[input.arg] = raw;
+  }
+  return args;
+}
+
+/** Wire each control: `send(device, action, args, button)`; a control that asks a
+ *  reason calls `askReason(device, action)` instead. */
+export function bindControls(apt, me, send, askReason, onMissing) {
+  for (const entry of apt.devices) {
+    for (const control of types.get(entry.type)?.controls ?? []) {
+      const button = document.getElementById(`btn-${control.action}`);
+      if (!button) continue;
+      button.onclick = () => {
+        if (control.ask_reason) { askReason(entry, control.action); return; }
+        const args = argsOf(control, me);
+        if (args === null) { onMissing(label(entry.type, `action_${control.action}`)); return; }
+        send(entry.id, control.action, args, button);
+      };
+    }
+  }
+}
+
+/** The first control of the apartment that asks for a reason, as [device, action]. */
+export function reasonControl(apt) {
+  for (const entry of devicesInOrder(apt)) {
+    const control = types.get(entry.type)?.controls.find((c) => c.ask_reason);
+    if (control) return [entry, control.action];
+  }
+  return null;
+}
+
+/** Label of a device type's action (the reason dialog's title). */
+export function actionLabel(type, action) {
+  return label(type, `action_${action}`);
+}
