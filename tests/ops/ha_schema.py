@@ -1,7 +1,9 @@
 """Home Assistant's MQTT discovery schema for the components the bridge announces,
 transcribed from Home Assistant Core (homeassistant/components/mqtt/: schemas.py
 MQTT_ENTITY_COMMON_SCHEMA and the availability/device/origin schemas, config.py
-MQTT_RW_SCHEMA and MQTT_RO_SCHEMA, lock.py, cover.py, number.py, switch.py, event.py)
+MQTT_RW_SCHEMA and MQTT_RO_SCHEMA, lock.py, cover.py, number.py, switch.py, event.py,
+binary_sensor.py; binary_sensor's device classes from homeassistant/components/
+binary_sensor/__init__.py BinarySensorDeviceClass)
 and the MQTT lock/cover/event integration docs. Stricter than HA in one way: an
 unknown key is a problem here (HA drops it silently, so a typo would go unnoticed
 there)."""
@@ -101,6 +103,18 @@ COMPONENTS: dict[str, tuple[set[str], dict[str, Any]]] = {
             "unit_of_measurement": STR,
         },
     ),
+    "binary_sensor": (
+        {"state_topic"},
+        {
+            **RO,
+            "device_class": (str, type(None)),
+            "expire_after": INT,
+            "force_update": BOOL,
+            "off_delay": INT,
+            "payload_on": STR,
+            "payload_off": STR,
+        },
+    ),
     "switch": (
         {"command_topic"},
         {
@@ -123,6 +137,12 @@ COVER_STATES_DEVICE_CLASSES = {
     "window",
 }  # fmt: skip
 EVENT_DEVICE_CLASSES = {"button", "doorbell", "motion"}
+BINARY_SENSOR_DEVICE_CLASSES = {
+    "battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door",
+    "garage_door", "gas", "heat", "light", "lock", "moisture", "motion", "moving",
+    "occupancy", "opening", "plug", "power", "presence", "problem", "running", "safety",
+    "smoke", "sound", "tamper", "update", "vibration", "window",
+}  # fmt: skip
 
 
 def _topic(value: Any, kind: str) -> str | None:
@@ -180,6 +200,11 @@ def problems(component: str, config: dict[str, Any]) -> list[str]:
             out.append("event_types must be a non-empty list of strings")
         if config.get("device_class", "button") not in EVENT_DEVICE_CLASSES:
             out.append("unknown event device_class")
+    if component == "binary_sensor" and config.get("device_class") not in (
+        None,
+        *BINARY_SENSOR_DEVICE_CLASSES,
+    ):
+        out.append("unknown binary_sensor device_class")
     if component == "number" and config.get("mode", "auto") not in ("auto", "box", "slider"):
         out.append("number mode must be auto, box or slider")
     return out
