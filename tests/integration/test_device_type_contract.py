@@ -211,7 +211,7 @@ async def test_home_assistant_discovery_validates(
 
 @pytest.mark.parametrize("spec", TYPES, ids=_ids)
 async def test_the_dashboard_draws_it(
-    types_home: TypeHome, spec: DeviceTypeSpec, page: Any
+    types_home: TypeHome, spec: DeviceTypeSpec, page: Any, artifacts: Path
 ) -> None:
     ctl, device = types_home.ctl, types_home.device(spec)
     await sign_in(page, ctl)
@@ -233,3 +233,4 @@ async def test_the_dashboard_draws_it(
     for control in spec.controls:
         button = page.locator(f"#btn-{control.action}")
         assert await button.inner_text() == sv[f"action_{control.action}"]
+    await page.screenshot(path=str(artifacts / f"device-type-{spec.name}.png"), full_page=True)

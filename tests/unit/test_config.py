@@ -15,10 +15,15 @@ from config.settings import SettingsError, load_settings
 from config.site import EXAMPLE_SITE, SiteFileError, load_site
 
 
-def test_example_site_has_24_apartments_with_3_devices_each() -> None:
+def test_example_site_has_24_apartments_each_with_a_lock_a_curtain_and_a_screen() -> None:
     site = load_site(EXAMPLE_SITE)
     assert len(site.apartments) == 24
-    assert all(len(a.devices) == 3 for a in site.apartments)
+    basic = {"lock", "curtain", "screen"}
+    assert all(basic <= {d.type.value for d in a.devices} for a in site.apartments)
+    # night supervision's sensors only where a basis for it is recorded
+    for apartment in site.apartments:
+        if {d.type.value for d in apartment.devices} - basic:
+            assert apartment.night_supervision is not None, apartment.number
     assert site.device("a101-lock")[0].number == "101"
     assert str(site.zone) == "Europe/Stockholm"
 
@@ -72,7 +77,7 @@ def test_credentials_are_private_and_kept(tmp_path: Path) -> None:
     again = ensure_credentials(site, path)
     assert again.device("a101-lock") == first.device("a101-lock")
     keys = {c.hmac_key for c in first.devices.values()}
-    assert len(keys) == 72  # every lock its own key
+    assert len(keys) == len(list(site.devices()))  # every device its own key
 
 
 def test_password_hash_is_mosquittos_pbkdf2_format() -> None:
