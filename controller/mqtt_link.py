@@ -29,7 +29,14 @@ import aiomqtt
 
 from config.credentials import MqttLogin
 from devices.contract import Availability, Channel, SiteTopics
-from devices.mqtt import QOS, BrokerAddress, make_client, paho_of, reraise_swallowed_cancel
+from devices.mqtt import (
+    QOS,
+    BrokerAddress,
+    make_client,
+    paho_of,
+    reraise_swallowed_cancel,
+    unless_dropped,
+)
 
 from .receipts import Connection, Receipt
 
@@ -131,13 +138,18 @@ class MqttLink:
                     reraise_swallowed_cancel()
                     # one SUBSCRIBE (one round trip): the devices send their events
                     # once they see the ``online`` below, so it must come soon
-                    await client.subscribe([(t, QOS) for t in self.subscriptions()])
+                    await unless_dropped(
+                        client, client.subscribe([(t, QOS) for t in self.subscriptions()])
+                    )
                     reraise_swallowed_cancel()
-                    await client.publish(
-                        self.topics.controller_availability,
-                        Availability.ONLINE.value,
-                        qos=QOS,
-                        retain=True,
+                    await unless_dropped(
+                        client,
+                        client.publish(
+                            self.topics.controller_availability,
+                            Availability.ONLINE.value,
+                            qos=QOS,
+                            retain=True,
+                        ),
                     )
                     reraise_swallowed_cancel()
                     self.connects += 1

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import aiomqtt
@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from .contract import Availability
 
 QOS = 1
+T = TypeVar("T")
 
 
 class BrokerUrlError(ValueError):
@@ -80,6 +81,24 @@ def reraise_swallowed_cancel() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def unless_dropped(client: aiomqtt.Client, call: Awaitable[T]) -> T:
+    """Await ``call`` (a subscribe or publish of ``client``), or raise
+    :class:`aiomqtt.MqttError` as soon as the connection drops: aiomqtt leaves such a
+    call waiting for its whole timeout (10 s) for an answer that cannot come, which
+    made every takeover of a session cost 10 s."""
+    task = asyncio.ensure_future(call)
+    waiting: set[asyncio.Future[Any]] = {task, client._disconnected}
+    try:
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if task.cancelled() or not task.done():
+        raise aiomqtt.MqttError("the connection dropped before the broker answered")
+    return task.result()
 
 
 def availability_will(topic: str) -> aiomqtt.Will:
