@@ -208,6 +208,8 @@ class DeviceTypeSpec:
     def label_keys(self) -> list[str]:
         """Every translation key the type's labels file must have (sv and en)."""
         keys = ["label"]
+        # every action staff or a schedule may give it (the schedules page lists them)
+        keys += [f"action_{n}" for n, a in self.actions.items() if a.held and not a.maintenance]
         for f in self.fields:
             keys += [f"field_{f.name}", *f.value_keys()]
         for control in self.controls:

@@ -138,3 +138,33 @@ export function reasonControl(apt) {
 export function actionLabel(type, action) {
   return label(type, `action_${action}`);
 }
+
+/** The argument a schedule's form asks for (an action's one property), or null. */
+function scheduleArg(args) {
+  const props = Object.entries(args.properties ?? {});
+  if (!props.length) return null;
+  const [name, schema] = props[0];
+  const plain = schema.anyOf ? schema.anyOf.find((s) => s.type !== "null") : schema;
+  return {
+    name, bool: plain.type === "boolean", min: plain.minimum, max: plain.maximum,
+    required: (args.required ?? []).includes(name),
+  };
+}
+
+/** Actions a schedule may run: each type's own actions that hold a device (no
+ *  maintenance, no call ring), with at most one number or yes/no argument; as
+ *  `{name, arg, label}`, labelled "type: action". */
+export function scheduleActions() {
+  const out = new Map();
+  for (const [type, spec] of types) {
+    for (const [name, action] of Object.entries(spec.actions)) {
+      const props = Object.values(action.args.properties ?? {});
+      if (action.maintenance || !action.held || props.length > 1 || out.has(name)) continue;
+      const arg = scheduleArg(action.args);
+      if (props.length && !arg.bool && !["integer", "number"].includes(
+        (props[0].anyOf ?? [props[0]]).find((s) => s.type !== "null").type)) continue;
+      out.set(name, { name, arg, label: `${label(type, "label")}: ${label(type, `action_${name}`)}` });
+    }
+  }
+  return [...out.values()];
+}

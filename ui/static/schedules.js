@@ -8,15 +8,18 @@ import { api } from "/ui/api.js";
 import { t } from "/ui/i18n.js";
 import { escapeHtml, when } from "/ui/format.js";
 import { toast } from "/ui/app.js";
+import { scheduleActions } from "/ui/devices.js";
 
-// Actions a routine may take, with the one argument some of them need.
-const ACTIONS = [
-  ["lock", null], ["unlock", null],
-  ["open", null], ["close", null], ["set_position", { name: "position", min: 0, max: 100 }],
-  ["set_night_mode", { name: "on", bool: true }],
-  ["set_brightness", { name: "brightness", min: 0, max: 100 }],
-  ["clear_message", null],
-];
+// Actions a routine may take, with the one argument some of them need: from the
+// device types (devices.js), `{name, arg, label}`.
+function actions() {
+  return scheduleActions();
+}
+
+function actionOptions(list, withNone = false) {
+  const byName = new Map(list.map((a) => [a.name, a.label]));
+  return options([...(withNone ? [""] : []), ...byName.keys()], (a) => (a ? byName.get(a) : "–"));
+}
 const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const RULES = ["daily", "weekdays", "sunset", "sunrise", "once", "cron"];
 
@@ -69,7 +72,7 @@ function form() {
         <select name="target_kind">${options(["apartment", "wing", "floor", "device", "type", "site"], (k) => t(`target_${k}`))}</select>
         <input name="target_value" size="10" placeholder="103">
       </label>
-      <label>${t("action")} <select name="action">${options(ACTIONS.map(([a]) => a), (a) => t(`action_${a}`))}</select></label>
+      <label>${t("action")} <select name="action">${actionOptions(actions())}</select></label>
       <label class="arg" hidden>${t("value")} <input name="arg" size="5"></label>
       <label>${t("rule")} <select name="rule">${options(RULES, (r) => t(`rule_${r}`))}</select></label>
       <label data-for="daily weekdays">${t("time")} <input name="time" type="time" value="22:00"></label>
@@ -86,14 +89,19 @@ function form() {
     </form>`;
 }
 
+// A one-off command and its follow-up: the actions that need no argument.
+function remoteActions() {
+  return actions().filter((a) => !a.arg?.required);
+}
+
 function remoteForm() {
   return `
     <form id="remote-form" class="schedule-form">
       <h2>${t("remote_command")}</h2>
       <label>${t("target")} <input name="target" size="14" placeholder="apartment:103" required></label>
-      <label>${t("action")} <select name="action">${options(["unlock", "lock", "open", "close"], (a) => t(`action_${a}`))}</select></label>
+      <label>${t("action")} <select name="action">${actionOptions(remoteActions())}</select></label>
       <label>${t("at")} <input name="at" type="time" required></label>
-      <label>${t("then")} <select name="then">${options(["", "lock", "unlock", "open", "close"], (a) => (a ? t(`action_${a}`) : "–"))}</select></label>
+      <label>${t("then")} <select name="then">${actionOptions(remoteActions(), true)}</select></label>
       <label>${t("after_minutes")} <input name="after" type="number" min="1" max="1440" value="30"></label>
       <label>${t("reason")} <input name="name" maxlength="128" placeholder="${escapeHtml(t("remote_name_hint"))}"></label>
       <button type="submit">${t("schedule_it")}</button>
@@ -104,7 +112,7 @@ function remoteForm() {
 function showRuleFields(f) {
   const rule = f.rule.value;
   for (const el of f.querySelectorAll("[data-for]")) el.hidden = !el.dataset.for.split(" ").includes(rule);
-  const arg = ACTIONS.find(([a]) => a === f.action.value)?.[1];
+  const arg = actions().find((a) => a.name === f.action.value)?.arg;
   f.querySelector(".arg").hidden = !arg;
 }
 
@@ -122,10 +130,11 @@ function ruleOf(f) {
 }
 
 function argsOf(f) {
-  const spec = ACTIONS.find(([a]) => a === f.action.value)?.[1];
+  const spec = actions().find((a) => a.name === f.action.value)?.arg;
   if (!spec) return {};
   const raw = f.arg.value.trim();
   if (spec.bool) return { [spec.name]: !["", "0", "false", "nej", "no", "off"].includes(raw.toLowerCase()) };
+  if (raw === "" && !spec.required) return {};
   return { [spec.name]: raw === "" ? null : Number(raw) };
 }
 
