@@ -92,13 +92,17 @@ class EventWriter:
                 delay = 0.5
             self._idle.set()
 
-    def _done(self, n: int) -> None:
-        """The first ``n`` buffered events are durable: release their receipts."""
+    def _done(self, n: int, *, set_aside: bool = False) -> None:
+        """The first ``n`` buffered events are durable (written, or set aside): release
+        their receipts."""
         for _ in range(n):
             _, receipt = self._buffer.popleft()
             if receipt is not None:
                 receipt.release()
-        self.written += n
+        if set_aside:
+            self.set_aside += n
+        else:
+            self.written += n
 
     async def _one_by_one(self, n: int) -> bool:
         """Write the first ``n`` events singly, setting aside each one the store refuses
@@ -120,9 +124,7 @@ class EventWriter:
                 )
             except (StoreError, OSError):
                 return progress  # the store is failing, not this event
-            self.set_aside += 1
-            self.written -= 1  # counted as set aside, not written
-            self._done(1)
+            self._done(1, set_aside=True)
             progress = True
             log.error(
                 "event %s of %s refused by the store, set aside: %s",
