@@ -88,7 +88,8 @@ class DeviceType(str, metaclass=_Registered):
         try:
             return cls._known[str(value)]
         except KeyError:
-            raise ValueError(f"{value!r} is not a device type") from None
+            known = ", ".join(cls._known)
+            raise ValueError(f"{value!r} is not a device type (one of {known})") from None
 
     @classmethod
     def register(cls, name: str) -> DeviceType:
