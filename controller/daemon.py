@@ -153,6 +153,14 @@ class Controller:
             store_event=self.events.put,
             rate_limit=DeviceRateLimit(config.device_rate_per_s, config.device_burst),
         )
+        #: the site leader: fires schedules, escalates alarms
+        self.lease = LeaderLease(
+            self.store,
+            self.clock,
+            self.link.identifier,
+            ttl_s=config.lease_ttl_s,
+            renew_s=config.lease_renew_s,
+        )
         self.alarms = AlarmService(
             store=self.store,
             bus=self.bus,
@@ -161,6 +169,7 @@ class Controller:
             clock=self.clock,
             connected=self.link.connected.is_set,
             confirm=self._confirm_help,
+            escalates=self.lease.leading.is_set,
         )
         self.schedules = ScheduleEngine(
             self.store,
@@ -182,13 +191,6 @@ class Controller:
         self.throttled = RefusalTally(self.auth.note, self.clock, LINK_POLICY.ip_window)
         self.calls = CallService(
             self.site, calls_store, self.commands, self.bus, self.screens, self.clock
-        )
-        self.lease = LeaderLease(
-            self.store,
-            self.clock,
-            self.link.identifier,
-            ttl_s=config.lease_ttl_s,
-            renew_s=config.lease_renew_s,
         )
         self.edges = Edges(config.edges)
         self.ready = asyncio.Event()

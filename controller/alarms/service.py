@@ -13,7 +13,12 @@ and every open alarm about once a second. All times come from the injected clock
   condition that persists raises again once (the safe side).
 - An ``open`` alarm is escalated every ``escalate_after_minutes`` after it was raised
   or last escalated (``change: escalated``, ``escalated: true``); once after a restart
-  however long the daemon was down.
+  however long the daemon was down. Only the site leader escalates (``escalates``:
+  the scheduler's lease); it takes the active alarms from the store each tick first.
+- Several instances may see the same device message: the store keeps one active alarm
+  per key (``add_alarm`` conflicts with the one another instance stored first, which
+  this instance then joins, counting only event keys it has not counted) and counts a
+  repeat in one transaction (``repeat_alarm``).
 - While the controller's own MQTT link is down devices cannot be seen: no
   per-device offline alarm, but one site-wide ``offline`` alarm (reason
   ``broker_unreachable``) after ``offline_alarm_minutes``.
@@ -93,6 +98,7 @@ class AlarmService:
         connected: Callable[[], bool] | None = None,
         tick_s: float = 1.0,
         confirm: Confirm | None = None,
+        escalates: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -115,6 +121,8 @@ class AlarmService:
         #: each twin's revision when it was last judged
         self._judged: dict[str, int] = {}
         self.confirm = confirm
+        #: whether this instance escalates now (the site leader)
+        self.escalates = escalates or (lambda: True)
         #: bus messages whose handling failed on the store: handled again each tick
         self._retry: list[BusMessage] = []
         #: receipts and events waiting for an unsaved alarm to be stored
@@ -269,10 +277,27 @@ class AlarmService:
                 ]
             for twin in twins:
                 await self._check_twin(twin, now)
+            if not self.escalates():
+                return
+            await self._sync_active()
             for key, alarm in list(self._active.items()):
                 base = alarm.last_escalated_at or alarm.raised_at
                 if alarm.state == AlarmState.OPEN and now - base >= self.escalate_after:
                     await self._escalate(key, alarm, now)
+
+    async def _sync_active(self) -> None:
+        """Take the active alarms as stored (other instances raise, escalate and close
+        them too); from memory while the store cannot answer."""
+        try:
+            stored = await self.store.active_alarms()
+        except StoreError:
+            return  # the escalation's own write fails and says so
+        ids = {a.id for a in stored}
+        for key, alarm in list(self._active.items()):
+            if alarm.id not in ids:
+                del self._active[key]
+        for alarm in stored:
+            self._active[alarm_key(alarm.kind, alarm.device)] = alarm
 
     # ------------------------------------------------------------------ conditions
 
@@ -353,23 +378,27 @@ class AlarmService:
         alarm = self._active.get(key)
         event_key = event.get("key") if event else None
         if alarm is not None:
+            assert alarm.id is not None
             seen = list(alarm.details.get("event_keys") or [])
-            if event_key is not None and event_key in seen:  # delivered again
-                log.info("alarm %s: event %s counted already", alarm.id, event_key)
+            counted: bool | None = None
+            if event_key is not None and event_key in seen:
+                counted = False
+            else:
+                try:
+                    alarm, counted = await self.store.repeat_alarm(
+                        alarm.id, event_key=event_key, now=now, keep=EVENT_KEYS_KEPT
+                    )
+                except (AlarmConflict, AlarmNotFound) as exc:  # closed meanwhile
+                    self._forget(key, exc.current if isinstance(exc, AlarmConflict) else None)
+            if counted is not None:
+                self._active[key] = alarm
+                if counted:
+                    self._push(alarm, "repeated")
+                else:  # delivered again, or counted by another instance
+                    log.info("alarm %s: event %s counted already", alarm.id, event_key)
                 self._confirmed(alarm, event)
                 return
-            details = {
-                **alarm.details,
-                "count": int(alarm.details.get("count", 1)) + 1,
-                "last_at": now.isoformat(),
-                "cleared_at": None,
-            }
-            if event_key is not None:
-                details["event_keys"] = [*seen, event_key][-EVENT_KEYS_KEPT:]
-            if await self._update(key, alarm, {"details": details}, "repeated"):
-                self._confirmed(self._active[key], event)
-                return
-            # it was closed elsewhere meanwhile: raise a new one
+            # it was closed meanwhile: raise a new one
         keys = [event_key] if event_key is not None else []
         pending = self._unsaved.get(key)
         if pending is not None:
@@ -411,10 +440,11 @@ class AlarmService:
             self.confirm(alarm.device, press_id, self.to_json(alarm))
 
     async def _store_new(self, key: Key, pending: AlarmRecord, *, announce: bool) -> bool:
-        """Store a new alarm; False if the store failed (kept unsaved, retried)."""
+        """Store a new alarm (or join the one another instance stored first); False if
+        the store failed (kept unsaved, retried)."""
         try:
-            stored = await self.store.add_alarm(pending)
-        except StoreError as exc:
+            stored, change = await self._add_or_join(pending)
+        except (StoreError, AlarmConflict, AlarmNotFound) as exc:  # or closed meanwhile
             self._unsaved[key] = pending
             self._store_error = str(exc)
             if announce:  # ring anyway: the alarm must not wait for the database
@@ -423,13 +453,46 @@ class AlarmService:
             return False
         self._unsaved.pop(key, None)
         self._active[key] = stored
-        log.warning("alarm %s raised: %s %s", stored.id, stored.kind, stored.device or "site")
-        self._push(stored, "raised")
+        if change == "raised":
+            log.warning("alarm %s raised: %s %s", stored.id, stored.kind, key[0])
+        if change is not None or not announce:  # (told unstored before: now stored)
+            self._push(stored, change or "raised")
         for event in self._unsaved_events.pop(key, []):
             self._confirmed(stored, event)
         for receipt in self._unsaved_receipts.pop(key, []):
             receipt.release()
         return True
+
+    async def _add_or_join(self, pending: AlarmRecord) -> tuple[AlarmRecord, str | None]:
+        """Store ``pending``; if another instance stored this alarm first, it is that
+        one, counting the pending events it has not counted. The alarm and the change
+        to push (None: nothing new)."""
+        try:
+            return await self.store.add_alarm(pending), "raised"
+        except AlarmConflict as exc:
+            alarm = exc.current
+        alarm_id = alarm.id
+        assert alarm_id is not None
+        log.info(
+            "alarm %s: %s %s raised by another instance",
+            alarm_id,
+            pending.kind,
+            pending.device or SITE,
+        )
+        if pending.kind in CONDITION_KINDS:
+            return alarm, None
+        count = int(pending.details.get("count", 1))
+        keys: list[str | None] = list(pending.details.get("event_keys") or [None] * count)
+        change = None
+        for event_key in keys:
+            alarm, counted = await self.store.repeat_alarm(
+                alarm_id, event_key=event_key, now=self.clock.now(), keep=EVENT_KEYS_KEPT
+            )
+            if counted:
+                change = "repeated"
+            else:
+                log.info("alarm %s: event %s counted already", alarm.id, event_key)
+        return alarm, change
 
     async def _update(
         self, key: Key, alarm: AlarmRecord, changes: dict[str, Any], change: str

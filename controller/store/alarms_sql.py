@@ -24,16 +24,74 @@ from .alarm_records import (
     AlarmRecord,
 )
 from .records import ActivityRecord
+from .repository import StoreError
 from .schema import as_utc
+
+#: the device of a site-wide alarm in the one-active-alarm index (0007)
+SITE = "site"
 
 
 class AlarmsMixin(SqlAccess):
     async def add_alarm(self, alarm: AlarmRecord) -> AlarmRecord:
-        """Store a new alarm; returns it with its id."""
+        """Store a new alarm; returns it with its id. An active alarm of the same kind
+        and device (or site) stored already (another instance raised it) is not added
+        again: AlarmConflict with that alarm."""
         row = {k: v for k, v in _row(alarm).items() if k != "id"}
+        c = t.alarms.c
+        same = sa.select(t.alarms).where(
+            c.kind == alarm.kind,
+            sa.func.coalesce(c.device, SITE) == (alarm.device or SITE),
+            c.state.in_(sorted(ACTIVE_STATES)),
+        )
         async with self._write(f"raise a {alarm.kind} alarm") as conn:
-            result = await conn.execute(t.alarms.insert().returning(*t.alarms.c), row)
-            return _alarm(result.mappings().one())
+            # the active one may be closed between the two statements: then try again
+            for _ in range(3):
+                insert = t.insert_ignore(conn, t.alarms).returning(*t.alarms.c)
+                added = (await conn.execute(insert, row)).mappings().first()
+                if added is not None:
+                    return _alarm(added)
+                current = (await conn.execute(same)).mappings().first()
+                if current is not None:
+                    raise AlarmConflict(_alarm(current), "raise")
+            raise StoreError(f"cannot raise a {alarm.kind} alarm: it keeps conflicting")
+
+    async def repeat_alarm(
+        self, alarm_id: int, *, event_key: str | None, now: datetime, keep: int
+    ) -> tuple[AlarmRecord, bool]:
+        """Count one more event of an active alarm (``count``, ``last_at``, the last
+        ``keep`` event keys; ``cleared_at`` reset), in one transaction that holds the
+        row, so two instances never overwrite each other's count. Returns the alarm and
+        whether it was counted: an event whose key it has counted already is not.
+        AlarmNotFound, or AlarmConflict when the alarm is closed."""
+        c = t.alarms.c
+        query = sa.select(t.alarms).where(c.id == alarm_id)
+        async with self._write(f"count alarm {alarm_id} up") as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = (await conn.execute(query)).mappings().first()
+            if row is None:
+                raise AlarmNotFound(alarm_id)
+            current = _alarm(row)
+            if not current.active:
+                raise AlarmConflict(current, "repeat")
+            seen = list(current.details.get("event_keys") or [])
+            if event_key is not None and event_key in seen:
+                return current, False
+            details = {
+                **current.details,
+                "count": int(current.details.get("count", 1)) + 1,
+                "last_at": now.isoformat(),
+                "cleared_at": None,
+            }
+            if event_key is not None:
+                details["event_keys"] = [*seen, event_key][-keep:]
+            update = (
+                sa.update(t.alarms)
+                .where(c.id == alarm_id)
+                .values(details=details)
+                .returning(*t.alarms.c)
+            )
+            return _alarm((await conn.execute(update)).mappings().one()), True
 
     async def get_alarm(self, alarm_id: int) -> AlarmRecord | None:
         query = sa.select(t.alarms).where(t.alarms.c.id == alarm_id)

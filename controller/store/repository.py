@@ -77,7 +77,14 @@ class AlarmStore(Protocol):
     """Alarms and their acknowledgement (never deleted)."""
 
     async def add_alarm(self, alarm: AlarmRecord) -> AlarmRecord:
-        """Store a new alarm; returns it with its id."""
+        """Store a new alarm; returns it with its id. AlarmConflict carrying the active
+        alarm of the same kind and device (or site) if one is stored already."""
+
+    async def repeat_alarm(
+        self, alarm_id: int, *, event_key: str | None, now: datetime, keep: int
+    ) -> tuple[AlarmRecord, bool]:
+        """Count one more event of an active alarm, unless its ``event_key`` was
+        counted; the alarm and whether it was counted. AlarmNotFound / AlarmConflict."""
 
     async def get_alarm(self, alarm_id: int) -> AlarmRecord | None: ...
 

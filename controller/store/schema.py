@@ -175,6 +175,9 @@ activity = sa.Table(
     sqlite_autoincrement=True,
 )
 
+#: SQL condition of an active (not closed) alarm
+ACTIVE_ALARM = "state IN ('open', 'acknowledged', 'on_site')"
+
 alarms = sa.Table(
     "alarms",
     metadata,
@@ -199,6 +202,16 @@ alarms = sa.Table(
     sa.Column("close_note", sa.Text(), nullable=True),
     sa.Index("ix_alarms_state_id", "state", "id"),
     sa.Index("ix_alarms_device_kind", "device", "kind"),
+    # 0007: one active alarm per (kind, device or site); inserting a second one
+    # conflicts, so of two instances raising the same alarm one raises it
+    sa.Index(
+        "ux_alarms_active",
+        "kind",
+        sa.text("coalesce(device, 'site')"),
+        unique=True,
+        sqlite_where=sa.text(ACTIVE_ALARM),
+        postgresql_where=sa.text(ACTIVE_ALARM),
+    ),
     sqlite_autoincrement=True,
 )
 

@@ -42,6 +42,8 @@ class ServedController:
     port: int = field(default_factory=free_port)
     #: extra TRYGGBO_* settings (client id, shared group...)
     env: dict[str, str] = field(default_factory=dict)
+    #: the site file (a copy with other settings; the same devices as the broker's site)
+    site_path: Path = EXAMPLE_SITE
     token: str = ""
     #: a limit of open files for the child (both soft and hard), None: inherited
     nofile: int | None = None
@@ -94,7 +96,7 @@ class ServedController:
                 "--broker",
                 self.broker.address.url,
                 "--site",
-                str(EXAMPLE_SITE),
+                str(self.site_path),
                 "--db",
                 self.db_url,
                 "--http",

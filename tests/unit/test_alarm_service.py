@@ -337,3 +337,65 @@ async def test_a_tick_judges_a_twin_changed_without_a_bus_message(store: SqlStor
     await r.tick_at(11 * MIN)  # judged because it waits
     [alarm] = r.svc.active()
     assert (alarm.kind, alarm.device) == ("offline", "a105-curtain")
+
+
+async def test_two_instances_seeing_every_message_raise_and_escalate_each_alarm_once(
+    store: SqlStore,
+) -> None:
+    """Two services on one store, both handed every message (no ``$share``): one alarm
+    per press and per fire, counted once; only the leader escalates, and a new leader
+    takes over the escalation count as stored."""
+    lead = {"a": True, "b": False}
+    a = await rig(store, escalates=lambda: lead["a"])
+    b = await rig(store, escalates=lambda: lead["b"])
+    for key in ("1@t", "2@t"):
+        press = {"ts": T0.isoformat(), "device": "a101-screen", "type": "help_pressed", "key": key}
+        for r in (a, b):
+            await r.svc.handle(BusMessage("event", {**press, "details": {}}))
+        fire = {"state": "alarm", "ts": T0.isoformat()}
+        for r in (b, a):
+            await r.svc.handle(BusMessage("fire", fire))
+    help_alarm, fire_alarm = await store.active_alarms()
+    assert (help_alarm.kind, help_alarm.details["count"]) == ("help", 2)
+    assert help_alarm.details["event_keys"] == ["1@t", "2@t"]
+    assert (fire_alarm.kind, fire_alarm.details["count"]) == ("fire", 1)
+    assert a.pushed() == [
+        (help_alarm.id, "help", "raised", 0),
+        (help_alarm.id, "help", "repeated", 0),
+    ]
+    assert b.pushed() == [(fire_alarm.id, "fire", "raised", 0)]
+    assert [x.details["count"] for x in b.svc.active()] == [2, 1]  # b's view in step
+    for r in (a, b):
+        await r.tick_at(5 * MIN)
+    assert a.pushed() == [
+        (help_alarm.id, "help", "escalated", 1),
+        (fire_alarm.id, "fire", "escalated", 1),
+    ]
+    assert b.pushed() == []
+    lead.update(a=False, b=True)  # the leader changes
+    for r in (a, b):
+        await r.tick_at(10 * MIN)
+    assert a.pushed() == []
+    assert b.pushed() == [
+        (help_alarm.id, "help", "escalated", 2),
+        (fire_alarm.id, "fire", "escalated", 2),
+    ]
+    assert [x.escalations for x in await store.active_alarms()] == [2, 2]
+
+
+async def test_the_leader_escalates_an_alarm_only_another_instance_saw(
+    store: SqlStore,
+) -> None:
+    """With ``$share`` each event reaches one instance: the leader escalates alarms it
+    never saw raised (it takes the active alarms from the store)."""
+    leader = await rig(store)
+    other = await rig(store, escalates=lambda: False)
+    await other.event("a105-screen", "help_pressed")
+    [alarm] = other.svc.active()
+    assert leader.svc.active() == []
+    await leader.tick_at(5 * MIN)
+    assert leader.pushed() == [(alarm.id, "help", "escalated", 1)]
+    await other.svc.act(alarm.id, "ack", actor="anna", text="on my way")
+    await leader.tick_at(10 * MIN)
+    assert leader.pushed() == []
+    assert leader.svc.active()[0].state == "acknowledged"
