@@ -44,15 +44,7 @@ def pg_url() -> Iterator[str | None]:
 def rel_broker_session(
     tmp_path_factory: pytest.TempPathFactory, example_site: Site
 ) -> Iterator[BrokerUnderTest]:
-    root = tmp_path_factory.mktemp("rel-mosquitto")
-    creds_file = root / "credentials.json"
-    creds = ensure_credentials(example_site, creds_file, controllers=TEST_CONTROLLERS)
-    proc = MosquittoProcess(creds, root / "broker")
-    proc.start()
-    try:
-        yield BrokerUnderTest(proc, example_site, creds, creds_file)
-    finally:
-        proc.stop()
+    yield from _broker_in(example_site, tmp_path_factory.mktemp("rel-mosquitto"))
 
 
 @pytest.fixture
@@ -94,10 +86,8 @@ async def rel_ctl(
     return rel_ctl_session
 
 
-@asynccontextmanager
-async def private_broker(site: Site, directory: Path) -> AsyncIterator[BrokerUnderTest]:
-    """A Mosquitto of one test alone (no simulated home on it), for a ``tryggbo serve``
-    child that needs the controller's client id to itself."""
+def _broker_in(site: Site, directory: Path) -> Iterator[BrokerUnderTest]:
+    """A running Mosquitto for ``site`` with its files in ``directory``; stopped after."""
     creds_file = directory / "credentials.json"
     creds = ensure_credentials(site, creds_file, controllers=TEST_CONTROLLERS)
     proc = MosquittoProcess(creds, directory / "broker")
@@ -106,6 +96,14 @@ async def private_broker(site: Site, directory: Path) -> AsyncIterator[BrokerUnd
         yield BrokerUnderTest(proc, site, creds, creds_file)
     finally:
         proc.stop()
+
+
+@asynccontextmanager
+async def private_broker(site: Site, directory: Path) -> AsyncIterator[BrokerUnderTest]:
+    """A Mosquitto of one test alone (no simulated home on it), for a ``tryggbo serve``
+    child that needs the controller's client id to itself."""
+    for broker in _broker_in(site, directory):
+        yield broker
 
 
 def mqtt_client(broker: BrokerUnderTest, ident: str, login: MqttLogin) -> aiomqtt.Client:
