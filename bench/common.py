@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config.credentials import SiteCredentials, ensure_credentials
 from config.site import EXAMPLE_SITE, Site, load_site
-from controller.brokers import MosquittoProcess
+from controller.ops.brokers import MosquittoProcess
 
 from .fleet import BENCH_LOGINS
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from config.credentials import SiteCredentials, ensure_credentials, load_credentials
 from config.site import Site, load_site
-from controller.brokers import MosquittoProcess
+from controller.ops.brokers import MosquittoProcess
 
 SLUG = "kommun"
 #: Logins with the controller's rights for the benchmarks' own connections. The broker

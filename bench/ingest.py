@@ -40,7 +40,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from controller.brokers import MosquittoProcess
+from controller.ops.brokers import MosquittoProcess
 from devices.contract import SiteTopics
 
 from .fleet import Fleet

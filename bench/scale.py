@@ -30,8 +30,8 @@ from typing import Any
 import aiohttp
 import paho.mqtt.client as paho
 
-from controller.brokers import MosquittoProcess, free_port
 from controller.daemon import Controller
+from controller.ops.brokers import MosquittoProcess, free_port
 from devices.contract import Channel, FireSignal, SiteTopics, encode
 from tests.integration.harness import start_controller, wait_all_online
 

@@ -248,7 +248,7 @@ def proxy_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
 #: Names a TOML file of settings (keys as in docs/settings.md, without the prefix).
 CONFIG_FILE_ENV = "TRYGGBO_CONFIG_FILE"
 #: ``TRYGGBO_*`` variables that are not settings: the settings file, and what the API
-#: client commands read (controller/cli_client.py, controller/cli_schedules.py).
+#: client commands read (controller/cli/client.py, controller/cli/schedules.py).
 OTHER_VARIABLES = frozenset(
     {CONFIG_FILE_ENV, "TRYGGBO_API", "TRYGGBO_URL", "TRYGGBO_TOKEN", "TRYGGBO_CLI_CONFIG"}
 )

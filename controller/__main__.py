@@ -1,5 +1,5 @@
 """``python -m controller`` is the ``tryggbo`` command."""
 
-from .cli import main
+from controller.cli.app import main
 
 main()

@@ -22,6 +22,8 @@ from pydantic import BaseModel
 
 from config.credentials import SiteCredentials
 from config.site import Site
+from controller.ops.metrics import Metrics
+from controller.ops.retention import RetentionPolicy, run_daily
 from devices.clock import Clock, SystemClock
 from devices.contract import Channel, HelpConfirmed, SiteTopics, encode
 from devices.mqtt import BrokerAddress
@@ -39,11 +41,9 @@ from .device_reports import DeviceRateLimit, DeviceReports
 from .event_bus import EventBus
 from .event_writer import EventWriter
 from .leader import LeaderLease, while_leading
-from .metrics import Metrics
 from .mqtt_link import MqttLink, NotConnected
 from .receipts import Receipt
 from .refusal_tally import RefusalTally
-from .retention import RetentionPolicy, run_daily
 from .store import Store, StoreError, open_store
 from .twins import TwinRegistry
 from .web_tls import tls_context

@@ -16,7 +16,7 @@ import pytest
 
 from config.credentials import MqttLogin, SiteCredentials, ensure_credentials
 from config.site import EXAMPLE_SITE, Site, load_site
-from controller.brokers import MosquittoProcess, find_mosquitto
+from controller.ops.brokers import MosquittoProcess, find_mosquitto
 from devices.mqtt import BrokerAddress
 
 # the fault, security and fuzz suites' own broker, home and controller

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from controller.brokers import free_port
+from controller.ops.brokers import free_port
 from controller.store.engine import parse_url
 
 ENV_URL = "TRYGGBO_TEST_PG_URL"

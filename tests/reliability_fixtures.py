@@ -20,7 +20,7 @@ import pytest
 
 from config.credentials import MqttLogin, ensure_credentials
 from config.site import Site
-from controller.brokers import MosquittoProcess
+from controller.ops.brokers import MosquittoProcess
 from devices.contract import FireSignal, SiteTopics, encode
 from devices.mqtt import make_client
 from tests.conftest import TEST_CONTROLLERS, BrokerUnderTest

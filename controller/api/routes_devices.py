@@ -33,7 +33,7 @@ OUTCOME_STATUS = {
 @public
 async def health(request: web.Request) -> web.Response:
     """``GET /api/health`` (also ``/health`` for load balancers and probes): what is
-    wrong, if anything (no auth); see controller/health.py."""
+    wrong, if anything (no auth); see controller/ops/health.py."""
     from .routes_ops import health_response
 
     return await health_response(request)

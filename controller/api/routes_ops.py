@@ -8,10 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..health import StoreProbe, report
-from ..metrics import CONTENT_TYPE
+from controller.ops.health import StoreProbe, report
+from controller.ops.metrics import CONTENT_TYPE
+from controller.ops.resident_export import UnknownApartment, export_apartment
+
 from ..openapi import build_document
-from ..resident_export import UnknownApartment, export_apartment
 from .access import principal_of, public, requires
 from .app import controller_of
 from .errors import ApiError
@@ -22,7 +23,7 @@ OPENAPI = web.AppKey("openapi", dict)
 
 
 async def health_response(request: web.Request) -> web.Response:
-    """The body of ``GET /api/health`` (see :mod:`controller.health`)."""
+    """The body of ``GET /api/health`` (see :mod:`controller.ops.health`)."""
     status, body = await report(controller_of(request), request.app[HEALTH_PROBE])
     return json_response(body, status=status)
 

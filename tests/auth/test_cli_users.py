@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from config.site import EXAMPLE_SITE
-from controller.cli import app
+from controller.cli.app import app
 
 runner = CliRunner()
 

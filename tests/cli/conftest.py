@@ -21,7 +21,7 @@ from config.credentials import SiteCredentials, ensure_credentials
 from config.site import Site, load_site
 from controller.auth.accounts import ensure_user, random_password
 from controller.auth.tokens import create_user_token
-from controller.brokers import MosquittoProcess, find_mosquitto, wait_listening
+from controller.ops.brokers import MosquittoProcess, find_mosquitto, wait_listening
 from controller.store import open_store
 from devices.clock import SystemClock
 from tests.integration.harness import (
@@ -190,7 +190,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> CliResult:
     CLI refuses before it talks to anything (no event loop may be needed)."""
     from typer.testing import CliRunner
 
-    from controller.cli import app
+    from controller.cli.app import app
 
     result = CliRunner().invoke(app, list(args), env=env)
     return CliResult(result.exit_code, result.stdout, result.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from config.credentials import ensure_credentials, load_credentials, write_private
 from config.site import load_site
-from controller.brokers import free_port
+from controller.ops.brokers import free_port
 from devices.clock import SystemClock
 from devices.firmware import make_device
 from devices.mqtt import BrokerAddress

@@ -16,7 +16,7 @@ import pytest
 
 from config.credentials import load_credentials
 from config.site import load_site
-from controller.brokers import free_port
+from controller.ops.brokers import free_port
 from devices.clock import SystemClock
 from devices.contract import Ack, Channel, SiteTopics, decode, encode, new_command, sign_command
 from devices.firmware import make_device

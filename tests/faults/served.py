@@ -23,7 +23,7 @@ import aiohttp
 
 from config.site import EXAMPLE_SITE
 from controller.auth.tokens import create_user_token
-from controller.brokers import free_port
+from controller.ops.brokers import free_port
 from controller.store import open_store
 from devices.clock import SystemClock
 from tests.conftest import BrokerUnderTest

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from controller.brokers import MosquittoProcess
+from controller.ops.brokers import MosquittoProcess
 from devices.contract import Channel, SiteTopics
 from tests.conftest import BrokerUnderTest
 from tests.integration.harness import RunningController, RunningHome

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from config.site import EXAMPLE_SITE, load_site
-from controller.brokers import free_port
+from controller.ops.brokers import free_port
 
 TRYGGBO = [sys.executable, "-m", "controller"]
 #: The device the printed room-screen link runs: its page, never the simulator.

@@ -18,7 +18,6 @@ import pytest
 
 from config.credentials import SiteCredentials, ensure_credentials
 from config.site import EXAMPLE_SITE, Site, load_site
-from controller.brokers import MosquittoProcess
 from controller.device_labels import LANGUAGES, labels_of, missing_labels
 from controller.ha_bridge.discovery import (
     BadCommand,
@@ -27,6 +26,7 @@ from controller.ha_bridge.discovery import (
     discovery_configs,
     state_messages,
 )
+from controller.ops.brokers import MosquittoProcess
 from controller.twins import Twin
 from devices.contract import DEVICE_TYPES, DeviceTypeSpec
 from devices.contract.type_spec import COMMON_KNOBS

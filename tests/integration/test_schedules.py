@@ -254,7 +254,7 @@ async def test_a_lock_fallback_runs_only_while_the_controller_is_stopped(
 async def test_the_cli_talks_to_the_daemon(ctl: RunningController) -> None:
     from typer.testing import CliRunner
 
-    from controller.cli import app
+    from controller.cli.app import app
 
     env = {"TRYGGBO_URL": ctl.controller.http_url, "TRYGGBO_TOKEN": ctl.token}
 

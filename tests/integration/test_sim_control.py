@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from controller.brokers import free_port
+from controller.ops.brokers import free_port
 from devices.firmware.control import serve_control
 
 from .harness import RunningController, RunningHome

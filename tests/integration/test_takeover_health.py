@@ -13,8 +13,8 @@ import pytest
 
 from config.credentials import ensure_credentials
 from config.site import Site
-from controller.brokers import MosquittoProcess
-from controller.health import TAKEOVER_LIMIT
+from controller.ops.brokers import MosquittoProcess
+from controller.ops.health import TAKEOVER_LIMIT
 from controller.twins import Twin
 from devices.clock import SystemClock
 from devices.firmware import SimulatedDevice

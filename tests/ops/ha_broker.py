@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import aiomqtt
 import pytest
 
-from controller.brokers import find_mosquitto, wait_listening
+from controller.ops.brokers import find_mosquitto, wait_listening
 from devices.mqtt import BrokerAddress
 
 

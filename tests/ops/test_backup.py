@@ -14,7 +14,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from config.site import EXAMPLE_SITE
-from controller.cli import app
+from controller.cli.app import app
 from controller.store import open_store
 from controller.store.schedule_records import ScheduleRecord
 from tests.integration.harness import make_test_users

@@ -109,7 +109,7 @@ async def test_mosquitto_snippet_with_provisioned_files_serves_the_controller_an
     from config.credentials import ensure_credentials, write_private
     from config.mosquitto import render_acl, render_passwd
     from config.site import EXAMPLE_SITE, load_site
-    from controller.brokers import find_mosquitto, wait_listening
+    from controller.ops.brokers import find_mosquitto, wait_listening
     from devices.contract import Channel, SiteTopics
 
     binary = find_mosquitto()

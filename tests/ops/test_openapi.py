@@ -14,7 +14,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from controller.brokers import MosquittoProcess
+from controller.ops.brokers import MosquittoProcess
 from tests.conftest import BrokerUnderTest
 from tests.integration.harness import RunningController, start_controller
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
-from controller.retention import RetentionPolicy, apply_retention
+from controller.ops.retention import RetentionPolicy, apply_retention
 from controller.store import engine as db
 from controller.store import open_store
 
@@ -92,7 +92,7 @@ def test_retention_runs_at_the_next_site_time_hour() -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from controller.retention import next_run
+    from controller.ops.retention import next_run
 
     zone = ZoneInfo("Europe/Stockholm")
     before = datetime.fromisoformat("2026-11-27T01:30:00+00:00")  # 02:30 in Stockholm
@@ -105,7 +105,7 @@ def test_retention_runs_at_the_next_site_time_hour() -> None:
 
 def test_serve_passes_retention_and_the_home_assistant_bridge() -> None:
     from config.settings import Settings
-    from controller.cli import _ops_config
+    from controller.cli.app import _ops_config
 
     off = _ops_config(Settings())
     assert off["ha_bridge"] is None

@@ -58,7 +58,7 @@ def test_serve_names_each_invalid_setting(
 ) -> None:
     from typer.testing import CliRunner
 
-    from controller.cli import app
+    from controller.cli.app import app
 
     monkeypatch.chdir(tmp_path)
     for key in [k for k in os.environ if k.startswith("TRYGGBO_")]:

@@ -17,7 +17,7 @@ import pytest
 
 from config.credentials import MqttLogin, ensure_credentials
 from config.site import Site
-from controller.brokers import EmbeddedBroker
+from controller.ops.brokers import EmbeddedBroker
 from devices.contract import Channel, FireSignal, SiteTopics, encode
 from devices.mqtt import make_client
 from tests.faults.served import served_controller

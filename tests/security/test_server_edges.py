@@ -431,8 +431,8 @@ def test_no_page_doc_or_banner_puts_a_token_in_a_query_string() -> None:
         *root.glob("ui/static/*.html"),
         *(doc for doc in root.glob("docs/*.md") if doc.name != "reliability.md"),
         root / "README.md",
-        root / "controller/demo.py",
-        root / "controller/cli_client.py",
+        root / "controller/ops/demo.py",
+        root / "controller/cli/client.py",
     ]
     found = [
         f"{path.relative_to(root)}:{n}: {line.strip()}"

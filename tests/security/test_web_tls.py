@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from controller.brokers import free_port
 from controller.daemon import Controller, ControllerConfig
+from controller.ops.brokers import free_port
 from controller.web_tls import TlsConfigError, tls_context
 from devices.mqtt import BrokerAddress
 from tests.conftest import BrokerUnderTest

@@ -19,14 +19,13 @@ from rich.console import Console
 from rich.table import Table
 
 from config.site import Site, SiteFileError, load_site
+from controller.auth.accounts import set_disabled, set_password
+from controller.auth.password_rules import WeakPassword, check_password
+from controller.auth.passwords import hash_async
+from controller.auth.users import InvalidUser, new_user, normalize_username, user_json
+from controller.store import ActivityRecord, Store, StoreError, open_store
+from controller.store.records import UserRecord
 from devices.clock import SystemClock
-
-from .auth.accounts import set_disabled, set_password
-from .auth.password_rules import WeakPassword, check_password
-from .auth.passwords import hash_async
-from .auth.users import InvalidUser, new_user, normalize_username, user_json
-from .store import ActivityRecord, Store, StoreError, open_store
-from .store.records import UserRecord
 
 T = TypeVar("T")
 

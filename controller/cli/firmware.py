@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from .cli_client import (
+from controller.cli.client import (
     EXIT_CODES_HELP,
     EXIT_DEVICE,
     Api,
@@ -31,7 +31,7 @@ from .cli_client import (
     print_json,
     run_api,
 )
-from .cli_devices import TYPE_NAMES
+from controller.cli.devices import TYPE_NAMES
 
 firmware_app = typer.Typer(
     help=f"Firmware images and updates. {EXIT_CODES_HELP}", no_args_is_help=True

@@ -23,8 +23,7 @@ from config.provisioning import (
     site_and_credentials,
     write_auth_files,
 )
-
-from .cli_client import EXIT_CODES_HELP, EXIT_RUNTIME, JsonOption, err, fail, print_json
+from controller.cli.client import EXIT_CODES_HELP, EXIT_RUNTIME, JsonOption, err, fail, print_json
 
 provision_app = typer.Typer(
     help=f"Add devices, rotate their credentials, write the broker's files. {EXIT_CODES_HELP}",

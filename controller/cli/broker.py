@@ -38,10 +38,9 @@ from config.credentials import (
     check_login_name,
     load_credentials,
 )
+from controller.cli.client import EXIT_CODES_HELP, EXIT_RUNTIME, JsonOption, fail, out, print_json
 from devices.contract import Ack, AckStatus, Channel, SiteTopics, encode
 from devices.mqtt import BrokerAddress, BrokerUrlError, make_client
-
-from .cli_client import EXIT_CODES_HELP, EXIT_RUNTIME, JsonOption, fail, out, print_json
 
 broker_app = typer.Typer(help=f"The site's MQTT broker. {EXIT_CODES_HELP}", no_args_is_help=True)
 

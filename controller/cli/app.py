@@ -26,18 +26,17 @@ from config.settings import (
     unknown_variables,
 )
 from config.site import EXAMPLE_SITE, SiteFileError, load_site
+from controller.cli.broker import broker_app
+from controller.cli.devices import alarms_app, cmd, devices_app, events_app
+from controller.cli.diagnose import diagnose
+from controller.cli.firmware import firmware_app
+from controller.cli.provision import provision_app
+from controller.cli.schedules import schedules_app
+from controller.cli.serial import serial_app
+from controller.cli.users import users_app
+from controller.store import ApiToken, Store, open_store
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerUrlError
-
-from .cli_broker import broker_app
-from .cli_devices import alarms_app, cmd, devices_app, events_app
-from .cli_diagnose import diagnose
-from .cli_firmware import firmware_app
-from .cli_provision import provision_app
-from .cli_schedules import schedules_app
-from .cli_serial import serial_app
-from .cli_users import users_app
-from .store import ApiToken, Store, open_store
 
 T = TypeVar("T")
 
@@ -113,9 +112,9 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = None,
 ) -> None:
     """Run the controller daemon."""
-    from .api.edges import EdgeLimits, raise_open_files_limit
-    from .daemon import Controller, ControllerConfig, tune_gc
-    from .web_tls import TlsConfigError, tls_context
+    from controller.api.edges import EdgeLimits, raise_open_files_limit
+    from controller.daemon import Controller, ControllerConfig, tune_gc
+    from controller.web_tls import TlsConfigError, tls_context
 
     host, port = _host_port(http) if http else (None, None)
     try:
@@ -136,7 +135,7 @@ def serve(
         raise _fail(str(exc)) from None
     if creds.site != site_model.slug:
         raise _fail(f"credentials are for site {creds.site!r}, site file is {site_model.slug!r}")
-    from .logs import configure
+    from controller.logs import configure
 
     configure(settings.log_level, settings.log_format)
     for warning in unknown_variables(os.environ):
@@ -174,8 +173,8 @@ def serve(
 
 def _ops_config(settings: Settings) -> dict[str, Any]:
     """Retention and the Home Assistant bridge from the settings (issue 9)."""
-    from .ha_bridge import HaBridgeConfig
-    from .retention import RetentionPolicy
+    from controller.ha_bridge import HaBridgeConfig
+    from controller.ops.retention import RetentionPolicy
 
     ha = None
     if settings.ha_enabled and settings.ha_broker:
@@ -251,9 +250,9 @@ def demo(
     """Run the demo home: broker, 72 simulated devices, controller and API on 127.0.0.1."""
     import importlib.util
 
-    from .api.edges import raise_open_files_limit
-    from .brokers import find_mosquitto
-    from .demo import DemoOptions, run_demo
+    from controller.api.edges import raise_open_files_limit
+    from controller.ops.brokers import find_mosquitto
+    from controller.ops.demo import DemoOptions, run_demo
 
     host, port = _host_port(http)
     if broker:
@@ -328,7 +327,7 @@ def token_create(
 ) -> None:
     """Create an API token acting as USER; the secret is printed once and never stored.
     It stops working when the token is revoked or the user disabled."""
-    from .auth.tokens import NoSuchUser, create_user_token
+    from controller.auth.tokens import NoSuchUser, create_user_token
 
     async def go(store: Store) -> tuple[str, ApiToken]:
         return await create_user_token(
@@ -401,8 +400,8 @@ def main() -> None:
 
 def _register_operations() -> None:
     """backup, restore, export-resident, retention, settings-doc (issue 9)."""
-    from .cli_backup import register as register_backup
-    from .cli_ops import register as register_ops
+    from controller.cli.backup import register as register_backup
+    from controller.cli.ops import register as register_ops
 
     register_backup(app)
     register_ops(app)

@@ -15,12 +15,11 @@ from rich.console import Console
 from config.settings import SettingsError, load_settings
 from config.settings_doc import render_settings_doc
 from config.site import SiteFileError, load_site
+from controller.ops.resident_export import UnknownApartment, export_apartment
+from controller.ops.retention import RetentionPolicy, apply_retention
+from controller.store import ActivityRecord, StoreError, open_store
 from devices.clock import SystemClock
 from devices.contract.doc import render_device_types, replace_section
-
-from .resident_export import UnknownApartment, export_apartment
-from .retention import RetentionPolicy, apply_retention
-from .store import ActivityRecord, StoreError, open_store
 
 err = Console(stderr=True)
 DbOption = Annotated[str, typer.Option(envvar="TRYGGBO_DB", help="store URL")]

@@ -21,12 +21,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from controller.event_bus import BusMessage, EventBus
 from devices.contract import DeviceType
 
-from .event_bus import BusMessage, EventBus
-
 if TYPE_CHECKING:
-    from .daemon import Controller
+    from controller.daemon import Controller
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds; a command waits at most 120 s for its ack.

@@ -15,11 +15,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .store import StoreError
-from .twins import TAKEOVER_WINDOW
+from controller.store import StoreError
+from controller.twins import TAKEOVER_WINDOW
 
 if TYPE_CHECKING:
-    from .daemon import Controller
+    from controller.daemon import Controller
 
 #: Seconds the store gets to start and finish a write transaction.
 STORE_PROBE_S = 2.0

@@ -21,15 +21,14 @@ from pathlib import Path
 
 from config.credentials import ensure_credentials
 from config.site import EXAMPLE_SITE, Apartment, Site, load_site
+from controller.auth.accounts import ensure_user, random_password
+from controller.auth.tokens import create_user_token
+from controller.daemon import Controller, ControllerConfig
+from controller.ops.brokers import EmbeddedBroker, MosquittoProcess, find_mosquitto
+from controller.store import Store, open_store
 from devices.clock import SystemClock
 from devices.contract import DeviceType
 from devices.mqtt import BrokerAddress
-
-from .auth.accounts import ensure_user, random_password
-from .auth.tokens import create_user_token
-from .brokers import EmbeddedBroker, MosquittoProcess, find_mosquitto
-from .daemon import Controller, ControllerConfig
-from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 

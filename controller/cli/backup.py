@@ -11,10 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from controller.ops.backup import BackupError, create_backup, restore_backup
+from controller.store import StoreError
 from devices.clock import SystemClock
-
-from .backup import BackupError, create_backup, restore_backup
-from .store import StoreError
 
 err = Console(stderr=True)
 

@@ -33,8 +33,8 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from .store import engine as db
-from .store import open_store
+from controller.store import engine as db
+from controller.store import open_store
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -395,7 +395,7 @@ def _counts(db_url: str) -> dict[str, int]:
 
     import sqlalchemy as sa
 
-    from .store import schema as t
+    from controller.store import schema as t
 
     async def count() -> dict[str, int]:
         store = open_store(db_url)

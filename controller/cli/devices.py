@@ -9,9 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from devices.contract import DEVICE_TYPES
-
-from .cli_client import (
+from controller.cli.client import (
     EXIT_CODES_HELP,
     EXIT_DEVICE,
     EXIT_RUNTIME,
@@ -26,6 +24,7 @@ from .cli_client import (
     print_json,
     run_api,
 )
+from devices.contract import DEVICE_TYPES
 
 devices_app = typer.Typer(
     help=f"The site's devices as the daemon sees them. {EXIT_CODES_HELP}", no_args_is_help=True

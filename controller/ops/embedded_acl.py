@@ -1,6 +1,6 @@
 """The embedded demo broker with the site's topic ACL (imports amqtt: demo only).
 
-The rules are Mosquitto's (:func:`controller.brokers.amqtt_acl`), matched with amqtt's
+The rules are Mosquitto's (:func:`controller.ops.brokers.amqtt_acl`), matched with amqtt's
 own matcher. They are checked here, synchronously, rather than by an amqtt topic
 plugin: amqtt awaits its plugins inside its loop over the subscriptions, so a client
 subscribing meanwhile raised "dictionary changed size during iteration" and the

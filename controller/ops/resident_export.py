@@ -15,9 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from config.site import Site
-
-from .calls.invitations import CallStore
-from .store import Store
+from controller.calls.invitations import CallStore
+from controller.store import Store
 
 MAX_ROWS = 200_000
 _PAGE = 5000

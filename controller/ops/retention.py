@@ -28,10 +28,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from controller.store import engine as db
+from controller.store import schema as t
 from devices.clock import Clock
-
-from .store import engine as db
-from .store import schema as t
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,8 @@ import typer
 
 from config.credentials import CredentialsError, load_credentials
 from config.site import SiteFileError, load_site
+from controller.cli.client import EXIT_CODES_HELP, EXIT_RUNTIME, err, fail, out
 from devices.mqtt import BrokerAddress, BrokerUrlError
-
-from .cli_client import EXIT_CODES_HELP, EXIT_RUNTIME, err, fail, out
 
 serial_app = typer.Typer(
     help=f"Devices on a serial line: console and MQTT bridge. {EXIT_CODES_HELP}",
@@ -135,10 +134,9 @@ def serial_bridge(
 ) -> None:
     """Make the serial-line device appear on MQTT as a normal contract device, with
     its own login; offline (retained) while the line is down. Runs until stopped."""
+    from controller.cli.app import _logging, _run
     from devices.clock import SystemClock
     from devices.serial.bridge import SerialBridge
-
-    from .cli import _logging, _run
 
     try:
         address = BrokerAddress.parse(broker)

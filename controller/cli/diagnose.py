@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .cli_client import (
+from controller.cli.client import (
     EXIT_DEVICE,
     Api,
     ApiOption,

@@ -194,7 +194,7 @@ class EmbeddedBroker:
     of the site's logins (amqtt's file authentication, argon2 hashes written 0600 to
     ``directory``), and each login may publish, subscribe and receive only what
     Mosquitto's ACL allows it (:func:`amqtt_acl`, checked by
-    :class:`controller.embedded_acl.SiteAclBroker`).
+    :class:`controller.ops.embedded_acl.SiteAclBroker`).
     """
 
     def __init__(
@@ -215,7 +215,9 @@ class EmbeddedBroker:
         return BrokerAddress(self.host, self.port)
 
     async def start(self) -> None:
-        from .embedded_acl import SiteAclBroker  # imports amqtt: only the fallback needs it
+        from controller.ops.embedded_acl import (
+            SiteAclBroker,  # imports amqtt: only the fallback needs it
+        )
 
         passwd = self.directory / "amqtt-passwd"
         write_private(passwd, await asyncio.to_thread(render_amqtt_passwd, self.credentials))
