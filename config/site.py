@@ -83,6 +83,39 @@ class Apartment(Strict):
         return data
 
 
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class Shift(Strict):
+    """A shift and whom its alarms go to, in order: a new alarm to the first person,
+    each escalation to the next, and once the list is used up to everyone on duty
+    (controller/alarms/escalation.py). Times are the site's local time; a shift that
+    ends before it starts runs over midnight (``22:00``-``07:00``)."""
+
+    name: str = Field(min_length=1, max_length=32)
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+    #: usernames (controller/auth/), the first answers first
+    escalation: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=20
+    )
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Shift:
+        if self.start == self.end:
+            raise ValueError(f"shift {self.name}: start and end are the same time")
+        if len(set(self.escalation)) != len(self.escalation):
+            raise ValueError(f"shift {self.name}: a person is listed twice in escalation")
+        return self
+
+    def minutes(self) -> set[int]:
+        """The minutes of the day (0-1439) the shift covers."""
+        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (self.start, self.end))
+        if start < end:
+            return set(range(start, end))
+        return set(range(start, 24 * 60)) | set(range(0, end))
+
+
 #: The unlock reason every site accepts, with a text: ``"other: locksmith"``.
 OTHER_REASON = "other"
 
@@ -117,6 +150,23 @@ class SiteInfo(Strict):
     #: The HTTPS address relatives reach the daemon at, for invitation links
     #: (None: the address staff used to make the link).
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    #: Who an alarm goes to during each shift, in order (none: everyone at once).
+    shifts: list[Shift] = Field(default_factory=list, max_length=12)
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts_apart(cls, shifts: list[Shift]) -> list[Shift]:
+        covered: set[int] = set()
+        names: set[str] = set()
+        for shift in shifts:
+            if shift.name.casefold() in names:
+                raise ValueError(f"shift {shift.name} is listed twice")
+            names.add(shift.name.casefold())
+            minutes = shift.minutes()
+            if covered & minutes:
+                raise ValueError(f"shift {shift.name} overlaps another shift")
+            covered |= minutes
+        return shifts
 
     @field_validator("unlock_reasons")
     @classmethod

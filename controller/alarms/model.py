@@ -20,6 +20,7 @@ from config.site import Site
 from devices.contract import DEVICE_TYPES
 
 from ..store.alarm_records import AlarmRecord
+from .escalation import addressed
 
 
 class AlarmKind(StrEnum):
@@ -102,4 +103,7 @@ def alarm_json(alarm: AlarmRecord, site: Site) -> dict[str, Any]:
         "suggested_reason": alarm.details.get("suggested_reason"),
         "details": dict(alarm.details),
         "count": int(alarm.details.get("count", 1)),
+        "addressed": addressed(
+            site, alarm.escalations, alarm.last_escalated_at or alarm.raised_at
+        ).to_json(),
     }
