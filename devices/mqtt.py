@@ -19,6 +19,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 
 from .contract import Availability
+from .paho_fastpath import read_every_ready_packet
 
 QOS = 1
 T = TypeVar("T")
@@ -107,8 +108,6 @@ def availability_will(topic: str) -> aiomqtt.Will:
 
 
 MessageHandler = Callable[[aiomqtt.Message], None]
-#: bytes asked of the socket at once by a client that reads every ready packet
-RECV_BYTES = 65536
 
 
 def dispatching_queue(handler: MessageHandler) -> type[asyncio.Queue[aiomqtt.Message]]:
@@ -132,65 +131,6 @@ def dispatching_queue(handler: MessageHandler) -> type[asyncio.Queue[aiomqtt.Mes
     return Dispatching
 
 
-def read_every_ready_packet(client: aiomqtt.Client, limit: int = 256) -> None:
-    """Have ``client`` read every packet its socket holds (``limit`` or more) each time
-    the event loop finds the socket readable, through one ``recv`` per 64 KiB.
-
-    paho's ``loop_read`` reads ``max(1, QoS 1/2 messages in flight)`` packets per call,
-    so a receiver with nothing in flight of its own handles one packet per event-loop
-    wake-up: a ``select`` and a wake-up of every bus listener per message. And paho
-    reads a packet with three ``recv`` calls (type, length, body). Here the loop has
-    no such bound, and ``recv`` is served from a buffer filled 64 KiB at a time. After
-    ``limit`` packets it only empties that buffer (nothing is left there unseen: the
-    event loop would not wake for it); the rest waits in the socket for the next
-    wake-up, so other tasks get their turn. paho 2.x; ``make_client`` calls it for a
-    client that takes ``on_message``.
-    """
-    pc = client._client  # the paho client aiomqtt drives
-    sock_recv = pc._sock_recv
-    buffer = bytearray()
-    buffered_for: object = None  # the socket the buffered bytes came from
-    more = True  # may this wake-up still ask the socket for bytes
-
-    def buffered_recv(bufsize: int) -> bytes:
-        nonlocal buffered_for
-        if pc._sock is not buffered_for:  # a new connection: nothing of the old one
-            buffer.clear()
-            buffered_for = pc._sock
-        if not buffer:
-            if not more:
-                raise BlockingIOError  # this wake-up has had its share
-            data = sock_recv(RECV_BYTES)  # raises as paho's own would
-            if not data:
-                return data  # the broker closed the connection
-            buffer.extend(data)
-        chunk = bytes(buffer[:bufsize])
-        del buffer[:bufsize]
-        return chunk
-
-    def loop_read(max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        nonlocal more
-        done = 0
-        more = True
-        try:
-            while True:
-                if pc._sock is None:
-                    return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
-                rc = pc._packet_read()
-                if rc > 0:
-                    return pc._loop_rc_handle(rc)
-                if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
-                    return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-                done += 1
-                if done >= limit:
-                    more = False  # finish what is buffered, read no more
-        finally:
-            more = True
-
-    pc._sock_recv = buffered_recv  # type: ignore[method-assign]
-    pc.loop_read = loop_read  # type: ignore[method-assign]
-
-
 def make_client(
     broker: BrokerAddress,
     *,
@@ -204,12 +144,16 @@ def make_client(
     tls_context: ssl.SSLContext | None = None,
     on_message: MessageHandler | None = None,
     manual_ack: bool = False,
+    fast_read: bool = True,
 ) -> aiomqtt.Client:
     """An aiomqtt client configured the Tryggbo way (not yet connected). With
     ``on_message`` each incoming message is handed to it directly
-    (:func:`dispatching_queue`) rather than read from ``client.messages``. With
-    ``manual_ack`` no PUBACK leaves until the paho client (:func:`paho_of`) acks the message
-    (controller/receipts.py: once what it carried is durable)."""
+    (:func:`dispatching_queue`) rather than read from ``client.messages``, and paho
+    reads every packet its socket holds per wake-up (devices/paho_fastpath.py, when
+    the installed paho is one it was tested with; ``fast_read=False``: paho as it
+    ships). With ``manual_ack`` no PUBACK leaves until the paho client
+    (:func:`paho_of`) acks the message (controller/receipts.py: once what it carried
+    is durable)."""
     if broker.tls and tls_context is None:
         tls_context = broker.tls_context()
     client = aiomqtt.Client(
@@ -228,7 +172,7 @@ def make_client(
         tls_context=tls_context if broker.tls else None,
         queue_type=dispatching_queue(on_message) if on_message else None,
     )
-    if on_message is not None:
+    if on_message is not None and fast_read:
         read_every_ready_packet(client)
     if manual_ack:
         client._client.manual_ack_set(True)

@@ -1,0 +1,140 @@
+"""A faster way for paho to read: every ready packet per wake-up, 64 KiB per ``recv``.
+
+This is the one place in Tryggbo that reaches into paho-mqtt's private parts
+(``Client._sock_recv``, ``_packet_read``, ``_loop_rc_handle``, ``_sock`` and its public
+``loop_read``). It applies only when the installed paho is a version it was tested
+with (:data:`TESTED_PAHO`) and those parts have the signatures it expects
+(:func:`refusal`); otherwise it logs one warning and leaves paho as it is: correct,
+just slower (one packet per event-loop wake-up, three ``recv`` calls per packet).
+pyproject.toml bounds paho-mqtt to the same range; widen both only after
+tests/integration/test_paho_fastpath.py passes on the new version.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import aiomqtt
+import paho.mqtt
+import paho.mqtt.client as mqtt
+
+log = logging.getLogger(__name__)
+
+#: paho-mqtt versions the fast path was tested with: from (inclusive), below (exclusive).
+TESTED_PAHO = ((2, 2), (2, 3))
+#: the paho ``Client`` methods the fast path calls or replaces, with their parameters
+#: (``self`` left out)
+EXPECTED_METHODS: dict[str, tuple[str, ...]] = {
+    "_sock_recv": ("bufsize",),
+    "_packet_read": (),
+    "_loop_rc_handle": ("rc",),
+    "loop_read": ("max_packets",),
+}
+#: bytes asked of the socket at once
+RECV_BYTES = 65536
+
+_warned: set[str] = set()  # reasons already logged
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """``"2.2.0"`` → ``(2, 2, 0)``; None for a version that is not plain numbers
+    (a pre-release such as ``2.3.0rc1`` counts as untested)."""
+    parts = version.strip().split(".")
+    if not parts or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def refusal(version: str | None = None, client_class: type[Any] = mqtt.Client) -> str | None:
+    """Why the fast path must not be applied to this paho, or None when it may.
+
+    ``version`` defaults to the installed paho's; ``client_class`` to its ``Client``.
+    """
+    version = paho.mqtt.__version__ if version is None else version
+    release = _release(version)
+    low, high = TESTED_PAHO
+    if release is None or not low <= release[:2] < high:
+        tested = f"{'.'.join(map(str, low))} <= version < {'.'.join(map(str, high))}"
+        return f"paho-mqtt {version} is not a version the fast path was tested with ({tested})"
+    for name, params in EXPECTED_METHODS.items():
+        method = getattr(client_class, name, None)
+        if not callable(method):
+            return f"paho-mqtt {version} has no Client.{name}"
+        try:
+            found = tuple(inspect.signature(method).parameters)[1:]
+        except (TypeError, ValueError):
+            return f"paho-mqtt {version}: Client.{name} has no readable signature"
+        if found != params:
+            return f"paho-mqtt {version}: Client.{name}{found} is not {name}{params}"
+    return None
+
+
+def read_every_ready_packet(
+    client: aiomqtt.Client, limit: int = 256, *, paho_version: str | None = None
+) -> bool:
+    """Have ``client`` read every packet its socket holds (``limit`` or more) each time
+    the event loop finds the socket readable, through one ``recv`` per 64 KiB. True
+    when applied; False (one warning per process, paho left as it is) when
+    :func:`refusal` says no for ``paho_version`` (default: the installed one).
+
+    paho's ``loop_read`` reads ``max(1, QoS 1/2 messages in flight)`` packets per call,
+    so a receiver with nothing in flight of its own handles one packet per event-loop
+    wake-up: a ``select`` and a wake-up of every bus listener per message. And paho
+    reads a packet with three ``recv`` calls (type, length, body). Here the loop has
+    no such bound, and ``recv`` is served from a buffer filled 64 KiB at a time. After
+    ``limit`` packets it only empties that buffer (nothing is left there unseen: the
+    event loop would not wake for it); the rest waits in the socket for the next
+    wake-up, so other tasks get their turn.
+    """
+    why = refusal(paho_version)
+    if why is not None:
+        if why not in _warned:
+            _warned.add(why)
+            log.warning("MQTT fast read path not applied, paho reads as it ships: %s", why)
+        return False
+    pc = client._client  # the paho client aiomqtt drives
+    sock_recv = pc._sock_recv
+    buffer = bytearray()
+    buffered_for: object = None  # the socket the buffered bytes came from
+    more = True  # may this wake-up still ask the socket for bytes
+
+    def buffered_recv(bufsize: int) -> bytes:
+        nonlocal buffered_for
+        if pc._sock is not buffered_for:  # a new connection: nothing of the old one
+            buffer.clear()
+            buffered_for = pc._sock
+        if not buffer:
+            if not more:
+                raise BlockingIOError  # this wake-up has had its share
+            data = sock_recv(RECV_BYTES)  # raises as paho's own would
+            if not data:
+                return data  # the broker closed the connection
+            buffer.extend(data)
+        chunk = bytes(buffer[:bufsize])
+        del buffer[:bufsize]
+        return chunk
+
+    def loop_read(max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        nonlocal more
+        done = 0
+        more = True
+        try:
+            while True:
+                if pc._sock is None:
+                    return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+                rc = pc._packet_read()
+                if rc > 0:
+                    return pc._loop_rc_handle(rc)
+                if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
+                    return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+                done += 1
+                if done >= limit:
+                    more = False  # finish what is buffered, read no more
+        finally:
+            more = True
+
+    pc._sock_recv = buffered_recv  # type: ignore[method-assign]
+    pc.loop_read = loop_read  # type: ignore[method-assign]
+    return True
