@@ -22,11 +22,11 @@ from typing import Any
 from config.site import EXAMPLE_SITE, load_site
 from controller.auth.accounts import ensure_user, random_password
 from controller.store import open_store
-from controller.store.schedule_records import ScheduleRecord
 from devices.clock import SystemClock
 from scheduler import Place, parse_schedule
 from scheduler.bench import bench_next_fire, make_schedules
 from scheduler.engine import ScheduleEngine
+from scheduler.ports import ScheduleRecord
 
 from .common import summary
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from config.site import Apartment
 from controller.auth.acting_for import Refusal, UserLookup, refusal, standing_of
-from controller.store.repository import ScheduleStore, StoreError
 from devices.clock import Clock
 
 from .firings import Due, FiringReport, summarise
 from .holds import schedule_actor
 from .model import Schedule
+from .ports import ScheduleStore, ScheduleStoreError
 from .targets import TargetDevice, command_args
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ async def fire(
 
     try:
         claimed = await store.claim_firing(due.schedule_id, due.due_at, clock.now())
-    except StoreError as exc:
+    except ScheduleStoreError as exc:
         log.error("%s not fired: cannot claim it: %s", what, exc)
         return report("store_error", {})
     if not claimed:
@@ -108,7 +108,7 @@ async def fire(
     done = report(outcome, devices)
     try:
         await store.finish_firing(due.schedule_id, due.due_at, outcome, done.to_dict())
-    except StoreError as exc:
+    except ScheduleStoreError as exc:
         log.error("outcome of %s not stored: %s", what, exc)
     return done
 
@@ -128,7 +128,7 @@ async def _send(
             reason=schedule.name or schedule.id,
             refused=refused.why if refused is not None else None,
         )
-    except StoreError as exc:
+    except ScheduleStoreError as exc:
         log.error(
             "schedule %s: %s not sent, audit not written: %s",
             schedule.id,

@@ -62,8 +62,6 @@ from typing import TYPE_CHECKING, Any
 
 from controller.auth.acting_for import Refusal, refusal, standing_of
 from controller.auth.principal import Principal
-from controller.store.repository import StoreError
-from controller.store.schedule_records import HoldRecord, ScheduleRecord
 from devices.clock import Clock
 
 from .dispatch import CommandSender, FiringStore, fire
@@ -71,6 +69,7 @@ from .expand import Place, catch_up, next_due, upcoming
 from .firings import Due, FiringReport, LoadedSchedule, RuleGroupState, firing_json
 from .holds import Holds
 from .model import Schedule, ScheduleError, parse_schedule
+from .ports import HoldRecord, ScheduleRecord, ScheduleStoreError
 from .targets import check_against_site, plan
 
 if TYPE_CHECKING:
@@ -175,7 +174,7 @@ class ScheduleEngine:
         next reload tries again."""
         try:
             await self.sync_from_store()
-        except StoreError as exc:
+        except ScheduleStoreError as exc:
             log.error("schedules not reloaded: %s", " ".join(str(exc).split()))
 
     def _install(self, record: ScheduleRecord, cursor: datetime) -> LoadedSchedule:

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from controller.store.schedule_records import ScheduleRecord
-
 from .expand import Place
 from .model import Schedule
+from .ports import ScheduleRecord
 from .targets import TargetDevice
 from .timing import Firing
 

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from controller.store.repository import StoreError
-from controller.store.schedule_records import HoldRecord
 from devices.contract.device_types import UNHELD_ACTIONS
+
+from .ports import HoldRecord, ScheduleStoreError
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class Holds:
                     await store.put_hold(hold)
                 else:
                     await store.delete_hold(hold.device, hold.since)
-            except StoreError as exc:
+            except ScheduleStoreError as exc:
                 log.warning("hold on %s not stored yet: %s", hold.device, exc)
                 return
             self._owed.pop(0)

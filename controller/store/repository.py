@@ -6,6 +6,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from scheduler.ports import ScheduleStore, ScheduleStoreError
+
 from .alarm_records import AlarmRecord
 from .records import (
     ActivityRecord,
@@ -17,14 +19,14 @@ from .records import (
     UserChanges,
     UserRecord,
 )
-from .schedule_records import FiringRecord, HoldRecord, ScheduleRecord
 
 if TYPE_CHECKING:
     from .plan_sql import PlanEntryRecord
 
 
-class StoreError(RuntimeError):
-    """The store could not do what was asked (unreachable, unwritable, bad URL)."""
+class StoreError(ScheduleStoreError):
+    """The store could not do what was asked (unreachable, unwritable, bad URL); the
+    error the scheduler expects of its store port (:mod:`scheduler.ports`)."""
 
 
 class PeopleStore(Protocol):
@@ -115,56 +117,6 @@ class AlarmStore(Protocol):
         before_id: int | None = None,
     ) -> list[AlarmRecord]:
         """Newest first; ``state`` is ``active``, ``closed``, one state or None (all)."""
-
-
-class ScheduleStore(Protocol):
-    """Schedules (soft-deleted), one claim per due instant, staff holds."""
-
-    async def add_schedule(self, record: ScheduleRecord) -> bool:
-        """Store a new schedule; False if the id exists (deleted ones too)."""
-
-    async def update_schedule(
-        self,
-        schedule_id: str,
-        *,
-        updated_at: datetime,
-        name: str | None = None,
-        definition: dict[str, Any] | None = None,
-        enabled: bool | None = None,
-        owner: str | None = None,
-    ) -> ScheduleRecord | None:
-        """Change a live schedule; None if there is none with this id."""
-
-    async def delete_schedule(self, schedule_id: str, now: datetime) -> bool:
-        """Soft-delete; False if there is no live schedule with this id."""
-
-    async def get_schedule(
-        self, schedule_id: str, *, include_deleted: bool = False
-    ) -> ScheduleRecord | None: ...
-
-    async def list_schedules(self, *, include_deleted: bool = False) -> list[ScheduleRecord]: ...
-
-    async def claim_firing(self, schedule_id: str, due_at: datetime, now: datetime) -> bool:
-        """Insert-or-fail: True for the one caller that claimed this due instant."""
-
-    async def finish_firing(
-        self, schedule_id: str, due_at: datetime, outcome: str, details: dict[str, Any]
-    ) -> None: ...
-
-    async def last_firings(self) -> dict[str, datetime]:
-        """The latest claimed due instant per schedule."""
-
-    async def firings(
-        self, *, schedule_id: str | None = None, limit: int = 100
-    ) -> list[FiringRecord]:
-        """Newest due instant first."""
-
-    async def put_hold(self, hold: HoldRecord) -> None:
-        """Set a device's hold, replacing an older one."""
-
-    async def delete_hold(self, device: str, since: datetime | None = None) -> bool: ...
-
-    async def holds(self) -> list[HoldRecord]: ...
 
 
 class LeaseStore(Protocol):

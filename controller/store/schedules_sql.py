@@ -12,9 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scheduler.ports import CLAIMED, FiringRecord, HoldRecord, ScheduleRecord
+
 from . import schema as t
 from .access import SqlAccess
-from .schedule_records import CLAIMED, FiringRecord, HoldRecord, ScheduleRecord
 from .schema import as_utc
 
 

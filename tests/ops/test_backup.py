@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from config.site import EXAMPLE_SITE
 from controller.cli.app import app
 from controller.store import open_store
-from controller.store.schedule_records import ScheduleRecord
+from scheduler.ports import ScheduleRecord
 from tests.integration.harness import make_test_users
 
 from .records import NOW, fill

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from controller.store import SqlStore, open_store
-from controller.store.schedule_records import HoldRecord, ScheduleRecord
+from scheduler.ports import HoldRecord, ScheduleRecord
 
 T0 = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
