@@ -1,9 +1,10 @@
 """Alarms: list, read, and the night flow's one-tap actions (take, on site, close).
 
-Admin and staff see every alarm (a nurse should see a colleague's unanswered alarm)
-and act on those of apartments they may act on (:func:`require_apartment`); site-wide
-alarms (fire, broker unreachable) any admin or staff may act on. A technician sees
-device alarms only (offline, battery_low, jammed, unknown_state) and acts on none.
+Admin and staff see every alarm (a nurse should see a colleague's unanswered alarm);
+a technician sees device alarms only (offline, battery_low, jammed, unknown_state).
+Who may act on which is :mod:`controller.alarms.who_may` (staff in their wings and
+site-wide, technicians the technical alarms); each alarm answered carries ``may``, the
+actions the caller may take on it now, so the page draws only those buttons.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..alarms.who_may import actions_allowed, may_handle
+from ..auth.principal import Principal
 from ..store import ActivityRecord, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
-from .access import principal_of, require_apartment, require_roles, requires
+from .access import principal_of, require_roles, requires
 from .app import controller_of
 from .bodies import parse_body
 from .errors import ApiError
@@ -28,7 +31,6 @@ from .responses import json_response
 log = logging.getLogger(__name__)
 
 READERS = ("admin", "staff", "technician")
-ACTORS = ("admin", "staff")
 
 
 class AckRequest(BaseModel):
@@ -102,7 +104,15 @@ async def list_alarms(request: web.Request) -> web.Response:
         kinds=alarm_kinds_for(principal_of(request)),
         before_id=_query_int(request, "before_id", None, 2**62),
     )
-    return json_response({"alarms": [ctl.alarms.to_json(a) for a in alarms]})
+    principal = principal_of(request)
+    return json_response({"alarms": [alarm_for(principal, ctl, a) for a in alarms]})
+
+
+def alarm_for(principal: Principal, ctl: Any, alarm: AlarmRecord) -> dict[str, Any]:
+    """The alarm's JSON with ``may``: the actions ``principal`` may take on it now."""
+    shown = ctl.alarms.to_json(alarm)
+    shown["may"] = actions_allowed(principal, alarm.kind, alarm.apartment, alarm.state, ctl.site)
+    return shown
 
 
 async def _visible_alarm(request: web.Request) -> AlarmRecord:
@@ -119,7 +129,7 @@ async def get_alarm(request: web.Request) -> web.Response:
     """``GET /api/alarms/{id}``."""
     require_roles(request, *READERS)
     alarm = await _visible_alarm(request)
-    return json_response(controller_of(request).alarms.to_json(alarm))
+    return json_response(alarm_for(principal_of(request), controller_of(request), alarm))
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
@@ -135,14 +145,20 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 
 def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-    @requires(*ACTORS)
+    @requires(*READERS)
     async def handler(request: web.Request) -> web.Response:
-        principal = require_roles(request, *ACTORS)
+        principal = require_roles(request, *READERS)
         ctl = controller_of(request)
         body = await _body(request, BODIES[action])
         alarm = await _visible_alarm(request)
-        if alarm.apartment is not None:
-            require_apartment(request, alarm.apartment)
+        if not may_handle(principal, alarm.kind, alarm.apartment, ctl.site):
+            raise ApiError(
+                403,
+                "forbidden",
+                f"you may not act on this {alarm.kind} alarm"
+                + (f" in apartment {alarm.apartment}" if alarm.apartment else ""),
+                {"refusal": "alarm", "kind": alarm.kind, "apartment": alarm.apartment},
+            )
         text = getattr(body, "comment", None) or getattr(body, "note", None)
         assert alarm.id is not None
         try:
@@ -159,7 +175,7 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
             ) from None
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", f"not recorded: {exc}") from None
-        return json_response(ctl.alarms.to_json(done))
+        return json_response(alarm_for(principal, ctl, done))
 
     handler.__name__ = f"alarm_{action}"
     return handler

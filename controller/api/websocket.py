@@ -15,6 +15,7 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
+from ..alarms.who_may import alarm_may
 from ..event_bus import latest_twins
 from .access import principal_of, requires
 from .app import controller_of, keep_socket
@@ -42,6 +43,8 @@ async def live(request: web.Request) -> web.WebSocketResponse:
                 out = []
                 for msg in latest_twins([first, *sub.drain(BATCH_MAX - 1)]):
                     data = live_for(principal, msg.kind, msg.data)
+                    if data is not None and msg.kind == "alarm":  # the buttons it may draw
+                        data = {**data, "may": alarm_may(principal, data, ctl.site)}
                     if data is not None:
                         out.append({"type": msg.kind, "data": data})
                 if len(out) == 1:

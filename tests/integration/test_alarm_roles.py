@@ -1,0 +1,101 @@
+"""Issue 17 item 8: a technician closes the technical alarm they fixed; staff act on
+alarms of their own wings only; every alarm answered carries ``may``, the actions the
+caller may take on it now (the page draws those buttons and no others)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from devices.firmware.lock import SimulatedLock
+from devices.firmware.screen import SimulatedScreen
+
+from .harness import RunningController, RunningHome, live_message, user_sessions
+
+
+async def _active(ctl: RunningController, kind: str, device: str) -> dict[str, Any]:
+    """The active alarm of ``kind`` on ``device``, once raised."""
+    with ctl.controller.bus.subscribe({"alarm"}) as pushed:
+        async with asyncio.timeout(15):
+            while True:
+                _status, body = await ctl.call("GET", "/api/alarms")
+                found = [a for a in body["alarms"] if (a["kind"], a["device"]) == (kind, device)]
+                if found:
+                    return found[0]
+                await pushed.get()
+
+
+async def _json(session: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> Any:
+    async with session.request(method, path, **kw) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_a_technician_closes_the_battery_alarm_they_fixed(
+    ctl: RunningController, home: RunningHome
+) -> None:
+    lock = home.home.devices["a214-lock"]
+    assert isinstance(lock, SimulatedLock)
+    async with user_sessions(ctl) as make:
+        tech = await make("tech-battery", ("technician",))
+        async with tech.ws_connect("/api/ws") as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+            lock.set_battery(8)
+            pushed = await live_message(
+                ws,
+                lambda m: (
+                    m["type"] == "alarm"
+                    and (m["data"]["kind"], m["data"]["device"]) == ("battery_low", "a214-lock")
+                ),
+            )
+        assert pushed["data"]["may"] == ["ack", "on_site", "close"]
+        alarm = await _active(ctl, "battery_low", "a214-lock")
+        status, seen = await _json(tech, "GET", f"/api/alarms/{alarm['id']}")
+        assert (status, seen["may"]) == (200, ["ack", "on_site", "close"])
+        lock.set_battery(100)
+        await ctl.wait_twin("a214-lock", lambda t: t.reported.battery == 100)
+        status, closed = await _json(
+            tech, "POST", f"/api/alarms/{alarm['id']}/close", json={"note": "nytt batteri"}
+        )
+        assert (status, closed["state"], closed["closed_by"]) == (200, "closed", "tech-battery")
+        assert closed["may"] == []
+    log = await ctl.controller.store.activity(limit=20)
+    assert ("tech-battery", "alarm_close", "nytt batteri", "ok") in [
+        (a.actor, a.action, a.reason, a.outcome) for a in log if a.subject == str(alarm["id"])
+    ]
+
+
+async def test_staff_act_on_their_wings_alarms_only_and_are_told_so(
+    ctl: RunningController, home: RunningHome
+) -> None:
+    mine, theirs = home.home.devices["a103-screen"], home.home.devices["a203-screen"]
+    assert isinstance(mine, SimulatedScreen)
+    assert isinstance(theirs, SimulatedScreen)
+    async with user_sessions(ctl) as make:
+        anna = await make("anna-ab", ("staff",), units=("A", "B"))
+        tech = await make("tech-help", ("technician",))
+        mine.press_help()
+        theirs.press_help()
+        own = await _active(ctl, "help", "a103-screen")
+        other = await _active(ctl, "help", "a203-screen")
+        status, body = await _json(anna, "GET", "/api/alarms")
+        may = {a["id"]: a["may"] for a in body["alarms"]}
+        assert (status, may[own["id"]], may[other["id"]]) == (200, ["ack", "on_site", "close"], [])
+        status, refused = await _json(anna, "POST", f"/api/alarms/{other['id']}/ack", json={})
+        assert (status, refused["error"]["code"]) == (403, "forbidden")
+        assert refused["error"]["details"] == {
+            "refusal": "alarm",
+            "kind": "help",
+            "apartment": "203",
+        }
+        # a technician does not even see a resident's alarm, let alone close it
+        status, _body = await _json(
+            tech, "POST", f"/api/alarms/{own['id']}/close", json={"note": "x"}
+        )
+        assert status == 403
+        status, body = await _json(anna, "POST", f"/api/alarms/{own['id']}/ack", json={})
+        assert (status, body["state"], body["may"]) == (200, "acknowledged", ["on_site", "close"])
+    for alarm in (own, other):
+        status, _ = await ctl.call("POST", f"/api/alarms/{alarm['id']}/close", json={"note": "t"})
+        assert status == 200
