@@ -13,8 +13,9 @@ from aiohttp import web
 from config.site import Apartment
 
 from ..auth.principal import Principal, Role, may_command
-from .app import PRINCIPAL, controller_of
+from .app import PRINCIPAL
 from .errors import ApiError
+from .keys import SITE, TWINS
 from .roles import public, requires, signed_in
 
 __all__ = [
@@ -48,7 +49,7 @@ def require_roles(request: web.Request, *roles: str) -> Principal:
 
 
 def _apartment(request: web.Request, number: str) -> Apartment | None:
-    return next((a for a in controller_of(request).site.apartments if a.number == number), None)
+    return next((a for a in request.app[SITE].apartments if a.number == number), None)
 
 
 def require_apartment(request: web.Request, apartment_number: str | None) -> Principal:
@@ -95,7 +96,7 @@ def require_visible(request: web.Request, apartment_number: str | None) -> Princ
 def require_command(request: web.Request, device: str, action: str) -> Principal:
     """The caller, if they may send ``action`` to ``device``; else 403 ``forbidden``."""
     principal = principal_of(request)
-    apartment = controller_of(request).twins.apartment(device)
+    apartment = request.app[TWINS].apartment(device)
     if may_command(principal, apartment, action):
         return principal
     where = f"apartment {apartment.number}" if apartment else device

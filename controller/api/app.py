@@ -11,6 +11,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from aiohttp import WSCloseCode, web
@@ -21,6 +22,26 @@ from .auth import PRINCIPAL as PRINCIPAL  # re-exported: handlers import it from
 from .auth import guard
 from .edges import EDGES, client_address, edges_middleware, user_sockets
 from .errors import ApiError, error_response
+from .keys import (
+    ALARMS,
+    AUTH,
+    BUS,
+    CALLS,
+    CLOCK,
+    COMMANDS,
+    EVENTS,
+    FIRMWARE_DIR,
+    HEALTH,
+    INVITATIONS,
+    METRICS,
+    SCHEDULES,
+    SCREENS,
+    SITE,
+    STORE,
+    THROTTLED,
+    TWINS,
+    HealthCheck,
+)
 from .roles import declared
 
 if TYPE_CHECKING:
@@ -28,7 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONTROLLER = web.AppKey("controller", object)
 #: The open WebSockets, closed when the daemon stops (:func:`keep_socket`).
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet[web.WebSocketResponse])
 PUBLIC_PATHS = frozenset({"/api/health", "/health", "/"})
@@ -50,10 +70,6 @@ SECURITY_HEADERS = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def controller_of(request: web.Request) -> Controller:
-    return request.app[CONTROLLER]  # type: ignore[return-value]
 
 
 @web.middleware
@@ -101,7 +117,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Sign-in, CSRF and the route's declared roles (see :mod:`.auth`, :mod:`.roles`)."""
     if is_public(request.path) and declared(request.match_info.handler) is None:
         return await handler(request)  # static pages; a declared route is always checked
-    return await guard(request, handler, controller_of(request).auth)
+    return await guard(request, handler, request.app[AUTH])
 
 
 def keep_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
@@ -117,7 +133,9 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def build_app(controller: Controller) -> web.Application:
-    """The API application for one running controller."""
+    """The API application for one running controller: each service the routes use
+    under its own key (:mod:`.keys`); the routes never see the daemon itself."""
+    from ..ops.health import StoreProbe, report
     from . import (
         routes_activity,
         routes_alarms,
@@ -147,7 +165,24 @@ def build_app(controller: Controller) -> web.Application:
         ],
         client_max_size=64 * 1024,
     )
-    app[CONTROLLER] = controller
+    app[SITE] = controller.site
+    app[CLOCK] = controller.clock
+    app[STORE] = controller.store
+    app[TWINS] = controller.twins
+    app[COMMANDS] = controller.commands
+    app[ALARMS] = controller.alarms
+    app[AUTH] = controller.auth
+    app[SCHEDULES] = controller.schedules
+    app[BUS] = controller.bus
+    app[CALLS] = controller.calls
+    app[INVITATIONS] = controller.invitations
+    app[THROTTLED] = controller.throttled
+    app[SCREENS] = controller.screens
+    app[METRICS] = controller.metrics
+    app[EVENTS] = controller.events
+    app[FIRMWARE_DIR] = routes_firmware.images_dir(controller.config)
+    health: HealthCheck = partial(report, controller, StoreProbe())
+    app[HEALTH] = health
     app[EDGES] = controller.edges
     app[OPEN_SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(_close_sockets)

@@ -24,6 +24,7 @@ from ..auth.principal import Principal
 from ..auth.service import Authenticator, AuthFailed
 from ..auth.tokens import TOKEN_PREFIX, create_token, hash_token
 from .errors import ApiError
+from .keys import TWINS
 from .roles import PUBLIC, SIGNED_IN, declared
 
 __all__ = [
@@ -125,10 +126,8 @@ def check_rule(request: web.Request, principal: Principal) -> None:
 
 def _apartment_in_path(request: web.Request) -> str | None:
     """The apartment of the device a refused request named, if any."""
-    from .app import controller_of  # the app module imports this one
-
     device = request.match_info.get("device")
-    apartment = controller_of(request).twins.apartment(device) if device else None
+    apartment = request.app[TWINS].apartment(device) if device else None
     return apartment.number if apartment else None
 
 

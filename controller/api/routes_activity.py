@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ..store.records import ActivityRecord, AuditRecord
 from .access import principal_of, requires
-from .app import controller_of
+from .keys import AUTH, CLOCK, STORE, TWINS
 from .privacy import PRIVATE_READERS
 from .responses import json_response
 from .routes_events import apartment_devices, int_query, time_query
@@ -54,7 +54,7 @@ def _activity_json(record: ActivityRecord) -> dict[str, Any]:
 async def activity(request: web.Request) -> web.Response:
     """``GET /api/activity?actor=&apartment=&action=&since=&until=&limit=&before_id=``."""
     q = request.query
-    rows = await controller_of(request).store.activity(
+    rows = await request.app[STORE].activity(
         limit=int_query(request, "limit", 100, 1, 1000) or 100,
         actor=q.get("actor") or None,
         apartment=q.get("apartment") or None,
@@ -133,18 +133,20 @@ def _activity_line(r: ActivityRecord) -> _Line:
 async def export_csv(request: web.Request) -> web.Response:
     """``GET /api/audit/export.csv?apartment=&actor=&since=&until=``: commands and
     activity, newest first; columns :data:`CSV_COLUMNS`."""
-    ctl = controller_of(request)
+    store = request.app[STORE]
+    auth = request.app[AUTH]
+    clock = request.app[CLOCK]
     q = request.query
     apartment, actor = q.get("apartment") or None, q.get("actor") or None
     since, until = time_query(request, "since"), time_query(request, "until")
-    audit = await ctl.store.audit(
+    audit = await store.audit(
         limit=EXPORT_LIMIT,
         actor=actor,
         since=since,
         until=until,
         devices=apartment_devices(request, apartment),
     )
-    acts = await ctl.store.activity(
+    acts = await store.activity(
         limit=EXPORT_LIMIT, actor=actor, apartment=apartment, since=since, until=until
     )
     lines = [_audit_line(r, _apartment_of(request, r.device)) for r in audit]
@@ -154,7 +156,7 @@ async def export_csv(request: web.Request) -> web.Response:
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # one cell whatever the separator
     writer.writerow(CSV_COLUMNS)
     writer.writerows(line.cells for line in lines)
-    await ctl.auth.note(
+    await auth.note(
         principal_of(request).actor,
         "audit_export",
         apartment=apartment,
@@ -166,7 +168,7 @@ async def export_csv(request: web.Request) -> web.Response:
             "until": until.isoformat() if until else None,
         },
     )
-    stamp = ctl.clock.now().strftime("%Y%m%d-%H%M")
+    stamp = clock.now().strftime("%Y%m%d-%H%M")
     return web.Response(
         text=buffer.getvalue(),
         content_type="text/csv",
@@ -176,7 +178,7 @@ async def export_csv(request: web.Request) -> web.Response:
 
 
 def _apartment_of(request: web.Request, device: str) -> str | None:
-    apartment = controller_of(request).twins.apartment(device)
+    apartment = request.app[TWINS].apartment(device)
     return apartment.number if apartment else None
 
 

@@ -22,9 +22,9 @@ from ..auth.principal import Principal
 from ..store import ActivityRecord, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
 from .access import principal_of, require_roles, requires
-from .app import controller_of
 from .bodies import parse_body
 from .errors import ApiError
+from .keys import ALARMS, CLOCK, SITE, STORE
 from .privacy import alarm_kinds_for, may_see_alarm
 from .responses import json_response
 
@@ -84,7 +84,7 @@ def _alarm_id(request: web.Request) -> int:
 async def list_alarms(request: web.Request) -> web.Response:
     """``GET /api/alarms?state=active|closed|all&limit=&apartment=&since=&before_id=``."""
     require_roles(request, *READERS)
-    ctl = controller_of(request)
+    store = request.app[STORE]
     state = request.query.get("state", "active")
     if state not in ("active", "closed", "all"):
         raise ApiError(400, "bad_query", "state must be active, closed or all")
@@ -96,7 +96,7 @@ async def list_alarms(request: web.Request) -> web.Response:
             since = None
         if since is None or since.tzinfo is None:
             raise ApiError(400, "bad_query", "since must be an ISO 8601 time with an offset")
-    alarms = await ctl.store.alarms(
+    alarms = await store.alarms(
         limit=_query_int(request, "limit", 100, 1000) or 100,
         state=None if state == "all" else state,
         apartment=request.query.get("apartment"),
@@ -105,18 +105,18 @@ async def list_alarms(request: web.Request) -> web.Response:
         before_id=_query_int(request, "before_id", None, 2**62),
     )
     principal = principal_of(request)
-    return json_response({"alarms": [alarm_for(principal, ctl, a) for a in alarms]})
+    return json_response({"alarms": [alarm_for(principal, request.app, a) for a in alarms]})
 
 
-def alarm_for(principal: Principal, ctl: Any, alarm: AlarmRecord) -> dict[str, Any]:
+def alarm_for(principal: Principal, app: web.Application, alarm: AlarmRecord) -> dict[str, Any]:
     """The alarm's JSON with ``may``: the actions ``principal`` may take on it now."""
-    shown = ctl.alarms.to_json(alarm)
-    shown["may"] = actions_allowed(principal, alarm.kind, alarm.apartment, alarm.state, ctl.site)
+    shown = app[ALARMS].to_json(alarm)
+    shown["may"] = actions_allowed(principal, alarm.kind, alarm.apartment, alarm.state, app[SITE])
     return shown
 
 
 async def _visible_alarm(request: web.Request) -> AlarmRecord:
-    alarm = await controller_of(request).alarms.get(_alarm_id(request))
+    alarm = await request.app[ALARMS].get(_alarm_id(request))
     if alarm is None:
         raise ApiError(404, "unknown_alarm", f"no alarm {request.match_info['alarm']}")
     if not may_see_alarm(principal_of(request), alarm.kind):
@@ -129,7 +129,7 @@ async def get_alarm(request: web.Request) -> web.Response:
     """``GET /api/alarms/{id}``."""
     require_roles(request, *READERS)
     alarm = await _visible_alarm(request)
-    return json_response(alarm_for(principal_of(request), controller_of(request), alarm))
+    return json_response(alarm_for(principal_of(request), request.app, alarm))
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
@@ -148,10 +148,11 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     @requires(*READERS)
     async def handler(request: web.Request) -> web.Response:
         principal = require_roles(request, *READERS)
-        ctl = controller_of(request)
+        site = request.app[SITE]
+        alarms = request.app[ALARMS]
         body = await _body(request, BODIES[action])
         alarm = await _visible_alarm(request)
-        if not may_handle(principal, alarm.kind, alarm.apartment, ctl.site):
+        if not may_handle(principal, alarm.kind, alarm.apartment, site):
             raise ApiError(
                 403,
                 "forbidden",
@@ -162,7 +163,7 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         text = getattr(body, "comment", None) or getattr(body, "note", None)
         assert alarm.id is not None
         try:
-            done = await ctl.alarms.act(alarm.id, action, actor=principal.actor, text=text)
+            done = await alarms.act(alarm.id, action, actor=principal.actor, text=text)
         except AlarmNotFound:
             raise ApiError(404, "unknown_alarm", f"no alarm {alarm.id}") from None
         except AlarmConflict as exc:
@@ -171,11 +172,11 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
                 409,
                 "alarm_state",
                 _conflict_message(exc.current, action),
-                {"alarm": ctl.alarms.to_json(exc.current)},
+                {"alarm": alarms.to_json(exc.current)},
             ) from None
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", f"not recorded: {exc}") from None
-        return json_response(alarm_for(principal, ctl, done))
+        return json_response(alarm_for(principal, request.app, done))
 
     handler.__name__ = f"alarm_{action}"
     return handler
@@ -195,11 +196,12 @@ async def _log_conflict(
     request: web.Request, current: AlarmRecord, action: str, text: str | None
 ) -> None:
     """Best effort: who tried to act on an alarm someone else had already handled."""
-    ctl = controller_of(request)
+    store = request.app[STORE]
+    clock = request.app[CLOCK]
     try:
-        await ctl.store.add_activity(
+        await store.add_activity(
             ActivityRecord(
-                ts=ctl.clock.now(),
+                ts=clock.now(),
                 actor=principal_of(request).actor,
                 action=f"alarm_{action}",
                 subject=str(current.id),

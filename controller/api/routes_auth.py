@@ -16,10 +16,10 @@ from ..auth.tokens import hash_secret
 from ..auth.users import LANGUAGES, user_json
 from ..store.records import UserRecord
 from .access import principal_of, public, signed_in
-from .app import controller_of
 from .auth import SESSION_COOKIE, clear_session_cookie, cross_site, set_session_cookie
 from .bodies import read_body
 from .errors import ApiError, error_response
+from .keys import AUTH, CLOCK, SITE, STORE
 from .responses import json_response
 from .routes_users import weak
 
@@ -58,9 +58,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
     body = await read_body(request, LoginRequest)
-    ctl = controller_of(request)
+    auth = request.app[AUTH]
+    store = request.app[STORE]
+    clock = request.app[CLOCK]
     try:
-        signed = await ctl.auth.login(
+        signed = await auth.login(
             body.username,
             body.password,
             address=request.remote or "",
@@ -72,7 +74,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _refused(exc)
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:  # never keep a session id chosen before sign-in
-        await ctl.store.revoke_session(hash_secret(previous), ctl.clock.now())
+        await store.revoke_session(hash_secret(previous), clock.now())
     response = _me(signed.user, signed.session.csrf_token)
     set_session_cookie(response, request, signed.cookie_secret)
     return response
@@ -86,14 +88,14 @@ async def logout(request: web.Request) -> web.Response:
         raise ApiError(
             400, "no_session", "not a browser session; revoke tokens with `tryggbo token revoke`"
         )
-    await controller_of(request).auth.logout(principal)
+    await request.app[AUTH].logout(principal)
     response = json_response({"signed_out": True})
     clear_session_cookie(response, request)
     return response
 
 
 async def _user(request: web.Request) -> UserRecord:
-    user = await controller_of(request).store.user_by_id(principal_of(request).user_id)
+    user = await request.app[STORE].user_by_id(principal_of(request).user_id)
     if user is None:
         raise ApiError(401, "bad_session", "the user is gone; sign in again")
     return user
@@ -110,16 +112,19 @@ async def update_me(request: web.Request) -> web.StreamResponse:
     """``PATCH /api/auth/me``: ``{"language"}`` and/or
     ``{"current_password", "new_password"}`` (ends the user's other sessions)."""
     body = await read_body(request, MeUpdate)
-    ctl = controller_of(request)
+    store = request.app[STORE]
+    auth = request.app[AUTH]
+    clock = request.app[CLOCK]
+    site = request.app[SITE]
     principal = principal_of(request)
     user = await _user(request)
     if body.language is not None and body.language != user.language:
-        user = await ctl.store.update_user(user.id, {"language": body.language}) or user
+        user = await store.update_user(user.id, {"language": body.language}) or user
     if body.new_password is not None:
         if not body.current_password:
             raise ApiError(400, "bad_body", "changing the password needs current_password")
         try:
-            await ctl.auth.check_current_password(
+            await auth.check_current_password(
                 user, body.current_password, address=request.remote or ""
             )
         except LoginRefused as exc:
@@ -130,16 +135,16 @@ async def update_me(request: web.Request) -> web.StreamResponse:
             return _refused(exc)
         try:
             user = await set_password(
-                ctl.store,
+                store,
                 user,
                 body.new_password,
-                ctl.clock.now(),
+                clock.now(),
                 keep_session=principal.session_id,
-                site=ctl.site,
+                site=site,
             )
         except WeakPassword as exc:
             raise weak(exc, request) from None
-        await ctl.auth.note(user.username, "password_change", subject=user.username, outcome="ok")
+        await auth.note(user.username, "password_change", subject=user.username, outcome="ok")
     return _me(user, principal.csrf_token)
 
 

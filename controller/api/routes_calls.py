@@ -27,9 +27,9 @@ from ..calls.socket import PageSocket
 from ..calls.visiting import VisitingHoursError
 from ..store.calls_sql import InvitationRecord
 from .access import principal_of, public, require_apartment, requires
-from .app import controller_of
 from .bodies import read_json
 from .errors import ApiError
+from .keys import AUTH, CALLS, CLOCK, INVITATIONS, SITE, THROTTLED
 from .responses import json_response
 
 STAFF = (Role.ADMIN.value, Role.STAFF.value)
@@ -82,7 +82,7 @@ def invitation_json(record: InvitationRecord, now: datetime) -> dict[str, Any]:
 
 
 def _apartment(request: web.Request, number: str) -> Any:
-    apartment = controller_of(request).calls.apartment(number)
+    apartment = request.app[CALLS].apartment(number)
     if apartment is None:
         raise ApiError(404, "unknown_apartment", f"no apartment {number!r}")
     return apartment
@@ -90,21 +90,24 @@ def _apartment(request: web.Request, number: str) -> Any:
 
 @requires(*STAFF)
 async def create_invitation(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
+    invitations = request.app[INVITATIONS]
+    site = request.app[SITE]
+    auth = request.app[AUTH]
+    clock = request.app[CLOCK]
     body: InvitationBody = await _body(request, InvitationBody)
     apartment = _apartment(request, body.apartment)
     principal = require_apartment(request, apartment.number)
-    token, record = await ctl.invitations.create(
+    token, record = await invitations.create(
         apartment=apartment.number,
         resident=apartment.resident,
         relative=body.relative,
         by=principal.actor,
         valid_days=body.valid_days,
     )
-    base = ctl.site.site.public_url or f"{request.scheme}://{request.host}"
+    base = site.site.public_url or f"{request.scheme}://{request.host}"
     link = f"{base.rstrip('/')}/ui/call.html#t={token}"
     qr = segno.make(link, error="m").svg_data_uri(scale=4, dark="#000", light="#fff")
-    await ctl.auth.note(
+    await auth.note(
         principal.actor,
         "invitation_created",
         subject=f"invitation {record.id}",
@@ -112,23 +115,25 @@ async def create_invitation(request: web.Request) -> web.Response:
         details={"relative": body.relative, "expires_at": _iso(record.expires_at)},
     )
     return json_response(
-        {**invitation_json(record, ctl.clock.now()), "link": link, "qr_data_uri": qr}, status=201
+        {**invitation_json(record, clock.now()), "link": link, "qr_data_uri": qr}, status=201
     )
 
 
 @requires(*STAFF)
 async def list_invitations(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
+    invitations = request.app[INVITATIONS]
+    clock = request.app[CLOCK]
+    calls = request.app[CALLS]
     number = request.query.get("apartment")
     if number is not None:
         require_apartment(request, _apartment(request, number).number)
     principal = principal_of(request)
-    records = await ctl.invitations.store.list_invitations(number)
-    now = ctl.clock.now()
+    records = await invitations.store.list_invitations(number)
+    now = clock.now()
     visible = [
         r
         for r in records
-        if (a := ctl.calls.apartment(r.apartment)) is not None
+        if (a := calls.apartment(r.apartment)) is not None
         and (principal.has_role(Role.ADMIN) or principal.may_act_on(a))
     ]
     return json_response({"invitations": [invitation_json(r, now) for r in visible]})
@@ -136,65 +141,69 @@ async def list_invitations(request: web.Request) -> web.Response:
 
 @requires(*STAFF)
 async def revoke_invitation(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
+    invitations = request.app[INVITATIONS]
+    clock = request.app[CLOCK]
+    calls = request.app[CALLS]
+    auth = request.app[AUTH]
     invitation_id = request.match_info["invitation"]
-    record = await ctl.invitations.store.get_invitation(invitation_id)
+    record = await invitations.store.get_invitation(invitation_id)
     if record is None:
         raise ApiError(404, "unknown_invitation", f"no invitation {invitation_id!r}")
     principal = require_apartment(request, record.apartment)
-    revoked = await ctl.invitations.store.revoke_invitation(
-        invitation_id, by=principal.actor, at=ctl.clock.now()
+    revoked = await invitations.store.revoke_invitation(
+        invitation_id, by=principal.actor, at=clock.now()
     )
     assert revoked is not None
-    for call in [c for c in ctl.calls.calls.values() if c.invitation == invitation_id]:
-        await ctl.calls.hangup(call.id, "revoked")
-    for sock in list(ctl.calls.sockets.pop(invitation_id, ())):
+    for call in [c for c in calls.calls.values() if c.invitation == invitation_id]:
+        await calls.hangup(call.id, "revoked")
+    for sock in list(calls.sockets.pop(invitation_id, ())):
         await sock.refuse("invitation_revoked", "this link has been withdrawn by staff")
-    await ctl.auth.note(
+    await auth.note(
         principal.actor,
         "invitation_revoked",
         subject=f"invitation {invitation_id}",
         apartment=record.apartment,
     )
-    return json_response(invitation_json(revoked, ctl.clock.now()))
+    return json_response(invitation_json(revoked, clock.now()))
 
 
 @requires(*STAFF)
 async def get_hours(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
+    calls = request.app[CALLS]
     apartment = _apartment(request, request.match_info["apartment"])
-    return json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
+    return json_response({"apartment": apartment.number, **await calls.visiting(apartment)})
 
 
 @requires(*STAFF)
 async def put_hours(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
+    calls = request.app[CALLS]
+    auth = request.app[AUTH]
     apartment = _apartment(request, request.match_info["apartment"])
     principal = require_apartment(request, apartment.number)
     body: HoursBody = await _body(request, HoursBody)
     try:
-        await ctl.calls.set_windows(apartment, body.windows, principal.actor)
+        await calls.set_windows(apartment, body.windows, principal.actor)
     except VisitingHoursError as exc:
         raise ApiError(400, "bad_visiting_hours", str(exc)) from None
-    await ctl.auth.note(
+    await auth.note(
         principal.actor,
         "visiting_hours_set",
         subject=f"apartment {apartment.number}",
         apartment=apartment.number,
         details={"windows": body.windows},
     )
-    return json_response({"apartment": apartment.number, **await ctl.calls.visiting(apartment)})
+    return json_response({"apartment": apartment.number, **await calls.visiting(apartment)})
 
 
 @requires(Role.ADMIN.value, Role.STAFF.value)
 async def active_calls(request: web.Request) -> web.Response:
     """Calls going on now: admin and staff (a technician sees no calls, privacy.py)."""
-    ctl = controller_of(request)
+    calls = request.app[CALLS]
     return json_response(
         {
             "calls": [
                 {"id": c.id, "apartment": c.apartment, "device": c.device, "state": c.state}
-                for c in ctl.calls.calls.values()
+                for c in calls.calls.values()
             ]
         }
     )
@@ -204,15 +213,17 @@ async def active_calls(request: web.Request) -> web.Response:
 
 
 async def _check(request: web.Request, token: str) -> InvitationRecord:
-    ctl = controller_of(request)
+    invitations = request.app[INVITATIONS]
+    throttled = request.app[THROTTLED]
+    auth = request.app[AUTH]
     address, subject = request.remote or "", f"{request.method} {request.path}"
     try:
-        return await ctl.invitations.check(token, address)
+        return await invitations.check(token, address)
     except InvitationRefused as exc:
         if exc.code == "throttled":  # one row per address and window, with the count
-            await ctl.throttled.count(subject, address, exc.message)
+            await throttled.count(subject, address, exc.message)
             raise
-        await ctl.auth.note(
+        await auth.note(
             "anonymous",
             "refused",
             subject=subject,
@@ -224,16 +235,17 @@ async def _check(request: web.Request, token: str) -> InvitationRecord:
 
 
 async def _welcome(request: web.Request, record: InvitationRecord) -> dict[str, Any]:
-    ctl = controller_of(request)
-    apartment = ctl.calls.apartment(record.apartment)
+    calls = request.app[CALLS]
+    site = request.app[SITE]
+    apartment = calls.apartment(record.apartment)
     assert apartment is not None
     return {
         "resident": record.resident,
         "relative": record.relative,
         "expires_at": _iso(record.expires_at),
-        "timezone": ctl.site.site.timezone,
-        "visiting": await ctl.calls.visiting(apartment),
-        "ice_servers": ctl.site.site.ice_servers,
+        "timezone": site.site.timezone,
+        "visiting": await calls.visiting(apartment),
+        "ice_servers": site.site.ice_servers,
     }
 
 
@@ -249,7 +261,7 @@ async def invitation_info(request: web.Request) -> web.Response:
 
 @public  # the socket authenticates itself: the first message carries the link token
 async def relative_socket(request: web.Request) -> web.WebSocketResponse:
-    ctl = controller_of(request)
+    calls = request.app[CALLS]
     sock = PageSocket()
     token = await sock.open(request)
     if token is None:
@@ -261,13 +273,13 @@ async def relative_socket(request: web.Request) -> web.WebSocketResponse:
         return sock.ws
     sock.send({"type": "welcome", **await _welcome(request, record)})
     call: Call | None = None
-    ctl.calls.sockets.setdefault(record.id, set()).add(sock)
+    calls.sockets.setdefault(record.id, set()).add(sock)
     try:
         async for data in sock.messages():
             kind = data["type"]
             if kind == "signal":
                 if call is not None:
-                    ctl.calls.relay(call.id, "relative", data.get("data"))
+                    calls.relay(call.id, "relative", data.get("data"))
                 continue
             try:
                 record = await _check(request, token)  # revocation checked per action
@@ -279,19 +291,19 @@ async def relative_socket(request: web.Request) -> web.WebSocketResponse:
                     sock.send({"type": "error", "code": "busy", "message": "already calling"})
                     continue
                 try:
-                    call = await ctl.calls.start(record, sock.send)
+                    call = await calls.start(record, sock.send)
                 except CallRefused as exc:
                     sock.send(exc.to_message())
                     continue
                 sock.send({"type": "ringing", "call_id": call.id})
             elif kind == "hangup" and call is not None:
-                await ctl.calls.hangup(call.id, "relative")
+                await calls.hangup(call.id, "relative")
             else:
                 sock.send({"type": "error", "code": "bad_message", "message": f"unknown {kind!r}"})
     finally:
-        ctl.calls.sockets.get(record.id, set()).discard(sock)
+        calls.sockets.get(record.id, set()).discard(sock)
         if call is not None:
-            await ctl.calls.hangup(call.id, "relative_left")
+            await calls.hangup(call.id, "relative_left")
         await sock.close()
     return sock.ws
 

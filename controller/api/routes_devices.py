@@ -11,9 +11,9 @@ from ..command_bus import CommandError, Outcome
 from ..device_labels import describe_all
 from ..store import StoreError
 from .access import principal_of, public, require_command, requires
-from .app import controller_of
 from .bodies import read_json
 from .errors import ApiError
+from .keys import COMMANDS, TWINS
 from .privacy import command_for, twin_for
 from .responses import json_response
 from .schemas import CommandRequest
@@ -41,15 +41,15 @@ async def health(request: web.Request) -> web.Response:
 
 @requires("admin", "staff", "technician")
 async def list_devices(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
+    registry = request.app[TWINS]
     kind = request.query.get("type")
     principal = principal_of(request)
-    twins = [
+    shown = [
         twin_for(principal, t.to_dict())
-        for t in ctl.twins.all()
+        for t in registry.all()
         if kind is None or t.type.value == kind
     ]
-    return json_response({"devices": twins})
+    return json_response({"devices": shown})
 
 
 @requires("admin", "staff", "technician")
@@ -63,11 +63,11 @@ async def device_types(request: web.Request) -> web.Response:
 
 @requires("admin", "staff", "technician")
 async def get_device(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
-    twin = ctl.twins.get(request.match_info["device"])
+    twins = request.app[TWINS]
+    twin = twins.get(request.match_info["device"])
     if twin is None:
         raise ApiError(404, "unknown_device", f"no device {request.match_info['device']!r}")
-    apartment = ctl.twins.apartment(twin.id)
+    apartment = twins.apartment(twin.id)
     body = twin_for(principal_of(request), twin.to_dict())
     if apartment is not None:
         body["resident"] = apartment.resident
@@ -82,9 +82,10 @@ async def send_command(request: web.Request) -> web.Response:
 
     Admin: any action anywhere; technician: maintenance actions anywhere; staff: any
     action on devices of their units' apartments (:func:`may_command`)."""
-    ctl = controller_of(request)
+    twins = request.app[TWINS]
+    commands = request.app[COMMANDS]
     device = request.match_info["device"]
-    if device not in ctl.twins:
+    if device not in twins:
         raise ApiError(404, "unknown_device", f"no device {device!r}")
     data = await read_json(request)
     try:
@@ -96,7 +97,7 @@ async def send_command(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_body", "the body is not a valid command", details) from None
     principal = require_command(request, device, body.action)
     try:
-        result = await ctl.commands.send(
+        result = await commands.send(
             device,
             body.action,
             body.args,

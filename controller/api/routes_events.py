@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from .access import principal_of, requires
-from .app import controller_of
 from .errors import ApiError
+from .keys import EVENTS, SITE, STORE
 from .privacy import PRIVATE_READERS, event_for
 from .responses import json_response
 
@@ -40,7 +40,7 @@ def time_query(request: web.Request, name: str) -> datetime | None:
             400, "bad_query", f"{name} must be an ISO 8601 time, e.g. 2026-12-01T08:00+01:00"
         ) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=controller_of(request).site.zone)
+        value = value.replace(tzinfo=request.app[SITE].zone)
     return value.astimezone(UTC)
 
 
@@ -48,7 +48,7 @@ def apartment_devices(request: web.Request, number: str | None) -> list[str] | N
     """The device ids of apartment ``number`` (None: no filter); 400 if unknown."""
     if number is None:
         return None
-    site = controller_of(request).site
+    site = request.app[SITE]
     apartment = next((a for a in site.apartments if a.number == number), None)
     if apartment is None:
         raise ApiError(400, "bad_query", f"no apartment {number!r} on this site")
@@ -65,11 +65,11 @@ def _jsonable(record: Any) -> dict[str, Any]:
 
 @requires("admin", "staff", "technician")
 async def recent_events(request: web.Request) -> web.Response:
-    ctl = controller_of(request)
+    store = request.app[STORE]
     limit = int_query(request, "limit", 100, 1, 1000)
     before = int_query(request, "before_id", None, 1, 2**62)
     device = request.query.get("device")
-    events = await ctl.store.recent_events(limit=limit or 100, device=device, before_id=before)
+    events = await store.recent_events(limit=limit or 100, device=device, before_id=before)
     principal = principal_of(request)
     shown = [e for e in (event_for(principal, _jsonable(r)) for r in events) if e is not None]
     return json_response({"events": shown})
@@ -79,9 +79,10 @@ async def recent_events(request: web.Request) -> web.Response:
 async def set_aside_events(request: web.Request) -> web.Response:
     """``GET /api/events/set-aside?limit=``: events the store refused (a value the
     database cannot hold), each with the reason; the rest were written past them."""
-    ctl = controller_of(request)
+    store = request.app[STORE]
+    events = request.app[EVENTS]
     limit = int_query(request, "limit", 100, 1, 1000)
-    rows = await ctl.store.set_aside_events(limit=limit or 100)
+    rows = await store.set_aside_events(limit=limit or 100)
     out = [
         {
             "id": row.id,
@@ -95,15 +96,15 @@ async def set_aside_events(request: web.Request) -> web.Response:
         }
         for row in rows
     ]
-    return json_response({"set_aside": out, "count": ctl.events.set_aside})
+    return json_response({"set_aside": out, "count": events.set_aside})
 
 
 @requires(*PRIVATE_READERS)
 async def audit_log(request: web.Request) -> web.Response:
     """``GET /api/audit?limit=&device=&command_id=&actor=&apartment=&since=&until=``."""
-    ctl = controller_of(request)
+    store = request.app[STORE]
     limit = int_query(request, "limit", 100, 1, 1000)
-    rows = await ctl.store.audit(
+    rows = await store.audit(
         limit=limit or 100,
         device=request.query.get("device"),
         command_id=request.query.get("command_id"),

@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -24,17 +25,20 @@ from devices.contract import ContractError, spec_for
 
 from ..store import ActivityRecord
 from .access import principal_of, public, requires
-from .app import controller_of
 from .errors import ApiError
+from .keys import CLOCK, FIRMWARE_DIR, STORE
 from .responses import json_response
+
+if TYPE_CHECKING:
+    from ..daemon import ControllerConfig
 
 MAX_IMAGE = 64 * 1024 * 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")
 
 
-def firmware_dir(request: web.Request) -> Path:
-    config = controller_of(request).config
+def images_dir(config: ControllerConfig) -> Path:
+    """Where the images are kept (set as :data:`~.keys.FIRMWARE_DIR` when the app is built)."""
     if config.firmware_dir is not None:  # the setting firmware_dir, TRYGGBO_FIRMWARE_DIR
         return config.firmware_dir
     db_url = config.db_url
@@ -71,15 +75,16 @@ async def upload(request: web.Request) -> web.Response:
     if size == 0:
         raise ApiError(400, "empty", "the body must be the image")
     sha = digest.hexdigest()
-    directory = firmware_dir(request)
+    directory = request.app[FIRMWARE_DIR]
     directory.mkdir(parents=True, exist_ok=True)
     meta = {"sha256": sha, "size": size, "type": device_type, "version": version}
     _write_atomic(directory / f"{sha}.bin", b"".join(chunks))
     _write_atomic(directory / f"{sha}.json", json.dumps(meta).encode())
-    ctl = controller_of(request)
-    await ctl.store.add_activity(
+    store = request.app[STORE]
+    clock = request.app[CLOCK]
+    await store.add_activity(
         ActivityRecord(
-            ts=ctl.clock.now(),
+            ts=clock.now(),
             actor=principal_of(request).actor,
             action="firmware_upload",
             subject=sha,
@@ -92,7 +97,7 @@ async def upload(request: web.Request) -> web.Response:
 
 @requires("admin", "technician")
 async def list_images(request: web.Request) -> web.Response:
-    directory = firmware_dir(request)
+    directory = request.app[FIRMWARE_DIR]
     images = []
     if directory.is_dir():
         for meta in sorted(directory.glob("*.json")):
@@ -108,7 +113,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     sha = request.match_info["sha256"]
     if not _SHA.match(sha):
         raise ApiError(404, "unknown_image", "no such image")
-    path = firmware_dir(request) / f"{sha}.bin"
+    path = request.app[FIRMWARE_DIR] / f"{sha}.bin"
     if not path.is_file():
         raise ApiError(404, "unknown_image", "no such image")
     return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})

@@ -8,30 +8,28 @@ from typing import Any
 
 from aiohttp import web
 
-from controller.ops.health import StoreProbe, report
 from controller.ops.metrics import CONTENT_TYPE
 from controller.ops.resident_export import UnknownApartment, export_apartment
 
 from ..openapi import build_document
 from .access import principal_of, public, requires
-from .app import controller_of
 from .errors import ApiError
+from .keys import AUTH, CLOCK, HEALTH, METRICS, SITE, STORE
 from .responses import json_response
 
-HEALTH_PROBE = web.AppKey("health_probe", StoreProbe)
 OPENAPI = web.AppKey("openapi", dict)
 
 
 async def health_response(request: web.Request) -> web.Response:
     """The body of ``GET /api/health`` (see :mod:`controller.ops.health`)."""
-    status, body = await report(controller_of(request), request.app[HEALTH_PROBE])
+    status, body = await request.app[HEALTH]()
     return json_response(body, status=status)
 
 
 @requires("admin", "technician")
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: Prometheus text format (scrape with a technician's API token)."""
-    body = controller_of(request).metrics.render()
+    body = request.app[METRICS].render()
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE
     return response
@@ -66,22 +64,25 @@ async def api_page_css(_request: web.Request) -> web.Response:
 async def resident_export(request: web.Request) -> web.Response:
     """``GET /api/residents/{apartment}/export``: everything stored about the resident
     of one apartment (GDPR access request), as a JSON download; the export is logged."""
-    ctl = controller_of(request)
+    clock = request.app[CLOCK]
+    store = request.app[STORE]
+    site = request.app[SITE]
+    auth = request.app[AUTH]
     number = request.match_info["apartment"]
-    now = ctl.clock.now()
+    now = clock.now()
     try:
-        document = await export_apartment(ctl.store, ctl.site, number, now)
+        document = await export_apartment(store, site, number, now)
     except UnknownApartment as exc:
         raise ApiError(404, "unknown_apartment", str(exc)) from None
     counts = {k: len(document[k]) for k in ("events", "audit", "activity", "alarms")}
-    await ctl.auth.note(
+    await auth.note(
         principal_of(request).actor,
         "resident_export",
         apartment=number,
         outcome="ok",
         details=counts,
     )
-    name = f"tryggbo-{ctl.site.slug}-apartment-{number}-{now:%Y%m%d}.json"
+    name = f"tryggbo-{site.slug}-apartment-{number}-{now:%Y%m%d}.json"
     return json_response(
         document,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
@@ -174,7 +175,6 @@ pre { white-space: pre-wrap; background: #f6f6f6; padding: .4rem; }
 
 
 def register(app: web.Application) -> None:
-    app[HEALTH_PROBE] = StoreProbe()
     app[OPENAPI] = {}
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/openapi.json", openapi_json)

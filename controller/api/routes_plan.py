@@ -18,9 +18,9 @@ from scheduler.model import parse_hhmm
 
 from ..store.plan_sql import PlanEntryRecord
 from .access import require_apartment, requires
-from .app import controller_of
 from .bodies import read_body
 from .errors import ApiError
+from .keys import AUTH, CLOCK, SITE, STORE
 from .responses import json_response
 
 WHO = ("admin", "staff")
@@ -50,14 +50,15 @@ def entry_json(entry: PlanEntryRecord) -> dict[str, Any]:
 
 def _apartment_number(request: web.Request) -> str:
     number = request.match_info["apartment"]
-    if not any(a.number == number for a in controller_of(request).site.apartments):
+    if not any(a.number == number for a in request.app[SITE].apartments):
         raise ApiError(404, "unknown_apartment", f"no apartment {number!r}")
     return number
 
 
 def _today(request: web.Request) -> date:
-    ctl = controller_of(request)
-    return ctl.clock.now().astimezone(ctl.site.zone).date()
+    clock = request.app[CLOCK]
+    site = request.app[SITE]
+    return clock.now().astimezone(site.zone).date()
 
 
 @requires(*WHO)
@@ -70,7 +71,7 @@ async def get_plan(request: web.Request) -> web.Response:
         day = date.fromisoformat(text) if text else _today(request)
     except ValueError:
         raise ApiError(400, "bad_query", "day must be YYYY-MM-DD", {"day": text}) from None
-    entries = await controller_of(request).store.plan_entries(number, day)
+    entries = await request.app[STORE].plan_entries(number, day)
     return json_response({"day": day.isoformat(), "entries": [entry_json(e) for e in entries]})
 
 
@@ -89,17 +90,19 @@ async def add_entry(request: web.Request) -> web.Response:
     day = body.day or _today(request)
     if day < _today(request):
         raise ApiError(400, "bad_body", "the day has passed", [{"field": "day"}])
-    ctl = controller_of(request)
+    clock = request.app[CLOCK]
+    store = request.app[STORE]
+    auth = request.app[AUTH]
     entry = PlanEntryRecord(
         apartment=number,
         day=day,
         at=at,
         text=body.text.strip(),
         created_by=principal.actor,
-        created_at=ctl.clock.now(),
+        created_at=clock.now(),
     )
-    entry = await ctl.store.add_plan_entry(entry)
-    await ctl.auth.note(
+    entry = await store.add_plan_entry(entry)
+    await auth.note(
         principal.actor,
         "plan_entry_added",
         subject=f"plan entry {entry.id}",
@@ -114,15 +117,16 @@ async def delete_entry(request: web.Request) -> web.Response:
     """``DELETE /api/apartments/{apartment}/plan/{entry}`` → ``{"deleted": id}``."""
     number = _apartment_number(request)
     principal = require_apartment(request, number)
-    ctl = controller_of(request)
+    store = request.app[STORE]
+    auth = request.app[AUTH]
     try:
         entry_id = int(request.match_info["entry"])
     except ValueError:
         raise ApiError(404, "unknown_entry", "no such plan entry") from None
-    deleted = await ctl.store.delete_plan_entry(entry_id, number)
+    deleted = await store.delete_plan_entry(entry_id, number)
     if deleted is None:
         raise ApiError(404, "unknown_entry", f"no plan entry {entry_id} in {number}")
-    await ctl.auth.note(
+    await auth.note(
         principal.actor,
         "plan_entry_deleted",
         subject=f"plan entry {entry_id}",

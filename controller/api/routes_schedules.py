@@ -36,9 +36,9 @@ from scheduler.timing import wall_to_instant
 from ..auth.principal import Principal
 from ..store import ActivityRecord, StoreError
 from .access import require_apartment, require_roles, requires
-from .app import controller_of
 from .bodies import read_body, read_json
 from .errors import ApiError
+from .keys import CLOCK, SCHEDULES, SITE, STORE, TWINS
 from .responses import json_response
 
 WHO = ("admin", "staff")
@@ -84,7 +84,7 @@ def _apartment_of(request: web.Request, schedule: Schedule) -> str | None:
     if schedule.target.kind == "apartment":
         return schedule.target.value
     if schedule.target.kind == "device":
-        apartment = controller_of(request).twins.apartment(schedule.target.value)
+        apartment = request.app[TWINS].apartment(schedule.target.value)
         return apartment.number if apartment else None
     return None
 
@@ -103,7 +103,7 @@ def require_target(request: web.Request, schedule: Schedule) -> Principal:
                 f"wing {target.value} is not one of your units",
                 {"wing": target.value},
             )
-    site = controller_of(request).site
+    site = request.app[SITE]
     for number in sorted({d.apartment for d in resolve_target(target, site, schedule.action)}):
         require_apartment(request, number)
     return principal
@@ -112,10 +112,11 @@ def require_target(request: web.Request, schedule: Schedule) -> Principal:
 async def _log(
     request: web.Request, principal: Principal, action: str, schedule: Schedule, **details: Any
 ) -> None:
-    ctl = controller_of(request)
-    await ctl.store.add_activity(
+    store = request.app[STORE]
+    clock = request.app[CLOCK]
+    await store.add_activity(
         ActivityRecord(
-            ts=ctl.clock.now(),
+            ts=clock.now(),
             actor=principal.actor,
             action=action,
             subject=schedule.id,
@@ -130,7 +131,7 @@ async def _log(
 async def schedules_json(request: web.Request, schedules: list[LoadedSchedule]) -> list[Any]:
     """The schedules as answered, each with ``suspended``: why its owner's rights
     refuse its firings now, or null."""
-    suspended = await controller_of(request).schedules.suspensions(schedules)
+    suspended = await request.app[SCHEDULES].suspensions(schedules)
     return [schedule_json(request, s, suspended.get(s.record.id)) for s in schedules]
 
 
@@ -143,7 +144,7 @@ def schedule_json(
     request: web.Request, loaded: LoadedSchedule, suspended: str | None
 ) -> dict[str, Any]:
     """A schedule with its next firings per rule group (fallback flags and reasons)."""
-    engine = controller_of(request).schedules
+    engine = request.app[SCHEDULES]
     record, schedule = loaded.record, loaded.schedule
     groups = engine.upcoming(loaded)
     nexts = [g["firings"][0] for g in groups if g["firings"]]
@@ -170,7 +171,7 @@ def schedule_json(
 
 def _loaded(request: web.Request) -> LoadedSchedule:
     schedule_id = request.match_info["schedule"]
-    loaded = controller_of(request).schedules.get(schedule_id)
+    loaded = request.app[SCHEDULES].get(schedule_id)
     if loaded is None:
         raise ApiError(404, "unknown_schedule", f"no schedule {schedule_id!r}")
     return loaded
@@ -190,7 +191,7 @@ def schedule_errors() -> Iterator[None]:
 async def list_schedules(request: web.Request) -> web.Response:
     """``GET /api/schedules``: every schedule with its next firings, and the holds."""
     require_roles(request, *WHO)
-    engine = controller_of(request).schedules
+    engine = request.app[SCHEDULES]
     await engine.start()
     holds = [
         {"device": h.device, "since": h.since.isoformat(), "actor": h.actor, "action": h.action}
@@ -204,10 +205,11 @@ async def list_schedules(request: web.Request) -> web.Response:
 async def get_schedule(request: web.Request) -> web.Response:
     """``GET /api/schedules/{id}``: one schedule and its last 20 firings."""
     require_roles(request, *WHO)
-    ctl = controller_of(request)
-    await ctl.schedules.start()
+    engine = request.app[SCHEDULES]
+    store = request.app[STORE]
+    await engine.start()
     loaded = _loaded(request)
-    firings = await ctl.store.firings(schedule_id=loaded.record.id, limit=20)
+    firings = await store.firings(schedule_id=loaded.record.id, limit=20)
     body = await one_schedule_json(request, loaded)
     body["firings"] = [
         {
@@ -230,11 +232,11 @@ def _parse(data: dict[str, Any], schedule_id: str, owner: str) -> Schedule:
 async def create_schedule(request: web.Request) -> web.Response:
     """``POST /api/schedules``: body a schedule without id and owner → 201."""
     principal = require_roles(request, *WHO)
-    ctl = controller_of(request)
+    engine = request.app[SCHEDULES]
     schedule = _parse(await _json_object(request), f"sch-{uuid.uuid4().hex[:12]}", principal.actor)
     require_target(request, schedule)
     with schedule_errors():
-        loaded = await ctl.schedules.create(schedule)
+        loaded = await engine.create(schedule)
         await _log(request, principal, "schedule_create", schedule, rule=schedule.rule.describe())
     return json_response(await one_schedule_json(request, loaded), status=201)
 
@@ -243,7 +245,7 @@ async def _changeable(request: web.Request) -> tuple[Principal, LoadedSchedule]:
     """The caller and the schedule of the path, if the caller may change it (its
     current target); else 403/404."""
     principal = require_roles(request, *WHO)
-    await controller_of(request).schedules.start()
+    await request.app[SCHEDULES].start()
     current = _loaded(request)
     if current.schedule is not None:
         require_target(request, current.schedule)
@@ -254,11 +256,11 @@ async def _changeable(request: web.Request) -> tuple[Principal, LoadedSchedule]:
 async def replace_schedule(request: web.Request) -> web.Response:
     """``PUT /api/schedules/{id}``: a new definition (the owner stays)."""
     principal, current = await _changeable(request)
-    ctl = controller_of(request)
+    engine = request.app[SCHEDULES]
     schedule = _parse(await _json_object(request), current.record.id, current.record.owner)
     require_target(request, schedule)
     with schedule_errors():
-        loaded = await ctl.schedules.replace(schedule)
+        loaded = await engine.replace(schedule)
         if loaded is None:
             raise ApiError(404, "unknown_schedule", f"no schedule {schedule.id!r}")
         await _log(request, principal, "schedule_update", schedule, rule=schedule.rule.describe())
@@ -269,9 +271,9 @@ def _set_enabled(enabled: bool) -> Any:
     @requires(*WHO)
     async def handler(request: web.Request) -> web.Response:
         principal, current = await _changeable(request)
-        ctl = controller_of(request)
+        engine = request.app[SCHEDULES]
         with schedule_errors():
-            loaded = await ctl.schedules.set_enabled(current.record.id, enabled)
+            loaded = await engine.set_enabled(current.record.id, enabled)
             if loaded is None or loaded.schedule is None:
                 raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
             action = "schedule_resume" if enabled else "schedule_pause"
@@ -287,11 +289,11 @@ async def take_over_schedule(request: web.Request) -> web.Response:
     """``POST /api/schedules/{id}/take-over``: the calling admin becomes the owner (a
     suspended schedule runs again, with the admin's rights)."""
     principal = require_roles(request, "admin")
-    ctl = controller_of(request)
-    await ctl.schedules.start()
+    engine = request.app[SCHEDULES]
+    await engine.start()
     current = _loaded(request)
     with schedule_errors():
-        loaded = await ctl.schedules.take_over(current.record.id, principal.actor)
+        loaded = await engine.take_over(current.record.id, principal.actor)
         if loaded is None or loaded.schedule is None:
             raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
         await _log(
@@ -308,9 +310,9 @@ async def take_over_schedule(request: web.Request) -> web.Response:
 async def delete_schedule(request: web.Request) -> web.Response:
     """``DELETE /api/schedules/{id}`` → ``{"deleted": id}``."""
     principal, current = await _changeable(request)
-    ctl = controller_of(request)
+    engine = request.app[SCHEDULES]
     with schedule_errors():
-        if not await ctl.schedules.delete(current.record.id):
+        if not await engine.delete(current.record.id):
             raise ApiError(404, "unknown_schedule", f"no schedule {current.record.id!r}")
         if current.schedule is not None:
             await _log(request, principal, "schedule_delete", current.schedule)
@@ -319,9 +321,10 @@ async def delete_schedule(request: web.Request) -> web.Response:
 
 def _instant(request: web.Request, text: str) -> datetime:
     """``at`` of a remote command as an aware instant (must be in the future)."""
-    ctl = controller_of(request)
-    now = ctl.clock.now()
-    zone = ctl.site.zone
+    clock = request.app[CLOCK]
+    site = request.app[SITE]
+    now = clock.now()
+    zone = site.zone
     try:
         clock_time = parse_hhmm(text)
     except ValueError:
@@ -356,7 +359,8 @@ def _instant(request: web.Request, text: str) -> datetime:
 async def create_remote_command(request: web.Request) -> web.Response:
     """``POST /api/remote-commands``: "unlock 103 at 14:00, relock after 30 minutes"."""
     principal = require_roles(request, *WHO)
-    ctl = controller_of(request)
+    site = request.app[SITE]
+    engine = request.app[SCHEDULES]
     body = await read_body(request, RemoteCommandBody)
     if (body.then is None) != (body.then_after_minutes is None):
         raise ApiError(400, "bad_body", "then and then_after_minutes go together")
@@ -369,7 +373,7 @@ async def create_remote_command(request: web.Request) -> web.Response:
             args=body.args,
             at=at,
             owner=principal.actor,
-            tz=ctl.site.zone,
+            tz=site.zone,
             # an unlock's name is its reason: never made up (400 without one)
             name=body.name or ("" if body.action == "unlock" else f"{body.action} {body.target}"),
             then=(body.then.action, body.then.args) if body.then else None,
@@ -380,12 +384,12 @@ async def create_remote_command(request: web.Request) -> web.Response:
     created = []
     try:
         for schedule in schedules:
-            created.append(await ctl.schedules.create(schedule))
+            created.append(await engine.create(schedule))
             await _log(request, principal, "remote_command", schedule, at=at.isoformat())
     except (ScheduleError, StoreError):
         with schedule_errors():
             for done in created:  # all or nothing
-                await ctl.schedules.delete(done.record.id)
+                await engine.delete(done.record.id)
             raise
     return json_response({"schedules": await schedules_json(request, created)}, status=201)
 

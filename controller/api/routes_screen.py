@@ -32,7 +32,7 @@ from ..calls.socket import PageSocket
 from ..command_bus import CommandError
 from ..store import StoreError
 from .access import public
-from .app import controller_of
+from .keys import AUTH, CALLS, CLOCK, COMMANDS, SCHEDULES, SCREENS, SITE, STORE
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ RECHECK_S = 15.0
 
 
 def _apartment_of(request: web.Request, principal: Principal) -> Apartment | None:
-    ctl = controller_of(request)
+    site = request.app[SITE]
     if len(principal.apartments) != 1:
         return None
     number = next(iter(principal.apartments))
-    return next((a for a in ctl.site.apartments if a.number == number), None)
+    return next((a for a in site.apartments if a.number == number), None)
 
 
 async def plan_of(
@@ -53,13 +53,15 @@ async def plan_of(
 ) -> list[dict[str, Any]]:
     """Today's plan (site-local date): staff-entered entries (untimed ones first, ``at``
     None) and the scheduled firings for the apartment's devices."""
-    ctl = controller_of(request)
-    zone = ctl.site.zone
+    site = request.app[SITE]
+    store = request.app[STORE]
+    schedules = request.app[SCHEDULES]
+    zone = site.zone
     today = now.astimezone(zone).date()
     items: list[dict[str, Any]] = []
     untimed: list[dict[str, Any]] = []
     try:
-        entries = await ctl.store.plan_entries(apartment.number, today)
+        entries = await store.plan_entries(apartment.number, today)
     except StoreError as exc:  # the routines still show; the page asks again later
         log.warning("plan entries of %s not read: %s", apartment.number, exc)
         entries = []
@@ -70,10 +72,10 @@ async def plan_of(
             wall = datetime.combine(today, parse_hhmm(entry.at))
             at = wall_to_instant(wall, zone)[0].astimezone(zone)
             items.append({"at": at.isoformat(), "what": entry.text, "action": None})
-    for loaded in ctl.schedules.all():
+    for loaded in schedules.all():
         if not loaded.record.enabled or loaded.schedule is None:
             continue
-        for group in ctl.schedules.upcoming(loaded, now, count=4):
+        for group in schedules.upcoming(loaded, now, count=4):
             if group["apartment"] != apartment.number:
                 continue
             for firing in group["firings"]:
@@ -92,20 +94,23 @@ async def plan_of(
 
 @public  # the socket authenticates itself: the first message carries the screen token
 async def screen_socket(request: web.Request) -> web.WebSocketResponse:
-    ctl = controller_of(request)
+    auth = request.app[AUTH]
+    screens = request.app[SCREENS]
+    clock = request.app[CLOCK]
+    site = request.app[SITE]
     sock = PageSocket()
     token = await sock.open(request)
     if token is None:
         return sock.ws
     try:
-        principal = await ctl.auth.token_principal(token)
+        principal = await auth.token_principal(token)
     except AuthFailed as exc:
         await sock.refuse(exc.code, exc.message)
         return sock.ws
     apartment = _apartment_of(request, principal)
-    device = ctl.screens.screen_of(apartment) if apartment else None
+    device = screens.screen_of(apartment) if apartment else None
     if not principal.has_role(Role.SCREEN) or apartment is None or device is None:
-        await ctl.auth.note(
+        await auth.note(
             principal.actor,
             "refused",
             subject="screen socket",
@@ -115,13 +120,13 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
         await sock.refuse("forbidden", "a screen credential bound to one apartment is needed")
         return sock.ws
     try:
-        ctl.screens.attach(device, sock.send)
+        screens.attach(device, sock.send)
     except LookupError as exc:
         await sock.refuse("unavailable", str(exc))
         return sock.ws
     try:
-        now = ctl.clock.now()
-        info = ctl.site.site
+        now = clock.now()
+        info = site.site
         sock.send(
             {
                 "type": "welcome",
@@ -134,9 +139,9 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
                 "now": now.isoformat(),
             }
         )
-        sock.send(ctl.screens.state_message(device))
+        sock.send(screens.state_message(device))
         sock.send({"type": "plan", "items": await plan_of(request, apartment, now)})
-        help_status = ctl.screens.help_message(device)
+        help_status = screens.help_message(device)
         if help_status:
             sock.send({"type": "help_status", **help_status})
         watcher = asyncio.create_task(_recheck(request, sock, token))
@@ -148,18 +153,18 @@ async def screen_socket(request: web.Request) -> web.WebSocketResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
     finally:
-        ctl.screens.detach(device, sock.send)
+        screens.detach(device, sock.send)
         await sock.close()
     return sock.ws
 
 
 async def _recheck(request: web.Request, sock: PageSocket, token: str) -> None:
     """Cut the page off within :data:`RECHECK_S` of its token being revoked."""
-    ctl = controller_of(request)
+    auth = request.app[AUTH]
     while True:
         await asyncio.sleep(RECHECK_S)
         try:
-            await ctl.auth.token_principal(token)
+            await auth.token_principal(token)
         except AuthFailed as exc:
             await sock.refuse(exc.code, exc.message)
             return
@@ -173,17 +178,20 @@ async def _handle(
     device_id: str,
     data: dict[str, Any],
 ) -> None:
-    ctl = controller_of(request)
+    calls = request.app[CALLS]
+    auth = request.app[AUTH]
+    screens = request.app[SCREENS]
+    clock = request.app[CLOCK]
     kind = data["type"]
     if kind == "signal":  # many small messages during call set-up: relayed, not re-authorised
-        ctl.calls.relay(str(data.get("call_id")), "screen", data.get("data"), device=device_id)
+        calls.relay(str(data.get("call_id")), "screen", data.get("data"), device=device_id)
         return
     try:
-        principal = await ctl.auth.token_principal(token)  # revocation checked per action
+        principal = await auth.token_principal(token)  # revocation checked per action
     except AuthFailed as exc:
         await sock.refuse(exc.code, exc.message)
         return
-    device = ctl.screens.device(device_id)
+    device = screens.device(device_id)
     if device is None:
         return
     if kind == "help":
@@ -191,9 +199,9 @@ async def _handle(
         if not press:
             sock.send({"type": "error", "code": "bad_message", "message": "help needs press"})
             return
-        ctl.screens.press_help(device_id, press)
+        screens.press_help(device_id, press)
     elif kind == "accept":
-        call = ctl.calls.call_of_device(device_id)
+        call = calls.call_of_device(device_id)
         if call is None or call.id != data.get("call_id") or call.state != "ringing":
             # over, or never the daemon's (a ring whose ack was lost): the page clears it
             sock.send({"type": "ended", "call_id": data.get("call_id"), "by": "gone"})
@@ -202,15 +210,15 @@ async def _handle(
     elif kind == "decline":
         device.decline_call()
     elif kind == "hangup":
-        call = ctl.calls.call_of_device(device_id)  # only this screen's own call
+        call = calls.call_of_device(device_id)  # only this screen's own call
         if call is not None:
-            await ctl.calls.hangup(call.id, "resident")
+            await calls.hangup(call.id, "resident")
     elif kind == "touch":
         device.touch()
     elif kind == "curtain":
         sock.send(await _curtain(request, principal, apartment, str(data.get("action"))))
     elif kind == "plan":
-        items = await plan_of(request, apartment, ctl.clock.now())
+        items = await plan_of(request, apartment, clock.now())
         sock.send({"type": "plan", "items": items})
     else:
         sock.send({"type": "error", "code": "bad_message", "message": f"unknown type {kind!r}"})
@@ -220,7 +228,7 @@ async def _curtain(
     request: web.Request, principal: Principal, apartment: Apartment, action: str
 ) -> dict[str, Any]:
     """Open or close the apartment's curtains for the resident (audited as the screen)."""
-    ctl = controller_of(request)
+    commands = request.app[COMMANDS]
     if action not in ("open", "close"):
         return {"type": "error", "code": "bad_message", "message": "curtain action open|close"}
     curtains = [d.id for d in apartment.devices if d.type is DeviceType.CURTAIN]
@@ -228,7 +236,7 @@ async def _curtain(
 
     async def one(device: str) -> None:
         try:
-            result = await ctl.commands.send(
+            result = await commands.send(
                 device, action, actor=principal.actor, reason="resident on the room screen"
             )
             outcomes[device] = result.outcome.value

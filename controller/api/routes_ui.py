@@ -10,7 +10,7 @@ from aiohttp import web
 import ui
 
 from .access import require_roles, requires
-from .app import controller_of
+from .keys import SITE
 from .responses import json_response
 
 STATIC = Path(ui.__file__).parent / "static"
@@ -24,8 +24,8 @@ async def root(_request: web.Request) -> web.StreamResponse:
 async def site_description(request: web.Request) -> web.Response:
     """``GET /api/site``: the home as the dashboard draws it."""
     require_roles(request, "admin", "staff", "technician")
-    ctl = controller_of(request)
-    info = ctl.site.site
+    site = request.app[SITE]
+    info = site.site
     return json_response(
         {
             "slug": info.slug,
@@ -42,7 +42,7 @@ async def site_description(request: web.Request) -> web.Response:
                     "night_supervision": apt.night_supervision is not None,
                     "devices": [{"id": d.id, "type": d.type.value} for d in apt.devices],
                 }
-                for apt in ctl.site.apartments
+                for apt in site.apartments
             ],
         }
     )

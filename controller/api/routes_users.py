@@ -20,9 +20,9 @@ from ..auth.users import (
 )
 from ..store.records import UserChanges, UserRecord
 from .access import principal_of, requires
-from .app import controller_of
 from .bodies import read_body
 from .errors import ApiError
+from .keys import AUTH, CLOCK, SITE, STORE
 from .responses import json_response
 
 
@@ -66,14 +66,17 @@ def _invalid(exc: InvalidUser) -> ApiError:
 
 @requires("admin")
 async def list_users(request: web.Request) -> web.Response:
-    users = await controller_of(request).store.list_users()
+    users = await request.app[STORE].list_users()
     return json_response({"users": [user_json(u, admin_view=True) for u in users]})
 
 
 @requires("admin")
 async def add_user(request: web.Request) -> web.Response:
     body = await read_body(request, NewUser)
-    ctl = controller_of(request)
+    clock = request.app[CLOCK]
+    site = request.app[SITE]
+    store = request.app[STORE]
+    auth = request.app[AUTH]
     try:
         user = new_user(
             username=body.username,
@@ -83,19 +86,19 @@ async def add_user(request: web.Request) -> web.Response:
             apartments=body.apartments,
             display_name=body.display_name,
             language=body.language,
-            now=ctl.clock.now(),
-            site=ctl.site,
+            now=clock.now(),
+            site=site,
         )
     except InvalidUser as exc:
         raise _invalid(exc) from None
     try:
-        check_password(body.password, user.username, display_name=user.display_name, site=ctl.site)
+        check_password(body.password, user.username, display_name=user.display_name, site=site)
     except WeakPassword as exc:
         raise weak(exc, request) from None
     user = replace(user, password_hash=await hash_async(body.password))
-    if not await ctl.store.add_user(user):
+    if not await store.add_user(user):
         raise ApiError(409, "user_exists", f"there is already a user {user.username!r}")
-    await ctl.auth.note(
+    await auth.note(
         principal_of(request).actor,
         "user_add",
         subject=user.username,
@@ -121,7 +124,7 @@ def _changes(body: UserUpdate, user: UserRecord, request: web.Request) -> UserCh
                 body.roles if body.roles is not None else user.roles,
                 body.units if body.units is not None else user.units,
                 body.apartments if body.apartments is not None else user.apartments,
-                controller_of(request).site,
+                request.app[SITE],
             )
             changes["roles"], changes["units"] = roles, units
             changes["apartments"] = apartments
@@ -135,10 +138,13 @@ def _changes(body: UserUpdate, user: UserRecord, request: web.Request) -> UserCh
 @requires("admin")
 async def update_user(request: web.Request) -> web.Response:
     body = await read_body(request, UserUpdate)
-    ctl = controller_of(request)
+    store = request.app[STORE]
+    site = request.app[SITE]
+    clock = request.app[CLOCK]
+    auth = request.app[AUTH]
     caller = principal_of(request)
     username = request.match_info["username"]
-    user = await ctl.store.user_by_name(username)
+    user = await store.user_by_name(username)
     if user is None:
         raise ApiError(404, "unknown_user", f"no user {username!r}")
     changes = _changes(body, user, request)
@@ -151,22 +157,22 @@ async def update_user(request: web.Request) -> web.Response:
     if body.password is not None:
         display_name = changes.get("display_name", user.display_name)
         try:
-            check_password(body.password, user.username, display_name=display_name, site=ctl.site)
+            check_password(body.password, user.username, display_name=display_name, site=site)
         except WeakPassword as exc:
             raise weak(exc, request) from None
-    now = ctl.clock.now()
+    now = clock.now()
     if changes:
-        user = await ctl.store.update_user(user.id, changes) or user
+        user = await store.update_user(user.id, changes) or user
     if body.password is not None:
-        user = await set_password(ctl.store, user, body.password, now, site=ctl.site)
+        user = await set_password(store, user, body.password, now, site=site)
     if body.disabled is not None and body.disabled != user.disabled:
-        user = await set_disabled(ctl.store, user, body.disabled, now)
+        user = await set_disabled(store, user, body.disabled, now)
     changed = sorted(
         set(changes)
         | ({"password"} if body.password is not None else set())
         | ({"disabled"} if body.disabled is not None else set())
     )
-    await ctl.auth.note(
+    await auth.note(
         caller.actor,
         "user_update",
         subject=user.username,

@@ -18,7 +18,8 @@ from aiohttp import WSMsgType, web
 from ..alarms.who_may import alarm_may
 from ..event_bus import latest_twins
 from .access import principal_of, requires
-from .app import controller_of, keep_socket
+from .app import keep_socket
+from .keys import BUS, SITE, TWINS
 from .privacy import live_for, twin_for
 from .responses import dumps
 
@@ -29,13 +30,15 @@ BATCH_MAX = 500
 
 @requires("admin", "staff", "technician")
 async def live(request: web.Request) -> web.WebSocketResponse:
-    ctl = controller_of(request)
+    bus = request.app[BUS]
+    twins = request.app[TWINS]
+    site = request.app[SITE]
     principal = principal_of(request)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     keep_socket(request, ws)
-    with ctl.bus.subscribe(LIVE_KINDS) as sub:
-        devices = [twin_for(principal, t.to_dict()) for t in ctl.twins.all()]
+    with bus.subscribe(LIVE_KINDS) as sub:
+        devices = [twin_for(principal, t.to_dict()) for t in twins.all()]
         await ws.send_str(dumps({"type": "snapshot", "data": {"devices": devices}}))
 
         async def pump() -> None:
@@ -44,7 +47,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
                 for msg in latest_twins([first, *sub.drain(BATCH_MAX - 1)]):
                     data = live_for(principal, msg.kind, msg.data)
                     if data is not None and msg.kind == "alarm":  # the buttons it may draw
-                        data = {**data, "may": alarm_may(principal, data, ctl.site)}
+                        data = {**data, "may": alarm_may(principal, data, site)}
                     if data is not None:
                         out.append({"type": msg.kind, "data": data})
                 if len(out) == 1:
