@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from devices.contract import DeviceId, DeviceType, SiteId
 
 EXAMPLE_SITE = Path(__file__).with_name("example-site.toml")
+#: A second home, for deployments serving several homes (docs/architecture.md).
+SECOND_EXAMPLE_SITE = Path(__file__).with_name("example-site-2.toml")
 #: A weekly visiting window, e.g. ``mon-fri 10:00-19:00`` (checked fully by
 #: controller/calls/visiting.py).
 VisitingWindow = Annotated[

@@ -31,6 +31,7 @@ from controller.cli.devices import alarms_app, cmd, devices_app, events_app
 from controller.cli.diagnose import diagnose
 from controller.cli.firmware import firmware_app
 from controller.cli.provision import provision_app
+from controller.cli.region import region_app
 from controller.cli.schedules import schedules_app
 from controller.cli.serial import serial_app
 from controller.cli.users import users_app
@@ -59,6 +60,7 @@ app.add_typer(serial_app, name="serial")
 app.add_typer(firmware_app, name="firmware")
 app.command("diagnose")(diagnose)
 app.add_typer(broker_app, name="broker")
+app.add_typer(region_app, name="region")
 err = Console(stderr=True)
 out = Console()
 

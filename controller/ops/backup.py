@@ -4,7 +4,8 @@ A backup is one ``.tar.gz`` (mode 0600: it holds personal data) with
 ``manifest.json`` (format, time, site, schema revision, SHA-256 of every member),
 the store and the site file, and the device secrets only when asked for. SQLite is
 copied with SQLite's online backup API, so the daemon may keep running; PostgreSQL
-is dumped with ``pg_dump --format=custom`` and restored with ``pg_restore``.
+is dumped with ``pg_dump --format=custom`` (a site's schema alone when the store URL names one)
+and restored with ``pg_restore`` (only into the same schema).
 
 Restore is all or nothing: it checks every checksum and refuses a backup from newer
 code (no downgrades) before it writes anything, migrates and counts a SQLite store in
@@ -89,9 +90,10 @@ def _pg_command(url: URL, tool: str, *args: str) -> None:
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
-    plain = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    plain = db.without_schema(url.set(drivername="postgresql", password=None))
+    plain_url = plain.render_as_string(hide_password=False)
     done = subprocess.run(
-        [binary, *args, "--dbname", plain], env=env, capture_output=True, text=True, check=False
+        [binary, *args, "--dbname", plain_url], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise BackupError(f"{tool} failed: {done.stderr.strip()[-500:]}")
@@ -139,7 +141,10 @@ def create_backup(
             _sqlite_copy(path, members[SQLITE_MEMBER])
         else:
             members[PG_MEMBER] = work / PG_MEMBER
-            _pg_command(url, "pg_dump", "--format=custom", "--file", str(members[PG_MEMBER]))
+            # a site's schema alone (the other homes' schemas are theirs to back up)
+            schema = db.pg_schema(url)
+            only = ["--schema", schema] if schema is not None else []
+            _pg_command(url, "pg_dump", "--format=custom", *only, "--file", str(members[PG_MEMBER]))
         members[SITE_MEMBER] = site_file
         if credentials is not None:
             if not credentials.exists():
@@ -150,6 +155,7 @@ def create_backup(
             "created_at": now.isoformat(),
             "site": site.slug,
             "dialect": url.get_backend_name(),
+            "schema": db.pg_schema(url),
             "schema_revision": revision,
             "files": {name: _sha256(path) for name, path in members.items()},
         }
@@ -337,6 +343,12 @@ def restore_backup(
         if manifest["dialect"] != dialect:
             raise BackupError(
                 f"the backup is of a {manifest['dialect']} store, the target is {dialect}"
+            )
+        if manifest.get("schema") != db.pg_schema(url):
+            # pg_restore recreates the schema named in the archive, whatever the URL says
+            raise BackupError(
+                f"the backup is of schema {manifest.get('schema') or 'public'}, the target "
+                f"store's is {db.pg_schema(url) or 'public'}: restore a site into its own"
             )
         store_member = SQLITE_MEMBER if dialect == "sqlite" else PG_MEMBER
         for needed in (store_member, SITE_MEMBER):

@@ -1,7 +1,11 @@
 """Store URLs, the async engine behind them, and running the migrations.
 
 ``sqlite:///var/tryggbo.sqlite`` (relative) or ``sqlite:////abs/path.sqlite`` map to
-aiosqlite; ``postgresql://user@host/db`` maps to asyncpg. SQLite connections get WAL,
+aiosqlite; ``postgresql://user@host/db`` maps to asyncpg. Several homes share one
+PostgreSQL database with one schema each: ``postgresql://user@host/db?schema=solgarden``
+makes that schema the connection's whole ``search_path`` (no ``public`` behind it), so
+every table, migration and query of the store is the site's own (docs/architecture.md,
+"Many homes"). SQLite connections get WAL,
 a busy timeout and ``synchronous=NORMAL``; SQLAlchemy (not the sqlite3 module) emits
 BEGIN, so DDL is transactional and writers can take the lock up front.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,11 @@ WRITE_OPTION = "tryggbo_write"
 #: Key for PostgreSQL's advisory lock serialising concurrent migrations.
 _PG_MIGRATION_LOCK = 0x7479_6767  # "tryg"
 
+#: The PostgreSQL URL option naming the site's schema.
+SCHEMA_OPTION = "schema"
+#: A schema name needing no quoting, and not one of PostgreSQL's own (``pg_*``).
+_SCHEMA_NAME = re.compile(r"(?!pg_)[a-z_][a-z0-9_]{0,62}")
+
 _SQLITE_DRIVERS = {"sqlite", "sqlite+aiosqlite"}
 _PG_DRIVERS = {"postgresql", "postgres", "postgresql+asyncpg"}
 
@@ -47,14 +57,40 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise StoreError(f"bad store URL {url!r}: {exc}") from exc
+    schema = parsed.query.get(SCHEMA_OPTION)
     if parsed.drivername in _SQLITE_DRIVERS:
+        if schema is not None:
+            raise StoreError("the schema option is for PostgreSQL; a SQLite store is one file")
         return parsed.set(drivername="sqlite+aiosqlite")
     if parsed.drivername in _PG_DRIVERS:
+        if schema is not None and (not isinstance(schema, str) or not is_plain_name(schema)):
+            raise StoreError(
+                f"bad schema {schema!r} in the store URL: lower-case letters, digits and _ "
+                "(at most 63, not starting with a digit or pg_)"
+            )
         return parsed.set(drivername="postgresql+asyncpg")
     raise StoreError(
         f"unsupported store URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.sqlite or postgresql://user@host/database"
     )
+
+
+def is_plain_name(name: str) -> bool:
+    """A PostgreSQL schema or role name Tryggbo accepts: lower-case letters, digits and
+    ``_`` (at most 63, not starting with a digit or ``pg_``), so it needs no quoting."""
+    return _SCHEMA_NAME.fullmatch(name) is not None
+
+
+def pg_schema(url: URL) -> str | None:
+    """The site's schema a PostgreSQL URL names (``?schema=``), or None (the server's
+    default ``search_path``, i.e. ``public``: one home in its own database)."""
+    schema = url.query.get(SCHEMA_OPTION)
+    return schema if isinstance(schema, str) else None
+
+
+def without_schema(url: URL) -> URL:
+    """``url`` without the ``schema`` option (which drivers and libpq do not know)."""
+    return url.difference_update_query([SCHEMA_OPTION])
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -83,7 +119,11 @@ def create_engine(url: URL) -> AsyncEngine:
         engine = _create(url)
         configure_sqlite(engine.sync_engine)
         return engine
-    return _create(url, pool_pre_ping=True, connect_args={"timeout": PG_CONNECT_TIMEOUT_S})
+    connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
+    schema = pg_schema(url)
+    if schema is not None:  # set at connect: every connection of the pool is the site's
+        connect_args["server_settings"] = {"search_path": schema}
+    return _create(without_schema(url), pool_pre_ping=True, connect_args=connect_args)
 
 
 def private_sqlite_files(path: Path) -> None:
@@ -148,8 +188,10 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def upgrade(connection: sa.Connection) -> None:
-    """Bring the schema to the newest migration inside ``connection``'s transaction.
+def upgrade(connection: sa.Connection, schema: str | None = None) -> None:
+    """Bring the store to the newest migration inside ``connection``'s transaction,
+    creating the site's PostgreSQL ``schema`` first if it is named and missing (each
+    site's schema is migrated on its own, by its own daemon).
 
     Call through ``AsyncConnection.run_sync``. A no-op when already at head.
     """
@@ -157,9 +199,23 @@ def upgrade(connection: sa.Connection) -> None:
         connection.execute(
             sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
         )
+        if schema is not None:
+            _ensure_schema(connection, schema)
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def _ensure_schema(connection: sa.Connection, schema: str) -> None:
+    """Create the site's schema if missing; StoreError if it is another role's."""
+    query = sa.text(
+        "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = :name"
+    )
+    usable = connection.execute(query, {"name": schema}).scalar()
+    if usable is None:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    elif not usable:
+        raise StoreError(f"schema {schema} is not this database role's (permission denied)")
 
 
 def current_revision(connection: sa.Connection) -> str | None:

@@ -84,7 +84,7 @@ class SqlStore(
         try:
             async with writer.begin() as conn:
                 before = await conn.run_sync(db.current_revision)
-                await conn.run_sync(db.upgrade)
+                await conn.run_sync(db.upgrade, db.pg_schema(self._url))
                 after = await conn.run_sync(db.current_revision)
         except (SQLAlchemyError, OSError, CommandError) as exc:
             await engine.dispose()
