@@ -610,6 +610,34 @@ class AlarmService:
             self._push(stored, target.value)
             return stored
 
+    async def note(
+        self, alarm_id: int, details: dict[str, Any], activity: ActivityRecord
+    ) -> AlarmRecord:
+        """Add ``details`` to an active alarm (what was done about its door) with its
+        activity line in the same transaction, and push it (``change: noted``).
+        AlarmNotFound, or AlarmConflict if it is closed."""
+        async with self._lock:
+            current = await self.store.get_alarm(alarm_id)
+            if current is None:
+                raise AlarmNotFound(alarm_id)
+            if not current.active:
+                raise AlarmConflict(current, "note")
+            key = alarm_key(current.kind, current.device)
+            try:
+                stored = await self.store.update_alarm(
+                    alarm_id,
+                    from_states={current.state},
+                    changes={"details": {**current.details, **details}},
+                    activity=activity,
+                    wanted="note",
+                )
+            except AlarmConflict as exc:
+                self._forget(key, exc.current)
+                raise
+            self._active[key] = stored
+            self._push(stored, "noted")
+            return stored
+
 
 def _parse_ts(value: object) -> datetime | None:
     if not isinstance(value, str):

@@ -138,6 +138,7 @@ def build_app(controller: Controller) -> web.Application:
     from ..ops.health import StoreProbe, report
     from . import (
         routes_activity,
+        routes_alarm_door,
         routes_alarms,
         routes_auth,
         routes_calls,
@@ -146,6 +147,7 @@ def build_app(controller: Controller) -> web.Application:
         routes_firmware,
         routes_ops,
         routes_plan,
+        routes_reports,
         routes_schedules,
         routes_screen,
         routes_ui,
@@ -189,6 +191,7 @@ def build_app(controller: Controller) -> web.Application:
     routes_devices.register(app)
     routes_events.register(app)
     routes_alarms.register(app)
+    routes_alarm_door.register(app)
     websocket.register(app)
     routes_ui.register(app)
     routes_auth.register(app)
@@ -200,4 +203,5 @@ def build_app(controller: Controller) -> web.Application:
     routes_screen.register(app)
     routes_calls.register(app)
     routes_firmware.register(app)
+    routes_reports.register(app)
     return app
