@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from devices.mqtt import BrokerAddress, BrokerUrlError
+from devices.mqtt import BrokerAddress, BrokerList, BrokerUrlError
 
 
 class SettingsError(ValueError):
@@ -34,7 +34,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TRYGGBO_", extra="forbid")
 
-    broker: str = Field(default="mqtt://127.0.0.1:1883", description="MQTT broker URL")
+    broker: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description=(
+            "MQTT broker URL; for a clustered broker the URLs of its nodes, comma-separated "
+            "(mqtt://n1:1883,mqtt://n2:1883,mqtt://n3:1883): the controller connects to "
+            "one and moves to the next when it is lost"
+        ),
+    )
     site_file: Path = Field(default=Path("site.toml"), description="the site file (TOML)")
     credentials_file: Path = Field(
         default=Path("var/credentials.json"), description="device secrets (0600 JSON)"
@@ -189,9 +196,9 @@ class Settings(BaseSettings):
 
     @field_validator("broker")
     @classmethod
-    def _broker_url(cls, value: str) -> str:
+    def _broker_urls(cls, value: str) -> str:
         try:
-            BrokerAddress.parse(value)
+            BrokerList.parse(value)
         except BrokerUrlError as exc:
             raise ValueError(str(exc)) from None
         return value
@@ -199,7 +206,13 @@ class Settings(BaseSettings):
     @field_validator("ha_broker")
     @classmethod
     def _ha_broker_url(cls, value: str | None) -> str | None:
-        return None if value is None else cls._broker_url(value)
+        if value is None:
+            return None
+        try:
+            BrokerAddress.parse(value)
+        except BrokerUrlError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -220,8 +233,9 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def broker_address(self) -> BrokerAddress:
-        return BrokerAddress.parse(self.broker)
+    def brokers(self) -> BrokerList:
+        """The broker, or the nodes of a clustered one, in the order tried."""
+        return BrokerList.parse(self.broker)
 
     @classmethod
     def settings_customise_sources(

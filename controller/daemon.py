@@ -26,7 +26,7 @@ from controller.ops.metrics import Metrics
 from controller.ops.retention import RetentionPolicy, run_daily
 from devices.clock import Clock, SystemClock
 from devices.contract import Channel, HelpConfirmed, SiteTopics, encode
-from devices.mqtt import BrokerAddress
+from devices.mqtt import Brokers
 from scheduler.engine import ScheduleEngine
 from scheduler.fallback import FallbackPublisher
 
@@ -69,7 +69,8 @@ def tune_gc() -> None:
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    broker: BrokerAddress
+    #: one broker, or the nodes of a clustered one (the link fails over between them)
+    broker: Brokers
     site: Site
     credentials: SiteCredentials | None
     db_url: str

@@ -4,16 +4,19 @@ A persistent session (clean_session=False, fixed client id) so QoS 1 events that
 arrive while the controller is away are queued by the broker; a retained ``offline``
 last will on ``controller/availability``; reconnects with capped, jittered backoff and
 resubscribes, which also replays every retained meta/availability/state (resync).
+Given the nodes of a clustered broker (a :class:`~devices.mqtt.BrokerList`), a lost
+or refused connection moves to the next node (:class:`~devices.mqtt.Failover`); the
+cluster keeps the session, so the events queued for it come through the new node.
 
 Messages are acknowledged by hand (paho's manual ack): the handler gets each message
 with a :class:`~controller.receipts.Receipt` and the PUBACK leaves once everything
 that took a hold on it is durable (controller/receipts.py).
 
 The client id is the login's username (the broker binds them). A connection the
-broker closed, followed by a connect it accepts at the first try, is counted as taken
-over (:meth:`MqttLink.takeovers`): the broker was up and dropped us, as it does when
-another client connects with our client id (MQTT 3.1.1 has no reason code for it).
-"""
+broker closed, followed by a connect the same broker accepts at the first try, is
+counted as taken over (:meth:`MqttLink.takeovers`): the broker was up and dropped us,
+as it does when another client connects with our client id (MQTT 3.1.1 has no reason
+code for it). """
 
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ from devices.contract import Availability, Channel, SiteTopics
 from devices.mqtt import (
     QOS,
     BrokerAddress,
+    Brokers,
+    Failover,
     make_client,
     paho_of,
     reraise_swallowed_cancel,
@@ -55,7 +60,7 @@ class MqttLink:
 
     def __init__(
         self,
-        broker: BrokerAddress,
+        broker: Brokers,
         topics: SiteTopics,
         login: MqttLogin | None,
         handler: ReportHandler,
@@ -64,7 +69,8 @@ class MqttLink:
         backoff_max_s: float = 5.0,
         shared_group: str | None = None,
     ) -> None:
-        self.broker = broker
+        #: the node to connect to now, and the next on failure
+        self.failover = Failover(broker, first_delay_s=0.1, max_delay_s=backoff_max_s)
         self.topics = topics
         self.login = login
         self.handler = handler
@@ -72,7 +78,6 @@ class MqttLink:
         self.identifier = (
             login.username if login else identifier or f"tryggbo-controller-{topics.site}"
         )
-        self.backoff_max_s = backoff_max_s
         #: several controllers of one site: each device event goes to one of them
         self.shared_group = shared_group
         self.connected = asyncio.Event()
@@ -84,6 +89,11 @@ class MqttLink:
         self._background: set[asyncio.Task[None]] = set()
         #: monotonic times of connections taken over (bounded)
         self._takeovers: deque[float] = deque(maxlen=1000)
+
+    @property
+    def broker(self) -> BrokerAddress:
+        """The broker (node) connected to, or to be tried next."""
+        return self.failover.current
 
     def subscriptions(self) -> list[str]:
         """What the controller reads. With ``shared_group`` (scale-out) device events
@@ -108,12 +118,12 @@ class MqttLink:
 
     async def run(self) -> None:
         """Stay connected until cancelled; never raises for broker trouble."""
-        delay = 0.1
-        dropped = False  # the broker closed the last connection we had
+        dropped_by: BrokerAddress | None = None  # the node that closed our last connection
         while True:
             accepted = False
+            broker = self.broker
             client = make_client(
-                self.broker,
+                broker,
                 identifier=self.identifier,
                 username=self.login.username if self.login else None,
                 password=self.login.password if self.login else None,
@@ -132,7 +142,8 @@ class MqttLink:
             try:
                 async with client:
                     accepted = True
-                    if dropped:
+                    self.failover.connected()
+                    if dropped_by == broker:
                         self._taken_over()
                     self._client = client
                     reraise_swallowed_cancel()
@@ -156,8 +167,7 @@ class MqttLink:
                     self.connected.set()
                     async with self._connect_change:
                         self._connect_change.notify_all()
-                    log.info("connected to %s (connect #%d)", self.broker.url, self.connects)
-                    delay = 0.1
+                    log.info("connected to %s (connect #%d)", broker.url, self.connects)
                     try:
                         # messages go to _dispatch as they arrive; this only waits
                         # for the connection to drop (MqttError)
@@ -170,16 +180,15 @@ class MqttLink:
                         await self._say_offline(client)
                         raise
             except aiomqtt.MqttError as exc:
-                log.warning(
-                    "broker %s unreachable: %s; retrying in %.1fs", self.broker.url, exc, delay
-                )
+                log.warning("broker %s unreachable: %s", broker.url, exc)
             finally:
-                dropped = accepted
+                dropped_by = broker if accepted else None
                 self.connected.clear()
                 self.receipts.close()
                 self._client = None
+            delay = self.failover.failed()
+            log.info("connecting to %s in %.1fs", self.broker.url, delay)
             await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, self.backoff_max_s)
 
     def _taken_over(self) -> None:
         self._takeovers.append(time.monotonic())

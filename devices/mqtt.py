@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -73,6 +74,81 @@ class BrokerAddress:
     def tls_context(self) -> ssl.SSLContext:
         """Verifying TLS context: the site's CA when given, else the system's."""
         return ssl.create_default_context(cafile=self.ca_file)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerList:
+    """The nodes of one logical broker, in the order a client tries them: one
+    Mosquitto (the default, a list of one) or the nodes of a clustered broker (NATS,
+    docs/architecture.md "Scale-out"), each reachable by every client."""
+
+    nodes: tuple[BrokerAddress, ...]
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            raise BrokerUrlError("a broker list needs at least one broker URL")
+
+    @classmethod
+    def parse(cls, urls: str) -> BrokerList:
+        """Parse comma-separated broker URLs (``mqtt://n1:1883,mqtt://n2:1883``);
+        :class:`BrokerUrlError` names the bad one, or a node given twice."""
+        nodes = tuple(BrokerAddress.parse(u.strip()) for u in urls.split(",") if u.strip())
+        seen = [(n.host, n.port) for n in nodes]
+        if len(set(seen)) != len(seen):
+            raise BrokerUrlError(f"broker URLs {urls!r}: a node is given twice")
+        return cls(nodes)
+
+    @classmethod
+    def of(cls, brokers: Brokers) -> BrokerList:
+        """``brokers`` as a list (one address is a list of one)."""
+        return brokers if isinstance(brokers, BrokerList) else cls((brokers,))
+
+    @property
+    def url(self) -> str:
+        return ",".join(n.url for n in self.nodes)
+
+
+#: one broker or the nodes of a cluster: what a client is given
+Brokers = BrokerAddress | BrokerList
+
+
+class Failover:
+    """Which node of a :class:`BrokerList` a client connects to next, and after how
+    long. A connection that is lost or refused moves it to the next node (round the
+    list) after ``first_delay_s``; once every node has failed in a row the delay
+    doubles per round, up to ``max_delay_s``; a connection that is accepted starts
+    over. With one broker this is plain capped exponential backoff. ``spread_by`` (a
+    client id) picks the first node, so a home's devices spread over the nodes.
+
+    The session is persistent (clean session off) on every node, and a clustered
+    broker keeps it replicated, so QoS 1 messages in flight when a node died are
+    delivered again through the next one."""
+
+    def __init__(
+        self, brokers: Brokers, *, first_delay_s: float, max_delay_s: float, spread_by: str = ""
+    ) -> None:
+        self.brokers = BrokerList.of(brokers)
+        self.first_delay_s = first_delay_s
+        self.max_delay_s = max_delay_s
+        self._at = zlib.crc32(spread_by.encode()) % len(self.brokers.nodes) if spread_by else 0
+        self._failures = 0  # connections lost or refused since the last accepted one
+
+    @property
+    def current(self) -> BrokerAddress:
+        """The node to connect to now."""
+        return self.brokers.nodes[self._at]
+
+    def connected(self) -> None:
+        """The current node accepted the connection."""
+        self._failures = 0
+
+    def failed(self) -> float:
+        """The connection to the current node was lost or refused: move to the next
+        node; answer the seconds to wait before connecting to it."""
+        self._failures += 1
+        self._at = (self._at + 1) % len(self.brokers.nodes)
+        rounds = (self._failures - 1) // len(self.brokers.nodes)
+        return float(min(self.first_delay_s * 2**rounds, self.max_delay_s))
 
 
 def reraise_swallowed_cancel() -> None:

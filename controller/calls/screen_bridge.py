@@ -33,7 +33,7 @@ from devices.clock import Clock
 from devices.contract import DeviceType, HelpConfirmed
 from devices.firmware.base import AfterAck
 from devices.firmware.screen import SimulatedScreen
-from devices.mqtt import BrokerAddress
+from devices.mqtt import Brokers
 
 from ..event_bus import EventBus
 
@@ -85,7 +85,7 @@ class ScreenBridge:
         self,
         site: Site,
         credentials: SiteCredentials | None,
-        broker: BrokerAddress,
+        broker: Brokers,
         bus: EventBus,
         clock: Clock,
     ) -> None:

@@ -37,7 +37,7 @@ from controller.cli.serial import serial_app
 from controller.cli.users import users_app
 from controller.store import ApiToken, Store, open_store
 from devices.clock import SystemClock
-from devices.mqtt import BrokerAddress, BrokerUrlError
+from devices.mqtt import BrokerAddress, BrokerList, BrokerUrlError
 
 T = TypeVar("T")
 
@@ -143,7 +143,7 @@ def serve(
     for warning in unknown_variables(os.environ):
         logging.getLogger(__name__).warning(warning)
     config = ControllerConfig(
-        broker=settings.broker_address,
+        broker=settings.brokers,
         site=site_model,
         credentials=creds,
         db_url=settings.db,
@@ -200,7 +200,9 @@ def _ops_config(settings: Settings) -> dict[str, Any]:
 
 @app.command()
 def simulate(
-    broker: Annotated[str, typer.Option(help="MQTT broker URL")],
+    broker: Annotated[
+        str, typer.Option(help="MQTT broker URL, or a cluster's node URLs comma-separated")
+    ],
     site: Annotated[Path, typer.Option(help="site file (TOML)")] = EXAMPLE_SITE,
     credentials: Annotated[Path, typer.Option(help="device secrets file")] = Path(
         "var/credentials.json"
@@ -216,7 +218,7 @@ def simulate(
     from devices.firmware.control import serve_control
 
     try:
-        address = BrokerAddress.parse(broker)
+        address = BrokerList.parse(broker)
         site_model = load_site(site)
         creds = load_credentials(credentials)
     except (BrokerUrlError, SiteFileError, CredentialsError) as exc:

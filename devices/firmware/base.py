@@ -51,7 +51,7 @@ from devices.contract import (
     encode,
     spec_for,
 )
-from devices.mqtt import BrokerAddress
+from devices.mqtt import Brokers
 
 from . import update
 from .commands import CommandGate
@@ -88,7 +88,7 @@ class SimulatedDevice:
         self,
         site: str,
         device_id: str,
-        broker: BrokerAddress,
+        broker: Brokers,
         credentials: DeviceCredentials,
         *,
         clock: Clock,

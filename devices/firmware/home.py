@@ -12,7 +12,7 @@ from config.credentials import DeviceCredentials, SiteCredentials
 from config.site import Site
 from devices.clock import Clock
 from devices.contract import DEVICE_TYPES, DeviceType
-from devices.mqtt import BrokerAddress
+from devices.mqtt import Brokers
 
 from .base import SimulatedDevice
 
@@ -40,7 +40,7 @@ def make_device(
     device_type: DeviceType | str,
     site: str,
     device_id: str,
-    broker: BrokerAddress,
+    broker: Brokers,
     credentials: DeviceCredentials,
     **options: Any,
 ) -> SimulatedDevice:
@@ -62,7 +62,7 @@ class SimulatedHome:
         self,
         site: Site,
         credentials: SiteCredentials,
-        broker: BrokerAddress,
+        broker: Brokers,
         clock: Clock,
         *,
         heartbeat_s: float = 60.0,

@@ -2,10 +2,13 @@
 
 The link keeps one persistent-session connection (client id ``{site}-{device}``,
 retained ``offline`` as last will) and reconnects forever with exponential backoff
-(0.2 s doubling to 5 s). Everything the device publishes goes through one outbox,
-sent in order by one sender; what cannot be sent waits there (bounded) for the next
-connection. On every connect the link subscribes, then sends the device's
-announcement (meta, ``online``, state) ahead of anything already waiting.
+(0.2 s doubling to 5 s). Given the nodes of a clustered broker, a lost or refused
+connection moves to the next node (:class:`devices.mqtt.Failover`; the backoff
+doubles only after a whole round of the list has failed). Everything the device
+publishes goes through one outbox, sent in order by one sender; what cannot be sent
+waits there (bounded) for the next connection. On every connect the link subscribes,
+then sends the device's announcement (meta, ``online``, state) ahead of anything
+already waiting.
 
 Events (``needs_controller``) leave the outbox only once the controller's retained
 ``online`` has been seen on *this* connection. The controller publishes it after its
@@ -37,7 +40,14 @@ from dataclasses import dataclass
 import aiomqtt
 
 from devices.contract import Availability
-from devices.mqtt import QOS, BrokerAddress, make_client, reraise_swallowed_cancel
+from devices.mqtt import (
+    QOS,
+    BrokerAddress,
+    Brokers,
+    Failover,
+    make_client,
+    reraise_swallowed_cancel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +75,7 @@ class DeviceLink:
 
     def __init__(
         self,
-        broker: BrokerAddress,
+        broker: Brokers,
         *,
         client_id: str,
         username: str,
@@ -75,7 +85,10 @@ class DeviceLink:
         announce: Callable[[], list[Outgoing]],
         on_message: Callable[[aiomqtt.Message], None],
     ) -> None:
-        self.broker = broker
+        #: the node to connect to now, and the next on failure
+        self.failover = Failover(
+            broker, first_delay_s=BACKOFF_START_S, max_delay_s=BACKOFF_MAX_S, spread_by=client_id
+        )
         self.client_id = client_id
         self._username = username
         self._password = password
@@ -91,10 +104,14 @@ class DeviceLink:
         self._may_connect.set()
         self._kick = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
-        self._connected_once = False
         self._controller_online = False
         #: (monotonic time of the PUBACK, event) on the current connection
         self._confirmed: deque[tuple[float, Outgoing]] = deque()
+
+    @property
+    def broker(self) -> BrokerAddress:
+        """The broker (node) connected to, or to be tried next."""
+        return self.failover.current
 
     @property
     def connected(self) -> bool:
@@ -165,12 +182,10 @@ class DeviceLink:
         self._kick.set()
 
     async def run(self) -> None:
-        """Connect and reconnect with backoff until cancelled."""
-        backoff = BACKOFF_START_S
+        """Connect and reconnect with backoff (to the next node) until cancelled."""
         while True:
             await self._may_connect.wait()
             self._kick.clear()
-            self._connected_once = False
             try:
                 await self._session()
             except aiomqtt.MqttError as exc:
@@ -183,14 +198,12 @@ class DeviceLink:
                 )
             except Exception:
                 log.exception("%s: connection failed", self.client_id)
-            if self._connected_once:
-                backoff = BACKOFF_START_S
+            backoff = self.failover.failed()
             if self._kick.is_set():
                 continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff):
                     await self._kick.wait()
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def _session(self) -> None:
         """One connection, until it drops (MqttError) or the task is cancelled."""
@@ -205,7 +218,7 @@ class DeviceLink:
         self._controller_online = False  # until this connection has seen it
         async with client:
             self._client = client
-            self._connected_once = True
+            self.failover.connected()
             self._sender = None
             try:
                 reraise_swallowed_cancel()

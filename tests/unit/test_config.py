@@ -66,7 +66,14 @@ def test_settings_errors_name_the_setting() -> None:
         load_settings(broker="http://example")
     with pytest.raises(SettingsError, match="http_port"):
         load_settings(http_port=70000)
-    assert load_settings(broker="mqtt://10.0.0.1:1884").broker_address.port == 1884
+    assert load_settings(broker="mqtt://10.0.0.1:1884").brokers.nodes[0].port == 1884
+    with pytest.raises(SettingsError, match="broker"):
+        load_settings(broker="mqtt://n1:1883,http://n2:1883")
+
+
+def test_broker_setting_takes_the_nodes_of_a_cluster_in_order() -> None:
+    nodes = load_settings(broker="mqtt://n1:1883, mqtt://n2:1884,mqtt://n3").brokers.nodes
+    assert [(n.host, n.port) for n in nodes] == [("n1", 1883), ("n2", 1884), ("n3", 1883)]
 
 
 def test_credentials_are_private_and_kept(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""A real 3-node NATS cluster for the scale-out tests (issue 16): three ``nats-server``
+processes on free loopback ports, each with ``server_name``, ``jetstream {
+store_dir }``, ``cluster { routes }``, ``mqtt { listen }`` and the site's logins
+(config/nats.py), so retained messages and persistent MQTT sessions are replicated
+(R3). A test may SIGKILL a node and start it again on the same ports.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from config.credentials import SiteCredentials, write_private
+from config.nats import NodeAddress, render_node_conf
+from controller.ops.brokers import free_port, wait_listening
+from devices.mqtt import BrokerAddress
+
+NATS_SEARCH = ("/usr/sbin/nats-server", "/usr/bin/nats-server")
+
+
+def find_nats_server() -> str | None:
+    """Path of the nats-server binary (Debian installs it in /usr/sbin), or None."""
+    return shutil.which("nats-server") or next((p for p in NATS_SEARCH if Path(p).exists()), None)
+
+
+class NatsNode:
+    """One nats-server process of the cluster; its ports are kept across restarts."""
+
+    def __init__(self, binary: str, address: NodeAddress, directory: Path) -> None:
+        self.binary = binary
+        self.address = address
+        self.directory = directory
+        self.conf = directory / "nats.conf"
+        self.log = directory / "nats.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def broker(self) -> BrokerAddress:
+        """Where an MQTT client reaches this node."""
+        return BrokerAddress(self.address.host, self.address.mqtt_port)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the node; return once its MQTT listener accepts connections."""
+        if self.running:
+            return
+        log = self.log.open("ab")
+        self._proc = subprocess.Popen(
+            [self.binary, "-c", str(self.conf), "-l", str(self.log)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        host, port = self.address.host, self.address.mqtt_port
+        if not wait_listening(host, port, timeout) or not self.running:
+            tail = self.log_tail()
+            self.stop(kill=True)
+            raise RuntimeError(f"nats-server {self.address.name} did not start:\n{tail}")
+
+    def healthy(self) -> bool:
+        """The node's ``/healthz`` says it serves JetStream (it has a meta leader and
+        its streams are current)."""
+        url = f"http://{self.address.host}:{self.address.monitor_port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Block until :meth:`healthy`; RuntimeError with the log's tail if not in time."""
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if time.monotonic() > deadline or not self.running:
+                raise RuntimeError(
+                    f"nats-server {self.address.name} not healthy:\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
+        """SIGTERM (a clean shutdown) or, with ``kill``, SIGKILL."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class NatsCluster:
+    """Three NATS nodes of one site's cluster on loopback."""
+
+    def __init__(self, creds: SiteCredentials, directory: Path, size: int = 3) -> None:
+        binary = find_nats_server()
+        if binary is None:
+            raise RuntimeError(
+                "nats-server is not installed: run `make test` (it installs it) or "
+                "apt-get install nats-server"
+            )
+        self.credentials = creds
+        addresses = [
+            NodeAddress(f"n{i + 1}", "127.0.0.1", free_port(), free_port(), free_port())
+            for i in range(size)
+        ]
+        self.nodes = []
+        for address in addresses:
+            node_dir = directory / address.name
+            (node_dir / "jetstream").mkdir(parents=True, exist_ok=True)
+            node = NatsNode(binary, address, node_dir)
+            conf = render_node_conf(creds, address, addresses, store_dir=node_dir / "jetstream")
+            write_private(node.conf, conf)
+            self.nodes.append(node)
+
+    @property
+    def brokers(self) -> list[BrokerAddress]:
+        """The MQTT address of every node, in order (a client's failover list)."""
+        return [n.broker for n in self.nodes]
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start every node (together: JetStream needs a quorum) and wait for them."""
+        for node in self.nodes:
+            node.start(timeout)
+        for node in self.nodes:
+            node.wait_healthy(timeout)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def log_tails(self) -> str:
+        return "\n".join(f"--- {n.address.name}\n{n.log_tail()}" for n in self.nodes)
+
+
+@contextmanager
+def nats_cluster(creds: SiteCredentials, directory: Path) -> Iterator[NatsCluster]:
+    """A running 3-node cluster for the site of ``creds``; stopped afterwards."""
+    cluster = NatsCluster(creds, directory)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
