@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,demo]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-# Mosquitto is the broker of production and of the tests; Debian's Chromium runs the
-# browser tests; PostgreSQL's binaries let the store tests start their own server.
+# Mosquitto is the broker of production and of the tests, NATS Server the clustered one
+# of the scale-out tests; Debian's Chromium runs the browser tests; PostgreSQL's
+# binaries let the store tests start their own server.
 # Install what is missing (as root), else say how.
-SYSTEM_PACKAGES := faketime:/usr/bin/faketime mosquitto:/usr/sbin/mosquitto mosquitto-clients:/usr/bin/mosquitto_pub chromium:/usr/bin/chromium postgresql:/usr/bin/pg_ctlcluster
+SYSTEM_PACKAGES := faketime:/usr/bin/faketime mosquitto:/usr/sbin/mosquitto nats-server:/usr/sbin/nats-server mosquitto-clients:/usr/bin/mosquitto_pub chromium:/usr/bin/chromium postgresql:/usr/bin/pg_ctlcluster
 system-deps:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 	  pkg=$${entry%%:*}; bin=$${entry#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; \
