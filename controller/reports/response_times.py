@@ -266,12 +266,18 @@ class ResponseReport:
     unlocks_by_reason: dict[str, int]
     care_kinds: list[str] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
+    def period_json(self) -> dict[str, str]:
+        """The period and night window the report covers."""
         return {
             "from": self.period.first.isoformat(),
             "to": self.period.last.isoformat(),
             "timezone": self.period.zone.key,
             "night_window": str(self.night),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.period_json(),
             "total": self.total.as_json(),
             "wings": [w.as_json() for w in self.wings],
             "nights": [n.as_json() for n in self.nights],
