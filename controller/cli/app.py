@@ -1,5 +1,4 @@
-"""The ``tryggbo`` command line (typer). Exit codes: 0 ok, 1 runtime failure,
-2 bad usage or invalid configuration."""
+"""The ``tryggbo`` command line (typer); exit codes: controller/cli/exit_codes.py."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from config.credentials import CredentialsError, ensure_credentials, load_credentials
@@ -29,7 +27,9 @@ from config.site import EXAMPLE_SITE, SiteFileError, load_site
 from controller.cli.broker import broker_app
 from controller.cli.devices import alarms_app, cmd, devices_app, events_app
 from controller.cli.diagnose import diagnose
+from controller.cli.exit_codes import help_text
 from controller.cli.firmware import firmware_app
+from controller.cli.output import err, fail, out
 from controller.cli.provision import provision_app
 from controller.cli.region import region_app
 from controller.cli.schedules import schedules_app
@@ -42,8 +42,7 @@ from devices.mqtt import BrokerAddress, BrokerList, BrokerUrlError
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Tryggbo: doors, curtains and screens of an elderly home. Exit codes: 0 ok, "
-    "1 runtime failure, 2 bad arguments, 3 the device said no, 4 not allowed (docs/cli.md).",
+    help=f"Tryggbo: doors, curtains and screens of an elderly home. {help_text()}",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -61,11 +60,6 @@ app.add_typer(firmware_app, name="firmware")
 app.command("diagnose")(diagnose)
 app.add_typer(broker_app, name="broker")
 app.add_typer(region_app, name="region")
-err = Console(stderr=True)
-out = Console()
-
-EXIT_RUNTIME = 1
-EXIT_USAGE = 2
 
 
 def _logging(level: str) -> None:
@@ -75,15 +69,10 @@ def _logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
 def _host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise _fail(f"--http {value!r} must look like 127.0.0.1:8080")
+        raise fail(f"--http {value!r} must look like 127.0.0.1:8080")
     return host, int(port)
 
 
@@ -134,9 +123,9 @@ def serve(
         creds.controller_login(settings.client_id)  # this instance's own login
         tls_context(settings.tls_cert, settings.tls_key)  # refuse a bad pair before starting
     except (SettingsError, SiteFileError, CredentialsError, TlsConfigError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if creds.site != site_model.slug:
-        raise _fail(f"credentials are for site {creds.site!r}, site file is {site_model.slug!r}")
+        raise fail(f"credentials are for site {creds.site!r}, site file is {site_model.slug!r}")
     from controller.logs import configure
 
     configure(settings.log_level, settings.log_format)
@@ -222,7 +211,7 @@ def simulate(
         site_model = load_site(site)
         creds = load_credentials(credentials)
     except (BrokerUrlError, SiteFileError, CredentialsError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     control_at = _host_port(control) if control else None
     _logging("INFO")
     home = SimulatedHome(site_model, creds, address, clock=SystemClock(), heartbeat_s=heartbeat)
@@ -263,9 +252,9 @@ def demo(
         try:
             BrokerAddress.parse(broker)
         except BrokerUrlError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     elif (embedded or not find_mosquitto()) and importlib.util.find_spec("amqtt") is None:
-        raise _fail(
+        raise fail(
             "the embedded broker (amqtt) is not installed: pip install 'tryggbo\\[demo]' "
             "(make demo does), or apt-get install mosquitto for a private Mosquitto"
             + (" and leave out --embedded" if embedded else "")
@@ -303,7 +292,7 @@ def credentials_init(
     try:
         creds = ensure_credentials(load_site(site), out, controllers=controller or ())
     except (SiteFileError, CredentialsError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     print(
         f"{len(creds.devices)} devices, {len(creds.controller_logins())} controller logins "
         f"in {out} (mode 0600); secrets are not printed"
@@ -341,7 +330,7 @@ def token_create(
     try:
         secret, record = asyncio.run(_with_store(db, go))
     except NoSuchUser as exc:
-        raise _fail(f"{exc}; add it with `tryggbo users add`") from None
+        raise fail(f"{exc}; add it with `tryggbo users add`") from None
     err.print(f"token {record.id} for {record.actor} (shown once):")
     print(secret)
 
@@ -389,7 +378,7 @@ def token_revoke(token_id: str, db: DbOption = "sqlite:///var/tryggbo.sqlite") -
     """Revoke an API token at once."""
     ok = asyncio.run(_with_store(db, lambda s: s.revoke_token(token_id, SystemClock().now())))
     if not ok:
-        raise _fail(f"no token {token_id!r}", EXIT_RUNTIME)
+        raise fail(f"no token {token_id!r}")
     err.print(f"token {token_id} revoked")
 
 

@@ -1,6 +1,6 @@
 """``tryggbo backup`` and ``tryggbo restore``: the store and the site file, verified.
 
-Exit codes as for the rest of the CLI: 0 ok, 1 runtime failure, 2 bad input.
+Exit codes: controller/cli/exit_codes.py (1 the backup or restore failed).
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from controller.cli.exit_codes import ExitCode
+from controller.cli.output import err, fail
 from controller.ops.backup import BackupError, create_backup, restore_backup
 from controller.store import StoreError
 from devices.clock import SystemClock
-
-err = Console(stderr=True)
 
 DbOption = Annotated[str, typer.Option(envvar="TRYGGBO_DB", help="store URL")]
 SiteOption = Annotated[
@@ -37,8 +36,7 @@ def backup(
     try:
         archive = create_backup(db, site, out, credentials=credentials, now=SystemClock().now())
     except (BackupError, StoreError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        raise fail(str(exc), ExitCode.RUNTIME) from None
     print(archive)
 
 
@@ -60,8 +58,7 @@ def restore(
             archive, db, site, credentials=credentials, force=force, now=SystemClock().now()
         )
     except (BackupError, StoreError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        raise fail(str(exc), ExitCode.RUNTIME) from None
     counts = ", ".join(f"{n} {name}" for name, n in report.counts.items())
     err.print(f"restored site {report.site} from {report.created_at}: {counts}")
     for path in report.set_aside:

@@ -38,11 +38,12 @@ from config.credentials import (
     check_login_name,
     load_credentials,
 )
-from controller.cli.client import EXIT_CODES_HELP, EXIT_RUNTIME, JsonOption, fail, out, print_json
+from controller.cli.exit_codes import ExitCode, help_text
+from controller.cli.output import JsonOption, fail, out, print_json
 from devices.contract import Ack, AckStatus, Channel, SiteTopics, encode
 from devices.mqtt import BrokerAddress, BrokerUrlError, make_client
 
-broker_app = typer.Typer(help=f"The site's MQTT broker. {EXIT_CODES_HELP}", no_args_is_help=True)
+broker_app = typer.Typer(help=f"The site's MQTT broker. {help_text()}", no_args_is_help=True)
 
 ROUND_TRIPS = 5
 CHECK_TIMEOUT_S = 10.0
@@ -176,4 +177,4 @@ def broker_check(
             table.add_row(r["check"], "[green]ok[/]" if r["ok"] else "[red]FAIL[/]", r["detail"])
         out.print(table)
     if not all(r["ok"] for r in results):
-        raise typer.Exit(EXIT_RUNTIME)
+        raise typer.Exit(ExitCode.RUNTIME)

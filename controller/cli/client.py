@@ -1,9 +1,11 @@
-"""The CLI's way to talk to the daemon's API: where it is, the token, calls, the live feed.
+"""The CLI's one HTTP client of the daemon's API: where it is, the token, calls, the
+live feed, and every API or network failure turned into one line and an exit code.
 
-The API URL and token come from ``--api``/``--token``, else ``TRYGGBO_API`` (or
-``TRYGGBO_URL``) and ``TRYGGBO_TOKEN``, else the CLI config file (``TRYGGBO_CLI_CONFIG`` or
+The API URL and token come from ``--api``/``--token``, else ``TRYGGBO_API`` and
+``TRYGGBO_TOKEN``, else the CLI config file (``TRYGGBO_CLI_CONFIG`` or
 ``~/.config/tryggbo/cli.toml``, keys ``api`` and ``token``; keep it 0600).
-Shared exit codes and output helpers of the technician commands live here too.
+``--url``/``TRYGGBO_URL`` (what ``tryggbo schedules`` once read) still work, with a
+warning: they are deprecated.
 """
 
 from __future__ import annotations
@@ -20,27 +22,14 @@ from typing import Annotated, Any, TypeVar
 
 import aiohttp
 import typer
-from rich.console import Console
+
+from controller.cli.exit_codes import ExitCode, for_http_status
+from controller.cli.output import fail, warn
 
 T = TypeVar("T")
 
-#: Exit codes of every ``tryggbo`` command (docs/cli.md).
-EXIT_OK = 0
-EXIT_RUNTIME = 1  # daemon, broker or port unreachable; server error; timeout
-EXIT_USAGE = 2  # bad arguments or configuration (typer's own usage errors are 2 too)
-EXIT_DEVICE = 3  # the device answered no: rejected, failed, offline, update failed
-EXIT_DENIED = 4  # not signed in or the token's user may not do it
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 runtime failure (unreachable, timeout), 2 bad arguments, "
-    "3 the device said no (rejected, failed, offline), 4 not allowed."
-)
-
 DEFAULT_API = "http://127.0.0.1:8080"
 DEFAULT_CONFIG = Path("~/.config/tryggbo/cli.toml")
-
-err = Console(stderr=True)
-out = Console()
 
 ApiOption = Annotated[
     str | None, typer.Option("--api", help="daemon URL (env TRYGGBO_API)", show_default=False)
@@ -49,17 +38,17 @@ TokenOption = Annotated[
     str | None,
     typer.Option("--token", help="API token (env TRYGGBO_TOKEN)", show_default=False),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", hidden=True, help="deprecated: use --api", show_default=False),
+]
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    """Print ``error: message`` on stderr; the caller raises the returned Exit."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+def deprecated_url(api: str | None, url: str | None) -> str | None:
+    """``--api``, else the deprecated ``--url`` (with a warning)."""
+    if url is not None:
+        warn("--url is deprecated: use --api (or TRYGGBO_API)")
+    return api if api is not None else url
 
 
 def parse_args(pairs: list[str]) -> dict[str, Any]:
@@ -86,11 +75,19 @@ class ApiFailure(Exception):
         self.error = error
         self.body = body
 
+    def line(self) -> str:
+        """The server's message on one line: its field problems, status and code."""
+        problems = []
+        details = self.body.get("error", {}).get("details") if isinstance(self.body, dict) else None
+        for problem in details if isinstance(details, list) else []:
+            if isinstance(problem, dict) and "field" in problem:
+                problems.append(f"{problem['field']}: {problem.get('problem', '')}")
+        text = f"{self}: {'; '.join(problems)}" if problems else str(self)
+        return f"{' '.join(text.split())} ({self.status} {self.error})"
+
     def exit(self) -> typer.Exit:
-        code = EXIT_DENIED if self.status in (401, 403) else EXIT_RUNTIME
-        if self.status in (400, 404, 422):
-            code = EXIT_USAGE
-        return fail(f"{self} ({self.status} {self.error})", code)
+        """Print :meth:`line`; the exit (:func:`for_http_status`) for the caller to raise."""
+        return fail(self.line(), for_http_status(self.status))
 
 
 @dataclass(frozen=True)
@@ -108,16 +105,14 @@ class ApiTarget:
             try:
                 file_values = tomllib.loads(path.read_text(encoding="utf-8"))
                 if path.stat().st_mode & 0o077:
-                    err.print(f"warning: {path} holds a token; make it private: chmod 600")
+                    warn(f"{path} holds a token; make it private: chmod 600")
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise fail(f"CLI config {path} cannot be read: {exc}") from None
-        url = (
-            api
-            or os.environ.get("TRYGGBO_API")
-            or os.environ.get("TRYGGBO_URL")  # the name `tryggbo schedules` reads
-            or file_values.get("api")
-            or DEFAULT_API
-        )
+        url = api or os.environ.get("TRYGGBO_API")
+        if not url and os.environ.get("TRYGGBO_URL"):
+            warn("TRYGGBO_URL is deprecated: use TRYGGBO_API")
+            url = os.environ["TRYGGBO_URL"]
+        url = url or file_values.get("api") or DEFAULT_API
         secret = token or os.environ.get("TRYGGBO_TOKEN") or file_values.get("token")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise fail(f"API URL {url!r} must start with http:// or https://")
@@ -162,6 +157,7 @@ class Api:
             return body
 
     async def get(self, path: str, **params: Any) -> Any:
+        """JSON answer of ``GET path?params`` (None values left out)."""
         clean = {k: str(v) for k, v in params.items() if v is not None}
         return await self.call("GET", path, params=clean)
 
@@ -204,6 +200,7 @@ class Api:
 
 @asynccontextmanager
 async def api_session(target: ApiTarget) -> AsyncIterator[Api]:
+    """An :class:`Api` with the token on every request."""
     headers = {"Authorization": f"Bearer {target.token}"}
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=None)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
@@ -211,8 +208,8 @@ async def api_session(target: ApiTarget) -> AsyncIterator[Api]:
 
 
 def run_api(api: str | None, token: str | None, work: Callable[[Api], Coroutine[Any, Any, T]]) -> T:
-    """Resolve the target, open a session, run ``work``; API and network errors exit
-    with the documented codes."""
+    """Resolve the target, open a session, run ``work``; every API and network error
+    ends the command with one line on stderr and its :class:`ExitCode`."""
     target = ApiTarget.resolve(api, token)
 
     async def go() -> T:
@@ -223,10 +220,18 @@ def run_api(api: str | None, token: str | None, work: Callable[[Api], Coroutine[
         return asyncio.run(go())
     except ApiFailure as exc:
         raise exc.exit() from None
-    except aiohttp.ClientConnectionError as exc:
-        raise fail(f"cannot reach the daemon at {target.url}: {exc}", EXIT_RUNTIME) from None
     except aiohttp.WSServerHandshakeError as exc:
-        code = EXIT_DENIED if exc.status in (401, 403) else EXIT_RUNTIME
-        raise fail(f"live feed refused: {exc.status} {exc.message}", code) from None
+        code = for_http_status(exc.status)
+        raise fail(f"live feed refused: {exc.message} ({exc.status})", code) from None
+    except aiohttp.InvalidURL as exc:
+        raise fail(f"API URL {target.url!r} is not a valid URL: {exc}") from None
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        message = str(exc) or type(exc).__name__
+        raise fail(
+            f"cannot reach the daemon at {target.url}: {message}", ExitCode.RUNTIME
+        ) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        message = str(exc) or type(exc).__name__
+        raise fail(f"the daemon at {target.url}: {message}", ExitCode.RUNTIME) from None
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None

@@ -9,28 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from controller.cli.client import (
-    EXIT_CODES_HELP,
-    EXIT_DEVICE,
-    EXIT_RUNTIME,
-    Api,
-    ApiOption,
-    JsonOption,
-    TokenOption,
-    err,
-    fail,
-    out,
-    parse_args,
-    print_json,
-    run_api,
-)
+from controller.cli.client import Api, ApiOption, TokenOption, parse_args, run_api
+from controller.cli.exit_codes import ExitCode, help_text
+from controller.cli.output import JsonOption, err, fail, out, print_json
 from devices.contract import DEVICE_TYPES
 
 devices_app = typer.Typer(
-    help=f"The site's devices as the daemon sees them. {EXIT_CODES_HELP}", no_args_is_help=True
+    help=f"The site's devices as the daemon sees them. {help_text()}", no_args_is_help=True
 )
-events_app = typer.Typer(help=f"Device events. {EXIT_CODES_HELP}", no_args_is_help=True)
-alarms_app = typer.Typer(help=f"Alarms. {EXIT_CODES_HELP}", no_args_is_help=True)
+events_app = typer.Typer(help=f"Device events. {help_text()}", no_args_is_help=True)
+alarms_app = typer.Typer(help=f"Alarms. {help_text()}", no_args_is_help=True)
 
 #: --type choices: every registered device type
 TYPE_NAMES = tuple(t.value for t in DEVICE_TYPES)
@@ -147,7 +135,7 @@ def cmd(
             highlight=False,
         )
     if result["outcome"] != "ok":
-        raise typer.Exit(EXIT_DEVICE)
+        raise typer.Exit(ExitCode.DEVICE)
 
 
 def _event_line(data: dict[str, Any]) -> str:
@@ -211,7 +199,7 @@ def events_tail(
 
     got = run_api(api, token, bounded)
     if count is not None and got < count:
-        raise fail(f"only {max(got, 0)} of {count} events before the feed ended", EXIT_RUNTIME)
+        raise fail(f"only {max(got, 0)} of {count} events before the feed ended", ExitCode.RUNTIME)
 
 
 @alarms_app.command("list")

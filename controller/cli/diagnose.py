@@ -13,17 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from controller.cli.client import (
-    EXIT_DEVICE,
-    Api,
-    ApiOption,
-    JsonOption,
-    TokenOption,
-    fail,
-    out,
-    print_json,
-    run_api,
-)
+from controller.cli.client import Api, ApiOption, TokenOption, run_api
+from controller.cli.exit_codes import ExitCode
+from controller.cli.output import JsonOption, fail, out, print_json
 
 #: Event types that count as recent errors.
 ERROR_EVENTS = frozenset(
@@ -119,7 +111,7 @@ def diagnose(
     else:
         _print_table(reports)
     if any(r["problems"] for r in reports):
-        raise typer.Exit(EXIT_DEVICE)
+        raise typer.Exit(ExitCode.DEVICE)
 
 
 def _ping_text(report: dict[str, Any]) -> str:

@@ -18,24 +18,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from controller.cli.client import (
-    EXIT_CODES_HELP,
-    EXIT_DEVICE,
-    Api,
-    ApiOption,
-    JsonOption,
-    TokenOption,
-    err,
-    fail,
-    out,
-    print_json,
-    run_api,
-)
+from controller.cli.client import Api, ApiOption, TokenOption, run_api
 from controller.cli.devices import TYPE_NAMES
+from controller.cli.exit_codes import ExitCode, help_text
+from controller.cli.output import JsonOption, err, fail, out, print_json
 
-firmware_app = typer.Typer(
-    help=f"Firmware images and updates. {EXIT_CODES_HELP}", no_args_is_help=True
-)
+firmware_app = typer.Typer(help=f"Firmware images and updates. {help_text()}", no_args_is_help=True)
 
 
 class Watcher:
@@ -201,7 +189,7 @@ def firmware_push(
             table.add_row(r["device"], mark, str(r.get("firmware") or ""))
         out.print(table)
     if not all(r["ok"] for r in results):
-        raise typer.Exit(EXIT_DEVICE)
+        raise typer.Exit(ExitCode.DEVICE)
 
 
 @firmware_app.command("list")

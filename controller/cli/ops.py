@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from config.settings import SettingsError, load_settings
 from config.settings_doc import render_settings_doc
 from config.site import SiteFileError, load_site
+from controller.cli.exit_codes import ExitCode
+from controller.cli.output import err, fail
 from controller.ops.resident_export import UnknownApartment, export_apartment
 from controller.ops.retention import RetentionPolicy, apply_retention
 from controller.store import ActivityRecord, StoreError, open_store
 from devices.clock import SystemClock
 from devices.contract.doc import render_device_types, replace_section
 
-err = Console(stderr=True)
 DbOption = Annotated[str, typer.Option(envvar="TRYGGBO_DB", help="store URL")]
 DEFAULT_DB = "sqlite:///var/tryggbo.sqlite"
 
@@ -64,8 +64,7 @@ def export_resident(
     try:
         site_model = load_site(site)
     except SiteFileError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(str(exc), ExitCode.USAGE) from None
 
     async def go() -> dict[str, Any]:
         store = open_store(db)
@@ -91,11 +90,9 @@ def export_resident(
     try:
         doc = asyncio.run(go())
     except UnknownApartment as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(str(exc), ExitCode.USAGE) from None
     except StoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        raise fail(str(exc), ExitCode.RUNTIME) from None
     out.touch(mode=0o600, exist_ok=True)
     out.chmod(0o600)
     out.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -107,8 +104,7 @@ def retention() -> None:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(str(exc), ExitCode.USAGE) from None
     policy = RetentionPolicy(
         events_days=settings.retention_events_days,
         audit_days=settings.retention_audit_days,
@@ -117,8 +113,7 @@ def retention() -> None:
     try:
         report = asyncio.run(apply_retention(settings.db, policy, SystemClock().now()))
     except Exception as exc:
-        err.print(f"[bold red]error:[/] retention failed: {exc}")
-        raise typer.Exit(1) from None
+        raise fail(f"retention failed: {exc}", ExitCode.RUNTIME) from None
     print(json.dumps(report.to_dict(), indent=2))
 
 

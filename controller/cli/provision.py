@@ -23,10 +23,11 @@ from config.provisioning import (
     site_and_credentials,
     write_auth_files,
 )
-from controller.cli.client import EXIT_CODES_HELP, EXIT_RUNTIME, JsonOption, err, fail, print_json
+from controller.cli.exit_codes import ExitCode, help_text
+from controller.cli.output import JsonOption, err, fail, print_json
 
 provision_app = typer.Typer(
-    help=f"Add devices, rotate their credentials, write the broker's files. {EXIT_CODES_HELP}",
+    help=f"Add devices, rotate their credentials, write the broker's files. {help_text()}",
     no_args_is_help=True,
 )
 
@@ -177,7 +178,7 @@ def provision_broker_config(
     except CredentialsError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"cannot write {out}: {exc}", EXIT_RUNTIME) from None
+        raise fail(f"cannot write {out}: {exc}", ExitCode.RUNTIME) from None
     body = {
         "conf": str(files.conf),
         "passwd": str(files.passwd),

@@ -1,73 +1,46 @@
 """``tryggbo schedules``: list, add, pause, resume and delete schedules.
 
-Talks to the running daemon's HTTP API (``--url`` / ``TRYGGBO_URL``, default
-http://127.0.0.1:8080) with an API token (``--token`` / ``TRYGGBO_TOKEN``; make one
-with ``tryggbo token create --user USERNAME``). Exit codes: 0 ok, 1 runtime failure
-(daemon unreachable, refused, store down), 2 bad input (here or from the daemon).
+Talks to the running daemon's HTTP API through the CLI's one client
+(controller/cli/client.py: ``--api``/``TRYGGBO_API``, ``--token``/``TRYGGBO_TOKEN``, the
+CLI config file; ``--url``/``TRYGGBO_URL`` are deprecated aliases that warn). Exit
+codes: controller/cli/exit_codes.py.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-schedules_app = typer.Typer(
-    help="Timed schedules (via the daemon's HTTP API).", no_args_is_help=True
+from controller.cli.client import (
+    Api,
+    ApiOption,
+    TokenOption,
+    UrlOption,
+    deprecated_url,
+    parse_args,
+    run_api,
 )
-err = Console(stderr=True)
-out = Console()
+from controller.cli.exit_codes import help_text
+from controller.cli.output import JsonOption, fail, out, print_json
 
-EXIT_RUNTIME = 1
-EXIT_USAGE = 2
-
-UrlOption = Annotated[str, typer.Option(envvar="TRYGGBO_URL", help="the daemon's HTTP API")]
-TokenOption = Annotated[
-    str | None, typer.Option(envvar="TRYGGBO_TOKEN", help="API token (tryggbo token create)")
-]
-DEFAULT_URL = "http://127.0.0.1:8080"
+schedules_app = typer.Typer(
+    help=f"Timed schedules (via the daemon's HTTP API). {help_text()}", no_args_is_help=True
+)
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
+def _call(
+    api: str | None, url: str | None, token: str | None, method: str, path: str, body: Any = None
+) -> Any:
+    """One API call through the CLI's client; its JSON answer (errors exit)."""
 
+    async def go(session: Api) -> Any:
+        if body is None:
+            return await session.call(method, path)
+        return await session.call(method, path, json=body)
 
-def call(url: str, token: str | None, method: str, path: str, body: Any = None) -> Any:
-    """One API call; the JSON answer, or a clear error and exit."""
-    if not token:
-        raise _fail("no API token: pass --token or set TRYGGBO_TOKEN")
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url.rstrip("/") + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise _http_error(exc) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise _fail(f"cannot reach the daemon at {url}: {exc}", EXIT_RUNTIME) from None
-
-
-def _http_error(exc: urllib.error.HTTPError) -> typer.Exit:
-    try:
-        error = json.loads(exc.read())["error"]
-    except (ValueError, KeyError, TypeError):
-        return _fail(f"HTTP {exc.code} from the daemon", EXIT_RUNTIME)
-    lines = [f"{error['message']} ({error['code']})"]
-    for problem in error.get("details") or []:
-        if isinstance(problem, dict) and "field" in problem:
-            lines.append(f"  {problem['field']}: {problem.get('problem', '')}")
-    return _fail("\n".join(lines), EXIT_USAGE if exc.code in (400, 404) else EXIT_RUNTIME)
+    return run_api(deprecated_url(api, url), token, go)
 
 
 def _next(schedule: dict[str, Any]) -> str:
@@ -82,14 +55,15 @@ def _next(schedule: dict[str, Any]) -> str:
 
 @schedules_app.command("list")
 def list_schedules(
-    url: UrlOption = DEFAULT_URL,
+    json_out: JsonOption = False,
+    api: ApiOption = None,
     token: TokenOption = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    url: UrlOption = None,
 ) -> None:
     """List schedules with their next firing."""
-    body = call(url, token, "GET", "/api/schedules")
+    body = _call(api, url, token, "GET", "/api/schedules")
     if json_out:
-        print(json.dumps(body, indent=2, ensure_ascii=False))
+        print_json(body)
         return
     table = Table("name", "what", "enabled", "next firing (site time)", "owner")
     table.add_column("id", no_wrap=True)
@@ -120,12 +94,12 @@ def build_rule(
     chosen = [k for k, v in {"daily": daily, "weekdays": weekdays, "cron": cron, "sun": sun,
                              "once": once}.items() if v]  # fmt: skip
     if len(chosen) != 1:
-        raise _fail("choose one of --daily, --weekdays (with --at), --cron, --sun, --once")
+        raise fail("choose one of --daily, --weekdays (with --at), --cron, --sun, --once")
     if daily:
         return {"kind": "daily", "time": daily}
     if weekdays:
         if not at:
-            raise _fail("--weekdays needs --at HH:MM")
+            raise fail("--weekdays needs --at HH:MM")
         return {
             "kind": "weekdays",
             "time": at,
@@ -135,24 +109,11 @@ def build_rule(
         return {"kind": "cron", "expr": cron}
     if sun:
         if sun not in ("sunrise", "sunset"):
-            raise _fail("--sun is sunrise or sunset")
+            raise fail("--sun is sunrise or sunset")
         if not fallback:
-            raise _fail("--sun needs --fallback HH:MM (days without a sunrise or sunset)")
+            raise fail("--sun needs --fallback HH:MM (days without a sunrise or sunset)")
         return {"kind": "sun", "event": sun, "offset_minutes": offset, "fallback": fallback}
     return {"kind": "once", "at": once}
-
-
-def _args(pairs: list[str]) -> dict[str, Any]:
-    args: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise _fail(f"--arg {pair!r} must look like name=value")
-        try:
-            args[key] = json.loads(value)
-        except ValueError:
-            args[key] = value
-    return args
 
 
 @schedules_app.command("add")
@@ -177,8 +138,9 @@ def add(
     ] = None,
     once: Annotated[str | None, typer.Option(help="2026-12-01T14:00 (site time)")] = None,
     missed: Annotated[str, typer.Option(help="run_latest or skip")] = "run_latest",
-    url: UrlOption = DEFAULT_URL,
+    api: ApiOption = None,
     token: TokenOption = None,
+    url: UrlOption = None,
 ) -> None:
     """Add a schedule; prints its id and next firing."""
     rule = build_rule(
@@ -186,37 +148,45 @@ def add(
         fallback=fallback, once=once,
     )  # fmt: skip
     if missed not in ("run_latest", "skip"):
-        raise _fail("--missed is run_latest or skip")
-    body = {"name": name, "target": target, "action": action, "args": _args(arg or []),
+        raise fail("--missed is run_latest or skip")
+    body = {"name": name, "target": target, "action": action, "args": parse_args(arg or []),
             "rule": rule, "missed_policy": missed}  # fmt: skip
-    created = call(url, token, "POST", "/api/schedules", body)
+    created = _call(api, url, token, "POST", "/api/schedules", body)
     out.print(f"{created['id']}: {created.get('summary')}; next: {_next(created)}")
 
 
-def _change(schedule_id: str, url: str, token: str | None, what: str) -> None:
+def _change(
+    schedule_id: str, api: str | None, url: str | None, token: str | None, what: str
+) -> None:
     if what == "delete":
-        call(url, token, "DELETE", f"/api/schedules/{schedule_id}")
+        _call(api, url, token, "DELETE", f"/api/schedules/{schedule_id}")
         out.print(f"{schedule_id} deleted")
         return
-    changed = call(url, token, "POST", f"/api/schedules/{schedule_id}/{what}")
+    changed = _call(api, url, token, "POST", f"/api/schedules/{schedule_id}/{what}")
     out.print(
         f"{schedule_id} {'resumed' if changed['enabled'] else 'paused'}; next: {_next(changed)}"
     )
 
 
 @schedules_app.command("pause")
-def pause(schedule_id: str, url: UrlOption = DEFAULT_URL, token: TokenOption = None) -> None:
+def pause(
+    schedule_id: str, api: ApiOption = None, token: TokenOption = None, url: UrlOption = None
+) -> None:
     """Pause a schedule (it does not catch up when resumed)."""
-    _change(schedule_id, url, token, "pause")
+    _change(schedule_id, api, url, token, "pause")
 
 
 @schedules_app.command("resume")
-def resume(schedule_id: str, url: UrlOption = DEFAULT_URL, token: TokenOption = None) -> None:
+def resume(
+    schedule_id: str, api: ApiOption = None, token: TokenOption = None, url: UrlOption = None
+) -> None:
     """Resume a paused schedule."""
-    _change(schedule_id, url, token, "resume")
+    _change(schedule_id, api, url, token, "resume")
 
 
 @schedules_app.command("delete")
-def delete(schedule_id: str, url: UrlOption = DEFAULT_URL, token: TokenOption = None) -> None:
+def delete(
+    schedule_id: str, api: ApiOption = None, token: TokenOption = None, url: UrlOption = None
+) -> None:
     """Delete a schedule (its firing history is kept)."""
-    _change(schedule_id, url, token, "delete")
+    _change(schedule_id, api, url, token, "delete")

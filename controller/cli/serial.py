@@ -13,11 +13,12 @@ import typer
 
 from config.credentials import CredentialsError, load_credentials
 from config.site import SiteFileError, load_site
-from controller.cli.client import EXIT_CODES_HELP, EXIT_RUNTIME, err, fail, out
+from controller.cli.exit_codes import ExitCode, help_text
+from controller.cli.output import err, fail, out
 from devices.mqtt import BrokerAddress, BrokerUrlError
 
 serial_app = typer.Typer(
-    help=f"Devices on a serial line: console and MQTT bridge. {EXIT_CODES_HELP}",
+    help=f"Devices on a serial line: console and MQTT bridge. {help_text()}",
     no_args_is_help=True,
 )
 
@@ -31,7 +32,7 @@ def _open(port: str, baud: int) -> Any:
     try:
         return serial.serial_for_url(port, baudrate=baud, timeout=0.2, write_timeout=2)
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise fail(f"cannot open {port}: {exc}", EXIT_RUNTIME) from None
+        raise fail(f"cannot open {port}: {exc}", ExitCode.RUNTIME) from None
 
 
 @serial_app.command("console")
@@ -115,7 +116,7 @@ def serial_console(
         thread.join(1)
         line.close()
     if count is not None and received < count:
-        raise fail(f"only {received} of {count} frames before the line ended", EXIT_RUNTIME)
+        raise fail(f"only {received} of {count} frames before the line ended", ExitCode.RUNTIME)
 
 
 @serial_app.command("bridge")

@@ -1,6 +1,6 @@
 """``tryggbo users``: add, list, disable and enable people, set their passwords.
 
-Exit codes as for the rest of the CLI: 0 ok, 1 runtime failure, 2 bad input.
+Exit codes: controller/cli/exit_codes.py (1 the store failed, 2 bad input).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from config.site import Site, SiteFileError, load_site
@@ -23,6 +22,8 @@ from controller.auth.accounts import set_disabled, set_password
 from controller.auth.password_rules import WeakPassword, check_password
 from controller.auth.passwords import hash_async
 from controller.auth.users import InvalidUser, new_user, normalize_username, user_json
+from controller.cli.exit_codes import ExitCode
+from controller.cli.output import err, fail, out
 from controller.store import ActivityRecord, Store, StoreError, open_store
 from controller.store.records import UserRecord
 from devices.clock import SystemClock
@@ -30,12 +31,6 @@ from devices.clock import SystemClock
 T = TypeVar("T")
 
 users_app = typer.Typer(help="People who sign in, their roles and passwords.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
-
-EXIT_RUNTIME = 1
-EXIT_USAGE = 2
-
 DbOption = Annotated[str, typer.Option(envvar="TRYGGBO_DB", help="store URL")]
 DEFAULT_DB = "sqlite:///var/tryggbo.sqlite"
 PasswordStdin = Annotated[
@@ -49,11 +44,6 @@ SiteOption = Annotated[
         help="the site file: a password built on the home's names is refused",
     ),
 ]
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 def _store_call(db: str, action: Callable[[Store], Awaitable[T]]) -> T:
@@ -70,7 +60,7 @@ def _store_call(db: str, action: Callable[[Store], Awaitable[T]]) -> T:
     try:
         return asyncio.run(go())
     except StoreError as exc:
-        raise _fail(str(exc), EXIT_RUNTIME) from None
+        raise fail(str(exc), ExitCode.RUNTIME) from None
 
 
 def _password(username: str, display_name: str, from_stdin: bool, site_file: Path | None) -> str:
@@ -84,14 +74,14 @@ def _password(username: str, display_name: str, from_stdin: bool, site_file: Pat
         except typer.Abort:
             if sys.stdin.isatty():
                 raise  # Ctrl-C at the prompt
-            raise _fail(
+            raise fail(
                 "no password typed (no terminal?): give it on the first line of stdin "
                 "with --password-stdin"
             ) from None
     try:
         check_password(password, username, display_name=display_name, site=_site(site_file))
     except WeakPassword as exc:
-        raise _fail(f"{exc.en}\n       {exc.sv}") from None
+        raise fail(f"{exc.en}\n       {exc.sv}") from None
     return password
 
 
@@ -101,7 +91,7 @@ def _site(site_file: Path | None) -> Site | None:
     try:
         return load_site(site_file)
     except SiteFileError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 async def _note(store: Store, action: str, subject: str, **details: object) -> None:
@@ -120,7 +110,7 @@ async def _note(store: Store, action: str, subject: str, **details: object) -> N
 async def _existing(store: Store, username: str) -> UserRecord:
     user = await store.user_by_name(normalize_username(username))
     if user is None:
-        raise _fail(f"no user {username!r}")
+        raise fail(f"no user {username!r}")
     return user
 
 
@@ -152,7 +142,7 @@ def users_add(
             now=clock.now(),
         )
     except InvalidUser as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     password = _password(draft.username, draft.display_name, password_stdin, site)
 
     async def go(store: Store) -> bool:
@@ -163,7 +153,7 @@ def users_add(
         return True
 
     if not _store_call(db, go):
-        raise _fail(f"there is already a user {draft.username!r}")
+        raise fail(f"there is already a user {draft.username!r}")
     err.print(f"user {draft.username} added ({', '.join(draft.roles)})")
 
 

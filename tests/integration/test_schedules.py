@@ -256,7 +256,7 @@ async def test_the_cli_talks_to_the_daemon(ctl: RunningController) -> None:
 
     from controller.cli.app import app
 
-    env = {"TRYGGBO_URL": ctl.controller.http_url, "TRYGGBO_TOKEN": ctl.token}
+    env = {"TRYGGBO_API": ctl.controller.http_url, "TRYGGBO_TOKEN": ctl.token}
 
     async def cli(*args: str) -> Any:
         runner = CliRunner()
