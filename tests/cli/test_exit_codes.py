@@ -43,6 +43,12 @@ async def _server_error(
         return resp.status, (await resp.json())["error"]
 
 
+def _staff(daemon: Daemon) -> dict[str, str]:
+    """The CLI's environment with the token of an admin and staff member (schedules are
+    theirs, not a technician's)."""
+    return {**daemon.env(), "TRYGGBO_TOKEN": daemon.running.token}
+
+
 def _one_line(stderr: str) -> str:
     lines = stderr.splitlines()
     assert len(lines) == 1, stderr
@@ -141,7 +147,7 @@ def test_an_http_status_maps_to_the_documented_code(status: int, code: ExitCode)
 
 async def test_0_ok(daemon: Daemon) -> None:
     for args in (("devices", "list", "--json"), ("schedules", "list", "--json")):
-        result = await run_cli(*args, env=daemon.env())
+        result = await run_cli(*args, env=_staff(daemon))
         assert result.code == ExitCode.OK, (args, result.stderr)
         json.loads(result.stdout)
         assert result.stderr == ""
@@ -156,7 +162,7 @@ async def test_1_daemon_unreachable(daemon: Daemon) -> None:
 
 
 async def test_2_the_daemon_refuses_the_request_with_its_own_message(daemon: Daemon) -> None:
-    admin = {**daemon.env(), "TRYGGBO_TOKEN": daemon.running.token}
+    admin = _staff(daemon)
     before = await run_cli("schedules", "list", "--json", env=admin)
     cases = [
         (("devices", "show", "nope-device"), daemon.token, "GET", "/api/devices/nope-device"),
@@ -240,7 +246,7 @@ async def test_130_interrupted(daemon: Daemon) -> None:
 
 
 async def test_url_and_TRYGGBO_URL_still_work_with_one_warning(daemon: Daemon) -> None:
-    env = {k: v for k, v in daemon.env().items() if k != "TRYGGBO_API"}
+    env = {k: v for k, v in _staff(daemon).items() if k != "TRYGGBO_API"}
     by_env = await run_cli("schedules", "list", "--json", env={**env, "TRYGGBO_URL": daemon.api})
     assert by_env.code == ExitCode.OK, by_env
     assert _one_line(by_env.stderr) == "warning: TRYGGBO_URL is deprecated: use TRYGGBO_API"
