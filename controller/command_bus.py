@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -110,6 +110,7 @@ class CommandBus:
         clock: Clock,
         unlock_reasons: Sequence[str],
         timeout_s: float = 10.0,
+        message_end: Callable[[datetime], datetime] | None = None,
     ) -> None:
         self.link = link
         self.topics = topics
@@ -121,6 +122,8 @@ class CommandBus:
         self.timeout_s = timeout_s
         #: the site's list: every unlock gives one (or "other: <text>")
         self.unlock_reasons = list(unlock_reasons)
+        #: when a screen's message sent without ``until`` ends (controller/screen_messages.py)
+        self.message_end = message_end
         self._pending: dict[str, _Pending] = {}
         #: why the last audit write failed (commands are refused until one succeeds)
         self.store_failing: str | None = None
@@ -155,6 +158,9 @@ class CommandBus:
         the site accepts (``bad_reason``). With ``refused`` (why) the command is
         audited with outcome ``refused`` and not sent."""
         wire_args = self.validate(device, action, args)
+        if action == "show_message" and "until" not in wire_args and self.message_end:
+            until = self.message_end(self.clock.now()).isoformat()
+            wire_args = self.validate(device, action, {**wire_args, "until": until})
         if action == "unlock":
             try:
                 reason = unlock_reason(self.unlock_reasons, reason, actor=actor)

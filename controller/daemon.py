@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from .leader import LeaderLease, while_leading
 from .mqtt_link import MqttLink, NotConnected
 from .receipts import Receipt
 from .refusal_tally import RefusalTally
+from .screen_messages import message_end
 from .store import Store, StoreError, open_store
 from .twins import TwinRegistry
 from .web_tls import tls_context
@@ -144,6 +146,7 @@ class Controller:
             clock=self.clock,
             unlock_reasons=self.site.site.unlock_reasons,
             timeout_s=config.command_timeout_s,
+            message_end=partial(message_end, self.site.zone, self.site.site.night_window),
         )
         self.reports = DeviceReports(
             site=self.site.slug,
