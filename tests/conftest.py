@@ -20,7 +20,8 @@ from controller.ops.brokers import MosquittoProcess, find_mosquitto
 from devices.mqtt import BrokerAddress
 
 # the fault, security and fuzz suites' own broker, home and controller
-pytest_plugins = ["tests.reliability_fixtures"]
+# and the scale-out suites' 3-node NATS cluster
+pytest_plugins = ["tests.reliability_fixtures", "tests.nats_cluster"]
 
 #: Controller logins the suites connect with beside a site's controller: the broker
 #: binds client ids to logins, so every further controller (``client_id=``,

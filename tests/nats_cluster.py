@@ -2,7 +2,8 @@
 processes on free loopback ports, each with ``server_name``, ``jetstream {
 store_dir }``, ``cluster { routes }``, ``mqtt { listen }`` and the site's logins
 (config/nats.py), so retained messages and persistent MQTT sessions are replicated
-(R3). A test may SIGKILL a node and start it again on the same ports.
+(R3). A test may SIGKILL a node and start it again on the same ports. Fixtures
+``nats_session`` and ``nats`` (registered from tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from config.credentials import SiteCredentials, write_private
+import pytest
+
+from config.credentials import SiteCredentials, ensure_credentials, write_private
 from config.nats import NodeAddress, render_node_conf
+from config.site import Site
 from controller.ops.brokers import free_port, wait_listening
-from devices.mqtt import BrokerAddress
+from devices.mqtt import BrokerAddress, BrokerList
+from tests.conftest import TEST_CONTROLLERS
 
 NATS_SEARCH = ("/usr/sbin/nats-server", "/usr/bin/nats-server")
 
@@ -67,20 +73,23 @@ class NatsNode:
             self.stop(kill=True)
             raise RuntimeError(f"nats-server {self.address.name} did not start:\n{tail}")
 
-    def healthy(self) -> bool:
-        """The node's ``/healthz`` says it serves JetStream (it has a meta leader and
-        its streams are current)."""
-        url = f"http://{self.address.host}:{self.address.monitor_port}/healthz"
+    def healthy(self, *, streams: bool = True) -> bool:
+        """The node's ``/healthz`` says it serves JetStream: it has a meta leader and,
+        with ``streams``, its streams and consumers are current. (A node restarted
+        after SIGKILL may report a stale session's consumer not current for minutes
+        while it serves clients: wait for it with ``streams=False``.)"""
+        query = "" if streams else "?js-server-only=true"
+        url = f"http://{self.address.host}:{self.address.monitor_port}/healthz{query}"
         try:
             with urllib.request.urlopen(url, timeout=1) as answer:
                 return bool(answer.status == 200)
         except OSError:
             return False
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
+    def wait_healthy(self, timeout: float = 30.0, *, streams: bool = True) -> None:
         """Block until :meth:`healthy`; RuntimeError with the log's tail if not in time."""
         deadline = time.monotonic() + timeout
-        while not self.healthy():
+        while not self.healthy(streams=streams):
             if time.monotonic() > deadline or not self.running:
                 raise RuntimeError(
                     f"nats-server {self.address.name} not healthy:\n{self.log_tail()}"
@@ -135,12 +144,15 @@ class NatsCluster:
         """The MQTT address of every node, in order (a client's failover list)."""
         return [n.broker for n in self.nodes]
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start every node (together: JetStream needs a quorum) and wait for them."""
+    def start(self, timeout: float = 60.0) -> None:
+        """Start every node that is not running (together: JetStream needs a quorum)
+        and wait until each serves JetStream; a new cluster also until its streams
+        are current."""
+        fresh = not any(node.running for node in self.nodes)
         for node in self.nodes:
             node.start(timeout)
         for node in self.nodes:
-            node.wait_healthy(timeout)
+            node.wait_healthy(timeout, streams=fresh)
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -159,3 +171,52 @@ def nats_cluster(creds: SiteCredentials, directory: Path) -> Iterator[NatsCluste
         yield cluster
     finally:
         cluster.stop()
+
+
+@dataclass
+class ClusterUnderTest:
+    """The suite's NATS cluster plus the site and credentials it was configured for."""
+
+    cluster: NatsCluster
+    site: Site
+    credentials: SiteCredentials
+
+    @property
+    def brokers(self) -> BrokerList:
+        """Every node, in order: what a device or controller is configured with."""
+        return BrokerList(tuple(self.cluster.brokers))
+
+    @property
+    def nodes(self) -> list[NatsNode]:
+        return self.cluster.nodes
+
+    def node_at(self, broker: BrokerAddress) -> NatsNode:
+        """The node listening at ``broker``."""
+        return next(n for n in self.nodes if n.broker == broker)
+
+
+@pytest.fixture(scope="session")
+def nats_session(
+    tmp_path_factory: pytest.TempPathFactory, example_site: Site
+) -> Iterator[ClusterUnderTest]:
+    """A 3-node NATS cluster for the example site, for the whole session."""
+    if find_nats_server() is None:
+        pytest.fail(
+            "nats-server is not installed: run `make test` (it installs it) or "
+            "apt-get install nats-server"
+        )
+    root = tmp_path_factory.mktemp("nats")
+    creds = ensure_credentials(
+        example_site, root / "credentials.json", controllers=TEST_CONTROLLERS
+    )
+    with nats_cluster(creds, root) as cluster:
+        yield ClusterUnderTest(cluster, example_site, creds)
+
+
+@pytest.fixture
+def nats(nats_session: ClusterUnderTest) -> Iterator[ClusterUnderTest]:
+    """The session's cluster with every node running and healthy before and after the
+    test (a test may kill nodes)."""
+    nats_session.cluster.start()
+    yield nats_session
+    nats_session.cluster.start()
