@@ -49,7 +49,17 @@ def describe(spec: DeviceTypeSpec) -> dict[str, Any]:
             for name, action in spec.actions.items()
         },
         "events": sorted(spec.events),
-        "fields": [{"name": f.name, "kind": f.kind, "values": list(f.values)} for f in spec.fields],
+        "fields": [
+            {
+                "name": f.name,
+                "kind": f.kind,
+                "values": list(f.values),
+                "quiet": list(f.quiet),
+                "low": f.low,
+                "ends": f.ends,
+            }
+            for f in spec.fields
+        ],
         "controls": [
             {
                 "action": c.action,

@@ -71,7 +71,7 @@ def require_apartment(request: web.Request, apartment_number: str | None) -> Pri
         "forbidden",
         f"you may not act on apartment {apartment_number}"
         + (f" (wing {apartment.wing} is not one of your units)" if apartment else ""),
-        {"apartment": apartment_number},
+        {"refusal": "apartment", "apartment": apartment_number},
     )
 
 
@@ -106,5 +106,11 @@ def require_command(request: web.Request, device: str, action: str) -> Principal
         403,
         "forbidden",
         f"you may not send {action!r} to {device} ({where})",
-        {"apartment": apartment.number if apartment else None, "action": action},
+        {
+            "refusal": "command",  # the page's text: error_forbidden_command
+            "apartment": apartment.number if apartment else None,
+            "wing": apartment.wing if apartment else None,
+            "device": device,
+            "action": action,
+        },
     )

@@ -9,6 +9,7 @@ from aiohttp import web
 
 import ui
 
+from ..auth.principal import commands_allowed
 from .access import require_roles, requires
 from .keys import SITE
 from .responses import json_response
@@ -23,7 +24,7 @@ async def root(_request: web.Request) -> web.StreamResponse:
 @requires("admin", "staff", "technician")
 async def site_description(request: web.Request) -> web.Response:
     """``GET /api/site``: the home as the dashboard draws it."""
-    require_roles(request, "admin", "staff", "technician")
+    principal = require_roles(request, "admin", "staff", "technician")
     site = request.app[SITE]
     info = site.site
     return json_response(
@@ -33,6 +34,7 @@ async def site_description(request: web.Request) -> web.Response:
             "timezone": info.timezone,
             "unlock_reasons": info.unlock_reasons,
             "night_window": info.night_window,
+            "battery_low_percent": info.battery_low_percent,
             "apartments": [
                 {
                     "number": apt.number,
@@ -40,7 +42,15 @@ async def site_description(request: web.Request) -> web.Response:
                     "wing": apt.wing,
                     "resident": apt.resident,
                     "night_supervision": apt.night_supervision is not None,
-                    "devices": [{"id": d.id, "type": d.type.value} for d in apt.devices],
+                    # each device's actions the caller may send: the controls to draw
+                    "devices": [
+                        {
+                            "id": d.id,
+                            "type": d.type.value,
+                            "may": commands_allowed(principal, apt, d.type),
+                        }
+                        for d in apt.devices
+                    ],
                 }
                 for apt in site.apartments
             ],

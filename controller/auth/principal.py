@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Literal
 
 from config.site import Apartment
-from devices.contract.device_types import MAINTENANCE_ACTIONS
+from devices.contract.device_types import MAINTENANCE_ACTIONS, spec_for
 
 from ..store.records import UserRecord
 
@@ -93,3 +93,11 @@ def may_command(principal: Principal, apartment: Apartment | None, action: str) 
     if action in MAINTENANCE_ACTIONS and Role.TECHNICIAN in principal.roles:
         return True
     return apartment is not None and principal.may_act_on(apartment)
+
+
+def commands_allowed(
+    principal: Principal, apartment: Apartment | None, device_type: str
+) -> list[str]:
+    """The actions of ``device_type`` that ``principal`` may send to such a device of
+    ``apartment`` (:func:`may_command`), in the type's order: what the page offers."""
+    return [a for a in spec_for(device_type).actions if may_command(principal, apartment, a)]

@@ -67,13 +67,24 @@ COMMON_KNOBS: Mapping[str, bool] = {"go_offline": False, "come_online": False, "
 class FieldSpec:
     """A state field the dashboard shows. ``enum``/``bool``: each value's label is the
     key ``{name}_{value}`` (``true``/``false`` for a bool; an empty text hides it);
-    ``percent``: ``N %``; ``text``: the value (or ``text`` inside an object) as is."""
+    ``percent``: ``N %`` (with ``ends``: ``{name}_0``, ``{name}_100`` and
+    ``{name}_pct`` with ``{n}`` between); ``text``: the value (or ``text`` inside an
+    object) as is.
+
+    The overview draws the normal state quietly and only exceptions stand out:
+    ``quiet`` are the values that are normal (``"*"``: every value); a percent with
+    ``low`` stands out below the site's ``battery_low_percent``."""
 
     name: str
     kind: Literal["enum", "bool", "percent", "text"]
     values: tuple[str, ...] = ()
+    quiet: tuple[str, ...] = ()
+    low: bool = False
+    ends: bool = False
 
     def value_keys(self) -> list[str]:
+        if self.kind == "percent":
+            return [f"{self.name}_0", f"{self.name}_100", f"{self.name}_pct"] if self.ends else []
         values = ("true", "false") if self.kind == "bool" else self.values
         return [f"{self.name}_{value}" for value in values]
 
@@ -216,6 +227,8 @@ class DeviceTypeSpec:
             keys.append(f"action_{control.action}")
             keys += [f"arg_{i.arg}" for i in control.inputs if i.kind != "sender"]
         keys += [f"alarm_{alarm.kind}" for alarm in self.alarms]
+        # its own events as the apartment page lists them (the common ones: ui/static/i18n.js)
+        keys += [f"event_{e}" for e in sorted(self.events - COMMON_EVENTS)]
         return list(dict.fromkeys(keys))
 
     def args_model(self, action: str) -> builtins.type[Args]:

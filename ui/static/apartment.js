@@ -1,8 +1,8 @@
 // One apartment: its devices, controls whose result is what the device acked (never
 // a guess), and its last events, live.
 import { api } from "/ui/api.js";
-import { t } from "/ui/i18n.js";
-import { escapeHtml, when } from "/ui/format.js";
+import { errorText, has, t } from "/ui/i18n.js";
+import { clockAgo, escapeHtml, reasonText } from "/ui/format.js";
 import { toast } from "/ui/app.js";
 import { actionLabel, bindControls, controlsHtml, deviceCell, devicesInOrder, reasonControl } from "/ui/devices.js";
 import { renderCalls } from "/ui/invitations.js";
@@ -10,10 +10,10 @@ import { renderPlan } from "/ui/plan.js";
 
 let current = null; // { number, events: [] }
 
-function outcomeText(status, data) {
-  if (!data) return t("outcome_error", { error: `HTTP ${status}` });
-  if (data.outcome) return t(`outcome_${data.outcome}`, { error: data.error ?? "" });
-  return t("outcome_error", { error: data.error?.message ?? `HTTP ${status}` });
+function outcomeText(status, data, action) {
+  if (data?.outcome === "ok" && has(`outcome_ok_${action}`)) return t(`outcome_ok_${action}`);
+  if (data?.outcome) return t(`outcome_${data.outcome}`, { error: data.error ?? "" });
+  return errorText({ status, data });
 }
 
 async function command(deviceId, action, args = {}, reason = undefined, button = null) {
@@ -25,7 +25,7 @@ async function command(deviceId, action, args = {}, reason = undefined, button =
   try {
     const { status, data } = await api("POST", `/api/devices/${encodeURIComponent(deviceId)}/commands`,
       { action, args, reason });
-    out.textContent = outcomeText(status, data);
+    out.textContent = outcomeText(status, data, action);
     out.dataset.outcome = data?.outcome ?? "error";
     out.className = `outcome ${data?.outcome === "ok" ? "ok" : "bad"}`;
   } finally {
@@ -38,10 +38,19 @@ function stateLines(state, apt) {
     { id: `apt-${d.type}`, availability: true })).join("")}</dl>`;
 }
 
-function eventsHtml() {
+/** An event as staff read it: "Dörr · Dörren öppnades" (the type's own labels, or the
+ *  events every type has). */
+function eventText(state, e) {
+  const type = state.twins.get(e.device)?.type ?? e.device.split("-").pop();
+  const what = [`${type}.event_${e.type}`, `event_${e.type}`].find((k) => has(k));
+  const device = has(`${type}.label`) ? t(`${type}.label`) : e.device;
+  return `${device} · ${what ? t(what) : e.type}`;
+}
+
+function eventsHtml(state) {
   if (!current) return "";
   return current.events.slice(0, 30).map((e) => (
-    `<li><time>${escapeHtml(when(e.ts))}</time> ${escapeHtml(e.device)} · ${escapeHtml(e.type)}</li>`)).join("");
+    `<li data-event="${escapeHtml(e.type)}"><time datetime="${escapeHtml(e.ts)}">${escapeHtml(clockAgo(e.ts))}</time> ${escapeHtml(eventText(state, e))}</li>`)).join("");
 }
 
 /** Ask for one of the site's reasons, then send the apartment's control that needs one
@@ -54,7 +63,7 @@ export function openReasonDialog(state, number, presetReason = "") {
   const dialog = document.getElementById("unlock-dialog");
   const select = document.getElementById("unlock-reason");
   // the site's reasons, then "other", which needs a text (controller/unlock_reasons.py)
-  select.innerHTML = state.site.unlock_reasons.map((r) => `<option>${escapeHtml(r)}</option>`).join("")
+  select.innerHTML = state.site.unlock_reasons.map((r) => `<option value="${escapeHtml(r)}">${escapeHtml(reasonText(r))}</option>`).join("")
     + `<option value="other">${escapeHtml(t("other_reason"))}</option>`;
   if (presetReason && state.site.unlock_reasons.includes(presetReason)) select.value = presetReason;
   const text = document.getElementById("unlock-text");
@@ -97,7 +106,7 @@ export function renderApartment(view, state, number) {
     (what) => toast(what, "error"));
   renderPlan(document.getElementById("apt-plan"), number);
   if (hasScreen) renderCalls(document.getElementById("apt-calls"), number);
-  loadEvents(apt);
+  loadEvents(state, apt);
   const preset = sessionStorage.getItem("tryggbo-unlock-reason");
   if (preset && reasonControl(apt)) {
     sessionStorage.removeItem("tryggbo-unlock-reason");
@@ -105,13 +114,13 @@ export function renderApartment(view, state, number) {
   }
 }
 
-async function loadEvents(apt) {
+async function loadEvents(state, apt) {
   const lists = await Promise.all(apt.devices.map((d) =>
     api("GET", `/api/events?device=${encodeURIComponent(d.id)}&limit=20`)));
   if (!current || current.number !== apt.number) return;
   current.events = lists.flatMap((r) => (r.ok ? r.data.events : []))
     .sort((a, b) => (a.ts < b.ts ? 1 : -1));
-  document.getElementById("apt-events").innerHTML = eventsHtml();
+  document.getElementById("apt-events").innerHTML = eventsHtml(state);
 }
 
 export function apartmentTwinChanged(state, twin) {
@@ -126,5 +135,5 @@ export function apartmentEvent(state, event) {
   if (!apt || !apt.devices.some((d) => d.id === event.device)) return;
   current.events.unshift(event);
   const list = document.getElementById("apt-events");
-  if (list) list.innerHTML = eventsHtml();
+  if (list) list.innerHTML = eventsHtml(state);
 }

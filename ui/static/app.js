@@ -8,7 +8,7 @@ import { renderApartment, apartmentTwinChanged, apartmentEvent } from "/ui/apart
 import { renderAlarmPanel, renderAlarmPage, alarmChanged } from "/ui/alarms.js";
 import { renderAudit } from "/ui/audit.js";
 import { renderSchedules, schedulesChanged } from "/ui/schedules.js";
-import { loadDeviceTypes } from "/ui/devices.js";
+import { loadDeviceTypes, setBatteryLow } from "/ui/devices.js";
 
 export const state = {
   me: null,
@@ -115,6 +115,7 @@ async function main() {
   await loadDeviceTypes();
   for (const apt of state.site.apartments) state.byApartment.set(apt.number, apt);
   setZone(state.site.timezone);
+  setBatteryLow(state.site.battery_low_percent);
   document.getElementById("site-name").textContent = state.site.name || state.site.slug;
   document.getElementById("who").textContent = state.me.display_name || state.me.username;
   applyLanguage(state.me.language || "sv");

@@ -1,7 +1,31 @@
 // The audit log: every command and every person's action, filterable, exportable.
 import { api } from "/ui/api.js";
-import { t } from "/ui/i18n.js";
-import { escapeHtml, when } from "/ui/format.js";
+import { has, t } from "/ui/i18n.js";
+import { escapeHtml, reasonText, when } from "/ui/format.js";
+
+/** A command as the log's "Vad": "Lås upp – Dörr 105" (the device type's labels). */
+function commandText(state, r) {
+  const twin = state.twins.get(r.device);
+  const type = twin?.type ?? r.device.split("-").pop();
+  const action = [`${type}.action_${r.action}`, `cmd_${r.action}`].find((k) => has(k));
+  const device = has(`${type}.label`) ? `${t(`${type}.label`)}${twin?.apartment ? ` ${twin.apartment}` : ""}` : r.device;
+  return t("act_command", { action: action ? t(action) : r.action, device });
+}
+
+/** A person's action as the log's "Vad" ("Avslutade larm 3"); an action without a
+ *  text as it is stored. */
+function activityText(r) {
+  const key = `act_${r.action}`;
+  if (has(key)) return t(key, { subject: r.subject ?? "" });
+  return `${r.action}${r.subject ? ` ${r.subject}` : ""}`;
+}
+
+/** An outcome in words ("ok" → "Klart"). */
+function outcomeWord(outcome) {
+  if (!outcome) return "";
+  const key = [`outcome_${outcome}_short`, `outcome_${outcome}`].find((k) => has(k));
+  return key ? t(key, { error: "" }).replace(/:\s*$/, "") : outcome;
+}
 
 function params(form) {
   const p = new URLSearchParams();
@@ -23,10 +47,10 @@ async function load(form, state) {
   for (const r of audit.ok ? audit.data.audit : []) {
     if (r.kind !== "resolved") continue;
     const apt = state.twins.get(r.device)?.apartment ?? "";
-    rows.push({ ts: r.ts, who: r.actor, what: `${r.action} ${r.device}`, apt, why: r.reason ?? "", outcome: r.outcome ?? "" });
+    rows.push({ ts: r.ts, who: r.actor, what: commandText(state, r), apt, why: reasonText(r.reason ?? ""), outcome: outcomeWord(r.outcome) });
   }
   for (const r of activity.ok ? activity.data.activity : []) {
-    rows.push({ ts: r.ts, who: r.actor, what: `${r.action}${r.subject ? ` ${r.subject}` : ""}`, apt: r.apartment ?? "", why: r.reason ?? "", outcome: r.outcome ?? "" });
+    rows.push({ ts: r.ts, who: r.actor, what: activityText(r), apt: r.apartment ?? "", why: reasonText(r.reason ?? ""), outcome: outcomeWord(r.outcome) });
   }
   rows.sort((a, b) => (a.ts < b.ts ? 1 : -1));
   document.getElementById("audit-rows").innerHTML = rows.map((r) => `

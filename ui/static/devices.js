@@ -34,8 +34,19 @@ export function devicesInOrder(apt) {
   return [...apt.devices].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
 }
 
+let batteryLow = 15; // the site's battery_low_percent (GET /api/site)
+
+/** The site's threshold under which a `low` percent (a battery) stands out. */
+export function setBatteryLow(percent) {
+  if (Number.isFinite(percent)) batteryLow = percent;
+}
+
 function fieldText(type, field, value) {
   if (value === null || value === undefined) return "";
+  if (field.kind === "percent" && field.ends) {
+    if (value === 0 || value === 100) return escapeHtml(label(type, `${field.name}_${value}`));
+    return escapeHtml(t(`${type}.${field.name}_pct`, { n: value }));
+  }
   if (field.kind === "percent") return `${label(type, `field_${field.name}`)} ${value} %`;
   if (field.kind === "text") {
     const text = typeof value === "object" ? value.text : value;
@@ -50,23 +61,66 @@ function dataValue(value) {
   return escapeHtml(String(value ?? ""));
 }
 
+/** Whether a field's value is the normal state, drawn quietly (the type declares it). */
+function isQuiet(field, value) {
+  if (value === null || value === undefined) return true;
+  if (field.quiet.includes("*")) return true;
+  if (field.kind === "percent") return !field.low || value >= batteryLow;
+  const key = field.kind === "bool" ? String(Boolean(value)) : String(value);
+  return field.quiet.includes(key);
+}
+
+/** The exceptions of a device, as texts: each field not in its normal state, and no
+ *  contact (offline or silent). Empty when all is as it should be. */
+export function exceptions(entry, twin) {
+  const spec = types.get(entry.type);
+  if (!spec) return [];
+  const out = [];
+  const reach = twin?.availability ?? "unknown";
+  if (reach === "offline" || reach === "stale") out.push(t("device_no_contact", { device: label(entry.type, "label") }));
+  const state = twin?.state;
+  if (!state) return out;
+  for (const f of spec.fields) {
+    if (isQuiet(f, state[f.name])) continue;
+    const text = fieldText(entry.type, f, state[f.name]);
+    if (text) out.push({ html: text, field: f.name });
+  }
+  return out;
+}
+
 /** A device's `<dt>`/`<dd>`: its type's label, then each declared field's text; the
  *  `<dd>` (class the type, `data-<field>` each value; `id` when given) is what tests
- *  and styles select. */
-export function deviceCell(entry, twin, { id = "", availability = false } = {}) {
+ *  and styles select. `compact` (the overview): only the exceptions, else a quiet dot. */
+export function deviceCell(entry, twin, { id = "", availability = false, compact = false } = {}) {
   const spec = types.get(entry.type);
   if (!spec) return "";
   const state = twin?.state;
   const data = spec.fields.map((f) => ` data-${f.name}="${state ? dataValue(state[f.name]) : "unknown"}"`).join("");
-  const parts = state
-    ? spec.fields.map((f) => {
-      const text = fieldText(entry.type, f, state[f.name]);
-      return text ? `<span data-field="${f.name}" title="${escapeHtml(label(entry.type, `field_${f.name}`))}">${text}</span>` : "";
-    }).filter(Boolean)
-    : [escapeHtml(t("unknown"))];
-  if (availability) parts.push(escapeHtml(t(twin?.availability ?? "unknown")));
-  return `<dt>${escapeHtml(label(entry.type, "label"))}</dt>`
-    + `<dd class="${escapeHtml(entry.type)}"${id ? ` id="${escapeHtml(id)}"` : ""} data-device="${escapeHtml(entry.id)}"${data}>${parts.join(" · ")}</dd>`;
+  let parts;
+  let quiet = false;
+  if (compact) {
+    parts = exceptions(entry, twin).map((e) => (typeof e === "string"
+      ? `<span class="exc" data-field="reach">${escapeHtml(e)}</span>`
+      : `<span class="exc" data-field="${e.field}">${e.html}</span>`));
+    quiet = parts.length === 0;
+    if (quiet) parts = [`<span class="ok-dot" aria-hidden="true"></span><span class="visually-hidden">${escapeHtml(t("as_usual"))}</span>`];
+  } else {
+    parts = state
+      ? spec.fields.map((f) => {
+        const text = fieldText(entry.type, f, state[f.name]);
+        return text ? `<span data-field="${f.name}" title="${escapeHtml(label(entry.type, `field_${f.name}`))}">${text}</span>` : "";
+      }).filter(Boolean)
+      : [escapeHtml(t("unknown"))];
+    if (availability) parts.push(escapeHtml(t(twin?.availability ?? "unknown")));
+  }
+  return `<dt${compact ? ' class="visually-hidden"' : ""}>${escapeHtml(label(entry.type, "label"))}</dt>`
+    + `<dd class="${escapeHtml(entry.type)}${quiet ? " quiet" : ""}"${id ? ` id="${escapeHtml(id)}"` : ""} data-device="${escapeHtml(entry.id)}"${data}>${parts.join(compact ? " " : " · ")}</dd>`;
+}
+
+/** Whether the signed-in person may send `action` to a device of the apartment: what
+ *  the server said (`may` of each device in GET /api/site), never a rule of our own. */
+export function mayCommand(apt, action) {
+  return apt.devices.some((d) => (d.may ?? []).includes(action));
 }
 
 function inputHtml(type, control, input) {
@@ -84,8 +138,9 @@ function inputHtml(type, control, input) {
 export function controlsHtml(apt) {
   return devicesInOrder(apt).map((entry) => {
     const spec = types.get(entry.type);
-    if (!spec?.controls.length) return "";
-    const body = spec.controls.map((c) => c.inputs.map((i) => inputHtml(entry.type, c, i)).join("")
+    const allowed = (spec?.controls ?? []).filter((c) => (entry.may ?? []).includes(c.action));
+    if (!allowed.length) return "";
+    const body = allowed.map((c) => c.inputs.map((i) => inputHtml(entry.type, c, i)).join("")
       + `<button type="button" id="btn-${c.action}"${c.danger ? ' class="danger"' : ""}>${escapeHtml(label(entry.type, `action_${c.action}`))}</button>`).join("\n");
     return `<fieldset data-device="${escapeHtml(entry.id)}"><legend>${escapeHtml(label(entry.type, "label"))}</legend>${body}</fieldset>`;
   }).join("");
@@ -125,10 +180,11 @@ export function bindControls(apt, me, send, askReason, onMissing) {
   }
 }
 
-/** The first control of the apartment that asks for a reason, as [device, action]. */
+/** The first control of the apartment that asks for a reason and that the person may
+ *  use, as [device, action]. */
 export function reasonControl(apt) {
   for (const entry of devicesInOrder(apt)) {
-    const control = types.get(entry.type)?.controls.find((c) => c.ask_reason);
+    const control = types.get(entry.type)?.controls.find((c) => c.ask_reason && (entry.may ?? []).includes(c.action));
     if (control) return [entry, control.action];
   }
   return null;

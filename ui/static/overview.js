@@ -1,4 +1,7 @@
-// The overview: every apartment by floor and wing, one cell each, updated in place.
+// The overview: every apartment by floor and wing, one compact cell each, updated in
+// place. The normal state is quiet (a dot per device); only exceptions stand out: an
+// alarm, a door unlocked or open, a device without contact, a low battery (each
+// device type declares its normal values, devices.js).
 import { t } from "/ui/i18n.js";
 import { escapeHtml } from "/ui/format.js";
 import { deviceCell, devicesInOrder } from "/ui/devices.js";
@@ -8,19 +11,14 @@ function openAlarms(state, number) {
 }
 
 function cellHtml(state, apt) {
-  const offline = apt.devices.filter((d) => {
-    const a = state.twins.get(d.id)?.availability;
-    return a === "offline" || a === "stale";
-  }).length;
   const alarms = openAlarms(state, apt.number);
   return `
     <a class="cell-link" href="#/apartment/${encodeURIComponent(apt.number)}">
       <span class="num">${escapeHtml(apt.number)}</span>
-      <span class="resident">${escapeHtml(apt.resident)}</span>
+      <span class="resident" title="${escapeHtml(apt.resident)}">${escapeHtml(apt.resident)}</span>
     </a>
-    <dl>${devicesInOrder(apt).map((d) => deviceCell(d, state.twins.get(d.id))).join("")}</dl>
-    <p class="reach ${offline ? "bad" : "good"}">${offline ? `${offline} ${t("offline")}` : t("online")}</p>
     ${alarms.length ? `<p class="alarm-flag">${alarms.map((a) => escapeHtml(t(`alarm_${a.kind}`))).join(", ")}</p>` : ""}
+    <dl class="devs">${devicesInOrder(apt).map((d) => deviceCell(d, state.twins.get(d.id), { compact: true })).join("")}</dl>
   `;
 }
 
@@ -31,6 +29,7 @@ export function updateApartmentCell(state, number) {
   cell.innerHTML = cellHtml(state, apt);
   const hasAlarm = openAlarms(state, number).length > 0;
   cell.classList.toggle("has-alarm", hasAlarm);
+  cell.classList.toggle("has-exception", !hasAlarm && cell.querySelector(".exc") !== null);
   cell.dataset.changed = String(performance.now());
 }
 
@@ -50,6 +49,6 @@ export function renderOverview(view, state) {
     }
     parts.push("</div></section>");
   }
-  view.innerHTML = `<h1 class="visually-hidden">${t("overview")}</h1>${parts.join("")}`;
+  view.innerHTML = `<h1 class="visually-hidden">${t("overview")}</h1><div class="groups">${parts.join("")}</div>`;
   for (const apt of state.site.apartments) updateApartmentCell(state, apt.number);
 }

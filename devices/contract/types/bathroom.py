@@ -22,7 +22,7 @@ SPEC = DeviceTypeSpec(
     actions={},
     events=frozenset({"entered", "left"}),
     knobs={"enter": False, "leave": False},
-    fields=(FieldSpec("present", "bool"),),
+    fields=(FieldSpec("present", "bool", quiet=("true", "false")),),
     alarms=(
         StateAlarm(
             kind="long_bathroom_stay",

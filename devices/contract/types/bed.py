@@ -21,7 +21,7 @@ SPEC = DeviceTypeSpec(
     actions={},
     events=frozenset({"left_bed", "back_in_bed"}),
     knobs={"get_up": False, "lie_down": False},
-    fields=(FieldSpec("occupied", "bool"),),
+    fields=(FieldSpec("occupied", "bool", quiet=("true", "false")),),
     alarms=(
         StateAlarm(
             kind="left_bed",

@@ -48,7 +48,7 @@ SPEC = DeviceTypeSpec(
     },
     events=frozenset({"obstacle", "calibrated"}),
     knobs={"obstruct": False, "move_by_hand": True},
-    fields=(FieldSpec("position", "percent"),),
+    fields=(FieldSpec("position", "percent", quiet=("*",), ends=True),),
     controls=(
         ControlSpec("open"),
         ControlSpec("close"),

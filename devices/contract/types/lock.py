@@ -72,10 +72,10 @@ SPEC = DeviceTypeSpec(
         "set_battery": True,
     },
     fields=(
-        FieldSpec("lock", "enum", BOLT),
-        FieldSpec("door", "enum", ("open", "closed")),
-        FieldSpec("battery", "percent"),
-        FieldSpec("fire", "bool"),
+        FieldSpec("lock", "enum", BOLT, quiet=("locked",)),
+        FieldSpec("door", "enum", ("open", "closed"), quiet=("closed",)),
+        FieldSpec("battery", "percent", low=True),
+        FieldSpec("fire", "bool", quiet=("false",)),
     ),
     controls=(ControlSpec("unlock", danger=True, ask_reason=True), ControlSpec("lock")),
     ha=(

@@ -79,9 +79,9 @@ SPEC = DeviceTypeSpec(
         "standby": False,
     },
     fields=(
-        FieldSpec("power", "enum", ("on", "standby")),
-        FieldSpec("message", "text"),
-        FieldSpec("call", "enum", ("idle", "ringing", "active")),
+        FieldSpec("power", "enum", ("on", "standby"), quiet=("on", "standby")),
+        FieldSpec("message", "text", quiet=("*",)),
+        FieldSpec("call", "enum", ("idle", "ringing", "active"), quiet=("idle",)),
     ),
     controls=(
         ControlSpec(

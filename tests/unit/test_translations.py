@@ -1,0 +1,90 @@
+"""Issue 17 item 6: every text a person sees on the dashboard comes from the
+translations. Fails when a key is missing in either language, when a page asks for a
+key that does not exist, or when the server answers an error code the page cannot
+translate (the page shows ``error_<code>``, never the server's English message)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+STATIC = ROOT / "ui" / "static"
+LANGUAGES = ("sv", "en")
+#: Pages of the staff dashboard (the room screen and the call page have their own texts).
+DASHBOARD_PAGES = sorted(p for p in STATIC.glob("*.js") if p.name not in ("screen.js", "call.js"))
+#: Error codes that come from an exception's code rather than a literal at the raise:
+#: the command bus's refusals and sign-in's.
+CODES_FROM_EXCEPTIONS = ("bad_reason", "bad_session", "unauthenticated")
+
+
+def keys(lang: str) -> dict[str, str]:
+    """``{key: text}`` of one language's block of ``STRINGS`` in ui/static/i18n.js."""
+    source = (STATIC / "i18n.js").read_text(encoding="utf-8")
+    start = source.index(f"\n  {lang}: {{")
+    end = source.index("\n  },", start)
+    block = "\n".join(
+        line for line in source[start:end].splitlines()[1:] if not line.strip().startswith("//")
+    )
+    pairs = re.findall(r'(\w+|"[^"]+")\s*:\s*"((?:[^"\\]|\\.)*)"', block)
+    return {k.strip('"'): v for k, v in pairs}
+
+
+def used_keys() -> dict[str, set[str]]:
+    """Literal keys each dashboard page asks for: ``t("key")`` and ``data-i18n="key"``."""
+    used: dict[str, set[str]] = {}
+    for path in [*DASHBOARD_PAGES, STATIC / "index.html", STATIC / "login.html"]:
+        text = path.read_text(encoding="utf-8")
+        found = set(re.findall(r'\bt\(\s*"([^"]+)"', text))
+        found |= set(re.findall(r'data-i18n="([^"]+)"', text))
+        used[path.name] = found
+    return used
+
+
+def server_error_codes() -> set[str]:
+    """Every error code the server's routes raise as a literal."""
+    codes = set(CODES_FROM_EXCEPTIONS)
+    for path in (ROOT / "controller").rglob("*.py"):
+        if "cli" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        codes |= set(re.findall(r'(?:ApiError|error_response)\(\s*\d{3},\s*"([a-z_]+)"', text))
+    return codes
+
+
+def test_both_languages_have_the_same_keys() -> None:
+    sv, en = keys("sv"), keys("en")
+    assert len(sv) > 100
+    assert sorted(set(sv) - set(en)) == [], "missing in English"
+    assert sorted(set(en) - set(sv)) == [], "missing in Swedish"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_text_is_empty_and_parameters_match(lang: str) -> None:
+    texts, sv = keys(lang), keys("sv")
+    assert [k for k, v in texts.items() if not v.strip()] == []
+    for key, text in texts.items():
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", sv[key])), key
+
+
+@pytest.mark.parametrize("page", sorted(used_keys()))
+def test_every_key_a_page_uses_exists(page: str) -> None:
+    known = set(keys("sv"))
+    assert sorted(used_keys()[page] - known) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_server_error_code_has_a_text(lang: str) -> None:
+    texts = keys(lang)
+    missing = sorted(c for c in server_error_codes() if f"error_{c}" not in texts)
+    assert missing == []
+
+
+def test_the_checks_see_what_they_check() -> None:
+    """The parsers find what is there (so the tests above cannot pass on nothing)."""
+    assert keys("sv")["sign_in"] == "Logga in"
+    assert "reason.care visit" in keys("en")
+    assert "take" in used_keys()["alarms.js"] or "take" in used_keys()["index.html"]
+    assert {"forbidden", "bad_body", "unknown_alarm"} <= server_error_codes()
