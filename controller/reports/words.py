@@ -14,7 +14,7 @@ WORDS: dict[str, dict[str, str]] = {
         "hours": "Timmar",
         "alarms": "Larm",
         "at_night": "varav natt",
-        "taken": "Taget",
+        "taken": "Kvitterat",
         "on_site": "På plats",
         "closed": "Avslutat",
         "median": "median (min)",
@@ -106,11 +106,6 @@ REASONS: dict[str, dict[str, str]] = {
     },
     "en": {"schedule": "Schedule"},
 }
-
-
-def language(lang: str | None) -> str:
-    """``sv`` unless ``en`` is asked for."""
-    return "en" if lang == "en" else "sv"
 
 
 def kind_name(kind: str, lang: str) -> str:
