@@ -255,7 +255,7 @@ def demo(
             raise fail(str(exc)) from None
     elif (embedded or not find_mosquitto()) and importlib.util.find_spec("amqtt") is None:
         raise fail(
-            "the embedded broker (amqtt) is not installed: pip install 'tryggbo\\[demo]' "
+            "the embedded broker (amqtt) is not installed: pip install 'tryggbo[demo]' "
             "(make demo does), or apt-get install mosquitto for a private Mosquitto"
             + (" and leave out --embedded" if embedded else "")
         )

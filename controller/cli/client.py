@@ -99,6 +99,8 @@ class ApiTarget:
 
     @classmethod
     def resolve(cls, api: str | None, token: str | None) -> ApiTarget:
+        """The target from the options, else the environment, else the CLI config file;
+        exit 2 with what is missing or malformed."""
         file_values: dict[str, Any] = {}
         path = Path(os.environ.get("TRYGGBO_CLI_CONFIG", str(DEFAULT_CONFIG))).expanduser()
         if path.exists():
