@@ -35,6 +35,7 @@ from devices.contract import (
     spec_for,
 )
 
+from .bus_messages import CommandResolved
 from .event_bus import EventBus
 from .logs import bind_command
 from .mqtt_link import MqttLink, NotConnected
@@ -226,13 +227,7 @@ class CommandBus:
             )
         )
         self.bus.publish(
-            "command",
-            {
-                **result.to_dict(),
-                "actor": actor,
-                "reason": reason,
-                "ts": self.clock.now().isoformat(),
-            },
+            CommandResolved.of(result, actor=actor, reason=reason, ts=self.clock.now())
         )
         log.info(
             "command %s %s %s by %s: %s%s",

@@ -34,6 +34,7 @@ from scheduler.fallback import FallbackPublisher
 from .alarms import AlarmService
 from .api.edges import EdgeLimits, Edges, GuardedSite
 from .auth import Authenticator
+from .bus_messages import CommandResolved
 from .calls.invitations import LINK_POLICY, CallStore, Invitations
 from .calls.screen_bridge import ScreenBridge
 from .calls.signalling import CallService
@@ -181,6 +182,7 @@ class Controller:
             self.site,
             self.clock,
             bus=self.bus,
+            commands_seen=self.bus.subscribe(CommandResolved, queue_size=10_000),
             fallback=FallbackPublisher(self.link, self.site, self.clock),
         )
         self.metrics = Metrics(self.bus)

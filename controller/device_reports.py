@@ -38,6 +38,7 @@ from devices.contract import (
     spec_for,
 )
 
+from .bus_messages import DeviceEvent, FireChanged, MessageDropped, TwinChanged
 from .command_bus import CommandBus
 from .event_bus import EventBus
 from .receipts import Receipt, detached
@@ -62,7 +63,7 @@ def event_key(event: Event) -> str:
 
 class DroppedMessages:
     """Counts dropped messages by reason, logs at most once a second per reason and
-    tells the bus (kind ``dropped``)."""
+    tells the bus (:class:`~.bus_messages.MessageDropped`)."""
 
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
@@ -71,7 +72,7 @@ class DroppedMessages:
 
     def drop(self, reason: str, topic: str, detail: str) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
-        self.bus.publish("dropped", {"reason": reason, "topic": topic})
+        self.bus.publish(MessageDropped(reason, topic))
         now = time.monotonic()
         if now - self._last_log.get(reason, 0.0) >= 1.0:
             self._last_log[reason] = now
@@ -247,7 +248,7 @@ class DeviceReports:
                 log.debug("%s: event seq %d again (%s)", twin.id, event.seq, key)
                 receipt.wait_for(first)
                 if event.type in SAFETY_EVENTS:
-                    self.bus.publish("event", self._event_data(twin.id, event, key), receipt)
+                    self.bus.publish(self._event_again(twin.id, event, key, receipt))
                 return
             recent[key] = receipt
             if len(recent) > RECENT_EVENTS:
@@ -261,16 +262,10 @@ class DeviceReports:
     def _event_details(event: Event) -> dict[str, Any]:
         return {**event.details(), "device_ts": event.ts.isoformat(), "seq": event.seq}
 
-    def _event_data(self, device: str, event: Event, key: str) -> dict[str, Any]:
-        """The bus ``event`` of a device event delivered again (not stored again)."""
-        return {
-            "ts": self.clock.now().isoformat(),
-            "device": device,
-            "type": event.type,
-            "details": self._event_details(event),
-            "key": key,
-            "again": True,
-        }
+    def _event_again(self, device: str, event: Event, key: str, receipt: Receipt) -> DeviceEvent:
+        """The bus message of a device event delivered again (not stored again)."""
+        details = self._event_details(event)
+        return DeviceEvent(self.clock.now(), device, event.type, details, key, True, receipt)
 
     def _on_fire(self, payload: bytes, receipt: Receipt) -> None:
         if not payload:
@@ -279,10 +274,10 @@ class DeviceReports:
         previous, self.fire = self.fire, signal
         if previous is None or previous.state != signal.state:
             self._record("site", f"fire_{signal.state}", {"ts": signal.ts.isoformat()}, receipt)
-            self.bus.publish("fire", {"state": signal.state, "ts": signal.ts.isoformat()}, receipt)
+            self.bus.publish(FireChanged(signal.state, signal.ts, receipt))
 
     def _publish_twin(self, twin: Twin) -> None:
-        self.bus.publish("twin", twin.to_dict())
+        self.bus.publish(TwinChanged.of(twin))
 
     def _record(
         self,
@@ -297,10 +292,7 @@ class DeviceReports:
             ts=self.clock.now(), device=device, type=type_, details=details, key=key
         )
         self.store_event(record, receipt)
-        data = {"ts": record.ts.isoformat(), "device": device, "type": type_, "details": details}
-        if key is not None:
-            data["key"] = key
-        self.bus.publish("event", data, receipt)
+        self.bus.publish(DeviceEvent(record.ts, device, type_, details, key, receipt=receipt))
 
     def check_stale(self) -> list[Twin]:
         """Mark silent devices stale and announce each."""

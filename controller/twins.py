@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from config.site import Apartment, DeviceEntry, Site
 from devices.contract import AnyState, Availability, DeviceType, Meta
@@ -68,22 +69,52 @@ class Twin:
         """False when the device is known to be offline or stale."""
         return self.reachability not in (Reachability.OFFLINE, Reachability.STALE)
 
+    @property
+    def model(self) -> str | None:
+        return self.meta.model if self.meta else None
+
     def to_dict(self) -> dict[str, Any]:
         """The twin as the API and the WebSocket show it."""
-        reported = None
-        if self.reported is not None:
-            reported = self.reported.model_dump(mode="json", by_alias=True)
-        return {
-            "id": self.id,
-            "type": self.type.value,
-            "apartment": self.apartment,
-            "availability": self.reachability.value,
-            "state": reported,
-            "desired": dict(self.desired),
-            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
-            "firmware": self.firmware,
-            "model": self.meta.model if self.meta else None,
-        }
+        return twin_json(self)
+
+
+class TwinView(Protocol):
+    """A twin or a snapshot of one (:class:`controller.bus_messages.TwinChanged`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> DeviceType: ...
+    @property
+    def apartment(self) -> str: ...
+    @property
+    def reachability(self) -> Reachability: ...
+    @property
+    def reported(self) -> AnyState | None: ...
+    @property
+    def desired(self) -> Mapping[str, Any]: ...
+    @property
+    def last_seen(self) -> datetime | None: ...
+    @property
+    def firmware(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+
+
+def twin_json(twin: TwinView) -> dict[str, Any]:
+    """A twin as the API and the WebSocket show it (the one place that says how)."""
+    reported = twin.reported
+    return {
+        "id": twin.id,
+        "type": twin.type.value,
+        "apartment": twin.apartment,
+        "availability": twin.reachability.value,
+        "state": None if reported is None else reported.model_dump(mode="json", by_alias=True),
+        "desired": dict(twin.desired),
+        "last_seen": twin.last_seen.isoformat() if twin.last_seen else None,
+        "firmware": twin.firmware,
+        "model": twin.model,
+    }
 
 
 class TwinRegistry:

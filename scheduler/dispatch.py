@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from config.site import Apartment
 from controller.auth.acting_for import Refusal, UserLookup, refusal, standing_of
@@ -19,11 +19,8 @@ from devices.clock import Clock
 from .firings import Due, FiringReport, summarise
 from .holds import schedule_actor
 from .model import Schedule
-from .ports import ScheduleStore, ScheduleStoreError
+from .ports import FiringSink, ScheduleStore, ScheduleStoreError
 from .targets import TargetDevice, command_args
-
-if TYPE_CHECKING:
-    from controller.event_bus import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,7 @@ async def fire(
     commands: CommandSender,
     clock: Clock,
     apartments: Mapping[str, Apartment],
-    bus: EventBus | None = None,
+    bus: FiringSink | None = None,
 ) -> FiringReport:
     """Claim one firing, send its commands (held devices skipped, devices the owner may
     not command now refused), record the outcome.
@@ -77,7 +74,7 @@ async def fire(
             schedule.owner if schedule is not None else None,
         )
         if publish and bus is not None:
-            bus.publish("schedule", done.to_dict())
+            bus.publish(done)
         return done
 
     try:

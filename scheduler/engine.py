@@ -20,7 +20,8 @@ Commands go to every target device concurrently with actor ``schedule:<id> for
 <owner>`` and the schedule's name (or id) as reason, so each is audited like any
 command; the firing's outcome (``ok``, ``partial``, ``failed``, ``refused``, ``held``,
 ``missed``, ``no_devices``) and each device's outcome are recorded and published on the
-event bus (kind ``schedule``).
+event bus (the :class:`~scheduler.firings.FiringReport` itself, through
+:class:`~scheduler.ports.FiringSink`).
 
 Owner's rights. A firing runs with its owner's rights at that moment
 (:mod:`scheduler.dispatch`): a device the owner may no longer command (user disabled,
@@ -56,7 +57,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -69,12 +70,18 @@ from .expand import Place, catch_up, next_due, upcoming
 from .firings import Due, FiringReport, LoadedSchedule, RuleGroupState, firing_json
 from .holds import Holds
 from .model import Schedule, ScheduleError, parse_schedule
-from .ports import HoldRecord, ScheduleRecord, ScheduleStoreError
+from .ports import (
+    CommandFeed,
+    FiringSink,
+    HoldRecord,
+    ResolvedCommand,
+    ScheduleRecord,
+    ScheduleStoreError,
+)
 from .targets import check_against_site, plan
 
 if TYPE_CHECKING:
     from config.site import Site
-    from controller.event_bus import EventBus
 
     from .fallback import FallbackPublisher
 
@@ -98,9 +105,12 @@ class ScheduleEngine:
         site: Site,
         clock: Clock,
         *,
-        bus: EventBus | None = None,
+        bus: FiringSink | None = None,
+        commands_seen: CommandFeed | None = None,
         fallback: FallbackPublisher | None = None,
     ) -> None:
+        """``bus`` gets each firing's report; ``commands_seen``, the command outcomes the
+        staff holds come from (subscribed before anything runs, so none is missed)."""
         self.store = store
         self.commands = commands
         self.site = site
@@ -111,7 +121,7 @@ class ScheduleEngine:
         self.fallback = fallback
         self.holds = Holds()
         self.loaded = asyncio.Event()
-        self._sub = bus.subscribe({"command"}, queue_size=10_000) if bus else None
+        self._sub = commands_seen
         self._schedules: dict[str, LoadedSchedule] = {}
         self._heap: list[tuple[datetime, int, str, int]] = []
         self._seq = itertools.count()
@@ -350,15 +360,15 @@ class ScheduleEngine:
 
     # -- firing --------------------------------------------------------------------------
 
-    def note_command(self, data: Mapping[str, Any]) -> HoldRecord | None:
-        """A command outcome (bus kind ``command``): may hold its device."""
-        return self.holds.note(data, self.clock.now())
+    def note_command(self, outcome: ResolvedCommand) -> HoldRecord | None:
+        """A command outcome: may hold its device."""
+        return self.holds.note(outcome)
 
     def _drain_commands(self) -> None:
         if self._sub is None:
             return
-        while not self._sub.queue.empty():
-            self.note_command(self._sub.queue.get_nowait().data)
+        for outcome in self._sub.drain():
+            self.note_command(outcome)
 
     def collect_due(self, now: datetime) -> list[Due]:
         """Take every firing due at ``now`` off the heap (holds applied), in due order."""
@@ -469,8 +479,7 @@ class ScheduleEngine:
     async def _listen(self) -> None:
         assert self._sub is not None
         while True:
-            message = await self._sub.get()
-            self.note_command(message.data)
+            self.note_command(await self._sub.get())
             self._drain_commands()
             await self.holds.flush(self.store)
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from devices.contract.device_types import UNHELD_ACTIONS
 
-from .ports import HoldRecord, ScheduleStoreError
+from .ports import HoldRecord, ResolvedCommand, ScheduleStoreError
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +61,6 @@ class Heldable(Protocol):
     def device_ids(self) -> Sequence[str]: ...
 
 
-def _when(data: Mapping[str, Any], received: datetime) -> datetime:
-    raw = data.get("ts")
-    if isinstance(raw, datetime):
-        return raw
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            return received
-        return parsed if parsed.tzinfo is not None else received
-    return received
-
-
 class Holds:
     """The holds in memory, with the store writes they still owe."""
 
@@ -97,22 +84,19 @@ class Holds:
     def owed(self) -> bool:
         return bool(self._owed)
 
-    def note(self, data: Mapping[str, Any], received: datetime) -> HoldRecord | None:
+    def note(self, outcome: ResolvedCommand) -> HoldRecord | None:
         """A command outcome from the bus; the hold it creates, if any."""
-        device, actor, action = data.get("device"), data.get("actor"), data.get("action")
-        if data.get("outcome") != "ok" or not isinstance(device, str) or not device:
+        device, actor, action = outcome.device, outcome.actor, outcome.action
+        if outcome.outcome != "ok" or not device:
             return None
-        if not isinstance(actor, str) or actor.startswith(SCHEDULE_ACTOR):
+        if actor.startswith(SCHEDULE_ACTOR) or action in MAINTENANCE_ACTIONS:
             return None
-        if not isinstance(action, str) or action in MAINTENANCE_ACTIONS:
-            return None
-        command_id = data.get("command_id")
         hold = HoldRecord(
             device=device,
-            since=_when(data, received),
+            since=outcome.ts,
             actor=actor,
             action=action,
-            command_id=command_id if isinstance(command_id, str) else None,
+            command_id=outcome.command_id,
         )
         self._by_device[device] = hold
         self._owed.append(("put", hold))

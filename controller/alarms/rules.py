@@ -29,7 +29,6 @@ site's ``unlock_reasons`` is left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from config.site import Apartment, Site
 from devices.contract import DEVICE_TYPES, DeviceType, LockState, spec_for
 from devices.contract.type_spec import StateAlarm
 
+from ..bus_messages import DeviceEvent, FireChanged
 from ..twins import Reachability, Twin
 from .model import AlarmKind
 
@@ -138,15 +138,18 @@ def supervision(apartment: Apartment | None, today: date) -> dict[str, Any] | No
 # ------------------------------------------------------------------ events
 
 
-def from_event(event: Mapping[str, Any], site: Site, now: datetime) -> AlarmCandidate | None:
-    """The alarm a bus ``event`` (``{ts, device, type, details}``) raises, if any;
-    ``now`` is when the controller received it."""
-    found = site.device(str(event.get("device", "")))
+def from_event(event: DeviceEvent, site: Site, now: datetime) -> AlarmCandidate | None:
+    """The alarm a device event raises, if any; ``now`` is when the controller received it."""
+    found = site.device(event.device)
     if found is None:
         return None
     apartment, entry = found
-    kind, details = event.get("type"), dict(event.get("details") or {})
-    base = {"event": kind, "event_ts": event.get("ts"), "device_ts": details.get("device_ts")}
+    kind = event.type
+    base = {
+        "event": kind,
+        "event_ts": event.ts.isoformat(),
+        "device_ts": event.details.get("device_ts"),
+    }
     if entry.type is DeviceType.SCREEN and kind == "help_pressed":
         return _candidate(site, AlarmKind.HELP, apartment.number, entry.id, **base)
     if entry.type is not DeviceType.LOCK:
@@ -169,7 +172,12 @@ def from_event(event: Mapping[str, Any], site: Site, now: datetime) -> AlarmCand
         )
     if kind == "jammed":
         return _candidate(
-            site, AlarmKind.JAMMED, apartment.number, entry.id, **base, target=details.get("target")
+            site,
+            AlarmKind.JAMMED,
+            apartment.number,
+            entry.id,
+            **base,
+            target=event.details.get("target"),
         )
     if kind == "battery_low":
         return _candidate(
@@ -178,16 +186,16 @@ def from_event(event: Mapping[str, Any], site: Site, now: datetime) -> AlarmCand
             apartment.number,
             entry.id,
             **base,
-            battery=details.get("battery"),
+            battery=event.details.get("battery"),
         )
     return None
 
 
-def from_fire(data: Mapping[str, Any], site: Site) -> AlarmCandidate | None:
-    """The site-wide fire alarm for a bus ``fire`` message in state ``alarm``."""
-    if data.get("state") != "alarm":
+def from_fire(signal: FireChanged, site: Site) -> AlarmCandidate | None:
+    """The site-wide fire alarm for a fire signal in state ``alarm``."""
+    if signal.state != "alarm":
         return None
-    return _candidate(site, AlarmKind.FIRE, None, None, signal_ts=data.get("ts"))
+    return _candidate(site, AlarmKind.FIRE, None, None, signal_ts=signal.ts.isoformat())
 
 
 # ------------------------------------------------------------------ twins

@@ -1,8 +1,9 @@
 """The alarm service: raises, dedupes, escalates and stores alarms; staff act on them.
 
-It listens to the bus (``twin``, ``event``, ``fire``) on an unbounded subscription,
-so no device message is ever dropped on its way to the rules, and checks every twin
-and every open alarm about once a second. All times come from the injected clock.
+It listens to the bus (``TwinChanged``, ``DeviceEvent``, ``FireChanged``) on an
+unbounded subscription, so no device message is ever dropped on its way to the rules,
+and checks every twin and every open alarm about once a second. All times come from the
+injected clock.
 
 - One active alarm per (device, kind) (the fire alarm: per site). A repeated help
   press or night door while one is active adds to its ``count`` and is pushed again
@@ -22,7 +23,7 @@ and every open alarm about once a second. All times come from the injected clock
 - While the controller's own MQTT link is down devices cannot be seen: no
   per-device offline alarm, but one site-wide ``offline`` alarm (reason
   ``broker_unreachable``) after ``offline_alarm_minutes``.
-- Every change is stored first, then published on the bus as kind ``alarm``. If the
+- Every change is stored first, then published on the bus (``AlarmChanged``). If the
   store fails when an alarm is raised, the alarm is published anyway (``id: null``,
   ``stored: false``) and storing is retried every tick; ``store_failing`` says why.
 - Staff actions (:meth:`act`) write their activity-log line in the same transaction.
@@ -47,7 +48,8 @@ from typing import Any
 from config.site import Site
 from devices.clock import Clock
 
-from ..event_bus import BusMessage, EventBus, latest_twins
+from ..bus_messages import AlarmChanged, DeviceEvent, FireChanged, TwinChanged
+from ..event_bus import EventBus, latest_twins, receipt_of
 from ..receipts import Receipt
 from ..store import ActivityRecord, Store, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
@@ -75,7 +77,8 @@ _TWIN_KINDS: tuple[str, ...] = (
     AlarmKind.BATTERY_LOW,
     *sorted(TYPE_KINDS),
 )
-BUS_KINDS = {"twin", "event", "fire"}
+#: what the service reads of the bus
+Heard = TwinChanged | DeviceEvent | FireChanged
 #: every twin is judged at least this often (ticks), whatever changed
 FULL_SWEEP_TICKS = 60
 #: event keys remembered per alarm (a repeat of one of them is not counted again)
@@ -124,10 +127,10 @@ class AlarmService:
         #: whether this instance escalates now (the site leader)
         self.escalates = escalates or (lambda: True)
         #: bus messages whose handling failed on the store: handled again each tick
-        self._retry: list[BusMessage] = []
+        self._retry: list[Heard] = []
         #: receipts and events waiting for an unsaved alarm to be stored
         self._unsaved_receipts: dict[Key, list[Receipt]] = {}
-        self._unsaved_events: dict[Key, list[dict[str, Any]]] = {}
+        self._unsaved_events: dict[Key, list[DeviceEvent]] = {}
         #: the receipt of the message being handled
         self._receipt: Receipt | None = None
 
@@ -155,7 +158,9 @@ class AlarmService:
         """Load active alarms, then handle bus messages and tick until cancelled."""
         loop = asyncio.get_running_loop()
         # subscribe before any await
-        with self.bus.subscribe(BUS_KINDS, queue_size=0, holds_receipts=True) as sub:
+        with self.bus.subscribe(
+            TwinChanged, DeviceEvent, FireChanged, queue_size=0, holds_receipts=True
+        ) as sub:
             await self.load()
             next_tick = loop.time()
             while True:
@@ -203,43 +208,43 @@ class AlarmService:
         except Exception:
             log.exception("alarms: %s failed", what)
 
-    async def _handle_held(self, msg: BusMessage) -> None:
+    async def _handle_held(self, msg: Heard) -> None:
         """Handle a message, then release its receipt; on a store failure keep it (and
         its receipt) to be handled again by the next tick."""
-        self._receipt = msg.receipt
+        receipt = self._receipt = receipt_of(msg)
         try:
             await self.handle(msg)
         except StoreError as exc:
             self._store_error = str(exc)
-            log.error("alarms: cannot handle %s yet (retrying): %s", msg.kind, exc)
+            log.error("alarms: cannot handle %s yet (retrying): %s", type(msg).__name__, exc)
             self._retry.append(msg)
             return
         except Exception:
-            log.exception("alarms: handle %s failed", msg.kind)
+            log.exception("alarms: handle %s failed", type(msg).__name__)
         finally:
             self._receipt = None
-        if msg.receipt is not None:
-            msg.receipt.release()
+        if receipt is not None:
+            receipt.release()
 
-    async def handle(self, msg: BusMessage) -> None:
+    async def handle(self, msg: Heard) -> None:
         """Apply one bus message to the rules."""
         async with self._lock:
-            if msg.kind == "event":
-                now = _parse_ts(msg.data.get("ts")) or self.clock.now()
-                candidate = rules.from_event(msg.data, self.site, now)
+            if isinstance(msg, DeviceEvent):
+                now = msg.ts
+                candidate = rules.from_event(msg, self.site, now)
                 if candidate is None:
                     return
                 if candidate.kind in CONDITION_KINDS:
                     await self._condition_seen(candidate, now)
                 else:
-                    await self._raise(candidate, now, event=msg.data)
-            elif msg.kind == "twin":
-                twin = self.twins.get(str(msg.data.get("id")))
+                    await self._raise(candidate, now, event=msg)
+            elif isinstance(msg, TwinChanged):
+                twin = self.twins.get(msg.id)
                 if twin is not None:
                     await self._check_twin(twin, self.clock.now())
-            elif msg.kind == "fire":
+            else:
                 now = self.clock.now()
-                candidate = rules.from_fire(msg.data, self.site)
+                candidate = rules.from_fire(msg, self.site)
                 if candidate is not None:
                     await self._condition_seen(candidate, now)
                 else:
@@ -372,11 +377,11 @@ class AlarmService:
         self,
         candidate: rules.AlarmCandidate,
         now: datetime,
-        event: dict[str, Any] | None = None,
+        event: DeviceEvent | None = None,
     ) -> None:
         key = alarm_key(candidate.kind, candidate.device)
         alarm = self._active.get(key)
-        event_key = event.get("key") if event else None
+        event_key = event.key if event else None
         if alarm is not None:
             assert alarm.id is not None
             seen = list(alarm.details.get("event_keys") or [])
@@ -423,7 +428,7 @@ class AlarmService:
         else:
             self._wait_for_store(key, event)
 
-    def _wait_for_store(self, key: Key, event: dict[str, Any] | None) -> None:
+    def _wait_for_store(self, key: Key, event: DeviceEvent | None) -> None:
         """The message being handled is done only when the unsaved alarm ``key`` is
         stored (its receipt is held until then; the confirmation waits too)."""
         if self._receipt is not None:
@@ -431,12 +436,12 @@ class AlarmService:
         if event is not None:
             self._unsaved_events.setdefault(key, []).append(event)
 
-    def _confirmed(self, alarm: AlarmRecord, event: dict[str, Any] | None) -> None:
+    def _confirmed(self, alarm: AlarmRecord, event: DeviceEvent | None) -> None:
         """Tell the screen its help press is stored (the press id is in the event)."""
         if self.confirm is None or event is None or alarm.device is None:
             return
-        press_id = (event.get("details") or {}).get("press_id")
-        if isinstance(press_id, str) and event.get("type") == "help_pressed":
+        press_id = event.details.get("press_id")
+        if isinstance(press_id, str) and event.type == "help_pressed":
             self.confirm(alarm.device, press_id, self.to_json(alarm))
 
     async def _store_new(self, key: Key, pending: AlarmRecord, *, announce: bool) -> bool:
@@ -539,13 +544,7 @@ class AlarmService:
             del self._active[key]
 
     def _push(self, alarm: AlarmRecord, change: str, *, stored: bool = True) -> None:
-        data = {
-            **self.to_json(alarm),
-            "change": change,
-            "escalated": change == "escalated",
-            "stored": stored,
-        }
-        self.bus.publish("alarm", data)
+        self.bus.publish(AlarmChanged(alarm, change, stored))
 
     # ------------------------------------------------------------------ staff actions
 
@@ -637,13 +636,3 @@ class AlarmService:
             self._active[key] = stored
             self._push(stored, "noted")
             return stored
-
-
-def _parse_ts(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None

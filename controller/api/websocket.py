@@ -1,7 +1,8 @@
 """``GET /api/ws``: a snapshot of every twin, then live twin changes, events and
 command outcomes, fire signals and alarm changes as JSON messages
-``{"type": ..., "data": ...}``, each as the caller may see it
-(:func:`~.privacy.live_for`, the same rule as the HTTP routes).
+``{"type": ..., "data": ...}`` (the bus's typed messages as :mod:`.live_messages`
+shows them), each as the caller may see it (:func:`~.privacy.live_for`, the same rule
+as the HTTP routes).
 
 When several are waiting they go in one frame, ``{"type": "batch", "data": [...]}``
 (in order; of a device's twin messages only the last): one frame and one system call
@@ -20,10 +21,10 @@ from ..event_bus import latest_twins
 from .access import principal_of, requires
 from .app import keep_socket
 from .keys import BUS, SITE, TWINS
+from .live_messages import LIVE_TYPES, live_message
 from .privacy import live_for, twin_for
 from .responses import dumps
 
-LIVE_KINDS = {"twin", "event", "command", "fire", "alarm"}
 #: messages in one ``batch`` frame at most
 BATCH_MAX = 500
 
@@ -37,7 +38,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     keep_socket(request, ws)
-    with bus.subscribe(LIVE_KINDS) as sub:
+    with bus.subscribe(*LIVE_TYPES) as sub:
         devices = [twin_for(principal, t.to_dict()) for t in twins.all()]
         await ws.send_str(dumps({"type": "snapshot", "data": {"devices": devices}}))
 
@@ -45,11 +46,15 @@ async def live(request: web.Request) -> web.WebSocketResponse:
             async for first in sub:
                 out = []
                 for msg in latest_twins([first, *sub.drain(BATCH_MAX - 1)]):
-                    data = live_for(principal, msg.kind, msg.data)
-                    if data is not None and msg.kind == "alarm":  # the buttons it may draw
-                        data = {**data, "may": alarm_may(principal, data, site)}
-                    if data is not None:
-                        out.append({"type": msg.kind, "data": data})
+                    live = live_message(msg, site)
+                    if live is None:
+                        continue
+                    kind, data = live
+                    shown = live_for(principal, kind, data)
+                    if shown is not None and kind == "alarm":  # the buttons it may draw
+                        shown = {**shown, "may": alarm_may(principal, shown, site)}
+                    if shown is not None:
+                        out.append({"type": kind, "data": shown})
                 if len(out) == 1:
                     await ws.send_str(dumps(out[0]))
                 elif out:

@@ -35,6 +35,7 @@ from devices.firmware.base import AfterAck
 from devices.firmware.screen import SimulatedScreen
 from devices.mqtt import Brokers
 
+from ..bus_messages import AlarmChanged
 from ..event_bus import EventBus
 
 log = logging.getLogger(__name__)
@@ -215,13 +216,17 @@ class ScreenBridge:
     async def run(self) -> None:
         """Watch the controller's help alarms and tell the screens' pages how theirs go
         (taken, staff on site, closed)."""
-        with self.bus.subscribe({"alarm"}, queue_size=0) as sub:
+        with self.bus.subscribe(AlarmChanged, queue_size=0) as sub:
             while True:
-                msg = await sub.get()
-                data = msg.data
-                device_id = data.get("device")
-                if data.get("kind") == "help" and device_id:
-                    self._on_help_alarm(device_id, await self._with_names(data))
+                alarm = (await sub.get()).alarm
+                if alarm.kind == "help" and alarm.device:
+                    status = {
+                        "id": alarm.id,
+                        "state": alarm.state,
+                        "acked_by": alarm.acked_by,
+                        "on_site_by": alarm.on_site_by,
+                    }
+                    self._on_help_alarm(alarm.device, await self._with_names(status))
 
     async def _with_names(self, alarm: dict[str, Any]) -> dict[str, Any]:
         """The alarm with the display names of the staff who took it (for the screen)."""

@@ -30,6 +30,7 @@ from typing import Any
 from config.site import Apartment, Site
 from devices.clock import Clock
 
+from ..bus_messages import CallChanged, DeviceEvent, TwinChanged
 from ..command_bus import CommandBus, CommandError
 from ..event_bus import EventBus
 from ..store.calls_sql import InvitationRecord
@@ -266,26 +267,17 @@ class CallService:
         self._end_on_screen(device, call_id, "unknown_call", STALE_CALL_ACTOR)
 
     def _publish(self, call: Call) -> None:
-        self.bus.publish(
-            "call",
-            {
-                "id": call.id,
-                "apartment": call.apartment,
-                "device": call.device,
-                "state": call.state,
-            },
-        )
+        self.bus.publish(CallChanged(call.id, call.apartment, call.device, call.state))
 
     async def run(self) -> None:
         """Follow the screens' answers (contract events) and their state."""
-        with self.bus.subscribe({"event", "twin"}, queue_size=0) as sub:
+        with self.bus.subscribe(DeviceEvent, TwinChanged, queue_size=0) as sub:
             async for msg in sub:
-                data = msg.data
-                if msg.kind == "event":
-                    call = self.calls.get(str((data.get("details") or {}).get("call_id")))
-                    if call is None or call.device != data.get("device"):
+                if isinstance(msg, DeviceEvent):
+                    call = self.calls.get(str(msg.details.get("call_id")))
+                    if call is None or call.device != msg.device:
                         continue
-                    if data.get("type") == "call_accepted" and call.state == "ringing":
+                    if msg.type == "call_accepted" and call.state == "ringing":
                         call.state = "active"
                         if call.ring_timer is not None:
                             call.ring_timer.cancel()
@@ -294,20 +286,19 @@ class CallService:
                             call.device, {"type": "call_start", "call_id": call.id}
                         )
                         self._publish(call)
-                    elif data.get("type") == "call_declined":
+                    elif msg.type == "call_declined":
                         call.relative({"type": "declined", "call_id": call.id})
                         call.state = "ended"
                         self._forget(call)
                         self._publish(call)
-                elif msg.kind == "twin":
-                    device = str(data.get("id"))
-                    call = self.call_of_device(device)
+                elif isinstance(msg, TwinChanged):
+                    call = self.call_of_device(msg.id)
                     if call is None:
-                        self._end_stale_call(device)
+                        self._end_stale_call(msg.id)
                         continue
-                    reported = data.get("state") or {}
-                    gone = data.get("availability") in ("offline", "stale")
-                    if gone or (call.state == "active" and reported.get("call") == "idle"):
+                    shown = getattr(msg.reported, "call", None)
+                    gone = not msg.reachable
+                    if gone or (call.state == "active" and shown == "idle"):
                         await self.hangup(call.id, "screen" if not gone else "screen_offline")
 
 

@@ -47,7 +47,9 @@ from devices.contract.admission import RETAINED
 from devices.mqtt import BrokerAddress, make_client, reraise_swallowed_cancel
 
 from ..auth.acting_for import refusal, standing_of
+from ..bus_messages import TwinChanged
 from ..command_bus import CommandError
+from ..event_bus import Subscription
 from ..store import ActivityRecord, StoreError
 from ..unlock_reasons import BadReason, unlock_reason
 from .discovery import (
@@ -121,7 +123,7 @@ class HaBridge:
 
     async def run(self) -> None:
         """Stay connected to Home Assistant's broker until cancelled."""
-        sub = self.ctl.bus.subscribe({"twin"})
+        sub = self.ctl.bus.subscribe(TwinChanged)
         delay = 0.2
         try:
             while True:
@@ -139,7 +141,7 @@ class HaBridge:
             for task in list(self._tasks):
                 task.cancel()
 
-    async def _session(self, sub: object) -> None:
+    async def _session(self, sub: Subscription[TwinChanged]) -> None:
         client = make_client(
             self.config.broker,
             identifier=self.config.client_id or f"tryggbo-ha-{self.ctl.site.slug}",
@@ -216,13 +218,10 @@ class HaBridge:
                 await link.wait()
             shown = await self._show_site_link(client, shown)
 
-    async def _follow_twins(self, sub: object) -> None:
-        from ..event_bus import Subscription
-
-        assert isinstance(sub, Subscription)
+    async def _follow_twins(self, sub: Subscription[TwinChanged]) -> None:
         while True:  # a publish failing ends the task; the session reconnects
             message = await sub.get()
-            await self._publish_twin(str(message.data.get("id")))
+            await self._publish_twin(message.id)
 
     def _on_command(self, message: aiomqtt.Message) -> None:
         parsed = self.topics.parse_command(str(message.topic))

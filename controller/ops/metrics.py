@@ -21,8 +21,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from controller.event_bus import BusMessage, EventBus
+from controller.bus_messages import CommandResolved
+from controller.event_bus import EventBus, Subscription
 from devices.contract import DeviceType
+from scheduler.firings import FiringReport
 
 if TYPE_CHECKING:
     from controller.daemon import Controller
@@ -63,25 +65,26 @@ class Metrics:
             registry=self.registry,
         )
         self._types: dict[str, str] = {}
-        self._sub = bus.subscribe({"command", "schedule"}, queue_size=0)
+        self._sub: Subscription[CommandResolved | FiringReport] = bus.subscribe(
+            CommandResolved, FiringReport, queue_size=0
+        )
 
     def attach(self, controller: Controller) -> None:
         """Read the live gauges of ``controller`` at each scrape."""
         self._types = {t.id: t.type.value for t in controller.twins.all()}
         self.registry.register(_LiveCollector(controller))
 
-    def note(self, message: BusMessage) -> None:
+    def note(self, message: CommandResolved | FiringReport) -> None:
         """Count one bus message."""
-        data = message.data
-        if message.kind == "command":
-            kind = self._types.get(str(data.get("device")), "unknown")
-            outcome = str(data.get("outcome"))
-            self.commands.labels(kind, str(data.get("action")), outcome).inc()
+        if isinstance(message, CommandResolved):
+            kind = self._types.get(message.device, "unknown")
+            outcome = message.outcome.value
+            self.commands.labels(kind, message.action, outcome).inc()
             if outcome not in ("offline", "refused"):  # nothing sent: no latency
-                self.command_latency.labels(kind).observe(float(data.get("elapsed_ms", 0)) / 1000)
-        elif message.kind == "schedule" and "outcome" in data:
-            self.firings.labels(str(data["outcome"])).inc()
-            if data["outcome"] == "missed":
+                self.command_latency.labels(kind).observe(message.elapsed_ms / 1000)
+        else:
+            self.firings.labels(message.outcome).inc()
+            if message.outcome == "missed":
                 self.misses.inc()
 
     def drain(self) -> None:

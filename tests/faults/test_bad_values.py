@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from controller.bus_messages import AlarmChanged, DeviceEvent, MessageDropped
 from controller.store import EventRecord
 from controller.store.alarm_records import AlarmRecord
 from devices.contract import Channel, Event, SiteTopics, encode
@@ -70,8 +71,8 @@ async def test_device_nan_is_dropped_as_not_json_and_its_next_help_press_still_r
     not_json_before = ctl.reports.dropped.counts.get("not_json", 0)
     help_press = Event(type="help_pressed", ts=datetime.now(UTC), seq=10**7, source="test")
     with (
-        ctl.bus.subscribe({"dropped"}, queue_size=0) as drops,
-        ctl.bus.subscribe({"event", "alarm"}, queue_size=0) as seen,
+        ctl.bus.subscribe(MessageDropped, queue_size=0) as drops,
+        ctl.bus.subscribe(DeviceEvent, AlarmChanged, queue_size=0) as seen,
     ):
         for device, channel, payload in bad:  # each device's own connection and login
             await rel_home.home[device].link.publish_raw(topics.device(device, channel), payload)
@@ -79,34 +80,34 @@ async def test_device_nan_is_dropped_as_not_json_and_its_next_help_press_still_r
         async with asyncio.timeout(10):
             while len(reasons) < len(bad):
                 msg = await drops.get()
-                if SCREEN in msg.data["topic"] or lock in msg.data["topic"]:
-                    reasons.append(msg.data["reason"])
+                if SCREEN in msg.topic or lock in msg.topic:
+                    reasons.append(msg.reason)
         assert reasons == ["not_json"] * len(bad)
         screen = rel_home.home[SCREEN].link
         await screen.publish_raw(topics.device(SCREEN, Channel.EVENT), encode(help_press))
-        event = alarm = None
+        event: DeviceEvent | None = None
+        pushed: AlarmChanged | None = None
         async with asyncio.timeout(10):
-            while event is None or alarm is None:
+            while event is None or pushed is None:
                 msg = await seen.get()
-                if msg.data.get("device") != SCREEN:
-                    continue
-                if msg.kind == "event" and msg.data["type"] == "help_pressed":
-                    event = msg.data
-                elif msg.kind == "alarm" and msg.data["kind"] == "help":
-                    alarm = msg.data
+                if isinstance(msg, DeviceEvent):
+                    if msg.device == SCREEN and msg.type == "help_pressed":
+                        event = msg
+                elif msg.alarm.device == SCREEN and msg.alarm.kind == "help":
+                    pushed = msg
     assert ctl.reports.dropped.counts["not_json"] == not_json_before + len(bad)
     assert twin.reported is reported_before  # the NaN state changed nothing
-    assert event["details"]["seq"] == help_press.seq
-    assert alarm["change"] in ("raised", "repeated"), alarm
-    assert alarm["stored"], alarm
+    assert event.details["seq"] == help_press.seq
+    assert pushed.change in ("raised", "repeated"), pushed
+    assert pushed.stored, pushed
     await ctl.events.flush()
     body = await get_strict(rel_ctl, f"/api/events?device={SCREEN}&limit=20")
     stored = [e for e in body["events"] if e["type"] == "help_pressed"]
     assert [e["details"]["seq"] for e in stored] == [help_press.seq]  # the bad ones: none
     body = await get_strict(rel_ctl, f"/api/alarms?apartment={APARTMENT}")
-    assert alarm["id"] in [a["id"] for a in body["alarms"] if a["kind"] == "help"]
+    assert pushed.alarm.id in [a["id"] for a in body["alarms"] if a["kind"] == "help"]
     status, closed = await rel_ctl.call(
-        "POST", f"/api/alarms/{alarm['id']}/close", json={"note": "test over"}
+        "POST", f"/api/alarms/{pushed.alarm.id}/close", json={"note": "test over"}
     )
     assert status == 200, closed
 
@@ -146,13 +147,9 @@ async def test_live_socket_frames_are_strict_json(rel_ctl: RunningController) ->
     async with rel_ctl.http.ws_connect("/api/ws") as ws:
         strict(await ws.receive_str(timeout=10))  # the snapshot
         ctl.bus.publish(
-            "event",
-            {
-                "ts": datetime.now(UTC).isoformat(),
-                "device": SCREEN,
-                "type": "touched",
-                "details": {"pressure": math.nan, "mark": "live-nan"},
-            },
+            DeviceEvent(
+                datetime.now(UTC), SCREEN, "touched", {"pressure": math.nan, "mark": "live-nan"}
+            )
         )
         async with asyncio.timeout(10):
             while True:

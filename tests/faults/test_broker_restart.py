@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+from controller.bus_messages import AlarmChanged, CommandResolved, DeviceEvent
 from devices.firmware.screen import SimulatedScreen
 from tests.conftest import BrokerUnderTest
 from tests.integration.harness import RunningController, RunningHome, wait_all_online
@@ -48,9 +49,9 @@ async def test_broker_killed_during_burst_loses_nothing_and_runs_nothing_twice(
     ctl = rel_ctl.controller
     with (
         count_executions(home) as executions,
-        ctl.bus.subscribe({"command"}) as commands_seen,
-        ctl.bus.subscribe({"event"}, queue_size=0) as events_seen,
-        ctl.bus.subscribe({"alarm"}, queue_size=0) as alarms_seen,
+        ctl.bus.subscribe(CommandResolved) as commands_seen,
+        ctl.bus.subscribe(DeviceEvent, queue_size=0) as events_seen,
+        ctl.bus.subscribe(AlarmChanged, queue_size=0) as alarms_seen,
     ):
         tasks = [
             asyncio.create_task(burst(s, "set_brightness", "brightness", [31, 32, 33]))
@@ -95,14 +96,14 @@ async def test_broker_killed_during_burst_loses_nothing_and_runs_nothing_twice(
         async with asyncio.timeout(HELP_BOUND_S):
             while not set(arrived) >= pressed:
                 msg = await events_seen.get()
-                if msg.data["type"] == "help_pressed":
-                    arrived.setdefault(msg.data["device"], datetime.fromisoformat(msg.data["ts"]))
+                if msg.type == "help_pressed":
+                    arrived.setdefault(msg.device, msg.ts)
         alarmed: set[str] = set()
         async with asyncio.timeout(HELP_BOUND_S):
             while not alarmed >= pressed:
                 msg = await alarms_seen.get()
-                if msg.data["kind"] == "help" and msg.data["change"] in ("raised", "repeated"):
-                    alarmed.add(msg.data["device"])
+                if msg.alarm.kind == "help" and msg.change in ("raised", "repeated"):
+                    alarmed.add(str(msg.alarm.device))
         worst = max(arrived[d] for d in pressers_during) - restarted
         print(f"help presses of the outage arrived {worst.total_seconds():.2f} s after restart")
         assert worst <= timedelta(seconds=HELP_BOUND_S), worst
@@ -143,7 +144,7 @@ async def test_broker_back_without_its_store_keeps_help_presses_until_the_contro
     await asyncio.to_thread(rel_broker.start)
     await rel_home.home.wait_all_online(timeout=20)  # before the controller is back
     await rel_ctl.restart()
-    with rel_ctl.controller.bus.subscribe({"alarm"}, queue_size=0) as alarms_seen:
+    with rel_ctl.controller.bus.subscribe(AlarmChanged, queue_size=0) as alarms_seen:
         status, body = await rel_ctl.call("GET", "/api/alarms")
         assert status == 200
         alarmed = {
@@ -151,8 +152,8 @@ async def test_broker_back_without_its_store_keeps_help_presses_until_the_contro
         }
         async with asyncio.timeout(HELP_BOUND_S):
             while not alarmed >= set(pressers):
-                msg = await alarms_seen.get()
-                if msg.data["kind"] == "help":
-                    alarmed.add(msg.data["device"])
+                pushed = (await alarms_seen.get()).alarm
+                if pushed.kind == "help":
+                    alarmed.add(str(pushed.device))
     await wait_all_online(rel_ctl.controller, timeout=30)
     await _close_alarms(rel_ctl, "help")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from controller.bus_messages import DeviceEvent, MessageDropped
 from devices.clock import Clock
 from devices.contract import Channel, Event, SiteTopics, encode
 from devices.firmware.lock import SimulatedLock
@@ -79,10 +80,10 @@ async def test_out_of_order_state_is_dropped(
     )
     topics = SiteTopics(rel_broker.site.slug)
     device = rel_home.home["a115-lock"].link  # its own connection and login
-    with rel_ctl.controller.bus.subscribe({"dropped"}) as drops:
+    with rel_ctl.controller.bus.subscribe(MessageDropped) as drops:
         await device.publish_raw(topics.device("a115-lock", Channel.STATE), json.dumps(older))
         msg = await drops.get(timeout=5)
-    assert msg.data == {"reason": "out_of_order", "topic": "a115-lock"}
+    assert msg == MessageDropped("out_of_order", "a115-lock")
     assert twin.reported is current
 
 
@@ -100,7 +101,7 @@ async def test_flooding_device_is_rate_limited_logged_and_still_commandable(
     accepted = limited = 0
     with (
         caplog.at_level(logging.WARNING, logger="controller.device_reports"),
-        rel_ctl.controller.bus.subscribe({"event", "dropped"}, queue_size=0) as seen,
+        rel_ctl.controller.bus.subscribe(DeviceEvent, MessageDropped, queue_size=0) as seen,
     ):
         started = asyncio.get_running_loop().time()
         for i in range(flood):
@@ -113,10 +114,10 @@ async def test_flooding_device_is_rate_limited_logged_and_still_commandable(
         async with asyncio.timeout(20):
             while accepted + limited < flood:
                 msg = await seen.get()
-                if msg.kind == "event" and msg.data["device"] == device:
-                    accepted += msg.data["type"] == "touched"
-                elif msg.kind == "dropped" and device in msg.data["topic"]:
-                    limited += msg.data["reason"] == "rate_limited"
+                if isinstance(msg, DeviceEvent):
+                    accepted += msg.device == device and msg.type == "touched"
+                elif device in msg.topic:
+                    limited += msg.reason == "rate_limited"
     assert limited > 0
     assert accepted <= limit.burst + limit.per_s * (elapsed + 1)
     floods = [r for r in caplog.records if "floods" in r.getMessage() and device in r.getMessage()]
@@ -142,7 +143,7 @@ async def test_device_clock_far_off(
     real = lock.clock
     lock.clock = SkewedClock(real, offset)
     try:
-        with rel_ctl.controller.bus.subscribe({"event"}, queue_size=0) as events:
+        with rel_ctl.controller.bus.subscribe(DeviceEvent, queue_size=0) as events:
             lock.press_inside_handle()  # an event and a state stamped with the wrong time
             twin = await rel_ctl.wait_twin("a116-lock", lambda t: t.reported.lock == "unlocked")
             assert twin.reachability.value == "online"
@@ -150,8 +151,8 @@ async def test_device_clock_far_off(
             assert abs(twin.last_seen - datetime.now(UTC)) < timedelta(minutes=1)
             async with asyncio.timeout(10):  # the state goes out before the event
                 while True:
-                    data = (await events.get()).data
-                    if (data["device"], data["type"]) == ("a116-lock", "unlocked_from_inside"):
+                    seen = await events.get()
+                    if (seen.device, seen.type) == ("a116-lock", "unlocked_from_inside"):
                         break
         await rel_ctl.controller.events.flush()
         status, body = await rel_ctl.call("GET", "/api/events?device=a116-lock&limit=5")
@@ -177,14 +178,14 @@ async def test_events_resent_after_a_lost_link_are_stored_once(
     assert isinstance(lock, SimulatedLock)
     ctl = rel_ctl.controller
     caplog.set_level(logging.DEBUG, logger="controller.device_reports")
-    with ctl.bus.subscribe({"event"}, queue_size=0) as events:
+    with ctl.bus.subscribe(DeviceEvent, queue_size=0) as events:
 
-        async def next_event(type_: str) -> dict[str, object]:
+        async def next_event(type_: str) -> DeviceEvent:
             async with asyncio.timeout(10):
                 while True:
                     msg = await events.get()
-                    if msg.data["device"] == lock.device_id and msg.data["type"] == type_:
-                        return msg.data
+                    if msg.device == lock.device_id and msg.type == type_:
+                        return msg
 
         lock.press_inside_handle()
         first = await next_event("unlocked_from_inside")
@@ -192,8 +193,8 @@ async def test_events_resent_after_a_lost_link_are_stored_once(
         await lock.wait_online()
         lock.press_inside_handle()  # sent after the repeat on the same connection
         second = await next_event("unlocked_from_inside")
-    assert first["details"]["seq"] != second["details"]["seq"]  # type: ignore[index]
-    repeat = f"a115-lock: event seq {first['details']['seq']} again"  # type: ignore[index]
+    assert first.details["seq"] != second.details["seq"]
+    repeat = f"a115-lock: event seq {first.details['seq']} again"
     assert any(repeat in r.getMessage() for r in caplog.records), "no repeat arrived"
     status, body = await rel_ctl.command("a115-lock", "lock")
     assert (status, body["outcome"]) == (200, "ok"), body

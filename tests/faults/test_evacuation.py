@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from controller.bus_messages import AlarmChanged
 from devices.contract import FireSignal, SiteTopics, encode
 from devices.firmware.lock import SimulatedLock
 from tests.conftest import BrokerUnderTest
@@ -68,14 +69,14 @@ async def _fire_alarm_shown_and_audited(ctl: RunningController, locks: list[str]
     def open_fire(alarms: list[dict]) -> list[dict]:  # type: ignore[type-arg]
         return [a for a in alarms if a["kind"] == "fire" and a["state"] != "closed"]
 
-    with ctl.controller.bus.subscribe({"alarm"}) as pushed:
+    with ctl.controller.bus.subscribe(AlarmChanged) as pushed:
         status, body = await ctl.call("GET", "/api/alarms")  # what the dashboard reads
         assert status == 200
         fire = open_fire(body["alarms"])
         async with asyncio.timeout(10):
             while not fire:  # not raised yet: wait for the alarm push
                 msg = await pushed.get()
-                fire = open_fire([msg.data])
+                fire = open_fire([ctl.controller.alarms.to_json(msg.alarm)])
     await ctl.controller.events.flush(timeout=10)
     status, body = await ctl.call("GET", "/api/events?limit=1000")
     assert status == 200

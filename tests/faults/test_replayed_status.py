@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from controller.bus_messages import MessageDropped, TwinChanged
 from controller.ops.brokers import MosquittoProcess
 from devices.contract import Channel, SiteTopics
 from tests.conftest import BrokerUnderTest
@@ -62,7 +63,7 @@ async def test_a_replayed_online_does_not_bring_back_devices_that_dropped_off(
         for device in ABSENT:
             await rel_ctl.wait_twin(device, lambda t: t.reachability.value == "offline")
         last_seen = {d: ctl.twins.get(d).last_seen for d in ABSENT}  # type: ignore[union-attr]
-        with ctl.bus.subscribe({"dropped", "twin"}, queue_size=0) as seen:
+        with ctl.bus.subscribe(MessageDropped, TwinChanged, queue_size=0) as seen:
             await asyncio.to_thread(rel_broker.stop, kill=True)
             await _stale_save(rel_broker)
             await asyncio.to_thread(rel_broker.start)
@@ -72,10 +73,11 @@ async def test_a_replayed_online_does_not_bring_back_devices_that_dropped_off(
             async with asyncio.timeout(30):  # the link's reconnect backoff is at most 5 s
                 while replayed != set(ABSENT):
                     message = await seen.get()
-                    if message.data.get("reason") == "replayed_status":
-                        replayed.add(message.data["topic"])
-                    elif message.data.get("availability") == "online":
-                        replayed.add(message.data["id"])
+                    if isinstance(message, MessageDropped):
+                        if message.reason == "replayed_status":
+                            replayed.add(message.topic)
+                    elif message.reachability.value == "online":
+                        replayed.add(message.id)
                     replayed &= set(ABSENT)
         # the broker did replay an online for each of them ...
         for device in ABSENT:

@@ -16,6 +16,7 @@ from config.credentials import SiteCredentials
 from config.site import Site
 from controller.auth.accounts import ensure_user, random_password
 from controller.auth.tokens import create_user_token
+from controller.bus_messages import TwinChanged
 from controller.daemon import Controller, ControllerConfig
 from controller.store import Store, open_store
 from controller.twins import Twin
@@ -75,12 +76,10 @@ async def wait_twin(
 ) -> Twin:
     twin = controller.twins.get(device)
     assert twin is not None, device
-    with controller.bus.subscribe({"twin"}) as sub:
+    with controller.bus.subscribe(TwinChanged) as sub:
         async with asyncio.timeout(timeout):
             while not predicate(twin):
-                msg = await sub.get()
-                if msg.data["id"] != device:
-                    continue
+                await sub.get()
     return twin
 
 
@@ -180,7 +179,7 @@ async def wait_all_online(controller: Controller, timeout: float = 20.0) -> None
             for t in controller.twins.all()
         )
 
-    with controller.bus.subscribe({"twin"}) as sub:
+    with controller.bus.subscribe(TwinChanged) as sub:
         async with asyncio.timeout(timeout):
             while not all_online():
                 await sub.get()

@@ -21,6 +21,7 @@ import aiohttp
 
 from config.site import Shift, Site
 from controller.auth.tokens import create_user_token
+from controller.bus_messages import AlarmChanged
 from controller.daemon import Controller, ControllerConfig
 from controller.store import open_store
 from devices.clock import SystemClock
@@ -31,9 +32,9 @@ from .test_alarms import ShownClock, _launch, alarm_of, next_alarm, screen
 
 
 async def _help_alarm(ctl_http: Any, controller: Controller, home: RunningHome, apt: str) -> int:
-    with controller.bus.subscribe({"alarm"}) as sub:
+    with controller.bus.subscribe(AlarmChanged) as sub:
         screen(home, f"a{apt}-screen").press_help()
-        raised = await next_alarm(sub, alarm_of("help", f"a{apt}-screen"))
+        raised = await next_alarm(sub, controller.site, alarm_of("help", f"a{apt}-screen"))
     return int(raised["id"])
 
 
@@ -226,15 +227,15 @@ async def test_a_help_alarm_goes_to_the_shifts_next_person_then_to_everyone(
     clock.show(start)
     db = tmp_path / "escalation.sqlite"
     async with own_controller(mosquitto, site, db, clock, "test-escalation-ctl") as (ctl, http):
-        with ctl.bus.subscribe({"alarm"}) as sub:
+        with ctl.bus.subscribe(AlarmChanged) as sub:
             screen(home, "a214-screen").press_help()
-            raised = await next_alarm(sub, alarm_of("help", "a214-screen"))
+            raised = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen"))
             assert raised["addressed"] == {"shift": "natt", "to": ["nils"], "everyone": False}
             clock.show(start + timedelta(minutes=1, seconds=10))
-            first = await next_alarm(sub, alarm_of("help", "a214-screen", "escalated"))
+            first = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen", "escalated"))
             assert first["addressed"] == {"shift": "natt", "to": ["petra"], "everyone": False}
             clock.show(start + timedelta(minutes=2, seconds=20))
-            second = await next_alarm(sub, alarm_of("help", "a214-screen", "escalated"))
+            second = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen", "escalated"))
             assert second["addressed"] == {"shift": "natt", "to": [], "everyone": True}
         status, body = await call(http, "GET", f"/api/alarms/{raised['id']}")
         assert (status, body["escalations"], body["addressed"]["everyone"]) == (200, 2, True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from controller.bus_messages import AlarmChanged
 from devices.firmware.lock import SimulatedLock
 from devices.firmware.screen import SimulatedScreen
 
@@ -17,7 +18,7 @@ from .harness import RunningController, RunningHome, live_message, user_sessions
 
 async def _active(ctl: RunningController, kind: str, device: str) -> dict[str, Any]:
     """The active alarm of ``kind`` on ``device``, once raised."""
-    with ctl.controller.bus.subscribe({"alarm"}) as pushed:
+    with ctl.controller.bus.subscribe(AlarmChanged) as pushed:
         async with asyncio.timeout(15):
             while True:
                 _status, body = await ctl.call("GET", "/api/alarms")

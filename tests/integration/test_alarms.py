@@ -13,6 +13,9 @@ from typing import Any
 
 import aiohttp
 
+from config.site import Site
+from controller.api.live_messages import live_message as wire
+from controller.bus_messages import AlarmChanged
 from controller.daemon import Controller, ControllerConfig
 from controller.event_bus import Subscription
 from devices.clock import SystemClock
@@ -41,13 +44,16 @@ def alarm_of(kind: str, device: str | None, change: str = "raised") -> Match:
     return lambda d: (d["kind"], d["device"], d["change"]) == (kind, device, change)
 
 
-async def next_alarm(sub: Subscription, match: Match, timeout: float = 10.0) -> dict[str, Any]:
-    """The first ``alarm`` bus message matching; the others are skipped."""
+async def next_alarm(
+    sub: Subscription[AlarmChanged], site: Site, match: Match, timeout: float = 10.0
+) -> dict[str, Any]:
+    """The first alarm change matching, as the WebSocket shows it; the others are skipped."""
     async with asyncio.timeout(timeout):
         while True:
-            msg = await sub.get()
-            if msg.kind == "alarm" and match(msg.data):
-                return msg.data
+            kind, data = wire(await sub.get(), site) or ("", {})
+            assert kind == "alarm"
+            if match(data):
+                return data
 
 
 async def ws_alarm(ws: aiohttp.ClientWebSocketResponse, match: Match) -> dict[str, Any]:
@@ -128,18 +134,20 @@ async def test_help_press_take_unlock_on_site_close(
 
 async def test_jammed_lock_raises_jammed(ctl: RunningController, home: RunningHome) -> None:
     device = lock(home, "a106-lock")
-    with ctl.controller.bus.subscribe({"alarm"}) as sub:
+    with ctl.controller.bus.subscribe(AlarmChanged) as sub:
         device.faults.jam_probability = 1.0
         try:
             status, body = await ctl.command("a106-lock", "unlock", reason="care visit")
             assert (status, body["error"]) == (409, "jammed"), body
-            alarm = await next_alarm(sub, alarm_of("jammed", "a106-lock"))
+            alarm = await next_alarm(sub, ctl.controller.site, alarm_of("jammed", "a106-lock"))
         finally:
             device.faults.jam_probability = 0.0
         assert (alarm["apartment"], alarm["suggested_reason"]) == ("106", "technician")
         status, body = await ctl.command("a106-lock", "lock", reason="technician")
         assert (status, body["outcome"]) == (200, "ok"), body
-        cleared = await next_alarm(sub, alarm_of("jammed", "a106-lock", "cleared"))
+        cleared = await next_alarm(
+            sub, ctl.controller.site, alarm_of("jammed", "a106-lock", "cleared")
+        )
         assert cleared["id"] == alarm["id"]
     status, body = await ctl.call(
         "POST", f"/api/alarms/{alarm['id']}/close", json={"note": "bolt freed"}
@@ -150,9 +158,9 @@ async def test_jammed_lock_raises_jammed(ctl: RunningController, home: RunningHo
 async def test_alarms_survive_a_controller_restart(
     ctl: RunningController, home: RunningHome
 ) -> None:
-    with ctl.controller.bus.subscribe({"alarm"}) as sub:
+    with ctl.controller.bus.subscribe(AlarmChanged) as sub:
         screen(home, "a106-screen").press_help()
-        alarm = await next_alarm(sub, alarm_of("help", "a106-screen"))
+        alarm = await next_alarm(sub, ctl.controller.site, alarm_of("help", "a106-screen"))
     await ctl.restart()
     status, body = await ctl.call("GET", "/api/alarms?state=active")
     assert status == 200
@@ -162,9 +170,11 @@ async def test_alarms_survive_a_controller_restart(
         await ctl.controller.alarms.loaded.wait()
     assert alarm["id"] in [a.id for a in ctl.controller.alarms.active()]
     await wait_all_online(ctl.controller)
-    with ctl.controller.bus.subscribe({"alarm"}) as sub:
+    with ctl.controller.bus.subscribe(AlarmChanged) as sub:
         screen(home, "a106-screen").press_help()  # deduped against the reloaded alarm
-        repeat = await next_alarm(sub, alarm_of("help", "a106-screen", "repeated"))
+        repeat = await next_alarm(
+            sub, ctl.controller.site, alarm_of("help", "a106-screen", "repeated")
+        )
     assert (repeat["id"], repeat["count"]) == (alarm["id"], 2)
     status, body = await ctl.call(
         "POST", f"/api/alarms/{alarm['id']}/close", json={"note": "checked, all well"}
@@ -242,18 +252,18 @@ async def test_night_door_only_at_night_and_only_with_recorded_supervision(
     )
     async with running(config, clock) as controller:
         await wait_all_online(controller)
-        with controller.bus.subscribe({"alarm"}) as sub:
+        with controller.bus.subscribe(AlarmChanged) as sub:
             # day: a supervised apartment's door raises nothing (the help press after it
             # is the marker: every alarm the door could have raised would come first)
             await open_and_close(home, "a104-lock")
             screen(home, "a104-screen").press_help()
-            marker = await next_alarm(sub, lambda d: d["change"] == "raised")
+            marker = await next_alarm(sub, controller.site, lambda d: d["change"] == "raised")
             assert (marker["kind"], marker["device"]) == ("help", "a104-screen")
             await controller.alarms.act(marker["id"], "close", actor="test", text="marker")
 
             clock.show(datetime(2026, 11, 26, 23, 30, tzinfo=zone))  # night
             await open_and_close(home, "a101-lock")  # consent recorded
-            night = await next_alarm(sub, lambda d: d["change"] == "raised")
+            night = await next_alarm(sub, controller.site, lambda d: d["change"] == "raised")
             assert (night["kind"], night["device"], night["apartment"]) == (
                 "night_door",
                 "a101-lock",
@@ -264,7 +274,9 @@ async def test_night_door_only_at_night_and_only_with_recorded_supervision(
             assert night["details"]["review_overdue"] is False
             await open_and_close(home, "a102-lock")  # nothing recorded for 102
             await open_and_close(home, "a101-lock")  # marker: counted on the first
-            marker = await next_alarm(sub, lambda d: d["change"] in ("raised", "repeated"))
+            marker = await next_alarm(
+                sub, controller.site, lambda d: d["change"] in ("raised", "repeated")
+            )
             assert (marker["id"], marker["change"], marker["count"]) == (
                 night["id"],
                 "repeated",
@@ -273,10 +285,10 @@ async def test_night_door_only_at_night_and_only_with_recorded_supervision(
     # a restart keeps the open night alarm and goes on escalating it
     async with running(config, clock) as controller:
         assert [a.id for a in controller.alarms.active()] == [night["id"]]
-        with controller.bus.subscribe({"alarm"}) as sub:
+        with controller.bus.subscribe(AlarmChanged) as sub:
             minutes = site.site.escalate_after_minutes
             clock.show(datetime(2026, 11, 26, 23, 30 + minutes, 30, tzinfo=zone))
-            escalated = await next_alarm(sub, lambda d: d["change"] == "escalated")
+            escalated = await next_alarm(sub, controller.site, lambda d: d["change"] == "escalated")
         assert (escalated["id"], escalated["escalated"], escalated["escalations"]) == (
             night["id"],
             True,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
 
+from controller.bus_messages import FireChanged, TwinChanged
 from controller.twins import Twin
 from tests.conftest import BrokerUnderTest
 
@@ -163,9 +166,10 @@ async def test_a_burst_goes_in_one_batch_frame_with_each_twin_once(
         twin = ctl.controller.twins.get("a101-lock")
         assert twin is not None
         # three messages published before the socket's sender runs: one frame
-        bus.publish("twin", {**twin.to_dict(), "desired": {"n": 1}})
-        bus.publish("fire", {"state": "normal", "ts": "2026-11-27T08:00:00Z"})
-        bus.publish("twin", {**twin.to_dict(), "desired": {"n": 2}})
+        now = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+        bus.publish(replace(TwinChanged.of(twin), desired={"n": 1}))
+        bus.publish(FireChanged("normal", now))
+        bus.publish(replace(TwinChanged.of(twin), desired={"n": 2}))
         async with asyncio.timeout(5):
             frame = await ws.receive_json()
             while frame["type"] != "batch" or all(m["type"] != "fire" for m in frame["data"]):

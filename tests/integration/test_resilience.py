@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from controller.bus_messages import MessageDropped
 from devices.contract import Channel, SiteTopics
 from tests.conftest import BrokerUnderTest
 
@@ -36,10 +37,10 @@ async def test_malformed_and_oversized_payloads_are_dropped(
         (Channel.AVAILABILITY, b"maybe"),
         (Channel.META, b'{"type": "toaster"}'),
     ]
-    with ctl.controller.bus.subscribe({"dropped"}) as drops:
+    with ctl.controller.bus.subscribe(MessageDropped) as drops:
         for channel, payload in bad:
             await screen.publish_raw(topics.device("a112-screen", channel), payload)
-        reasons = [(await drops.get(timeout=10)).data["reason"] for _ in bad]
+        reasons = [(await drops.get(timeout=10)).reason for _ in bad]
     assert sorted(reasons) == sorted(
         [
             "not_utf8",

@@ -13,6 +13,7 @@ import pytest
 from devices.contract import Availability, SiteTopics
 from devices.firmware.curtain import SimulatedCurtain
 from devices.firmware.lock import SimulatedLock
+from scheduler.firings import FiringReport
 from scheduler.holds import schedule_actor
 
 from .harness import RunningController, RunningHome, user_sessions, wait_all_online
@@ -178,7 +179,7 @@ async def test_a_schedule_closes_every_curtain_of_wing_a(
         curtain.move_by_hand(20)
         await ctl.wait_twin(device, lambda t: t.reported.position == 20)
     at = datetime.now(UTC) + timedelta(seconds=2)
-    with ctl.controller.bus.subscribe({"schedule"}) as fired:
+    with ctl.controller.bus.subscribe(FiringReport) as fired:
         created = await _create(
             ctl,
             name="Close A now",
@@ -188,11 +189,11 @@ async def test_a_schedule_closes_every_curtain_of_wing_a(
         )
         try:
             async with asyncio.timeout(15):
-                while (report := (await fired.get()).data)["schedule_id"] != created["id"]:
+                while (report := await fired.get()).schedule_id != created["id"]:
                     pass
-            assert report["outcome"] == "ok", report
-            assert sorted(report["devices"]) == WING_A_CURTAINS
-            assert report["late_s"] < 1.0
+            assert report.outcome == "ok", report
+            assert sorted(report.devices) == WING_A_CURTAINS
+            assert report.late_s < 1.0
             for device in WING_A_CURTAINS:
                 twin = await ctl.wait_twin(
                     device, lambda t: t.reported.position == 0 and t.reported.motion == "idle"

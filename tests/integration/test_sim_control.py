@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from controller.bus_messages import DeviceEvent
 from controller.ops.brokers import free_port
 from devices.firmware.control import serve_control
 
@@ -42,13 +43,13 @@ async def test_faults_set_over_http_change_what_the_controller_sees(
 async def test_knobs_act_like_the_resident(
     panel: aiohttp.ClientSession, ctl: RunningController
 ) -> None:
-    with ctl.controller.bus.subscribe({"event"}) as events:
+    with ctl.controller.bus.subscribe(DeviceEvent) as events:
         async with panel.post("/devices/a114-screen/press_help") as r:
             assert r.status == 200
         while True:
             msg = await events.get(timeout=5)
-            if msg.data["device"] == "a114-screen":
-                assert msg.data["type"] == "help_pressed"
+            if msg.device == "a114-screen":
+                assert msg.type == "help_pressed"
                 break
 
 

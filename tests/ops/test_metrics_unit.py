@@ -9,10 +9,11 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.site import Site
+from controller.bus_messages import DeviceEvent
 from controller.daemon import Controller, ControllerConfig
-from controller.event_bus import BusMessage
 from devices.clock import ManualClock
 from devices.mqtt import BrokerAddress
+from scheduler.firings import FiringReport
 
 from .records import NOW
 
@@ -43,10 +44,9 @@ async def test_open_alarms_and_schedule_firings_are_counted(
         before = samples(ctl)
         assert not [k for k in before if k[0] == "tryggbo_alarms_open"]
         assert before[("tryggbo_devices", (("state", "unknown"), ("type", "lock")))] == 24
-        event = {"ts": NOW.isoformat(), "device": "a101-screen", "type": "help_pressed"}
-        await ctl.alarms.handle(BusMessage("event", {**event, "details": {}}))
+        await ctl.alarms.handle(DeviceEvent(NOW, "a101-screen", "help_pressed", {}))
         for outcome in ("ok", "missed", "ok"):
-            ctl.bus.publish("schedule", {"schedule_id": "s1", "outcome": outcome})
+            ctl.bus.publish(FiringReport("s1", NOW, NOW, outcome, {}))
         after = samples(ctl)
         assert after[("tryggbo_alarms_open", (("kind", "help"), ("state", "open")))] == 1
         assert after[("tryggbo_schedule_firings_total", (("outcome", "ok"),))] == 2

@@ -15,11 +15,14 @@ import pytest
 
 from config.site import EXAMPLE_SITE, Site, load_site
 from controller.auth.accounts import ensure_user, random_password
+from controller.bus_messages import CommandResolved
+from controller.command_bus import Outcome
 from controller.event_bus import EventBus
 from controller.store import SqlStore, open_store
 from devices.clock import ManualClock
 from scheduler import Schedule, ScheduleError, parse_schedule
 from scheduler.engine import ScheduleEngine, ScheduleExists
+from scheduler.firings import FiringReport
 from scheduler.holds import Holds
 
 STHLM = ZoneInfo("Europe/Stockholm")
@@ -222,14 +225,14 @@ async def test_the_run_loop_wakes_for_a_new_schedule(store: SqlStore, clock: Man
     engine, sender = engine_for(store, clock)
     bus = EventBus()
     engine.bus = bus
-    with bus.subscribe({"schedule"}) as fired:
+    with bus.subscribe(FiringReport) as fired:
         task = asyncio.create_task(engine.run())
         try:
             await engine.create(close_wing_a({"kind": "once", "at": "2026-12-01T20:05:00"}))
             clock.set(local(2026, 12, 1, 20, 5))
             engine.wake()  # a test moved the clock: look again now
             report = await fired.get(timeout=5)
-            assert report.data["outcome"] == "ok"
+            assert report.outcome == "ok"
             clock.set(local(2026, 12, 1, 21, 30))
             engine.wake()
             with pytest.raises(TimeoutError):
@@ -273,31 +276,34 @@ async def test_failed_devices_make_a_partial_firing(store: SqlStore, clock: Manu
 # -- staff holds -------------------------------------------------------------------------
 
 
-def staff_command(device: str, ts: datetime, **extra: Any) -> dict[str, Any]:
-    return {
-        "device": device,
-        "action": "open",
-        "actor": "nurse-anna",
-        "outcome": "ok",
-        "command_id": "c" * 16,
-        "ts": ts.isoformat(),
-        **extra,
-    }
+def staff_command(
+    device: str,
+    ts: datetime,
+    *,
+    action: str = "open",
+    actor: str = "nurse-anna",
+    outcome: str = "ok",
+) -> CommandResolved:
+    """A command outcome as the command bus publishes it."""
+    return CommandResolved(
+        "c" * 16, device, action, Outcome(outcome), None, None, 12.0, actor, None, ts
+    )
 
 
 async def test_a_staff_command_holds_only_that_device_for_one_firing(
     store: SqlStore, clock: ManualClock
 ) -> None:
     bus = EventBus()
-    engine, sender = engine_for(store, clock, bus=bus)
+    commands_seen = bus.subscribe(CommandResolved, queue_size=10_000)
+    engine, sender = engine_for(store, clock, bus=bus, commands_seen=commands_seen)
     await engine.create(close_wing_a())
     await engine.create(close_wing_a({"kind": "daily", "time": "07:00"}, id="morning-a"))
     # the nurse opens 102's curtain in the evening (through the bus, as the command bus does)
-    bus.publish("command", staff_command("a102-curtain", local(2026, 12, 1, 20, 45)))
+    bus.publish(staff_command("a102-curtain", local(2026, 12, 1, 20, 45)))
     # ignored: a schedule's own command, a failed one, a maintenance action
-    bus.publish("command", staff_command("a103-curtain", clock.now(), actor="schedule:x"))
-    bus.publish("command", staff_command("a104-curtain", clock.now(), outcome="timeout"))
-    bus.publish("command", staff_command("a105-curtain", clock.now(), action="identify"))
+    bus.publish(staff_command("a103-curtain", clock.now(), actor="schedule:x"))
+    bus.publish(staff_command("a104-curtain", clock.now(), outcome="timeout"))
+    bus.publish(staff_command("a105-curtain", clock.now(), action="identify"))
     [report] = await at(engine, clock, local(2026, 12, 1, 21, 30))
     assert report.devices["a102-curtain"] == "held"
     assert report.outcome == "ok"
@@ -314,9 +320,9 @@ def test_a_calls_ring_and_hang_up_hold_nothing() -> None:
     holds = Holds()
     at = local(2026, 12, 1, 20, 45)
     for action in ("ring", "end_call"):
-        assert holds.note(staff_command("a101-screen", at, action=action), at) is None
+        assert holds.note(staff_command("a101-screen", at, action=action)) is None
     assert holds.get("a101-screen") is None
-    assert holds.note(staff_command("a101-screen", at, action="set_night_mode"), at) is not None
+    assert holds.note(staff_command("a101-screen", at, action="set_night_mode")) is not None
 
 
 async def test_a_hold_ends_at_the_next_event_of_any_schedule_and_survives_a_restart(

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from controller.bus_messages import AlarmChanged, FireChanged
 from devices.firmware.lock import SimulatedLock
 from devices.firmware.screen import SimulatedScreen
 from tests.conftest import BrokerUnderTest
@@ -63,7 +64,7 @@ async def _get(session: aiohttp.ClientSession, path: str, **params: Any) -> tupl
 
 async def _wait_alarm(ctl: RunningController, kind: str, device: str | None) -> dict[str, Any]:
     """The active alarm of ``kind`` on ``device``, once the controller has raised it."""
-    with ctl.controller.bus.subscribe({"alarm"}) as pushed:
+    with ctl.controller.bus.subscribe(AlarmChanged) as pushed:
         async with asyncio.timeout(15):
             while True:
                 _status, body = await ctl.call("GET", "/api/alarms")
@@ -93,10 +94,10 @@ async def _fire_drill(ctl: RunningController, broker: BrokerUnderTest) -> None:
 
 
 async def _wait_fire(ctl: RunningController, state: str, publish: Any) -> None:
-    with ctl.controller.bus.subscribe({"fire"}) as fire:
+    with ctl.controller.bus.subscribe(FireChanged) as fire:
         await publish()
         async with asyncio.timeout(10):
-            while (await fire.get()).data["state"] != state:
+            while (await fire.get()).state != state:
                 pass
 
 

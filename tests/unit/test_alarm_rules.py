@@ -18,6 +18,7 @@ from controller.alarms.rules import (
     in_night_window,
     twin_conditions,
 )
+from controller.bus_messages import DeviceEvent, FireChanged
 from controller.twins import TwinRegistry
 from devices.contract import Availability, LockState
 
@@ -48,8 +49,12 @@ def make_site(night_window: str = "22:00-06:00", **info: Any) -> Site:
 SITE = make_site()
 
 
-def door_opened(device: str = "a101-lock", ts: datetime = AT) -> dict[str, Any]:
-    return {"ts": ts.isoformat(), "device": device, "type": "door_opened", "details": {}}
+def event(device: str, type_: str, **details: Any) -> DeviceEvent:
+    return DeviceEvent(AT, device, type_, details)
+
+
+def door_opened(device: str = "a101-lock", ts: datetime = AT) -> DeviceEvent:
+    return DeviceEvent(ts, device, "door_opened", {})
 
 
 @pytest.mark.parametrize(
@@ -118,31 +123,23 @@ def test_overdue_review_still_raises_flagged() -> None:
 
 
 def test_help_jammed_battery_events() -> None:
-    help_ = from_event(
-        {"ts": AT.isoformat(), "device": "a102-screen", "type": "help_pressed", "details": {}},
-        SITE,
-        AT,
-    )
+    help_ = from_event(event("a102-screen", "help_pressed"), SITE, AT)
     assert help_ is not None
     assert (help_.kind, help_.apartment, help_.suggested_reason) == (
         AlarmKind.HELP,
         "102",
         "emergency",
     )
-    jammed = from_event(
-        {"device": "a102-lock", "type": "jammed", "details": {"target": "locked"}}, SITE, AT
-    )
+    jammed = from_event(event("a102-lock", "jammed", target="locked"), SITE, AT)
     assert jammed is not None
     assert (jammed.kind, jammed.suggested_reason) == (AlarmKind.JAMMED, "technician")
-    battery = from_event(
-        {"device": "a102-lock", "type": "battery_low", "details": {"battery": 14}}, SITE, AT
-    )
+    battery = from_event(event("a102-lock", "battery_low", battery=14), SITE, AT)
     assert battery is not None
     assert (battery.kind, battery.details["battery"]) == (AlarmKind.BATTERY_LOW, 14)
     for other in ("door_closed", "touched", "booted"):
-        assert from_event({"device": "a102-lock", "type": other}, SITE, AT) is None
-    assert from_event({"device": "a999-lock", "type": "jammed"}, SITE, AT) is None
-    assert from_event({"device": "a102-lock", "type": "help_pressed"}, SITE, AT) is None
+        assert from_event(event("a102-lock", other), SITE, AT) is None
+    assert from_event(event("a999-lock", "jammed"), SITE, AT) is None
+    assert from_event(event("a102-lock", "help_pressed"), SITE, AT) is None
 
 
 def test_suggested_reason_only_from_the_sites_list() -> None:
@@ -153,11 +150,11 @@ def test_suggested_reason_only_from_the_sites_list() -> None:
 
 
 def test_fire() -> None:
-    alarm = from_fire({"state": "alarm", "ts": AT.isoformat()}, SITE)
+    alarm = from_fire(FireChanged("alarm", AT), SITE)
     assert alarm is not None
     assert (alarm.kind, alarm.apartment, alarm.device) == (AlarmKind.FIRE, None, None)
     assert alarm.suggested_reason == "emergency"
-    assert from_fire({"state": "normal"}, SITE) is None
+    assert from_fire(FireChanged("normal", AT), SITE) is None
 
 
 def _lock_state(lock: str = "locked", battery: int = 80) -> LockState:

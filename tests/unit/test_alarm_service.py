@@ -4,6 +4,7 @@ exactly once per period, one alarm per condition episode, restart, staff actions
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 
 from config.site import EXAMPLE_SITE, load_site
 from controller.alarms import AlarmService
-from controller.event_bus import BusMessage, EventBus, Subscription
+from controller.bus_messages import AlarmChanged, DeviceEvent, FireChanged, TwinChanged
+from controller.event_bus import EventBus, Subscription, latest_twins
 from controller.store import SqlStore, StoreError
 from controller.store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
 from controller.twins import TwinRegistry
@@ -53,7 +55,7 @@ class Rig:
             self.twins.apply_availability(twin, Availability.ONLINE, clock.now())
             if twin.type is DeviceType.LOCK:
                 self.lock_state(twin.id, "locked")
-        self.pushes: Subscription = self.bus.subscribe({"alarm"}, queue_size=0)
+        self.pushes: Subscription[AlarmChanged] = self.bus.subscribe(AlarmChanged, queue_size=0)
         self.svc = AlarmService(
             store=store, bus=self.bus, twins=self.twins, site=SITE, clock=clock, **options
         )
@@ -66,8 +68,7 @@ class Rig:
         self.twins.apply_state(twin, state, self.clock.now())
 
     async def event(self, device: str, type_: str, **details: Any) -> None:
-        data = {"ts": self.clock.now().isoformat(), "device": device, "type": type_}
-        await self.svc.handle(BusMessage("event", {**data, "details": details}))
+        await self.svc.handle(DeviceEvent(self.clock.now(), device, type_, details))
 
     async def tick_at(self, delta: timedelta) -> None:
         self.clock.set(T0 + delta)
@@ -75,9 +76,9 @@ class Rig:
 
     def pushed(self) -> list[tuple[Any, str, str, int]]:
         out = []
-        while not self.pushes.queue.empty():
-            d = self.pushes.queue.get_nowait().data
-            out.append((d["id"], d["kind"], d["change"], d["escalations"]))
+        for pushed in self.pushes.drain():
+            a = pushed.alarm
+            out.append((a.id, a.kind, pushed.change, a.escalations))
         return out
 
 
@@ -249,11 +250,11 @@ async def test_battery_unknown_state_and_fire(store: SqlStore) -> None:
     assert [a.kind for a in r.svc.active()] == ["battery_low"]
     await r.tick_at(timedelta(seconds=60))
     assert [a.kind for a in r.svc.active()] == ["battery_low", "unknown_state"]
-    await r.svc.handle(BusMessage("fire", {"state": "alarm", "ts": T0.isoformat()}))
-    await r.svc.handle(BusMessage("fire", {"state": "alarm", "ts": T0.isoformat()}))
+    await r.svc.handle(FireChanged("alarm", T0))
+    await r.svc.handle(FireChanged("alarm", T0))
     fire = [a for a in r.svc.active() if a.kind == "fire"]
     assert [(a.apartment, a.device, a.details["count"]) for a in fire] == [(None, None, 1)]
-    await r.svc.handle(BusMessage("fire", {"state": "normal", "ts": T0.isoformat()}))
+    await r.svc.handle(FireChanged("normal", T0))
     [fire_alarm] = [a for a in r.svc.active() if a.kind == "fire"]
     assert fire_alarm.details["cleared_at"] is not None
 
@@ -300,31 +301,34 @@ async def test_broker_unreachable_is_one_site_alarm(store: SqlStore) -> None:
     assert r.svc.active()[0].details["cleared_at"] is not None
 
 
-def test_a_batch_keeps_every_event_and_the_last_twin_message_of_each_device() -> None:
-    from controller.event_bus import latest_twins
+def twin_message(device: str, firmware: str) -> TwinChanged:
+    """A twin message told apart from others of its device by ``firmware``."""
+    twin = TwinRegistry(SITE).get(device)
+    assert twin is not None
+    return replace(TwinChanged.of(twin), firmware=firmware)
 
+
+def test_a_batch_keeps_every_event_and_the_last_twin_message_of_each_device() -> None:
+    opened = DeviceEvent(T0, "a101-lock", "door_opened", {})
+    fire = FireChanged("alarm", T0)
     batch = [
-        BusMessage("twin", {"id": "a101-lock", "n": 1}),
-        BusMessage("event", {"device": "a101-lock", "type": "door_opened"}),
-        BusMessage("twin", {"id": "a102-lock", "n": 2}),
-        BusMessage("twin", {"id": "a101-lock", "n": 3}),
-        BusMessage("fire", {"state": "alarm"}),
+        twin_message("a101-lock", "1"),
+        opened,
+        twin_message("a102-lock", "2"),
+        twin_message("a101-lock", "3"),
+        fire,
     ]
     kept = latest_twins(batch)
-    assert [(m.kind, m.data.get("n")) for m in kept] == [
-        ("event", None),
-        ("twin", 2),
-        ("twin", 3),
-        ("fire", None),
-    ]
+    assert kept == [opened, batch[2], batch[3], fire]
 
 
 async def test_the_service_drains_a_burst_from_its_subscription() -> None:
     bus = EventBus()
-    with bus.subscribe({"twin"}, queue_size=0) as sub:
+    with bus.subscribe(TwinChanged, queue_size=0) as sub:
         for n in range(3):
-            bus.publish("twin", {"id": "a101-lock", "n": n})
-        assert [m.data["n"] for m in sub.drain()] == [0, 1, 2]
+            bus.publish(twin_message("a101-lock", str(n)))
+        bus.publish(FireChanged("alarm", T0))  # a type it did not subscribe to
+        assert [m.firmware for m in sub.drain()] == ["0", "1", "2"]
         assert sub.drain() == []
 
 
@@ -349,12 +353,12 @@ async def test_two_instances_seeing_every_message_raise_and_escalate_each_alarm_
     a = await rig(store, escalates=lambda: lead["a"])
     b = await rig(store, escalates=lambda: lead["b"])
     for key in ("1@t", "2@t"):
-        press = {"ts": T0.isoformat(), "device": "a101-screen", "type": "help_pressed", "key": key}
+        press = DeviceEvent(T0, "a101-screen", "help_pressed", {}, key)
         for r in (a, b):
-            await r.svc.handle(BusMessage("event", {**press, "details": {}}))
-        fire = {"state": "alarm", "ts": T0.isoformat()}
+            await r.svc.handle(press)
+        fire = FireChanged("alarm", T0)
         for r in (b, a):
-            await r.svc.handle(BusMessage("fire", fire))
+            await r.svc.handle(fire)
     help_alarm, fire_alarm = await store.active_alarms()
     assert (help_alarm.kind, help_alarm.details["count"]) == ("help", 2)
     assert help_alarm.details["event_keys"] == ["1@t", "2@t"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
+from controller.bus_messages import CommandResolved
 from devices.clock import SystemClock
 
 from ..harness import RunningController, wait_twin
@@ -85,15 +86,15 @@ async def test_curtain_buttons_command_the_apartments_curtain_as_the_screen(
     screen = await kiosk("213")
     kiosk_page = await open_kiosk(new_page, ctl, screen, 800, 480)
     for button, action in (("#curtains-close", "close"), ("#curtains-open", "open")):
-        with ctl.controller.bus.subscribe({"command"}) as sub:
+        with ctl.controller.bus.subscribe(CommandResolved) as sub:
             await kiosk_page.click(button)
             async with asyncio.timeout(10):
                 while True:
-                    done = (await sub.get()).data
-                    if done["device"] == "a213-curtain" and done["action"] == action:
+                    done = await sub.get()
+                    if done.device == "a213-curtain" and done.action == action:
                         break
-        assert (done["outcome"], done["actor"]) == ("ok", "screen-213")
-        assert done["reason"] == "resident on the room screen"
+        assert (done.outcome, done.actor) == ("ok", "screen-213")
+        assert done.reason == "resident on the room screen"
     await wait_twin(
         ctl.controller,
         "a213-curtain",
