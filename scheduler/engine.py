@@ -44,8 +44,9 @@ update_firmware) nor a call's ring / end_call holds its device from the command'
 time until the device's first scheduled due instant after it (any schedule): every
 firing for that device at that instant skips that device only (device outcome
 ``held``; the others get their command), then the hold ends and later firings run
-normally. A newer command replaces the hold; a ``missed`` firing does not end it;
-holds are stored and survive restarts.
+normally. A schedule made after the command is not held by it (it ends the hold): a
+relock asked for with an unlock runs. A newer command replaces the hold; a ``missed``
+firing does not end it; holds are stored and survive restarts.
 
 Device fallback: :mod:`scheduler.fallback` publishes each device's own daily routines.
 """
@@ -401,7 +402,14 @@ class ScheduleEngine:
             if run is not None:
                 late = (now - run.at).total_seconds()
                 yield Due(
-                    schedule.id, run.at, list(g.devices), late, False, run.fallback_used, run.reason
+                    schedule.id,
+                    run.at,
+                    list(g.devices),
+                    late,
+                    False,
+                    run.fallback_used,
+                    run.reason,
+                    made_at=loaded.record.created_at,
                 )
             else:
                 late = (now - g.next.at).total_seconds()

@@ -50,6 +50,8 @@ class Due:
     fallback_used: bool = False
     reason: str | None = None
     held: set[str] = field(default_factory=set)
+    #: when its schedule was made: a hold older than that does not skip it
+    made_at: datetime | None = None
 
     def device_ids(self) -> Sequence[str]:
         return [d.device_id for d in self.devices]

@@ -12,6 +12,9 @@ The rule (also in :mod:`scheduler.engine` and docs/architecture.md):
   whichever schedule it belongs to: every firing for the device *at that instant* is
   skipped for that device only (outcome ``held``; the other devices of the firing get
   their command). Firings after that instant run normally.
+* A firing of a schedule made after the hold began is not skipped, and ends the hold:
+  it was made knowing the command (a nurse's unlock from an alarm with an automatic
+  relock, controller/api/routes_night_flow.py: the relock must run).
 * A firing that is not run (``missed``: too late after an outage) does not end a hold.
 * Holds are stored (``schedule_holds``) and survive a restart. The device's own
   fallback routines (controller offline) do not know about holds.
@@ -57,6 +60,8 @@ class Heldable(Protocol):
 
     due_at: datetime
     held: set[str]
+    #: when the firing's schedule was made (None: unknown, as old as any hold)
+    made_at: datetime | None
 
     def device_ids(self) -> Sequence[str]: ...
 
@@ -121,7 +126,8 @@ class Holds:
                     continue
                 hold = self._by_device.get(device)
                 if hold is not None and hold.since < item.due_at:
-                    item.held.add(device)
+                    if item.made_at is None or item.made_at <= hold.since:
+                        item.held.add(device)
                     ended[device] = item.due_at
         for device in ended:
             hold = self._by_device.pop(device)

@@ -355,6 +355,29 @@ async def test_a_command_after_the_due_instant_holds_the_following_firing(
     assert report.devices["a101-curtain"] == "held"
 
 
+async def test_a_schedule_made_after_the_staff_command_is_not_held_by_it(
+    store: SqlStore, clock: ManualClock
+) -> None:
+    """A nurse unlocks from an alarm and asks for a relock in 10 minutes: the relock
+    (made after her unlock) runs, and ends her hold; an older schedule stays held."""
+    engine, sender = engine_for(store, clock)
+    await engine.create(close_wing_a(target="device:a101-curtain"))  # made before
+    clock.set(local(2026, 12, 1, 21, 0))
+    engine.note_command(staff_command("a101-curtain", local(2026, 12, 1, 21, 0)))
+    clock.set(local(2026, 12, 1, 21, 0, 5))
+    await engine.create(
+        close_wing_a(
+            {"kind": "once", "at": "2026-12-01T21:10:00"}, id="relock", target="device:a101-curtain"
+        )
+    )
+    [report] = await at(engine, clock, local(2026, 12, 1, 21, 10))
+    assert (report.schedule_id, report.devices) == ("relock", {"a101-curtain": "ok"})
+    assert engine.holds.get("a101-curtain") is None
+    [later] = await at(engine, clock, local(2026, 12, 1, 21, 30))
+    assert later.devices == {"a101-curtain": "ok"}  # the hold ended with the relock
+    assert len(sender.sent) == 2
+
+
 async def test_every_device_held_makes_a_held_firing(store: SqlStore, clock: ManualClock) -> None:
     engine, sender = engine_for(store, clock)
     await engine.create(close_wing_a(target="device:a101-curtain"))
