@@ -168,7 +168,11 @@ async def test_no_english_on_the_swedish_pages(
     status, body = await ctl.command("a105-lock", "lock", reason="care visit: medicin")
     assert (status, body["outcome"]) == (200, "ok"), body
     site = ctl.controller.site
-    names = _words([a.resident for a in site.apartments] + [site.site.name])
+    _status, activity = await ctl.call("GET", "/api/activity", params={"limit": "500"})
+    people = [a["actor"] for a in activity["activity"]] + [
+        a["subject"] or "" for a in activity["activity"]
+    ]
+    names = _words([a.resident for a in site.apartments] + [site.site.name] + people)
     page = await _page(browser, PORTRAIT)
     try:
         await sign_in(page, ctl)

@@ -105,6 +105,8 @@ export const STRINGS = {
     field_problem: "Kontrollera: {field}",
     days_every: "Varje dag", no_visiting_hours: "Inga besökstider", add_window: "Lägg till tid",
     remove: "Ta bort", target_pick: "Välj",
+    at_time: "kl. {time}", rule_sunset_text: "vid solnedgång{offset} (annars kl. {fallback})",
+    rule_sunrise_text: "vid soluppgång{offset} (annars kl. {fallback})", schedule_problem: "Schemat kan inte köras: kontrollera mål och åtgärd.",
   },
   en: {
     username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -207,6 +209,8 @@ export const STRINGS = {
     field_problem: "Check: {field}",
     days_every: "Every day", no_visiting_hours: "No visiting hours", add_window: "Add a time",
     remove: "Remove", target_pick: "Choose",
+    at_time: "at {time}", rule_sunset_text: "at sunset{offset} (else at {fallback})",
+    rule_sunrise_text: "at sunrise{offset} (else at {fallback})", schedule_problem: "The schedule cannot run: check its target and action.",
   },
 };
 

@@ -42,7 +42,7 @@ export function renderCalls(el, number) {
   el.innerHTML = `
     <h2>${t("video_calls")}</h2>
     <form id="hours-form" class="invite-form">
-      <label>${t("visiting_hours")} <input id="hours-input" size="40" placeholder="mon-fri 10:00-19:00, sat,sun 11:00-16:00"></label>
+      <label>${t("visiting_hours")} <input id="hours-input" size="40"></label>
       <button type="submit" id="btn-hours">${t("save")}</button>
       <span id="hours-outcome" role="status"></span>
     </form>

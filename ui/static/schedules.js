@@ -5,7 +5,7 @@
 // admin may take it over (it then runs with the admin's rights).
 // The server validates everything; its field-named errors are shown as they are.
 import { api } from "/ui/api.js";
-import { t } from "/ui/i18n.js";
+import { errorText, has, t } from "/ui/i18n.js";
 import { escapeHtml, when } from "/ui/format.js";
 import { toast } from "/ui/app.js";
 import { scheduleActions } from "/ui/devices.js";
@@ -21,12 +21,68 @@ function actionOptions(list, withNone = false) {
   return options([...(withNone ? [""] : []), ...byName.keys()], (a) => (a ? byName.get(a) : "–"));
 }
 const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/** A target ("apartment:103", {kind, value} or "site") in words: "Lägenhet 103". */
+function targetText(target) {
+  const [kind, value] = typeof target === "string" ? target.split(":") : [target?.kind, target?.value];
+  if (!kind) return "";
+  return kind === "site" ? t("target_site") : `${t(`target_${kind}`)} ${value ?? ""}`.trim();
+}
+
+/** A time of day as the site's clock shows it ("21:00"). */
+function hhmm(value) {
+  return String(value ?? "").slice(0, 5);
+}
+
+/** A rule in words, in the site's time zone: "varje dag kl. 22:00", "mån, fre kl. 07:30",
+ *  "vid solnedgång +15 min (annars 21:00)", a one-off at its local time. */
+function ruleText(rule) {
+  if (!rule) return "";
+  if (rule.kind === "daily") return `${t("rule_daily")} ${t("at_time", { time: hhmm(rule.time) })}`;
+  if (rule.kind === "weekdays") {
+    const names = (rule.weekdays ?? []).map((d) => t(`wd_${typeof d === "number" ? WEEKDAYS[d] : d}`));
+    return `${names.join(", ")} ${t("at_time", { time: hhmm(rule.time) })}`;
+  }
+  if (rule.kind === "sun") {
+    const offset = Number(rule.offset_minutes ?? 0);
+    return t(`rule_${rule.event}_text`, {
+      offset: offset ? ` ${offset > 0 ? "+" : ""}${offset} min` : "", fallback: hhmm(rule.fallback),
+    });
+  }
+  if (rule.kind === "once") return /[zZ]|[+-]\d\d:?\d\d$/.test(rule.at) ? when(rule.at) : String(rule.at).replace("T", " ").slice(0, 16);
+  if (rule.kind === "cron") return `${t("cron")}: ${rule.expr}`;
+  return "";
+}
+
+/** A schedule in words: action, target, rule ("Gardin: Stäng · Flygel A · varje dag kl. 21:00"). */
+function summaryText(s) {
+  const action = actions().find((a) => a.name === s.action)?.label ?? s.action ?? "";
+  const rules = Array.isArray(s.rules) ? s.rules : [s.rule];
+  return [action, targetText(s.target), rules.map(ruleText).filter(Boolean).join("; ")].filter(Boolean).join(" · ");
+}
+
+/** The values a target kind can take on this site, for a picker. */
+function targetValues(site, kind) {
+  const apts = site?.apartments ?? [];
+  if (kind === "apartment") return apts.map((a) => [a.number, `${a.number} ${a.resident}`]);
+  if (kind === "wing") return [...new Set(apts.map((a) => a.wing).filter(Boolean))].map((w) => [w, w]);
+  if (kind === "floor") return [...new Set(apts.map((a) => String(a.floor)))].map((f) => [f, f]);
+  if (kind === "device") return apts.flatMap((a) => a.devices.map((d) => [d.id, `${a.number} ${has(`${d.type}.label`) ? t(`${d.type}.label`) : d.type}`]));
+  if (kind === "type") return [...new Set(apts.flatMap((a) => a.devices.map((d) => d.type)))].map((ty) => [ty, has(`${ty}.label`) ? t(`${ty}.label`) : ty]);
+  return [];
+}
+
+function fillTargetValues(select, site, kind) {
+  const values = targetValues(site, kind);
+  select.hidden = values.length === 0;
+  select.innerHTML = values.map(([v, label]) => `<option value="${escapeHtml(v)}">${escapeHtml(label)}</option>`).join("");
+}
 const RULES = ["daily", "weekdays", "sunset", "sunrise", "once", "cron"];
 
 function nextCell(s) {
   const f = s.next_firing;
   if (!s.enabled) return `<span class="muted">${t("paused")}</span>`;
-  if (s.problem) return `<span class="problem">${escapeHtml(s.problem)}</span>`;
+  if (s.problem) return `<span class="problem">${escapeHtml(t("schedule_problem"))}</span>`;
   if (!f) return `<span class="muted">${t("no_next_firing")}</span>`;
   const note = f.fallback_used || f.dst
     ? `<div class="note" data-note="${f.fallback_used ? "fallback" : "dst"}">${escapeHtml(f.reason ?? "")}</div>`
@@ -44,7 +100,7 @@ function row(s, admin) {
   return `
     <tr data-schedule="${escapeHtml(s.id)}" data-enabled="${s.enabled}" data-suspended="${Boolean(s.suspended)}">
       <td>${escapeHtml(s.name || s.id)}</td>
-      <td>${escapeHtml(s.summary ?? "")}</td>
+      <td>${escapeHtml(summaryText(s))}</td>
       <td class="next">${nextCell(s)}${suspended}</td>
       <td class="owner">${escapeHtml(s.owner)}</td>
       <td class="actions">
@@ -55,8 +111,11 @@ function row(s, admin) {
     </tr>`;
 }
 
-function holdRow(h) {
-  return `<li>${escapeHtml(h.device)}: ${escapeHtml(h.action)} ${t("by")} ${escapeHtml(h.actor)}, ${escapeHtml(when(h.since))}</li>`;
+function holdRow(site, h) {
+  const action = actions().find((a) => a.name === h.action)?.label ?? h.action;
+  const apt = (site?.apartments ?? []).find((a) => a.devices.some((d) => d.id === h.device));
+  const where = apt ? t("apartment", { number: apt.number }) : h.device;
+  return `<li data-device="${escapeHtml(h.device)}">${escapeHtml(where)}: ${escapeHtml(action)} ${t("by")} ${escapeHtml(h.actor)}, ${escapeHtml(when(h.since))}</li>`;
 }
 
 function options(values, label = (v) => v) {
@@ -70,7 +129,7 @@ function form() {
       <label>${t("name")} <input name="name" maxlength="128" required></label>
       <label>${t("target")}
         <select name="target_kind">${options(["apartment", "wing", "floor", "device", "type", "site"], (k) => t(`target_${k}`))}</select>
-        <input name="target_value" size="10" placeholder="103">
+        <select name="target_value" aria-label="${escapeHtml(t("target_pick"))}"></select>
       </label>
       <label>${t("action")} <select name="action">${actionOptions(actions())}</select></label>
       <label class="arg" hidden>${t("value")} <input name="arg" size="5"></label>
@@ -98,7 +157,8 @@ function remoteForm() {
   return `
     <form id="remote-form" class="schedule-form">
       <h2>${t("remote_command")}</h2>
-      <label>${t("target")} <input name="target" size="14" placeholder="apartment:103" required></label>
+      <label>${t("target")} <select name="target_kind">${options(["apartment", "wing", "floor", "site"], (k) => t(`target_${k}`))}</select>
+        <select name="target_value" aria-label="${escapeHtml(t("target_pick"))}"></select></label>
       <label>${t("action")} <select name="action">${actionOptions(remoteActions())}</select></label>
       <label>${t("at")} <input name="at" type="time" required></label>
       <label>${t("then")} <select name="then">${actionOptions(remoteActions(), true)}</select></label>
@@ -119,7 +179,7 @@ function showRuleFields(f) {
 function ruleOf(f) {
   const rule = f.rule.value;
   if (rule === "daily") return { kind: "daily", time: f.time.value };
-  if (rule === "weekdays") {
+  if (rule === "weekdays") {  // the boxes are read only for this rule (hidden for the others)
     return { kind: "weekdays", time: f.time.value, weekdays: [...f.querySelectorAll("[name=wd]:checked")].map((c) => c.value) };
   }
   if (rule === "sunset" || rule === "sunrise") {
@@ -138,23 +198,28 @@ function argsOf(f) {
   return { [spec.name]: raw === "" ? null : Number(raw) };
 }
 
+/** The server's refusal in words, with each named field ("Kontrollera: Tid"). */
 function showErrors(list, resp) {
   const err = resp.data?.error ?? {};
   const details = Array.isArray(err.details) ? err.details : [];
-  list.innerHTML = [`<li>${escapeHtml(err.message ?? `HTTP ${resp.status}`)}</li>`,
-    ...details.map((d) => `<li data-field="${escapeHtml(d.field ?? "")}">${escapeHtml(d.field ?? "")}: ${escapeHtml(d.problem ?? "")}</li>`)].join("");
+  const fieldName = (f) => {
+    const last = String(f ?? "").split(".").filter((p) => !/^\d+$/.test(p)).pop() ?? "";
+    return has(last) ? t(last) : has(`target_${last}`) ? t(`target_${last}`) : last;
+  };
+  list.innerHTML = [`<li>${escapeHtml(errorText(resp))}</li>`,
+    ...details.map((d) => `<li data-field="${escapeHtml(d.field ?? "")}">${escapeHtml(t("field_problem", { field: fieldName(d.field) }))}</li>`)].join("");
 }
 
 async function load(state) {
   const resp = await api("GET", "/api/schedules");
   const body = document.getElementById("schedule-rows");
   if (!body) return;  // the page was left meanwhile
-  if (!resp.ok) { toast(resp.data?.error?.message ?? "schedules", "error"); return; }
+  if (!resp.ok) { toast(errorText(resp), "error"); return; }
   const schedules = resp.data.schedules.slice().sort((a, b) =>
     (a.next_firing?.at ?? "~").localeCompare(b.next_firing?.at ?? "~"));
   const admin = (state.me?.roles ?? []).includes("admin");
   body.innerHTML = schedules.map((s) => row(s, admin)).join("") || `<tr><td colspan="5" class="muted">${t("no_schedules")}</td></tr>`;
-  document.getElementById("holds").innerHTML = resp.data.holds.map(holdRow).join("")
+  document.getElementById("holds").innerHTML = resp.data.holds.map((h) => holdRow(state.site, h)).join("")
     || `<li class="muted">${t("no_holds")}</li>`;
   state.schedulesLoaded = Date.now();
   document.getElementById("schedules").dataset.loaded = String(schedules.length);
@@ -165,7 +230,7 @@ async function operate(state, id, op) {
   const resp = op === "delete"
     ? await api("DELETE", `/api/schedules/${encodeURIComponent(id)}`)
     : await api("POST", `/api/schedules/${encodeURIComponent(id)}/${op}`);
-  if (!resp.ok) toast(resp.data?.error?.message ?? op, "error");
+  if (!resp.ok) toast(errorText(resp), "error");
   await load(state);
 }
 
@@ -187,10 +252,14 @@ export function renderSchedules(view, state) {
   const f = document.getElementById("schedule-form");
   f.rule.onchange = f.action.onchange = () => showRuleFields(f);
   showRuleFields(f);
+  for (const form of [f, document.getElementById("remote-form")]) {
+    form.target_kind.onchange = () => fillTargetValues(form.target_value, state.site, form.target_kind.value);
+    form.target_kind.onchange();
+  }
   f.onsubmit = async (ev) => {
     ev.preventDefault();
     const kind = f.target_kind.value;
-    const target = kind === "site" ? "site" : `${kind}:${f.target_value.value.trim()}`;
+    const target = kind === "site" ? "site" : `${kind}:${f.target_value.value}`;
     const body = { name: f.name.value.trim(), target, action: f.action.value, args: argsOf(f),
       rule: ruleOf(f), missed_policy: f.missed.value };
     const resp = await api("POST", "/api/schedules", body);
@@ -204,7 +273,8 @@ export function renderSchedules(view, state) {
   const r = document.getElementById("remote-form");
   r.onsubmit = async (ev) => {
     ev.preventDefault();
-    const body = { target: r.target.value.trim(), action: r.action.value, at: r.at.value,
+    const target = r.target_kind.value === "site" ? "site" : `${r.target_kind.value}:${r.target_value.value}`;
+    const body = { target, action: r.action.value, at: r.at.value,
       name: r.name.value.trim() };
     if (r.then.value) { body.then = { action: r.then.value }; body.then_after_minutes = Number(r.after.value); }
     const resp = await api("POST", "/api/remote-commands", body);
