@@ -3,12 +3,12 @@
 Nothing is written twice: for every route of the aiohttp router the generator takes
 the path and its parameters from the router, who may call it from the role
 declaration (:mod:`controller.api.roles`, as ``x-roles`` and ``security``), the
-summary from the handler's docstring, and the request body from the pydantic model
-the handler reads (the argument of ``read_body(request, Model)``,
-``Model.model_validate(...)`` or ``_body(request, BODIES[action])``, found in the
-handler's source and resolved in its module and closure). Query parameters are the
-names the handler reads from ``request.query`` or through the ``*_query`` helpers.
-Handlers that parse their body in a helper are listed in :data:`BODY_OVERRIDES`.
+summary from the handler's docstring, the request body from the pydantic model the
+handler reads with ``read_body(request, Model)`` (:mod:`controller.api.bodies`) and
+the query parameters from the fields of the model it reads with
+``read_query(request, Model)`` (:mod:`controller.api.queries`), both found in the
+handler's source and resolved in its module and closure. Handlers whose body model
+is not the one documented are listed in :data:`BODY_OVERRIDES`.
 """
 
 from __future__ import annotations
@@ -25,17 +25,13 @@ from pydantic import BaseModel
 
 from .api.roles import PUBLIC, SIGNED_IN, declared
 
-#: (method, path) -> (body model, fields the server sets) for handlers whose body is
-#: read by a helper; the server-set fields are left out of the documented body.
+#: (method, path) -> (body model, fields the server sets) for handlers that read a
+#: body model other than the one to document (a schedule: ``ScheduleBody`` refuses
+#: ``id``/``owner`` and hands the rest to :func:`scheduler.parse_schedule`); the
+#: server-set fields are left out of the documented body.
 BODY_OVERRIDES: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     ("POST", "/api/schedules"): ("scheduler.model:Schedule", frozenset({"id", "owner"})),
     ("PUT", "/api/schedules/{schedule}"): ("scheduler.model:Schedule", frozenset({"id", "owner"})),
-}
-#: Query helpers: name -> JSON schema of the value they accept.
-QUERY_HELPERS: dict[str, dict[str, Any]] = {
-    "int_query": {"type": "integer"},
-    "_query_int": {"type": "integer"},
-    "time_query": {"type": "string", "format": "date-time"},
 }
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
@@ -127,10 +123,7 @@ def _operation(
         {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
         for p in _PATH_PARAM.findall(path)
     ]
-    parameters += [
-        {"name": q, "in": "query", "required": False, "schema": schema}
-        for q, schema in sorted(_query_params(source).items())
-    ]
+    parameters += _query_params(handler, source, components)
     if parameters:
         operation["parameters"] = parameters
     model = _body_model(method, path, handler, source)
@@ -147,7 +140,8 @@ def _operation(
             schema["required"] = [r for r in schema.get("required", []) if r not in server_set]
         components[name] = schema
         operation["requestBody"] = {
-            "required": True,
+            # no body is read as {}: optional when the model requires no field
+            "required": bool(schema.get("required")),
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
         }
     success = "201" if method == "POST" and _creates(source) else "200"
@@ -194,46 +188,30 @@ def _creates(tree: ast.AST | None) -> bool:
     )
 
 
-def _is_query(node: ast.AST, aliases: set[str]) -> bool:
-    """``request.query`` or a local alias of it."""
-    if isinstance(node, ast.Attribute) and node.attr == "query":
-        return True
-    return isinstance(node, ast.Name) and node.id in aliases
-
-
-def _query_params(tree: ast.AST | None) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    if tree is None:
-        return found
-    aliases = {
-        t.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign) and _is_query(node.value, set())
-        for t in node.targets
-        if isinstance(t, ast.Name)
-    }
-    for node in ast.walk(tree):
-        name: object = None
-        schema: dict[str, Any] = {"type": "string"}
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "get"
-            and _is_query(node.func.value, aliases)
-            and node.args
-        ):
-            name = _const(node.args[0])
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            helper = QUERY_HELPERS.get(node.func.id)
-            if helper and len(node.args) >= 2:
-                name, schema = _const(node.args[1]), helper
-        if isinstance(node, ast.Subscript) and _is_query(node.value, aliases):
-            name = _const(node.slice)
-        if isinstance(node, ast.Compare) and any(_is_query(c, aliases) for c in node.comparators):
-            name = _const(node.left)
-        if isinstance(name, str):
-            found.setdefault(name, schema)
-    return found
+def _query_params(
+    handler: Callable[..., Any], tree: ast.AST | None, components: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The fields of the model the handler reads with ``read_query``, as parameters."""
+    model = _model_read(handler, tree, "read_query")
+    if model is None:
+        return []
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for key, sub in schema.pop("$defs", {}).items():
+        components.setdefault(key, sub)
+    required = set(schema.get("required", []))
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        prop.pop("title", None)
+        if prop.get("default", 0) is None:
+            del prop["default"]
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if len(options) == 1:  # "X or absent": a query parameter is absent, never null
+            prop.update(options[0])
+        elif options:
+            prop["anyOf"] = options
+        params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    return sorted(params, key=lambda p: p["name"])
 
 
 def _const(node: ast.AST) -> object:
@@ -267,6 +245,26 @@ def _is_model(value: object) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel)
 
 
+def _model_read(
+    handler: Callable[..., Any], tree: ast.AST | None, reader: str
+) -> type[BaseModel] | None:
+    """The model of the handler's ``reader(request, Model)`` call, if any."""
+    if tree is None:
+        return None
+    space = _namespace(handler)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == reader
+            and len(node.args) > 1
+        ):
+            candidate = _evaluate(node.args[1], space)
+            if _is_model(candidate):
+                return candidate  # type: ignore[return-value]
+    return None
+
+
 def _body_model(
     method: str, path: str, handler: Callable[..., Any], tree: ast.AST | None
 ) -> type[BaseModel] | None:
@@ -275,19 +273,4 @@ def _body_model(
         module, _, attr = override[0].partition(":")
         model = getattr(__import__(module, fromlist=[attr]), attr)
         return model if _is_model(model) else None
-    if tree is None:
-        return None
-    space = _namespace(handler)
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "model_validate":
-            candidate = _evaluate(func.value, space)
-            if _is_model(candidate):
-                return candidate  # type: ignore[return-value]
-        if isinstance(func, ast.Name) and func.id in ("read_body", "_body") and len(node.args) > 1:
-            candidate = _evaluate(node.args[1], space)
-            if _is_model(candidate):
-                return candidate  # type: ignore[return-value]
-    return None
+    return _model_read(handler, tree, "read_body")

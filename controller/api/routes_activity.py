@@ -12,13 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 
 from ..store.records import ActivityRecord, AuditRecord
 from .access import principal_of, requires
 from .keys import AUTH, CLOCK, STORE, TWINS
 from .privacy import PRIVATE_READERS
+from .queries import Limit, Query, RowId, SiteTime, read_query
 from .responses import json_response
-from .routes_events import apartment_devices, int_query, time_query
+from .routes_events import apartment_devices
 
 #: Lines per source in one CSV export.
 EXPORT_LIMIT = 50_000
@@ -34,6 +36,24 @@ CSV_COLUMNS = [
     "outcome",
     "details",
 ]
+
+
+class ExportQuery(Query):
+    """``GET /api/audit/export.csv``: who, where, when."""
+
+    apartment: str | None = Field(default=None, max_length=8)
+    actor: str | None = Field(default=None, max_length=128)
+    since: SiteTime | None = None
+    until: SiteTime | None = None
+
+
+class ActivityQuery(ExportQuery):
+    """``GET /api/activity``: newest first."""
+
+    action: str | None = Field(default=None, max_length=64)
+    limit: Limit = 100
+    #: older than this row (paging back)
+    before_id: RowId | None = None
 
 
 def _activity_json(record: ActivityRecord) -> dict[str, Any]:
@@ -53,15 +73,15 @@ def _activity_json(record: ActivityRecord) -> dict[str, Any]:
 @requires(*PRIVATE_READERS)
 async def activity(request: web.Request) -> web.Response:
     """``GET /api/activity?actor=&apartment=&action=&since=&until=&limit=&before_id=``."""
-    q = request.query
+    query = read_query(request, ActivityQuery)
     rows = await request.app[STORE].activity(
-        limit=int_query(request, "limit", 100, 1, 1000) or 100,
-        actor=q.get("actor") or None,
-        apartment=q.get("apartment") or None,
-        action=q.get("action") or None,
-        since=time_query(request, "since"),
-        until=time_query(request, "until"),
-        before_id=int_query(request, "before_id", None, 1, 2**62),
+        limit=query.limit,
+        actor=query.actor,
+        apartment=query.apartment,
+        action=query.action,
+        since=query.since,
+        until=query.until,
+        before_id=query.before_id,
     )
     return json_response({"activity": [_activity_json(r) for r in rows]})
 
@@ -136,9 +156,8 @@ async def export_csv(request: web.Request) -> web.Response:
     store = request.app[STORE]
     auth = request.app[AUTH]
     clock = request.app[CLOCK]
-    q = request.query
-    apartment, actor = q.get("apartment") or None, q.get("actor") or None
-    since, until = time_query(request, "since"), time_query(request, "until")
+    query = read_query(request, ExportQuery)
+    apartment, actor, since, until = query.apartment, query.actor, query.since, query.until
     audit = await store.audit(
         limit=EXPORT_LIMIT,
         actor=actor,

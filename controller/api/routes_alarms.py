@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..alarms.who_may import actions_allowed, may_handle
 from ..auth.principal import Principal
 from ..store import ActivityRecord, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
 from .access import principal_of, require_roles, requires
-from .bodies import parse_body
+from .bodies import read_body
 from .errors import ApiError
 from .keys import ALARMS, CLOCK, SITE, STORE
 from .privacy import alarm_kinds_for, may_see_alarm
+from .queries import Limit, Query, RowId, SiteTime, read_query
 from .responses import json_response
 from .routes_alarm_door import require_door_decided
 
@@ -61,17 +61,16 @@ BODIES: dict[str, type[BaseModel]] = {
 }
 
 
-def _query_int(request: web.Request, name: str, default: int | None, hi: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "bad_query", f"{name} must be an integer") from None
-    if not 1 <= value <= hi:
-        raise ApiError(400, "bad_query", f"{name} must be between 1 and {hi}")
-    return value
+class AlarmsQuery(Query):
+    """``GET /api/alarms``: which alarms, newest first."""
+
+    state: Literal["active", "closed", "all"] = "active"
+    limit: Limit = 100
+    apartment: str | None = Field(default=None, max_length=8)
+    #: raised at or after this time
+    since: SiteTime | None = None
+    #: older than this alarm (paging back)
+    before_id: RowId | None = None
 
 
 def _alarm_id(request: web.Request) -> int:
@@ -86,24 +85,14 @@ async def list_alarms(request: web.Request) -> web.Response:
     """``GET /api/alarms?state=active|closed|all&limit=&apartment=&since=&before_id=``."""
     require_roles(request, *READERS)
     store = request.app[STORE]
-    state = request.query.get("state", "active")
-    if state not in ("active", "closed", "all"):
-        raise ApiError(400, "bad_query", "state must be active, closed or all")
-    since = None
-    if "since" in request.query:
-        try:
-            since = datetime.fromisoformat(request.query["since"])
-        except ValueError:
-            since = None
-        if since is None or since.tzinfo is None:
-            raise ApiError(400, "bad_query", "since must be an ISO 8601 time with an offset")
+    query = read_query(request, AlarmsQuery)
     alarms = await store.alarms(
-        limit=_query_int(request, "limit", 100, 1000) or 100,
-        state=None if state == "all" else state,
-        apartment=request.query.get("apartment"),
-        since=since,
+        limit=query.limit,
+        state=None if query.state == "all" else query.state,
+        apartment=query.apartment,
+        since=query.since,
         kinds=alarm_kinds_for(principal_of(request)),
-        before_id=_query_int(request, "before_id", None, 2**62),
+        before_id=query.before_id,
     )
     principal = principal_of(request)
     return json_response({"alarms": [alarm_for(principal, request.app, a) for a in alarms]})
@@ -133,25 +122,13 @@ async def get_alarm(request: web.Request) -> web.Response:
     return json_response(alarm_for(principal_of(request), request.app, alarm))
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.read()
-    data: Any = parse_body(raw) if raw.strip() else {}
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        details = [
-            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
-        ]
-        raise ApiError(400, "bad_body", "the body is not valid for this action", details) from None
-
-
 def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     @requires(*READERS)
     async def handler(request: web.Request) -> web.Response:
         principal = require_roles(request, *READERS)
         site = request.app[SITE]
         alarms = request.app[ALARMS]
-        body = await _body(request, BODIES[action])
+        body = await read_body(request, BODIES[action])
         alarm = await _visible_alarm(request)
         if not may_handle(principal, alarm.kind, alarm.apartment, site):
             raise ApiError(

@@ -18,7 +18,7 @@ from typing import Any
 
 import segno
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth.principal import Role
 from ..calls.invitations import InvitationRefused
@@ -27,9 +27,10 @@ from ..calls.socket import PageSocket
 from ..calls.visiting import VisitingHoursError
 from ..store.calls_sql import InvitationRecord
 from .access import principal_of, public, require_apartment, requires
-from .bodies import read_json
+from .bodies import read_body
 from .errors import ApiError
 from .keys import AUTH, CALLS, CLOCK, INVITATIONS, SITE, THROTTLED
+from .queries import Query, read_query
 from .responses import json_response
 
 STAFF = (Role.ADMIN.value, Role.STAFF.value)
@@ -51,12 +52,10 @@ class HoursBody(BaseModel):
     windows: list[str] | None = Field(max_length=14)
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    data = await read_json(request)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(400, "bad_request", f"invalid body: {exc}") from None
+class InvitationsQuery(Query):
+    """``GET /api/calls/invitations?apartment=``: one apartment's (none: all the caller's)."""
+
+    apartment: str | None = Field(default=None, max_length=8)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -94,7 +93,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     site = request.app[SITE]
     auth = request.app[AUTH]
     clock = request.app[CLOCK]
-    body: InvitationBody = await _body(request, InvitationBody)
+    body = await read_body(request, InvitationBody)
     apartment = _apartment(request, body.apartment)
     principal = require_apartment(request, apartment.number)
     token, record = await invitations.create(
@@ -124,7 +123,7 @@ async def list_invitations(request: web.Request) -> web.Response:
     invitations = request.app[INVITATIONS]
     clock = request.app[CLOCK]
     calls = request.app[CALLS]
-    number = request.query.get("apartment")
+    number = read_query(request, InvitationsQuery).apartment
     if number is not None:
         require_apartment(request, _apartment(request, number).number)
     principal = principal_of(request)
@@ -180,7 +179,7 @@ async def put_hours(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     apartment = _apartment(request, request.match_info["apartment"])
     principal = require_apartment(request, apartment.number)
-    body: HoursBody = await _body(request, HoursBody)
+    body = await read_body(request, HoursBody)
     try:
         await calls.set_windows(apartment, body.windows, principal.actor)
     except VisitingHoursError as exc:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import Field
 
 from ..command_bus import CommandError, Outcome
 from ..device_labels import describe_all
 from ..store import StoreError
 from .access import principal_of, public, require_command, requires
-from .bodies import read_json
+from .bodies import read_body
 from .errors import ApiError
 from .keys import COMMANDS, TWINS
 from .privacy import command_for, twin_for
+from .queries import Query, read_query
 from .responses import json_response
 from .schemas import CommandRequest
 
@@ -30,6 +31,12 @@ OUTCOME_STATUS = {
 }
 
 
+class DevicesQuery(Query):
+    """``GET /api/devices?type=``: only devices of this type (none: all)."""
+
+    type: str | None = Field(default=None, max_length=32)
+
+
 @public
 async def health(request: web.Request) -> web.Response:
     """``GET /api/health`` (also ``/health`` for load balancers and probes): what is
@@ -42,7 +49,7 @@ async def health(request: web.Request) -> web.Response:
 @requires("admin", "staff", "technician")
 async def list_devices(request: web.Request) -> web.Response:
     registry = request.app[TWINS]
-    kind = request.query.get("type")
+    kind = read_query(request, DevicesQuery).type
     principal = principal_of(request)
     shown = [
         twin_for(principal, t.to_dict())
@@ -87,14 +94,7 @@ async def send_command(request: web.Request) -> web.Response:
     device = request.match_info["device"]
     if device not in twins:
         raise ApiError(404, "unknown_device", f"no device {device!r}")
-    data = await read_json(request)
-    try:
-        body = CommandRequest.model_validate(data)
-    except ValidationError as exc:
-        details = [
-            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
-        ]
-        raise ApiError(400, "bad_body", "the body is not a valid command", details) from None
+    body = await read_body(request, CommandRequest)
     principal = require_command(request, device, body.action)
     try:
         result = await commands.send(

@@ -3,45 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 
 from .access import principal_of, requires
 from .errors import ApiError
 from .keys import EVENTS, SITE, STORE
 from .privacy import PRIVATE_READERS, event_for
+from .queries import Limit, Query, RowId, SiteTime, read_query
 from .responses import json_response
 
 
-def int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "bad_query", f"{name} must be an integer") from None
-    if not lo <= value <= hi:
-        raise ApiError(400, "bad_query", f"{name} must be between {lo} and {hi}")
-    return value
+class EventsQuery(Query):
+    """``GET /api/events``: newest first."""
+
+    limit: Limit = 100
+    #: older than this event (paging back)
+    before_id: RowId | None = None
+    device: str | None = Field(default=None, max_length=64)
 
 
-def time_query(request: web.Request, name: str) -> datetime | None:
-    """An ISO 8601 time (or date) from the query; without a zone it is site time."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace(" ", "+"))
-    except ValueError:
-        raise ApiError(
-            400, "bad_query", f"{name} must be an ISO 8601 time, e.g. 2026-12-01T08:00+01:00"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=request.app[SITE].zone)
-    return value.astimezone(UTC)
+class SetAsideQuery(Query):
+    """``GET /api/events/set-aside``."""
+
+    limit: Limit = 100
+
+
+class AuditQuery(Query):
+    """``GET /api/audit``: commands, newest first."""
+
+    limit: Limit = 100
+    device: str | None = Field(default=None, max_length=64)
+    command_id: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, max_length=128)
+    apartment: str | None = Field(default=None, max_length=8)
+    since: SiteTime | None = None
+    until: SiteTime | None = None
 
 
 def apartment_devices(request: web.Request, number: str | None) -> list[str] | None:
@@ -51,7 +50,12 @@ def apartment_devices(request: web.Request, number: str | None) -> list[str] | N
     site = request.app[SITE]
     apartment = next((a for a in site.apartments if a.number == number), None)
     if apartment is None:
-        raise ApiError(400, "bad_query", f"no apartment {number!r} on this site")
+        raise ApiError(
+            400,
+            "bad_query",
+            f"no apartment {number!r} on this site",
+            [{"field": "apartment", "problem": "no such apartment on this site"}],
+        )
     return [d.id for d in apartment.devices]
 
 
@@ -66,10 +70,10 @@ def _jsonable(record: Any) -> dict[str, Any]:
 @requires("admin", "staff", "technician")
 async def recent_events(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    limit = int_query(request, "limit", 100, 1, 1000)
-    before = int_query(request, "before_id", None, 1, 2**62)
-    device = request.query.get("device")
-    events = await store.recent_events(limit=limit or 100, device=device, before_id=before)
+    query = read_query(request, EventsQuery)
+    events = await store.recent_events(
+        limit=query.limit, device=query.device, before_id=query.before_id
+    )
     principal = principal_of(request)
     shown = [e for e in (event_for(principal, _jsonable(r)) for r in events) if e is not None]
     return json_response({"events": shown})
@@ -81,8 +85,7 @@ async def set_aside_events(request: web.Request) -> web.Response:
     database cannot hold), each with the reason; the rest were written past them."""
     store = request.app[STORE]
     events = request.app[EVENTS]
-    limit = int_query(request, "limit", 100, 1, 1000)
-    rows = await store.set_aside_events(limit=limit or 100)
+    rows = await store.set_aside_events(limit=read_query(request, SetAsideQuery).limit)
     out = [
         {
             "id": row.id,
@@ -103,15 +106,15 @@ async def set_aside_events(request: web.Request) -> web.Response:
 async def audit_log(request: web.Request) -> web.Response:
     """``GET /api/audit?limit=&device=&command_id=&actor=&apartment=&since=&until=``."""
     store = request.app[STORE]
-    limit = int_query(request, "limit", 100, 1, 1000)
+    query = read_query(request, AuditQuery)
     rows = await store.audit(
-        limit=limit or 100,
-        device=request.query.get("device"),
-        command_id=request.query.get("command_id"),
-        actor=request.query.get("actor"),
-        devices=apartment_devices(request, request.query.get("apartment")),
-        since=time_query(request, "since"),
-        until=time_query(request, "until"),
+        limit=query.limit,
+        device=query.device,
+        command_id=query.command_id,
+        actor=query.actor,
+        devices=apartment_devices(request, query.apartment),
+        since=query.since,
+        until=query.until,
     )
     return json_response({"audit": [_jsonable(r) for r in rows]})
 

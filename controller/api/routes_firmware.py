@@ -17,9 +17,10 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from aiohttp import web
+from pydantic import AfterValidator, Field
 
 from devices.contract import ContractError, spec_for
 
@@ -27,6 +28,7 @@ from ..store import ActivityRecord
 from .access import principal_of, public, requires
 from .errors import ApiError
 from .keys import CLOCK, FIRMWARE_DIR, STORE
+from .queries import Query, read_query
 from .responses import json_response
 
 if TYPE_CHECKING:
@@ -34,7 +36,22 @@ if TYPE_CHECKING:
 
 MAX_IMAGE = 64 * 1024 * 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")
+
+
+def _registered(device_type: str) -> str:
+    try:
+        spec_for(device_type)
+    except ContractError as exc:
+        raise ValueError(exc.message) from None
+    return device_type
+
+
+class UploadQuery(Query):
+    """``POST /api/firmware?type=&version=``: the image's device type and version."""
+
+    type: Annotated[str, Field(max_length=32), AfterValidator(_registered)]
+    #: 1-32 of 0-9 A-Z a-z . + -
+    version: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")
 
 
 def images_dir(config: ControllerConfig) -> Path:
@@ -55,14 +72,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 @requires("admin", "technician")
 async def upload(request: web.Request) -> web.Response:
-    device_type = request.query.get("type", "")
-    version = request.query.get("version", "")
-    try:
-        spec_for(device_type)
-    except ContractError:
-        raise ApiError(400, "bad_query", "type must be lock, curtain or screen") from None
-    if not _VERSION.match(version):
-        raise ApiError(400, "bad_query", "version must be 1-32 of 0-9 A-Z a-z . + -")
+    query = read_query(request, UploadQuery)
+    device_type, version = query.type, query.version
     digest = hashlib.sha256()
     chunks = []
     size = 0

@@ -21,6 +21,7 @@ from .access import require_apartment, requires
 from .bodies import read_body
 from .errors import ApiError
 from .keys import AUTH, CLOCK, SITE, STORE
+from .queries import Query, read_query
 from .responses import json_response
 
 WHO = ("admin", "staff")
@@ -33,6 +34,12 @@ class PlanEntryBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=120)
     at: str | None = None
+    day: date | None = None
+
+
+class PlanQuery(Query):
+    """``GET /api/apartments/{apartment}/plan?day=YYYY-MM-DD`` (none: today)."""
+
     day: date | None = None
 
 
@@ -66,11 +73,7 @@ async def get_plan(request: web.Request) -> web.Response:
     """``GET /api/apartments/{apartment}/plan?day=YYYY-MM-DD`` (default today)."""
     number = _apartment_number(request)
     require_apartment(request, number)
-    text = request.query.get("day")
-    try:
-        day = date.fromisoformat(text) if text else _today(request)
-    except ValueError:
-        raise ApiError(400, "bad_query", "day must be YYYY-MM-DD", {"day": text}) from None
+    day = read_query(request, PlanQuery).day or _today(request)
     entries = await request.app[STORE].plan_entries(number, day)
     return json_response({"day": day.isoformat(), "entries": [entry_json(e) for e in entries]})
 

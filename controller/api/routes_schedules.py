@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from scheduler import (
     Schedule,
@@ -36,7 +37,7 @@ from scheduler.timing import wall_to_instant
 from ..auth.principal import Principal
 from ..store import ActivityRecord, StoreError
 from .access import require_apartment, require_roles, requires
-from .bodies import read_body, read_json
+from .bodies import read_body
 from .errors import ApiError
 from .keys import CLOCK, SCHEDULES, SITE, STORE, TWINS
 from .responses import json_response
@@ -54,7 +55,8 @@ class RemoteCommandBody(BaseModel):
     """``POST /api/remote-commands``: one command at ``at``, optionally a follow-up."""
 
     model_config = ConfigDict(extra="forbid")
-    target: str | dict[str, Any]
+    #: ``"apartment:103"`` or ``{"kind": ..., "value": ...}``
+    target: str | Target
     action: str
     args: dict[str, Any] = Field(default_factory=dict)
     #: ISO 8601 (without offset: site time) or "HH:MM" (its next occurrence)
@@ -69,14 +71,24 @@ def _bad_schedule(exc: ScheduleError) -> ApiError:
     return ApiError(400, "bad_schedule", "the schedule is not valid: see details", details)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_body", "the body must be a JSON object")
-    for key in ("id", "owner"):
-        if key in data:
-            raise ApiError(400, "bad_body", f"{key!r} is set by the server", [{"field": key}])
-    return data
+class ScheduleBody(BaseModel):
+    """``POST /api/schedules``, ``PUT /api/schedules/{id}``: a schedule
+    (:class:`scheduler.model.Schedule`) without ``id`` and ``owner``, which the server
+    sets (400 ``bad_body`` if sent); the rest is checked by :func:`parse_schedule`
+    (400 ``bad_schedule``, unknown fields too)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: SkipJsonSchema[None] = None
+    owner: SkipJsonSchema[None] = None
+
+    @field_validator("id", "owner", mode="before")
+    @classmethod
+    def _set_by_the_server(cls, _value: object, info: ValidationInfo) -> None:
+        raise ValueError(f"{info.field_name} is set by the server")
+
+    def definition(self) -> dict[str, Any]:
+        """The schedule's fields as sent."""
+        return dict(self.model_extra or {})
 
 
 def _apartment_of(request: web.Request, schedule: Schedule) -> str | None:
@@ -233,7 +245,8 @@ async def create_schedule(request: web.Request) -> web.Response:
     """``POST /api/schedules``: body a schedule without id and owner → 201."""
     principal = require_roles(request, *WHO)
     engine = request.app[SCHEDULES]
-    schedule = _parse(await _json_object(request), f"sch-{uuid.uuid4().hex[:12]}", principal.actor)
+    body = await read_body(request, ScheduleBody)
+    schedule = _parse(body.definition(), f"sch-{uuid.uuid4().hex[:12]}", principal.actor)
     require_target(request, schedule)
     with schedule_errors():
         loaded = await engine.create(schedule)
@@ -257,7 +270,8 @@ async def replace_schedule(request: web.Request) -> web.Response:
     """``PUT /api/schedules/{id}``: a new definition (the owner stays)."""
     principal, current = await _changeable(request)
     engine = request.app[SCHEDULES]
-    schedule = _parse(await _json_object(request), current.record.id, current.record.owner)
+    body = await read_body(request, ScheduleBody)
+    schedule = _parse(body.definition(), current.record.id, current.record.owner)
     require_target(request, schedule)
     with schedule_errors():
         loaded = await engine.replace(schedule)
@@ -365,17 +379,18 @@ async def create_remote_command(request: web.Request) -> web.Response:
     if (body.then is None) != (body.then_after_minutes is None):
         raise ApiError(400, "bad_body", "then and then_after_minutes go together")
     at = _instant(request, body.at)
+    target = body.target if isinstance(body.target, str) else body.target.describe()
     with schedule_errors():
         schedules = remote_command(
             id=f"rc-{uuid.uuid4().hex[:12]}",
-            target=body.target if isinstance(body.target, str) else parse_target(body.target),
+            target=body.target,
             action=body.action,
             args=body.args,
             at=at,
             owner=principal.actor,
             tz=site.zone,
             # an unlock's name is its reason: never made up (400 without one)
-            name=body.name or ("" if body.action == "unlock" else f"{body.action} {body.target}"),
+            name=body.name or ("" if body.action == "unlock" else f"{body.action} {target}"),
             then=(body.then.action, body.then.args) if body.then else None,
             then_after=timedelta(minutes=body.then_after_minutes or 0) if body.then else None,
         )
@@ -392,13 +407,6 @@ async def create_remote_command(request: web.Request) -> web.Response:
                 await engine.delete(done.record.id)
             raise
     return json_response({"schedules": await schedules_json(request, created)}, status=201)
-
-
-def parse_target(data: dict[str, Any]) -> Target:
-    try:
-        return Target.model_validate(data)
-    except ValueError as exc:
-        raise ApiError(400, "bad_body", f"bad target: {exc}") from None
 
 
 def register(app: web.Application) -> None:
