@@ -610,11 +610,16 @@ class AlarmService:
             return stored
 
     async def note(
-        self, alarm_id: int, details: dict[str, Any], activity: ActivityRecord
+        self,
+        alarm_id: int,
+        details: dict[str, Any],
+        activity: ActivityRecord,
+        *,
+        comment: str | None = None,
     ) -> AlarmRecord:
-        """Add ``details`` to an active alarm (what was done about its door) with its
-        activity line in the same transaction, and push it (``change: noted``).
-        AlarmNotFound, or AlarmConflict if it is closed."""
+        """Add ``details`` to an active alarm (what was done about its door) and, with
+        ``comment``, set its comment, with its activity line in the same transaction;
+        push it (``change: noted``). AlarmNotFound, or AlarmConflict if it is closed."""
         async with self._lock:
             current = await self.store.get_alarm(alarm_id)
             if current is None:
@@ -626,7 +631,10 @@ class AlarmService:
                 stored = await self.store.update_alarm(
                     alarm_id,
                     from_states={current.state},
-                    changes={"details": {**current.details, **details}},
+                    changes={
+                        "details": {**current.details, **details},
+                        **({"ack_comment": comment} if comment is not None else {}),
+                    },
                     activity=activity,
                     wanted="note",
                 )

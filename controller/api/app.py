@@ -138,7 +138,7 @@ def build_app(controller: Controller) -> web.Application:
     from ..ops.health import StoreProbe, report
     from . import (
         routes_activity,
-        routes_alarm_door,
+        routes_night_flow,
         routes_alarms,
         routes_auth,
         routes_calls,
@@ -191,7 +191,7 @@ def build_app(controller: Controller) -> web.Application:
     routes_devices.register(app)
     routes_events.register(app)
     routes_alarms.register(app)
-    routes_alarm_door.register(app)
+    routes_night_flow.register(app)
     websocket.register(app)
     routes_ui.register(app)
     routes_auth.register(app)

@@ -27,7 +27,7 @@ from .keys import ALARMS, CLOCK, SITE, STORE
 from .privacy import alarm_kinds_for, may_see_alarm
 from .queries import Limit, Query, RowId, SiteTime, read_query
 from .responses import json_response
-from .routes_alarm_door import require_door_decided
+from .routes_night_flow import require_door_decided
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
                 + (f" in apartment {alarm.apartment}" if alarm.apartment else ""),
                 {"refusal": "alarm", "kind": alarm.kind, "apartment": alarm.apartment},
             )
-        if action == "close":  # "Lås dörren?" first (routes_alarm_door.py)
+        if action == "close":  # "Lås dörren?" first (routes_night_flow.py)
             await require_door_decided(request, alarm)
         text = getattr(body, "comment", None) or getattr(body, "note", None)
         assert alarm.id is not None

@@ -5,7 +5,8 @@ import { setLanguage, t, language } from "/ui/i18n.js";
 import { setZone } from "/ui/format.js";
 import { renderOverview, updateApartmentCell } from "/ui/overview.js";
 import { renderApartment, apartmentTwinChanged, apartmentEvent } from "/ui/apartment.js";
-import { renderAlarmPanel, renderAlarmPage, alarmChanged } from "/ui/alarms.js";
+import { renderAlarmPanel, renderAlarmPage, alarmChanged, alarmDoorChanged } from "/ui/alarms.js";
+import { startNotifications, startDuty, redrawNotifyControls } from "/ui/notify.js";
 import { renderAudit } from "/ui/audit.js";
 import { renderSchedules, schedulesChanged } from "/ui/schedules.js";
 import { loadDeviceTypes, setBatteryLow } from "/ui/devices.js";
@@ -59,6 +60,7 @@ function twinChanged(twin) {
   if (state.route.name === "apartment" && state.route.number === twin.apartment) {
     apartmentTwinChanged(state, twin);
   }
+  alarmDoorChanged(state, twin);
 }
 
 function onLive(message) {
@@ -99,6 +101,7 @@ function applyLanguage(lang) {
   document.getElementById("lang-toggle").textContent = lang === "sv" ? "English" : "Svenska";
   route();
   renderAlarmPanel(state);
+  redrawNotifyControls();
 }
 
 async function main() {
@@ -129,6 +132,13 @@ async function main() {
   renderAlarmPanel(state);
   window.addEventListener("hashchange", route);
   connectLive(onLive, setLive);
+  startDuty();
+  startNotifications();
+  // the skip link moves the focus to the page (the hash is the router's: left alone)
+  document.querySelector(".skip-link").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    document.getElementById("view").focus();
+  });
 }
 
 main();

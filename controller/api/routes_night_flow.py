@@ -1,5 +1,6 @@
-"""The night flow's door: unlock from an alarm (with an automatic relock), and what
-becomes of an unlocked door before its alarm is closed.
+"""The night flow's steps beside take / on site / close (routes_alarms.py): unlock
+from an alarm (with an automatic relock), what becomes of an unlocked door before its
+alarm is closed, and a comment added after the alarm was taken in one tap.
 
 - ``POST /api/alarms/{id}/unlock`` unlocks the alarm's apartment door with the alarm's
   suggested reason (or the one given); with ``relock_minutes`` the controller locks it
@@ -7,11 +8,12 @@ becomes of an unlocked door before its alarm is closed.
   the caller, stored, so it survives a restart, and audited as every command is.
 - ``POST /api/alarms/{id}/door`` records the decision "Lås dörren?": ``lock`` now,
   ``relock`` in N minutes, or ``leave_unlocked`` with a reason.
+- ``POST /api/alarms/{id}/comment`` sets the taken alarm's comment (``ack_comment``).
 - Closing an alarm whose door is unlocked is refused (409 ``door_unlocked``) until
   one of these was decided for it (:func:`require_door_decided`).
 
 Each is audited: the commands in the audit, the decision in the activity log
-(``alarm_door``, ``alarm_relock``) and in the alarm's ``details.door`` /
+(``alarm_door``, ``alarm_relock``, ``alarm_comment``) and in the alarm's ``details.door`` /
 ``details.relock``.
 """
 
@@ -28,11 +30,12 @@ from scheduler.commands import remote_command
 from scheduler.model import ScheduleError
 
 from ..alarms.model import DEVICE_KINDS, AlarmState
+from ..alarms.who_may import may_handle
 from ..auth.principal import Principal
 from ..command_bus import CommandError, CommandResult, Outcome
 from ..store import ActivityRecord, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
-from .access import require_command, require_roles, requires
+from .access import principal_of, require_command, require_roles, requires
 from .bodies import read_body
 from .errors import ApiError
 from .keys import ALARMS, CLOCK, COMMANDS, SCHEDULES, SITE, TWINS
@@ -72,6 +75,13 @@ class DoorDecision(BaseModel):
         if self.action != "relock" and self.minutes is not None:
             raise ValueError("minutes go with relock only")
         return self
+
+
+class CommentRequest(BaseModel):
+    """``POST /api/alarms/{id}/comment``."""
+
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field(min_length=1, max_length=500)
 
 
 def _alarm_id(request: web.Request) -> int:
@@ -189,6 +199,7 @@ async def _note(
     action: str,
     details: dict[str, Any],
     reason: str | None,
+    comment: str | None = None,
 ) -> AlarmRecord:
     assert alarm.id is not None
     activity = ActivityRecord(
@@ -199,10 +210,10 @@ async def _note(
         apartment=alarm.apartment,
         reason=reason,
         outcome="ok",
-        details={"kind": alarm.kind, **next(iter(details.values()))},
+        details={"kind": alarm.kind, **(next(iter(details.values())) if details else {})},
     )
     try:
-        return await request.app[ALARMS].note(alarm.id, details, activity)
+        return await request.app[ALARMS].note(alarm.id, details, activity, comment=comment)
     except AlarmNotFound:
         raise ApiError(404, "unknown_alarm", f"no alarm {alarm.id}") from None
     except AlarmConflict as exc:
@@ -273,6 +284,35 @@ async def decide_door(request: web.Request) -> web.Response:
     return json_response({"alarm": request.app[ALARMS].to_json(alarm), "command": command})
 
 
+@requires(*ACTORS)
+async def comment_alarm(request: web.Request) -> web.Response:
+    """``POST /api/alarms/{id}/comment``: ``{"comment"}`` on a taken alarm (the
+    comment is optional when taking it: "Ta larmet" is one tap)."""
+    require_roles(request, *ACTORS)
+    body = await read_body(request, CommentRequest)
+    alarm = await _active_alarm(request)
+    principal = _may_handle(request, alarm)
+    text = body.comment.strip()
+    if not text:
+        raise ApiError(400, "bad_body", "the comment is empty", [{"field": "comment"}])
+    alarm = await _note(request, alarm, principal, "alarm_comment", {}, text, comment=text)
+    return json_response(request.app[ALARMS].to_json(alarm))
+
+
+def _may_handle(request: web.Request, alarm: AlarmRecord) -> Principal:
+    """The caller, if they may act on this alarm (controller/alarms/who_may.py)."""
+    principal = principal_of(request)
+    if not may_handle(principal, alarm.kind, alarm.apartment, request.app[SITE]):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"you may not act on this {alarm.kind} alarm",
+            {"refusal": "alarm", "kind": alarm.kind, "apartment": alarm.apartment},
+        )
+    return principal
+
+
 def register(app: web.Application) -> None:
     app.router.add_post("/api/alarms/{alarm}/unlock", unlock_from_alarm)
     app.router.add_post("/api/alarms/{alarm}/door", decide_door)
+    app.router.add_post("/api/alarms/{alarm}/comment", comment_alarm)
