@@ -20,6 +20,12 @@ def _minutes(seconds: float | None) -> float:
     return (seconds or 0.0) / 60
 
 
+def _number(minutes: float, lang: str) -> str:
+    """One decimal; a decimal comma in Swedish."""
+    text = f"{minutes:.1f}"
+    return text.replace(".", ",") if lang == "sv" else text
+
+
 def _svg(height: int, body: list[str], label: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
@@ -55,7 +61,7 @@ def wings_chart(report: ResponseReport, lang: str) -> str:
                 f'<rect class="{key}" x="{left}" y="{y}" width="{width:.1f}" '
                 f'height="{BAR}" fill="{COLOURS[key]}"/>'
             )
-            text = f"{_minutes(value):.1f}" if value is not None else "–"
+            text = _number(_minutes(value), lang) if value is not None else "–"
             body.append(f'<text x="{left + width + 4:.1f}" y="{y + BAR - 2}">{text}</text>')
             y += BAR + 2
         y += 8
@@ -69,7 +75,7 @@ def nights_chart(report: ResponseReport, lang: str) -> str:
     colour = {k: KIND_COLOURS[i % len(KIND_COLOURS)] for i, k in enumerate(kinds)}
     most = max([sum(n.kinds.values()) for n in report.nights] + [1])
     left, bottom, height = 40, 60, 240
-    step = (WIDTH - left - 10) / max(len(report.nights), 1)
+    step = min((WIDTH - left - 10) / max(len(report.nights), 1), 60.0)
     scale = (height - 20) / most
     body = [f'<line x1="{left}" y1="{height}" x2="{WIDTH - 10}" y2="{height}" stroke="#333"/>']
     for i, night in enumerate(report.nights):

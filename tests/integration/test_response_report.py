@@ -8,9 +8,11 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -22,7 +24,7 @@ from controller.daemon import Controller, ControllerConfig
 from controller.store import open_store
 from tests.conftest import BrokerUnderTest
 
-from .harness import RunningHome, make_test_users, wait_all_online
+from .harness import TIMEOUT_MS, RunningHome, make_test_users, wait_all_online
 from .test_alarms import ShownClock, _launch, alarm_of, screen, ws_alarm
 
 QUERY = {"from": "2027-03-27", "to": "2027-03-27"}
@@ -33,18 +35,29 @@ def seconds(expected: Any) -> Any:
     return pytest.approx(expected, abs=5)
 
 
+@dataclass
+class NightDaemon:
+    """A controller on its own store showing ``clock``; HTTP sessions of an admin (who
+    is staff in every wing) and of a staff member without the admin role."""
+
+    controller: Controller
+    clock: ShownClock
+    admin: aiohttp.ClientSession
+    staff: aiohttp.ClientSession
+    passwords: dict[str, str]
+
+
 @contextlib.asynccontextmanager
 async def night_controller(
     mosquitto: BrokerUnderTest, tmp_path: Path, clock: ShownClock
-) -> AsyncIterator[tuple[Controller, aiohttp.ClientSession, aiohttp.ClientSession]]:
-    """A controller on its own store showing ``clock``; sessions of an admin (who is
-    staff in every wing) and of a staff member without the admin role."""
+) -> AsyncIterator[NightDaemon]:
+    """A :class:`NightDaemon` for the test."""
     db_url = f"sqlite:///{tmp_path / 'report.sqlite'}"
     store = open_store(db_url)
     await store.open()
     try:
         now = clock.now()
-        await make_test_users(store, mosquitto.site, now=now)
+        passwords = await make_test_users(store, mosquitto.site, now=now)
         admin, _ = await create_user_token(store, username="test-staff", name="t", now=now)
         await ensure_user(
             store,
@@ -75,7 +88,7 @@ async def night_controller(
         for token in (admin, staff)
     ]
     try:
-        yield controller, sessions[0], sessions[1]
+        yield NightDaemon(controller, clock, sessions[0], sessions[1], passwords)
     finally:
         for session in sessions:
             await session.close()
@@ -95,45 +108,53 @@ async def command(http: aiohttp.ClientSession, device: str, action: str, **body:
         assert (r.status, answer["outcome"]) == (200, "ok"), answer
 
 
+def at(hour: int, minute: int, day: int = 27) -> datetime:
+    """Local time in the home (Europe/Stockholm) in the night of 27-28 March 2027."""
+    return datetime(2027, 3, day, hour, minute, tzinfo=ZoneInfo("Europe/Stockholm"))
+
+
+async def handle_two_help_calls(night: NightDaemon, home: RunningHome) -> None:
+    """The night's story: 101 (wing A) taken after 3 min, on site after 7, closed after
+    15, its door unlocked (emergency) and locked again; 201 (wing C) at 03.30 CEST
+    (after the skipped hour) nobody takes for 6 min (one escalation), on site after 8,
+    closed after 20."""
+    clock, admin = night.clock, night.admin
+    await wait_all_online(night.controller)
+    async with admin.ws_connect("/api/ws") as ws:
+        assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+        clock.show(at(22, 0))
+        screen(home, "a101-screen").press_help()
+        first = await ws_alarm(ws, alarm_of("help", "a101-screen"))
+        clock.show(at(22, 3))
+        await act(admin, first["id"], "ack")
+        await command(admin, "a101-lock", "unlock", reason="emergency: larm från skärmen")
+        clock.show(at(22, 7))
+        await act(admin, first["id"], "on_site")
+        await command(admin, "a101-lock", "lock")
+        clock.show(at(22, 15))
+        await act(admin, first["id"], "close", note="hjälpte Astrid till toaletten")
+
+        clock.show(at(3, 30, day=28))
+        screen(home, "a201-screen").press_help()
+        second = await ws_alarm(ws, alarm_of("help", "a201-screen"))
+        clock.show(at(3, 36, day=28))
+        escalated = await ws_alarm(ws, alarm_of("help", "a201-screen", "escalated"))
+        assert escalated["escalations"] == 1
+        clock.show(at(3, 38, day=28))
+        await act(admin, second["id"], "on_site")  # taking it by arriving
+        clock.show(at(3, 50, day=28))
+        await act(admin, second["id"], "close", note="ville ha vatten")
+    clock.show(at(9, 0, day=28))
+
+
 async def test_report_of_a_dst_night_from_alarms_handled_on_a_real_daemon(
     mosquitto: BrokerUnderTest, home: RunningHome, tmp_path: Path
 ) -> None:
-    zone = mosquitto.site.zone
     clock = ShownClock()
-    at = lambda h, m, day=27: datetime(2027, 3, day, h, m, tzinfo=zone)  # noqa: E731
-    clock.show(at(22, 0))
-    async with night_controller(mosquitto, tmp_path, clock) as (controller, admin, staff):
-        await wait_all_online(controller)
-        async with admin.ws_connect("/api/ws") as ws:
-            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
-            # 101 (wing A) at 22.00: taken after 3 min, on site after 7, closed after 15;
-            # the door unlocked for it (emergency) and locked again
-            clock.show(at(22, 0))  # again: waiting for the devices took some seconds
-            screen(home, "a101-screen").press_help()
-            first = await ws_alarm(ws, alarm_of("help", "a101-screen"))
-            clock.show(at(22, 3))
-            await act(admin, first["id"], "ack")
-            await command(admin, "a101-lock", "unlock", reason="emergency: larm från skärmen")
-            clock.show(at(22, 7))
-            await act(admin, first["id"], "on_site")
-            await command(admin, "a101-lock", "lock")
-            clock.show(at(22, 15))
-            await act(admin, first["id"], "close", note="hjälpte Astrid till toaletten")
-
-            # 201 (wing C) at 03.30 CEST, after the skipped hour: nobody takes it for
-            # 6 minutes (one unanswered escalation), on site after 8, closed after 20
-            clock.show(at(3, 30, day=28))
-            screen(home, "a201-screen").press_help()
-            second = await ws_alarm(ws, alarm_of("help", "a201-screen"))
-            clock.show(at(3, 36, day=28))
-            escalated = await ws_alarm(ws, alarm_of("help", "a201-screen", "escalated"))
-            assert escalated["escalations"] == 1
-            clock.show(at(3, 38, day=28))
-            await act(admin, second["id"], "on_site")  # taking it by arriving
-            clock.show(at(3, 50, day=28))
-            await act(admin, second["id"], "close", note="ville ha vatten")
-
-        clock.show(at(9, 0, day=28))
+    clock.show(at(21, 55))
+    async with night_controller(mosquitto, tmp_path, clock) as night:
+        await handle_two_help_calls(night, home)
+        controller, admin, staff = night.controller, night.admin, night.staff
         async with staff.get("/api/reports/response-times", params=QUERY) as resp:
             assert resp.status == 403  # staff without the admin role
         async with admin.get("/api/reports/response-times", params=QUERY) as resp:
@@ -166,6 +187,7 @@ async def test_report_of_a_dst_night_from_alarms_handled_on_a_real_daemon(
             svg = await resp.text()
         assert svg.startswith("<svg")
         assert "A · Kvitterat" in svg
+        assert ">3,0<" in svg  # wing A taken after 3 minutes, Swedish decimal comma
 
         for bad, code in (
             ({"from": "2027-03-28", "to": "2027-03-01"}, "bad_report_period"),
@@ -206,3 +228,89 @@ async def test_report_of_a_dst_night_from_alarms_handled_on_a_real_daemon(
         assert unlocks == [("Nödläge", 1)]
         activity = await controller.store.activity(action="report_export")
         assert [a.actor for a in activity] == ["test-staff"]
+
+
+VIEWPORTS = ((390, 844), (768, 1024), (1024, 768))
+REPORT_PAGE = "/ui/report.html?from=2027-03-27&to=2027-03-27"
+
+
+async def test_report_page_on_a_phone_and_both_tablets_and_printed(
+    mosquitto: BrokerUnderTest, home: RunningHome, tmp_path: Path, browser, artifacts: Path
+) -> None:
+    clock = ShownClock()
+    clock.show(at(21, 55))
+    async with night_controller(mosquitto, tmp_path, clock) as night:
+        await handle_two_help_calls(night, home)
+        url = night.controller.http_url
+        for width, height in VIEWPORTS:
+            context = await browser.new_context(
+                viewport={"width": width, "height": height}, locale="sv-SE"
+            )
+            page = await context.new_page()
+            await page.goto(f"{url}/ui/login.html")
+            await page.fill("#username", "test-staff")
+            await page.fill("#password", night.passwords["test-staff"])
+            await page.click("#login-button")
+            # the dashboard offers the report to an admin
+            await page.wait_for_selector("#nav-report:not([hidden])", timeout=TIMEOUT_MS)
+            await page.click("#nav-report")
+            await page.wait_for_url("**/ui/report.html", timeout=TIMEOUT_MS)
+            await page.goto(f"{url}{REPORT_PAGE}")
+            await page.wait_for_selector(
+                'body[data-loaded="2027-03-27/2027-03-27"]', timeout=TIMEOUT_MS
+            )
+            row = page.locator('#nights-table tr[data-key="2027-03-27"]')
+            cells = await row.locator("th, td").all_text_contents()
+            # night of, hours, alarms, then taken/on site/closed: median, p90, longest
+            assert cells[1:3] == ["9", "2"]
+            assert cells[3] == "5,5"  # taken, median minutes (3 and 8), Swedish comma
+            assert cells[5] == "8,0"  # taken, longest
+            assert cells[11] == "20,0"  # closed, longest
+            wing_a = await page.locator(
+                '#wings-table tr[data-key="A"] th, #wings-table tr[data-key="A"] td'
+            ).all_text_contents()
+            assert wing_a[:4] == ["A", "1", "1", "3,0"]
+            reasons = await page.locator("#unlocks-table tbody tr").all_text_contents()
+            assert reasons == ["Nödläge1"]
+            for chart in ("#wings-chart", "#nights-chart"):
+                await page.wait_for_function(
+                    "(sel) => { const img = document.querySelector(sel); "
+                    "return img.complete && img.naturalWidth > 0; }",
+                    arg=chart,
+                    timeout=TIMEOUT_MS,
+                )
+            href = await page.get_attribute("#xlsx", "href")
+            assert href is not None
+            assert "from=2027-03-27" in href
+            # nothing wider than the screen: wide tables scroll inside their box
+            overflow = await page.evaluate(
+                "document.scrollingElement.scrollWidth - window.innerWidth"
+            )
+            wide = await page.evaluate(
+                "[...document.querySelectorAll('body *')].filter(e => !e.closest('.scroll') && "
+                "e.getBoundingClientRect().right > document.documentElement.clientWidth)"
+                ".map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' "
+                "+ e.getBoundingClientRect().right)"
+            )
+            assert overflow <= 0, (width, overflow, wide)
+            await page.screenshot(
+                path=str(artifacts / f"report-{width}x{height}.png"), full_page=True
+            )
+            await context.close()
+
+        # printed: no form or buttons, the tables and charts
+        context = await browser.new_context(viewport={"width": 1024, "height": 768})
+        page = await context.new_page()
+        await page.goto(f"{url}/ui/login.html")
+        await page.fill("#username", "test-staff")
+        await page.fill("#password", night.passwords["test-staff"])
+        await page.click("#login-button")
+        await page.wait_for_selector("#nav-report:not([hidden])", timeout=TIMEOUT_MS)
+        await page.goto(f"{url}{REPORT_PAGE}")
+        await page.wait_for_selector('body[data-loaded="2027-03-27/2027-03-27"]')
+        await page.emulate_media(media="print")
+        assert not await page.is_visible("#report-form")
+        assert await page.is_visible("#nights-table")
+        await page.screenshot(path=str(artifacts / "report-print.png"), full_page=True)
+        await page.pdf(path=str(artifacts / "report.pdf"), format="A4")
+        await context.close()

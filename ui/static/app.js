@@ -121,6 +121,7 @@ async function main() {
   setBatteryLow(state.site.battery_low_percent);
   document.getElementById("site-name").textContent = state.site.name || state.site.slug;
   document.getElementById("who").textContent = state.me.display_name || state.me.username;
+  document.getElementById("nav-report").hidden = !(state.me.roles || []).includes("admin");
   applyLanguage(state.me.language || "sv");
   document.getElementById("lang-toggle").addEventListener("click", switchLanguage);
   document.getElementById("sign-out").addEventListener("click", async () => {
