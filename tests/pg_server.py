@@ -19,6 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from controller.ops.brokers import free_port
 from controller.store.engine import parse_url
@@ -118,7 +119,8 @@ def pg_server() -> Iterator[str | None]:
 async def scratch_pg_database(url: str) -> AsyncIterator[str]:
     """A new empty PostgreSQL database on the server of ``url``, dropped afterwards."""
     name = f"tryggbo_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(parse_url(url), isolation_level="AUTOCOMMIT")
+    # a connection per statement: the server may have been restarted in between
+    admin = create_async_engine(parse_url(url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         async with admin.connect() as conn:
             await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

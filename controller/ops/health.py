@@ -129,5 +129,8 @@ async def report(ctl: Controller, probe: StoreProbe) -> tuple[int, dict[str, Any
         # events the store refused since start (GET /api/events/set-aside); the rest
         # were written past them, so this is no failure of the controller
         "events_set_aside": ctl.events.set_aside,
+        # events received, not yet stored (nor acknowledged to the broker): while the
+        # store is down they wait here and are written once it is back
+        "events_pending": ctl.events.pending,
     }
     return (503 if failures else 200), body
