@@ -13,22 +13,13 @@ import pytest
 
 from controller.auth.accounts import ensure_user, random_password
 from devices.clock import SystemClock
+from tests.i18n_strings import strings
 
 from .harness import TIMEOUT_MS, RunningController, sign_in
-
-I18N = Path(__file__).parents[2] / "ui" / "static" / "i18n.js"
 
 PHONE = {"width": 390, "height": 844}
 PORTRAIT = {"width": 768, "height": 1024}
 LANDSCAPE = {"width": 1024, "height": 768}
-
-
-def _strings(lang: str) -> list[str]:
-    """The texts of one language's block in ui/static/i18n.js."""
-    source = I18N.read_text(encoding="utf-8")
-    start = source.index(f"\n  {lang}: {{")
-    end = source.index("\n  },", start)
-    return re.findall(r':\s*"((?:[^"\\]|\\.)*)"', source[start:end])
 
 
 def _words(texts: list[str]) -> set[str]:
@@ -37,7 +28,7 @@ def _words(texts: list[str]) -> set[str]:
 
 #: English words of the UI's own English texts that its Swedish ones never use, and the
 #: words of English and code that reached the Swedish UI before (issue 17 item 6).
-ENGLISH = (_words(_strings("en")) - _words(_strings("sv"))) | {
+ENGLISH = (_words(list(strings("en").values())) - _words(list(strings("sv").values()))) | {
     "care", "visit", "emergency", "technician", "request", "booted", "signin", "offline",
     "online", "the", "you", "may", "not", "send", "none", "target", "needs", "value", "daily",
     "sunset", "close", "wing", "body", "valid", "action", "unlock", "lock",
@@ -51,11 +42,13 @@ TEXT_NODES = """() => {
   const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
     const tag = n.parentElement?.tagName;
-    if (tag === "SCRIPT" || tag === "STYLE" || tag === "OPTION" && n.parentElement.value === "en") continue;
+    if (tag === "SCRIPT" || tag === "STYLE") continue;
     if (n.textContent.trim()) out.push(n.textContent.trim());
   }
   for (const el of document.querySelectorAll("[aria-label], [title], [placeholder]")) {
-    for (const a of ["aria-label", "title", "placeholder"]) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    for (const a of ["aria-label", "title", "placeholder"]) {
+      if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    }
   }
   return out;
 }"""

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.i18n_strings import strings
+
 ROOT = Path(__file__).parents[2]
 STATIC = ROOT / "ui" / "static"
 LANGUAGES = ("sv", "en")
@@ -22,14 +24,7 @@ CODES_FROM_EXCEPTIONS = ("bad_reason", "bad_session", "unauthenticated")
 
 def keys(lang: str) -> dict[str, str]:
     """``{key: text}`` of one language's block of ``STRINGS`` in ui/static/i18n.js."""
-    source = (STATIC / "i18n.js").read_text(encoding="utf-8")
-    start = source.index(f"\n  {lang}: {{")
-    end = source.index("\n  },", start)
-    block = "\n".join(
-        line for line in source[start:end].splitlines()[1:] if not line.strip().startswith("//")
-    )
-    pairs = re.findall(r'(\w+|"[^"]+")\s*:\s*"((?:[^"\\]|\\.)*)"', block)
-    return {k.strip('"'): v for k, v in pairs}
+    return strings(lang)
 
 
 def used_keys() -> dict[str, set[str]]:

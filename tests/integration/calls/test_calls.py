@@ -12,6 +12,7 @@ import aiohttp
 
 from controller.calls.invitations import Invitations
 from devices.clock import ManualClock
+from tests.i18n_strings import strings
 
 from ..harness import RunningController, wait_twin
 from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
@@ -233,24 +234,31 @@ async def test_staff_invite_from_the_dashboard_with_a_qr_code_and_revoke_it(
     ).wait_for(timeout=TIMEOUT_MS)
     await relative.wait_for_selector('#refusal[data-code="invitation_revoked"]', timeout=TIMEOUT_MS)
 
-    # visiting hours set by staff on the same page; a bad window changes nothing
-    await dashboard.fill("#hours-input", "mon-fri 10:00-12:00, sat 11:00-13:00")
+    # visiting hours picked by staff on the same page (days, from, to: nothing typed);
+    # a window that ends before it starts is refused in Swedish and changes nothing
+    await dashboard.wait_for_selector('#hours-rows[data-source="site file"]', timeout=TIMEOUT_MS)
+    first = dashboard.locator("#hours-rows .hours-row").first
+    await first.locator(".hours-days").select_option("mon-fri")
+    await first.locator(".hours-from").fill("10:00")
+    await first.locator(".hours-to").fill("12:00")
+    await dashboard.click("#btn-hours-add")
+    second = dashboard.locator("#hours-rows .hours-row").nth(1)
+    await second.locator(".hours-days").select_option("sat")
+    await second.locator(".hours-from").fill("11:00")
+    await second.locator(".hours-to").fill("13:00")
     await dashboard.click("#btn-hours")
-    await dashboard.wait_for_selector('#hours-outcome[data-outcome="ok"]', timeout=TIMEOUT_MS)
+    await dashboard.wait_for_selector('#hours-rows[data-source="staff"]', timeout=TIMEOUT_MS)
     _status, hours = await ctl.call("GET", "/api/calls/visiting-hours/216")
-    assert (hours["windows"], hours["source"]) == (
-        ["mon-fri 10:00-12:00", "sat 11:00-13:00"],
-        "staff",
-    )
-    await dashboard.fill("#hours-input", "someday 10:00-12:00")
+    assert hours["windows"] == ["mon-fri 10:00-12:00", "sat 11:00-13:00"]
+    await dashboard.locator("#hours-rows .hours-row .hours-to").first.fill("09:00")
     await dashboard.click("#btn-hours")
     await dashboard.wait_for_selector('#hours-outcome[data-outcome="error"]', timeout=TIMEOUT_MS)
-    assert "someday" in (await dashboard.text_content("#hours-outcome") or "")
+    refusal = await dashboard.text_content("#hours-outcome") or ""
+    assert refusal == strings("sv")["error_bad_visiting_hours"], refusal
     _status, after = await ctl.call("GET", "/api/calls/visiting-hours/216")
     assert after["windows"] == hours["windows"]
-    await dashboard.fill("#hours-input", "")  # back to the site file's hours
-    await dashboard.click("#btn-hours")
-    await dashboard.wait_for_selector('#hours-input[data-source="site file"]', timeout=TIMEOUT_MS)
+    await dashboard.click("#btn-hours-site")  # back to the site file's hours
+    await dashboard.wait_for_selector('#hours-rows[data-source="site file"]', timeout=TIMEOUT_MS)
 
 
 async def test_a_simulated_screen_without_a_browser_takes_calls_through_the_contract(
