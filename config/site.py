@@ -63,7 +63,8 @@ class NightSupervision(Strict):
 class Apartment(Strict):
     number: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,8}$")]
     floor: int = Field(default=0, ge=-5, le=99)
-    wing: str = Field(default="", max_length=32)
+    #: a staff user's unit (controller/auth/users.py: letters a-z, digits, _ and -)
+    wing: str = Field(default="", pattern=r"^[0-9A-Za-z_-]{0,32}$")
     resident: str = Field(default="", max_length=64)
     devices: list[DeviceEntry] = Field(default_factory=list)
     night_supervision: NightSupervision | None = None
