@@ -8,8 +8,12 @@ const TEXTS = {
     today: "I dag", call_from: "Samtal från", answer: "Svara", decline: "Avvisa", hang_up: "Lägg på",
     no_token: "Den här skärmen är inte ansluten. Be personalen om hjälp.",
     sending: "Larmet skickas …", called: "Personalen är kallad", acknowledged: "Personalen har sett ditt larm",
-    acknowledged_by: "har sett ditt larm", on_site: "Personalen är på väg", nothing_planned: "Inget inplanerat",
-    offline: "Skärmen har tappat kontakten. Försöker igen …", curtains_failed: "Gardinerna svarar inte",
+    acknowledged_by: "har sett ditt larm", on_site: "Personalen är hos dig", on_site_by: "är hos dig",
+    nothing_planned: "Inget inplanerat", been: "har varit",
+    offline: "Skärmen har tappat kontakten. Försöker igen …",
+    curtains_failed: "Gardinerna svarar inte. Ring personalen om du behöver hjälp.",
+    curtains_opening: "Gardinerna öppnas …", curtains_closing: "Gardinerna stängs …",
+    curtains_opened: "Gardinerna går upp", curtains_closed: "Gardinerna går ner",
     from: "Från", ended: "Samtalet är slut",
     parts: ["natt", "morgon", "förmiddag", "eftermiddag", "kväll"],
     actions: { open: "gardinerna öppnas", close: "gardinerna stängs", lock: "dörren låses",
@@ -20,8 +24,12 @@ const TEXTS = {
     today: "Today", call_from: "Call from", answer: "Answer", decline: "Decline", hang_up: "Hang up",
     no_token: "This screen is not connected. Ask staff for help.",
     sending: "Calling staff …", called: "Staff have been called", acknowledged: "Staff have seen your call",
-    acknowledged_by: "has seen your call", on_site: "Staff are on their way", nothing_planned: "Nothing planned",
-    offline: "The screen lost its connection. Trying again …", curtains_failed: "The curtains do not answer",
+    acknowledged_by: "has seen your call", on_site: "Staff are with you", on_site_by: "is with you",
+    nothing_planned: "Nothing planned", been: "done",
+    offline: "The screen lost its connection. Trying again …",
+    curtains_failed: "The curtains do not answer. Call staff if you need help.",
+    curtains_opening: "Opening the curtains …", curtains_closing: "Closing the curtains …",
+    curtains_opened: "The curtains are opening", curtains_closed: "The curtains are closing",
     from: "From", ended: "The call has ended",
     parts: ["night", "morning", "late morning", "afternoon", "evening"],
     actions: { open: "curtains open", close: "curtains close", lock: "door locks",
@@ -41,6 +49,12 @@ let call = null;
 let callId = null;
 let helpPress = null; // the press waiting for the controller's confirmation
 let helpRetry = null;
+let planItems = [];
+let curtainTimer = null;
+// A past plan item stays, marked "har varit", this long; older ones are hidden.
+const PAST_SHOWN_MS = 60 * 60 * 1000;
+// How long "Gardinerna går upp" stays after the curtains answered.
+const CURTAIN_SHOWN_MS = 8000;
 
 function token() {
   const hash = new URLSearchParams(location.hash.slice(1));
@@ -82,15 +96,24 @@ export function timeText(date) {
   return `${p.hour}.${p.minute}`; // Swedish 24-hour time: 14.30
 }
 
+let lastMinute = "";
+
 function tick() {
   const now = new Date();
   const p = localParts(now);
   $("clock").textContent = `${p.hour}.${p.minute}`;
   $("date").textContent = `${p.weekday} ${p.day} ${p.month}`;
-  $("part-of-day").textContent = partOfDay(Number(p.hour));
-  const quiet = (screenState.call || "idle") === "idle" && $("help-status").hidden;
   const night = inNight(Number(p.hour), Number(p.minute)) || !!screenState.night_mode;
+  $("part-of-day").textContent = night ? T.parts[0] : partOfDay(Number(p.hour));
+  const quiet = (screenState.call || "idle") === "idle" && $("help-status").hidden;
+  // at night only the clock, "natt", a staff message and the call button
+  document.body.classList.toggle("night-view", night);
   document.body.classList.toggle("night", night && quiet); // never dim a call or a help call
+  if (`${p.hour}.${p.minute}` !== lastMinute) { // once a minute: past items, a message's end
+    lastMinute = `${p.hour}.${p.minute}`;
+    renderPlan(planItems);
+    renderMessage();
+  }
 }
 
 function showHelp(kind, text) {
@@ -102,12 +125,18 @@ function showHelp(kind, text) {
   tick();
 }
 
+/** The staff's message until its end time (the daemon clears it then too). */
+function renderMessage() {
+  const msg = screenState.message;
+  const shown = !!msg && !(msg.until && new Date(msg.until) <= new Date());
+  $("message").hidden = !shown;
+  $("message-text").textContent = shown ? msg.text : "";
+  $("message-from").textContent = shown && msg.from ? `${T.from}: ${msg.from}` : "";
+}
+
 function renderState(state) {
   screenState = state || {};
-  const msg = screenState.message;
-  $("message").hidden = !msg;
-  $("message-text").textContent = msg ? msg.text : "";
-  $("message-from").textContent = msg && msg.from ? `${T.from}: ${msg.from}` : "";
+  renderMessage();
   const ringing = screenState.call === "ringing";
   $("incoming").hidden = !ringing;
   $("caller").textContent = screenState.caller || "";
@@ -117,22 +146,49 @@ function renderState(state) {
   tick();
 }
 
+/** Today's plan: a past item is marked "har varit" for an hour, then hidden. */
 function renderPlan(items) {
+  planItems = items;
+  const now = Date.now();
   const list = $("plan");
   list.replaceChildren();
-  if (!items.length) {
+  const shown = items.filter((item) => !item.at || new Date(item.at).getTime() > now - PAST_SHOWN_MS);
+  if (!shown.length) {
     const li = document.createElement("li");
     li.textContent = T.nothing_planned;
     list.append(li);
   }
-  for (const item of items) {
+  for (const item of shown) {
     const li = document.createElement("li");
     const time = document.createElement("span");
     time.className = "time";
     time.textContent = item.at ? timeText(new Date(item.at)) : T.today;
     li.append(time, document.createTextNode(item.what || T.actions[item.action] || item.action));
+    if (item.at && new Date(item.at).getTime() <= now) {
+      li.className = "past";
+      const mark = document.createElement("span");
+      mark.className = "been";
+      mark.textContent = T.been;
+      li.append(" ", mark);
+    }
     list.append(li);
   }
+}
+
+/** What the curtains are doing: pressed (waiting), moving, or not answering. */
+function showCurtain(kind, text) {
+  clearTimeout(curtainTimer);
+  const box = $("curtain-status");
+  box.hidden = !kind;
+  box.dataset.state = kind || "";
+  box.className = `curtain-status ${kind || ""}`;
+  box.textContent = text || "";
+  const busy = kind === "pending";
+  for (const id of ["curtains-open", "curtains-close"]) {
+    $(id).disabled = busy;
+    $(id).setAttribute("aria-busy", String(busy));
+  }
+  if (kind === "moving" || kind === "failed") curtainTimer = setTimeout(() => showCurtain(null), CURTAIN_SHOWN_MS);
 }
 
 function endCall() {
@@ -187,7 +243,8 @@ if (!credential) {
         $("incoming").hidden = true;
         break;
       case "curtain":
-        if (!msg.ok) showHelp("failed", T.curtains_failed);
+        if (msg.ok) showCurtain("moving", msg.action === "open" ? T.curtains_opened : T.curtains_closed);
+        else showCurtain("failed", T.curtains_failed);
         break;
       default: break;
     }
@@ -197,7 +254,7 @@ if (!credential) {
     if (helpPress) return; // still waiting for our own press
     const state = msg.alarm_state;
     if (state === "acknowledged") showHelp("acknowledged", msg.acked_by ? `${msg.acked_by} ${T.acknowledged_by}` : T.acknowledged);
-    else if (state === "on_site") showHelp("acknowledged", T.on_site);
+    else if (state === "on_site") showHelp("on-site", msg.on_site_by ? `${msg.on_site_by} ${T.on_site_by}` : T.on_site);
     else if (state === "open" || confirmed) showHelp("confirmed", T.called);
     else showHelp(null);
   }
@@ -210,8 +267,12 @@ if (!credential) {
     clearInterval(helpRetry);
     helpRetry = setInterval(sendHelp, 2000); // until the controller confirms
   });
-  $("curtains-open").addEventListener("click", () => sock.send({ type: "curtain", action: "open" }));
-  $("curtains-close").addEventListener("click", () => sock.send({ type: "curtain", action: "close" }));
+  function curtains(action) {
+    if (!sock.send({ type: "curtain", action })) { showCurtain("failed", T.curtains_failed); return; }
+    showCurtain("pending", action === "open" ? T.curtains_opening : T.curtains_closing);
+  }
+  $("curtains-open").addEventListener("click", () => curtains("open"));
+  $("curtains-close").addEventListener("click", () => curtains("close"));
   document.body.addEventListener("pointerdown", () => sock.send({ type: "touch" }), { passive: true });
 
   $("accept").addEventListener("click", async () => {

@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Any
 
 import pytest
@@ -124,15 +125,26 @@ async def kiosk(
         )
 
 
+def home_time(ctl: RunningController, hour: int, minute: int = 0) -> datetime:
+    """Today (the daemon's today) at this local time in the home."""
+    zone = ctl.controller.site.zone
+    today = ctl.controller.clock.now().astimezone(zone).date()
+    return datetime.combine(today, time(hour, minute), tzinfo=zone)
+
+
 async def open_kiosk(
     new_page: Callable[..., Any],
     ctl: RunningController,
     screen: KioskScreen,
     width: int = 1280,
     height: int = 800,
+    shown: datetime | None = None,
 ) -> Any:
-    """The kiosk page, once the controller sees the page's screen online."""
+    """The kiosk page, once the controller sees the page's screen online. The page's
+    clock shows ``shown`` (default: today 10.00 in the home, a day view whatever the
+    hour the tests run at); ``page.clock.set_fixed_time`` moves it."""
     page = await new_page(width, height)
+    await page.clock.set_fixed_time(shown or home_time(ctl, 10))
     await page.goto(screen.url(ctl))
     await wait_twin(
         ctl.controller,

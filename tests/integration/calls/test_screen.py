@@ -36,9 +36,7 @@ async def test_call_staff_alarms_the_dashboard_and_the_screen_shows_the_acknowle
     await help_alarm(dashboard, "213", "open").wait_for(timeout=TIMEOUT_MS)
     await kiosk_page.screenshot(path=str(artifacts / "screen-help-called.png"))
 
-    await help_alarm(dashboard, "213", "open").locator('button[data-act="ack"]').click()
-    await dashboard.fill("#note-text", "coming")
-    await dashboard.click("#note-confirm")
+    await help_alarm(dashboard, "213", "open").locator('button[data-act="ack"]').click()  # one tap
     await kiosk_page.wait_for_selector(
         '#help-status[data-state="acknowledged"]', timeout=TIMEOUT_MS
     )
@@ -47,9 +45,15 @@ async def test_call_staff_alarms_the_dashboard_and_the_screen_shows_the_acknowle
     name = staff.display_name or "test-staff"
     assert await kiosk_page.text_content("#help-status") == f"{name} har sett ditt larm"
     await kiosk_page.screenshot(path=str(artifacts / "screen-help-acknowledged.png"))
-    await help_alarm(dashboard, "213", "acknowledged").locator('button[data-act="close"]').click()
-    await dashboard.fill("#note-text", "resident fine")
-    await dashboard.click("#note-confirm")
+
+    # on site: the screen says the staff member is with the resident, not on the way
+    await help_alarm(dashboard, "213", "acknowledged").locator('button[data-act="on_site"]').click()
+    await kiosk_page.wait_for_selector('#help-status[data-state="on-site"]', timeout=TIMEOUT_MS)
+    assert await kiosk_page.text_content("#help-status") == f"{name} är hos dig"
+    await kiosk_page.screenshot(path=str(artifacts / "screen-help-on-site.png"))
+    await help_alarm(dashboard, "213", "on_site").locator('button[data-act="close"]').click()
+    await dashboard.fill("#close-note", "Hjälpte Gunnar upp ur sängen")
+    await dashboard.click("#close-confirm")
     await kiosk_page.wait_for_selector("#help-status", state="hidden", timeout=TIMEOUT_MS)
 
 
