@@ -30,10 +30,11 @@ Json = dict[str, Any]
 
 
 def _twin(msg: TwinChanged, _site: Site) -> Json:
-    if msg.json is None:
-        object.__setattr__(msg, "json", twin_json(msg))  # a cache: the message is frozen
-    assert msg.json is not None
-    return msg.json
+    data = msg.json
+    if data is None:
+        data = twin_json(msg)
+        object.__setattr__(msg, "json", data)  # a cache: the message is frozen
+    return data
 
 
 def _event(msg: DeviceEvent, _site: Site) -> Json:
@@ -92,6 +93,8 @@ LIVE_TYPES: tuple[type[BusMessage], ...] = tuple(_LIVE)
 
 def live_message(msg: BusMessage, site: Site) -> tuple[str, Json] | None:
     """The WebSocket ``type`` and ``data`` of ``msg``; None for a type not sent live."""
+    if type(msg) is TwinChanged:  # most of a burst: no lookup, the JSON made once
+        return "twin", msg.json if msg.json is not None else _twin(msg, site)
     found = _LIVE.get(type(msg))
     if found is None:
         return None
