@@ -16,7 +16,7 @@ The client id is the login's username (the broker binds them). A connection the
 broker closed, followed by a connect the same broker accepts at the first try, is
 counted as taken over (:meth:`MqttLink.takeovers`): the broker was up and dropped us,
 as it does when another client connects with our client id (MQTT 3.1.1 has no reason
-code for it). """
+code for it)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from devices.mqtt import (
     make_client,
     paho_of,
     reraise_swallowed_cancel,
+    subscribe_all,
     unless_dropped,
 )
 
@@ -149,9 +150,7 @@ class MqttLink:
                     reraise_swallowed_cancel()
                     # one SUBSCRIBE (one round trip): the devices send their events
                     # once they see the ``online`` below, so it must come soon
-                    await unless_dropped(
-                        client, client.subscribe([(t, QOS) for t in self.subscriptions()])
-                    )
+                    await subscribe_all(client, self.subscriptions(), until_dropped=True)
                     reraise_swallowed_cancel()
                     await unless_dropped(
                         client,

@@ -178,6 +178,32 @@ async def unless_dropped(client: aiomqtt.Client, call: Awaitable[T]) -> T:
     return task.result()
 
 
+async def subscribe_all(
+    client: aiomqtt.Client, topics: list[str], *, until_dropped: bool = False
+) -> None:
+    """Subscribe to ``topics`` at QoS 1 in one SUBSCRIBE and check the SUBACK: a topic
+    the broker refused (0x80) raises :class:`aiomqtt.MqttError`, which the links treat
+    as a lost connection (reconnect, to the next node). Mosquitto refuses nothing a
+    login may read; a NATS node refuses while its cluster cannot create the
+    subscription's JetStream consumer (a new leader is being elected), and a client
+    that went on would never get that topic: a screen deaf to its help confirmation,
+    a device that never sees the controller ``online`` and holds its events.
+    ``until_dropped``: give up as soon as the connection drops (:func:`unless_dropped`)."""
+    subscribing = client.subscribe([(topic, QOS) for topic in topics])
+    granted: list[Any] = list(
+        await (unless_dropped(client, subscribing) if until_dropped else subscribing)
+    )
+    refused = [t for t, code in zip(topics, granted, strict=False) if _is_failure(code)]
+    if refused or len(granted) != len(topics):
+        raise aiomqtt.MqttError(f"the broker refused the subscription to {', '.join(refused)}")
+
+
+def _is_failure(code: object) -> bool:
+    """A SUBACK return code that grants nothing (paho gives a ReasonCode or an int)."""
+    value = getattr(code, "value", code)
+    return isinstance(value, int) and value >= 0x80
+
+
 def availability_will(topic: str) -> aiomqtt.Will:
     """The retained ``offline`` last will for an availability topic."""
     return aiomqtt.Will(topic, Availability.OFFLINE.value, qos=QOS, retain=True)

@@ -47,6 +47,7 @@ from devices.mqtt import (
     Failover,
     make_client,
     reraise_swallowed_cancel,
+    subscribe_all,
 )
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class DeviceLink:
             self._sender = None
             try:
                 reraise_swallowed_cancel()
-                await client.subscribe([(topic, QOS) for topic in self._subscriptions])
+                await subscribe_all(client, self._subscriptions)
                 reraise_swallowed_cancel()
                 self._outbox.extendleft(reversed(self._announce()))
                 self._outbox_ready.set()

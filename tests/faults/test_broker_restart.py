@@ -13,6 +13,7 @@ from tests.integration.harness import RunningController, RunningHome, wait_all_o
 from tests.reliability_fixtures import gather_limited
 
 from .execution_counter import count_executions
+from .stored_presses import stored_presses
 
 DEFINITE = {"ok", "rejected", "failed", "timeout", "offline"}
 #: a help press made while the broker was down reaches the controller and raises its
@@ -62,11 +63,12 @@ async def test_broker_killed_during_burst_loses_nothing_and_runs_nothing_twice(
         ]
         for _ in range(10):  # the burst is under way
             await commands_seen.get(timeout=10)
+        presses: dict[str, str] = {}
         for screen in pressers_before:
-            home[screen].press_help()  # type: ignore[attr-defined]
+            presses[screen] = home[screen].press_help()  # type: ignore[attr-defined]
         await asyncio.to_thread(rel_broker.stop, kill=True)
         for screen in pressers_during:  # queued in the device until the broker is back
-            home[screen].press_help()  # type: ignore[attr-defined]
+            presses[screen] = home[screen].press_help()  # type: ignore[attr-defined]
         await asyncio.to_thread(rel_broker.start)
         restarted = ctl.clock.now()  # the controller stamps events with this clock
         async with asyncio.timeout(60):
@@ -108,6 +110,9 @@ async def test_broker_killed_during_burst_loses_nothing_and_runs_nothing_twice(
         print(f"help presses of the outage arrived {worst.total_seconds():.2f} s after restart")
         assert worst <= timedelta(seconds=HELP_BOUND_S), worst
         await wait_all_online(ctl, timeout=30)
+    # every press stored exactly once (no loss, no duplicate from a redelivery)
+    for screen, press_id in presses.items():
+        assert (await stored_presses(rel_ctl, screen)).count(press_id) == 1, screen
     for device_id in screens + curtains:
         device = home[device_id]
         field = "brightness" if isinstance(device, SimulatedScreen) else "position"

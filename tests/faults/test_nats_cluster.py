@@ -9,9 +9,10 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 import aiomqtt
+import pytest
 
 from devices.contract import Channel, SiteTopics
-from devices.mqtt import BrokerAddress, make_client
+from devices.mqtt import BrokerAddress, make_client, subscribe_all
 from tests.nats_cluster import ClusterUnderTest
 
 WAIT_S = 10.0
@@ -150,6 +151,9 @@ async def test_a_device_login_reaches_only_its_own_topics(nats: ClusterUnderTest
             assert [code.value for code in refused] == [0x80, 0x80, 0x80]
             granted = await device.subscribe([(topics.device(DEVICE, Channel.CMD), 1)])
             assert [code.value for code in granted] == [1]
+            # the links do not go on deaf to a topic: a refusal is a lost connection
+            with pytest.raises(aiomqtt.MqttError, match=r"refused the subscription to .*a102"):
+                await subscribe_all(device, [topics.device(OTHER, Channel.CMD)])
             # MQTT 3.1.1 has no way to refuse a publish: it is dropped
             await device.publish(topics.device(OTHER, Channel.STATE), b"forged", qos=1)
             await device.publish(topics.device(DEVICE, Channel.STATE), b"own", qos=1)

@@ -29,6 +29,7 @@ from tests.integration.harness import (
 from tests.nats_cluster import ClusterUnderTest
 
 from .execution_counter import count_executions
+from .stored_presses import stored_presses
 
 DEFINITE = {"ok", "rejected", "failed", "timeout", "offline"}
 #: a help press made while a node is down is stored and alarmed within this long of
@@ -59,12 +60,6 @@ async def home_and_controller(
             await ctl.stop()
     finally:
         await home.stop()
-
-
-async def stored_presses(ctl: RunningController, device: str) -> list[str]:
-    """The press ids of ``device``'s help presses in the store (one per stored event)."""
-    events = await ctl.controller.store.recent_events(limit=1000, device=device)
-    return [str(e.details.get("press_id")) for e in events if e.type == "help_pressed"]
 
 
 async def test_a_node_killed_while_presses_commands_and_state_flow_loses_nothing(

@@ -1,0 +1,176 @@
+"""Failover on the clustered broker (issue 16): ``python -m bench.failover``.
+
+A 3-node NATS cluster (tests/nats_cluster.py), the example home's simulated devices
+and one controller, all given the three nodes (the devices spread over them). Each
+round SIGKILLs the node the controller is on, then measures
+
+* the controller's failover: kill -> connected to another node and subscribed;
+* each device's failover on the dead node: kill -> online on another node;
+* help press -> alarm frame on a dashboard (``/api/ws``) with the node down, for a
+  press of every screen, one at a time (their alarms closed after each round);
+* messages lost: presses made right after the kill and during the measurement that
+  never raised their alarm or were not stored exactly once (must be 0).
+
+The dead node is started again before the next round. ``--rounds`` (default 2) keeps
+a run under two minutes here. Results: printed, and JSON in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from config.credentials import ensure_credentials
+from config.site import EXAMPLE_SITE, load_site
+from devices.firmware.link import DeviceLink
+from devices.firmware.screen import SimulatedScreen
+from devices.mqtt import BrokerAddress, BrokerList
+from tests.integration.harness import (
+    RunningController,
+    live_message,
+    start_controller,
+    start_home,
+    wait_all_online,
+)
+from tests.nats_cluster import NatsCluster
+
+from .common import summary
+
+ALARM_BOUND_S = 60.0
+
+
+async def _alarm_frames(ws: aiohttp.ClientWebSocketResponse, devices: set[str]) -> None:
+    """Until the dashboard has shown a help alarm of each of ``devices`` (any order)."""
+    waiting = set(devices)
+    async with asyncio.timeout(ALARM_BOUND_S):
+        while waiting:
+            msg = await live_message(
+                ws,
+                lambda m: (
+                    m["type"] == "alarm"
+                    and m["data"]["kind"] == "help"
+                    and m["data"]["change"] in ("raised", "repeated")
+                ),
+                timeout=ALARM_BOUND_S,
+            )
+            waiting.discard(msg["data"]["device"])
+
+
+async def _back_elsewhere(link: DeviceLink, dead: BrokerAddress, killed: float) -> float:
+    """Seconds from the kill until ``link`` is online on a node other than ``dead``
+    (sampled every 10 ms: the link has no event for "moved")."""
+    async with asyncio.timeout(ALARM_BOUND_S):
+        while not (link.online and link.broker != dead):  # noqa: ASYNC110 (sampling)
+            await asyncio.sleep(0.01)
+    return time.monotonic() - killed
+
+
+async def _close_help_alarms(ctl: RunningController) -> None:
+    status, body = await ctl.call("GET", "/api/alarms")
+    assert status == 200, body
+    for alarm in body["alarms"]:
+        if alarm["kind"] == "help" and alarm["state"] != "closed":
+            await ctl.call("POST", f"/api/alarms/{alarm['id']}/close", json={"note": "bench"})
+
+
+async def _stored_once(ctl: RunningController, device: str, press_id: str) -> bool:
+    events = await ctl.controller.store.recent_events(limit=1000, device=device)
+    ids = [e.details.get("press_id") for e in events if e.type == "help_pressed"]
+    return ids.count(press_id) == 1
+
+
+async def run(rounds: int) -> dict[str, Any]:
+    site = load_site(EXAMPLE_SITE)
+    root = Path(tempfile.mkdtemp(prefix="tryggbo-failover-"))
+    creds = ensure_credentials(site, root / "credentials.json")
+    cluster = NatsCluster(creds, root / "nats")
+    cluster.start()
+    brokers = BrokerList(tuple(cluster.brokers))
+    running = await start_home(brokers, site, creds)
+    home = running.home
+    ctl = await start_controller(brokers, site, creds, root / "tryggbo.sqlite")
+    screens = [d.id for _a, d in site.devices() if d.type == "screen"]
+    controller_s: list[float] = []
+    device_s: list[float] = []
+    press_ms: list[float] = []
+    lost = 0
+    presses_made = 0
+    try:
+        await wait_all_online(ctl.controller, timeout=60)
+        async with ctl.http.ws_connect("/api/ws") as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+            for _round in range(rounds):
+                link = ctl.controller.link
+                victim_at = link.broker
+                victim = next(n for n in cluster.nodes if n.broker == victim_at)
+                moving = [d for d in home.devices.values() if d.link.broker == victim_at]
+                connects = link.connects
+                victim.stop(kill=True)
+                killed = time.monotonic()
+                # presses during the failover itself: held by the devices, or queued
+                # in the controller's session, until the controller is back
+                early = {s: home[s].press_help() for s in screens[:3]}  # type: ignore[attr-defined]
+
+                devices_back = asyncio.gather(
+                    *(_back_elsewhere(d.link, victim_at, killed) for d in moving)
+                )
+                await link.wait_connected(after=connects)
+                controller_s.append(time.monotonic() - killed)
+                device_s.extend(await devices_back)
+                await _alarm_frames(ws, set(early))
+                # the node stays down: one press at a time, press -> dashboard frame
+                pressed = dict(early)
+                for screen in screens[3:]:
+                    device = home[screen]
+                    assert isinstance(device, SimulatedScreen)
+                    start = time.perf_counter()
+                    pressed[screen] = device.press_help()
+                    await _alarm_frames(ws, {screen})
+                    press_ms.append((time.perf_counter() - start) * 1000)
+                presses_made += len(pressed)
+                for screen, press_id in pressed.items():
+                    if not await _stored_once(ctl, screen, press_id):
+                        lost += 1
+                await _close_help_alarms(ctl)
+                victim.start()
+                victim.wait_healthy(60, streams=False)
+                await home.wait_all_online(timeout=ALARM_BOUND_S)
+    finally:
+        await ctl.stop()
+        await running.stop()
+        cluster.stop()
+    return {
+        "nodes": len(cluster.nodes),
+        "rounds": rounds,
+        "devices": len(home.devices),
+        "controller_failover_s": summary(controller_s),
+        "device_failover_s": summary(device_s),
+        "help_press_to_dashboard_ms_one_node_down": summary(press_ms),
+        "presses": presses_made,
+        "presses_lost_or_stored_twice": lost,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench/results/run-2026-12-03-issue16-failover.json")
+    )
+    args = parser.parse_args()
+    started = time.monotonic()
+    result = asyncio.run(run(args.rounds))
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    print(json.dumps(result, indent=2))
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
