@@ -29,6 +29,28 @@ MEDIA_FLAGS = [
 ]
 TIMEOUT_MS = 15_000
 
+#: WCAG contrast of an element's text on its own background, from computed colours;
+#: also whether anything above it dims it (a filter or opacity makes computed colours
+#: lie).
+CONTRAST = """(sel) => {
+  const el = document.querySelector(sel);
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const linear = (v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    const [r, g, b] = rgb(c).map((v) => linear(v / 255));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const style = getComputedStyle(el);
+  const [a, b] = [lum(style.color), lum(style.backgroundColor)].sort((x, y) => y - x);
+  let dimmed = [];
+  for (let n = el; n; n = n.parentElement) {
+    const s = getComputedStyle(n);
+    if (s.filter !== "none" || Number(s.opacity) < 1) dimmed.push(n.tagName + "#" + n.id);
+  }
+  const ratio = (a + 0.05) / (b + 0.05);
+  return { ratio, color: style.color, background: style.backgroundColor, dimmed };
+}"""
+
 
 @pytest.fixture(scope="session")
 async def media_browser():
