@@ -57,7 +57,7 @@ class Due:
         return [d.device_id for d in self.devices]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FiringReport:
     """What became of one firing."""
 
