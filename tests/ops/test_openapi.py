@@ -75,8 +75,25 @@ async def test_openapi_document_is_valid_and_generated_from_the_handlers(
     assert body["additionalProperties"] is False
     assert command["x-roles"] == ["admin", "staff", "technician"]
     assert doc["paths"]["/api/health"]["get"]["security"] == []
-    alarms = {p["name"] for p in doc["paths"]["/api/alarms"]["get"]["parameters"]}
-    assert {"state", "limit", "since", "apartment", "before_id"} <= alarms
+    alarms = {p["name"]: p for p in doc["paths"]["/api/alarms"]["get"]["parameters"]}
+    assert {"state", "limit", "since", "apartment", "before_id"} <= set(alarms)
+    # query parameters come from the route's read_query model, limits and all
+    assert alarms["limit"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000,
+        "default": 100,
+    }
+    assert alarms["state"]["schema"]["enum"] == ["active", "closed", "all"]
+    assert alarms["since"]["schema"]["format"] == "date-time"
+    assert not any(p["required"] for p in alarms.values() if p["in"] == "query")
+    upload = {p["name"]: p for p in doc["paths"]["/api/firmware"]["post"]["parameters"]}
+    assert upload["type"]["required"]
+    assert upload["version"]["required"]
+    # no body needed where no field is required (an alarm's ack)
+    ack = doc["paths"]["/api/alarms/{alarm}/ack"]["post"]["requestBody"]
+    assert ack["required"] is False
+    assert command["requestBody"]["required"] is True
     assert "CloseRequest" in doc["components"]["schemas"]  # a closure's BODIES[action]
 
 
