@@ -43,11 +43,12 @@ from .device_reports import DeviceRateLimit, DeviceReports
 from .event_bus import EventBus
 from .event_writer import EventWriter
 from .leader import LeaderLease, while_leading
+from .live_relay import LiveRelay
 from .mqtt_link import MqttLink, NotConnected
 from .receipts import Receipt
 from .refusal_tally import RefusalTally
 from .screen_messages import message_end
-from .store import Store, StoreError, open_store
+from .store import SqlStore, Store, StoreError, open_store
 from .twins import TwinRegistry
 from .web_tls import tls_context
 
@@ -186,6 +187,8 @@ class Controller:
             fallback=FallbackPublisher(self.link, self.site, self.clock),
         )
         self.metrics = Metrics(self.bus)
+        #: other instances' alarm changes on this bus (PostgreSQL only: live_relay.py)
+        self.relay = live_relay_of(self.store, self.bus)
         self._confirmations: set[asyncio.Task[None]] = set()
         self.metrics.attach(self)
         #: the room screens' kiosk pages and the relatives' video calls
@@ -274,6 +277,8 @@ class Controller:
                 tasks.create_task(self.throttled.run(), name="throttled-refusals")
                 tasks.create_task(self.lease.run(), name="leader-lease")
                 tasks.create_task(while_leading(self.lease, self._lead), name="schedules")
+                if self.relay is not None:
+                    tasks.create_task(self.relay.run(), name="live-relay")
                 self.ready.set()
         finally:
             self.ready.clear()
@@ -328,3 +333,16 @@ class Controller:
         while True:
             await asyncio.sleep(self.config.stale_check_s)
             self.reports.check_stale()
+
+
+def live_relay_of(store: Store, bus: EventBus) -> LiveRelay | None:
+    """The relay of other instances' alarm changes, for a store they can share."""
+    if not isinstance(store, SqlStore) or store.live_channel is None:
+        return None
+    return LiveRelay(
+        dsn=store.pg_dsn(),
+        channel=store.live_channel,
+        instance_id=store.instance_id,
+        read_alarm=store.get_alarm,
+        bus=bus,
+    )

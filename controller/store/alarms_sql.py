@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema as t
 from .access import SqlAccess
@@ -23,6 +24,7 @@ from .alarm_records import (
     AlarmNotFound,
     AlarmRecord,
 )
+from .live import AlarmNote
 from .records import ActivityRecord
 from .repository import StoreError
 from .schema import as_utc
@@ -32,6 +34,14 @@ SITE = "site"
 
 
 class AlarmsMixin(SqlAccess):
+    async def _tell_others(self, conn: AsyncConnection, alarm_id: int, change: str) -> None:
+        """Announce a change to the other instances on this site's PostgreSQL, heard
+        when this transaction commits (controller/store/live.py)."""
+        if self.live_channel is None or conn.dialect.name != "postgresql":
+            return
+        note = AlarmNote(self.instance_id, int(alarm_id), change)
+        await conn.execute(sa.select(sa.func.pg_notify(self.live_channel, note.payload())))
+
     async def add_alarm(self, alarm: AlarmRecord) -> AlarmRecord:
         """Store a new alarm; returns it with its id. An active alarm of the same kind
         and device (or site) stored already (another instance raised it) is not added
@@ -49,6 +59,7 @@ class AlarmsMixin(SqlAccess):
                 insert = t.insert_ignore(conn, t.alarms).returning(*t.alarms.c)
                 added = (await conn.execute(insert, row)).mappings().first()
                 if added is not None:
+                    await self._tell_others(conn, added["id"], "raise")
                     return _alarm(added)
                 current = (await conn.execute(same)).mappings().first()
                 if current is not None:
@@ -91,7 +102,9 @@ class AlarmsMixin(SqlAccess):
                 .values(details=details)
                 .returning(*t.alarms.c)
             )
-            return _alarm((await conn.execute(update)).mappings().one()), True
+            counted = _alarm((await conn.execute(update)).mappings().one())
+            await self._tell_others(conn, alarm_id, "repeat")
+            return counted, True
 
     async def get_alarm(self, alarm_id: int) -> AlarmRecord | None:
         query = sa.select(t.alarms).where(t.alarms.c.id == alarm_id)
@@ -137,6 +150,7 @@ class AlarmsMixin(SqlAccess):
                 raise AlarmConflict(_alarm(current), wanted)
             if activity is not None:
                 await conn.execute(t.activity.insert(), _activity_row(activity))
+            await self._tell_others(conn, alarm_id, wanted)
             return _alarm(row)
 
     async def active_alarms(self) -> list[AlarmRecord]:

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -24,6 +25,7 @@ from .alarms_sql import AlarmsMixin
 from .calls_sql import CallsMixin
 from .group_commit import GroupCommit
 from .leases_sql import LeaseMixin
+from .live import live_channel
 from .one_hop import OneHopWriter
 from .people_sql import PeopleMixin
 from .plan_sql import PlanMixin
@@ -59,11 +61,20 @@ class SqlStore(
         #: the audit lines of a SQLite file: one thread hop per transaction (one_hop)
         self._one_hop: OneHopWriter | None = None
         self.auth_generation = 0
+        self.instance_id = uuid.uuid4().hex
+        if self._url.get_backend_name() == "postgresql":
+            self.live_channel = live_channel(db.pg_schema(self._url))
 
     @property
     def url(self) -> str:
         """The database URL (password hidden)."""
         return self._url.render_as_string(hide_password=True)
+
+    def pg_dsn(self) -> str:
+        """A PostgreSQL store's connection string for a connection of one's own (e.g.
+        ``LISTEN``, controller/live_relay.py): libpq form, password included."""
+        plain = db.without_schema(self._url.set(drivername="postgresql"))
+        return plain.render_as_string(hide_password=False)
 
     @property
     def dialect(self) -> str:

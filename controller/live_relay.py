@@ -1,0 +1,124 @@
+"""One live picture across instances: alarm changes stored by another instance of the
+site reach this instance's bus, hence its dashboards, screens' pages and metrics.
+
+Why PostgreSQL ``LISTEN``/``NOTIFY`` and not the broker: several instances of a site
+always share its PostgreSQL (that is what makes them one site), whatever the broker
+(Mosquitto, a NATS cluster without ``$share``); the note is sent inside the transaction
+that stores the change (controller/store/live.py), so it is heard exactly when the
+change is stored and never for a change rolled back, and no broker ACL or topic is
+added. The note carries only ids; the alarm is read from the store, so the relay
+pushes what is stored, never a copy.
+
+The relay keeps one connection of its own (``LISTEN`` needs a session) and reconnects
+with backoff when it drops (a PostgreSQL restart). Notes sent while it is not listening
+are not replayed: a dashboard that reconnects reloads the alarms from the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .bus_messages import AlarmChanged
+from .event_bus import EventBus
+from .store.alarm_records import AlarmRecord
+from .store.live import AlarmNote
+
+log = logging.getLogger(__name__)
+
+#: a note's change as the instance that made it pushed it on its own bus
+_PUSHED_AS = {"raise": "raised", "repeat": "repeated", "escalate": "escalated", "note": "noted"}
+#: staff actions: pushed as the state they lead to
+_BY_STATE = {"ack", "on_site", "close"}
+
+
+def pushed_change(note: AlarmNote, alarm: AlarmRecord) -> str:
+    """The change name the making instance pushed for ``note`` (the bus's vocabulary)."""
+    if note.change in _BY_STATE:
+        return alarm.state
+    return _PUSHED_AS.get(note.change, note.change)
+
+
+class LiveRelay:
+    """Listens on the site's channel; each other instance's alarm change, read from the
+    store, is published on this instance's bus."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        channel: str,
+        instance_id: str,
+        read_alarm: Callable[[int], Awaitable[AlarmRecord | None]],
+        bus: EventBus,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self._dsn = dsn
+        self.channel = channel
+        self._instance_id = instance_id
+        self._read_alarm = read_alarm
+        self._bus = bus
+        self._retry_max_s = retry_max_s
+        self._notes: asyncio.Queue[str] = asyncio.Queue()
+        #: set while listening
+        self.listening = asyncio.Event()
+        #: other instances' changes published on this bus
+        self.relayed = 0
+
+    async def run(self) -> None:
+        """Listen and relay until cancelled; reconnect after any connection loss."""
+        import asyncpg  # the postgres extra: only a PostgreSQL store has a relay
+
+        relay = asyncio.create_task(self._relay(), name="live-relay-publish")
+        try:
+            delay = 0.2
+            while True:
+                try:
+                    await self._listen(asyncpg.connect)
+                    delay = 0.2
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("live relay: not listening (%s); again in %.1f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._retry_max_s)
+        finally:
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+
+    async def _listen(self, connect: Callable[..., Awaitable[Any]]) -> None:
+        conn = await connect(self._dsn, timeout=10)
+        lost = asyncio.Event()
+        try:
+            conn.add_termination_listener(lambda _c: lost.set())
+            await conn.add_listener(self.channel, self._heard)
+            self.listening.set()
+            log.info("live relay: listening on %s", self.channel)
+            await lost.wait()
+            log.warning("live relay: connection lost")
+        finally:
+            self.listening.clear()
+            if not conn.is_closed():
+                conn.terminate()
+
+    def _heard(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._notes.put_nowait(payload)
+
+    async def _relay(self) -> None:
+        while True:
+            payload = await self._notes.get()
+            note = AlarmNote.parse(payload)
+            if note is None:
+                log.warning("live relay: not an alarm note: %.100r", payload)
+                continue
+            if note.origin == self._instance_id:
+                continue  # this instance pushed it already
+            try:
+                alarm = await self._read_alarm(note.alarm_id)
+            except Exception as exc:  # the store failing must not stop the relay
+                log.warning("live relay: alarm %s not read: %s", note.alarm_id, exc)
+                continue
+            if alarm is None:
+                continue
+            self._bus.publish(AlarmChanged(alarm, pushed_change(note, alarm)))
+            self.relayed += 1
