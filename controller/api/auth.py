@@ -146,6 +146,7 @@ async def log_refusal(request: web.Request, auth: Authenticator, exc: ApiError) 
             "method": request.method,
             "path": request.path,
             "code": exc.code,
+            "error": details,  # the refusal's parameters: the log page says why in words
             "address": request.remote or "",
             "via": principal.via if principal else None,
         },

@@ -42,7 +42,8 @@ TEXT_NODES = """() => {
   const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
     const tag = n.parentElement?.tagName;
-    if (tag === "SCRIPT" || tag === "STYLE") continue;
+    // a person's own words (a free-text reason, a name) are shown as written
+    if (tag === "SCRIPT" || tag === "STYLE" || n.parentElement.closest("[translate=no]")) continue;
     if (n.textContent.trim()) out.push(n.textContent.trim());
   }
   for (const el of document.querySelectorAll("[aria-label], [title], [placeholder]")) {

@@ -1,7 +1,7 @@
 // The audit log: every command and every person's action, filterable, exportable.
 import { api } from "/ui/api.js";
-import { has, t } from "/ui/i18n.js";
-import { escapeHtml, reasonText, when } from "/ui/format.js";
+import { errorText, has, t } from "/ui/i18n.js";
+import { escapeHtml, reasonHtml, when } from "/ui/format.js";
 
 /** A command as the log's "Vad": "Lås upp – Dörr 105" (the device type's labels). */
 function commandText(state, r) {
@@ -47,15 +47,20 @@ async function load(form, state) {
   for (const r of audit.ok ? audit.data.audit : []) {
     if (r.kind !== "resolved") continue;
     const apt = state.twins.get(r.device)?.apartment ?? "";
-    rows.push({ ts: r.ts, who: r.actor, what: commandText(state, r), apt, why: reasonText(r.reason ?? ""), outcome: outcomeWord(r.outcome) });
+    rows.push({ ts: r.ts, who: r.actor, what: commandText(state, r), apt, why: reasonHtml(r.reason ?? ""), outcome: outcomeWord(r.outcome) });
   }
   for (const r of activity.ok ? activity.data.activity : []) {
-    rows.push({ ts: r.ts, who: r.actor, what: activityText(r), apt: r.apartment ?? "", why: reasonText(r.reason ?? ""), outcome: outcomeWord(r.outcome) });
+    // a refusal's reason is the server's sentence: said again from its code and parameters
+    const why = r.action === "refused"
+      ? escapeHtml(errorText({ status: 403, data: { error: { code: r.outcome, details: r.details?.error ?? {} } } }))
+      : reasonHtml(r.reason ?? "");
+    const outcome = r.action === "refused" ? t("outcome_refused") : outcomeWord(r.outcome);
+    rows.push({ ts: r.ts, who: r.actor, what: activityText(r), apt: r.apartment ?? "", why, outcome });
   }
   rows.sort((a, b) => (a.ts < b.ts ? 1 : -1));
   document.getElementById("audit-rows").innerHTML = rows.map((r) => `
-    <tr><td>${escapeHtml(when(r.ts))}</td><td>${escapeHtml(r.who)}</td><td>${escapeHtml(r.what)}</td>
-    <td>${escapeHtml(r.apt)}</td><td>${escapeHtml(r.why)}</td><td>${escapeHtml(r.outcome)}</td></tr>`).join("");
+    <tr><td>${escapeHtml(when(r.ts))}</td><td translate="no">${escapeHtml(r.who)}</td><td>${escapeHtml(r.what)}</td>
+    <td>${escapeHtml(r.apt)}</td><td>${r.why}</td><td>${escapeHtml(r.outcome)}</td></tr>`).join("");
   document.getElementById("audit-csv").href = `/api/audit/export.csv?${p}`;
 }
 

@@ -51,6 +51,18 @@ export function reasonText(reason) {
   return rest ? `${t(`reason.${head}`)}: ${rest}` : t(`reason.${head}`);
 }
 
+/** :func:`reasonText` as HTML: a person's own words (free text, a schedule's name) are
+ *  marked `translate="no"`: shown as written, in whatever language they were written. */
+export function reasonHtml(reason) {
+  if (!reason) return "";
+  const cut = reason.indexOf(": ");
+  const head = cut >= 0 ? reason.slice(0, cut) : reason;
+  const rest = cut >= 0 ? reason.slice(cut + 2) : "";
+  if (!has(`reason.${head}`)) return `<span translate="no">${escapeHtml(reason)}</span>`;
+  const label = escapeHtml(t(`reason.${head}`));
+  return rest ? `${label}: <span translate="no">${escapeHtml(rest)}</span>` : label;
+}
+
 export function reach(twin) {
   return twin ? twin.availability : "unknown";
 }

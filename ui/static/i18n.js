@@ -84,7 +84,7 @@ export const STRINGS = {
     // the log's "Vad": what a person did
     act_signin: "Loggade in", act_signout: "Loggade ut", act_password_change: "Bytte lösenord",
     act_password_reset: "Återställde lösenord för {subject}", act_user_add: "Lade till användaren {subject}",
-    act_user_update: "Ändrade användaren {subject}", act_refused: "Nekades: saknade behörighet",
+    act_user_update: "Ändrade användaren {subject}", act_refused: "Nekades",
     act_alarm_ack: "Kvitterade larm {subject}", act_alarm_on_site: "På plats vid larm {subject}",
     act_alarm_close: "Avslutade larm {subject}", act_schedule_create: "Skapade ett schema",
     act_schedule_update: "Ändrade ett schema", act_schedule_delete: "Tog bort ett schema",
@@ -239,7 +239,7 @@ export const STRINGS = {
     event_booted: "Started", event_updated: "Software updated", event_update_failed: "Update failed",
     act_signin: "Signed in", act_signout: "Signed out", act_password_change: "Changed password",
     act_password_reset: "Reset the password of {subject}", act_user_add: "Added the user {subject}",
-    act_user_update: "Changed the user {subject}", act_refused: "Refused: not allowed",
+    act_user_update: "Changed the user {subject}", act_refused: "Refused",
     act_alarm_ack: "Acknowledged alarm {subject}", act_alarm_on_site: "On site at alarm {subject}",
     act_alarm_close: "Closed alarm {subject}", act_schedule_create: "Created a schedule",
     act_schedule_update: "Changed a schedule", act_schedule_delete: "Deleted a schedule",
