@@ -15,7 +15,7 @@ from devices.clock import ManualClock
 from tests.i18n_strings import strings
 
 from ..harness import RunningController, wait_twin
-from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
+from .conftest import CONTRAST, TIMEOUT_MS, open_kiosk, sign_in_dashboard
 
 FRAMES = "async () => window.tryggboCall && (await window.tryggboCall.framesDecoded()) > 0"
 
@@ -111,7 +111,7 @@ async def test_resident_declines_and_the_relative_is_told(
 
 
 async def test_outside_visiting_hours_the_call_is_refused_with_the_next_possible_time(
-    ctl: RunningController, kiosk, new_page
+    ctl: RunningController, kiosk, new_page, artifacts: Path
 ) -> None:
     zone = ctl.controller.site.zone
     in_two_days = (datetime.now(zone) + timedelta(days=2)).date()
@@ -121,8 +121,20 @@ async def test_outside_visiting_hours_the_call_is_refused_with_the_next_possible
     relative = await new_page(1024, 768)
     await relative.goto((await invite(ctl, "215"))["link"])
     await relative.wait_for_selector('#visiting[data-open="false"]', timeout=TIMEOUT_MS)
-    assert "10.00" in await relative.text_content("#visiting")
-    await relative.click("#call")
+    visiting = await relative.text_content("#visiting") or ""
+    assert "10.00" in visiting
+    assert "du kan inte ringa" in visiting
+    # "Ring" looks inactive, says why (the visiting text describes it), and keeps its
+    # text readable
+    assert await relative.get_attribute("#call", "aria-disabled") == "true"
+    assert await relative.get_attribute("#call", "aria-describedby") == "visiting"
+    looks = await relative.evaluate(CONTRAST, "#call")
+    assert looks["background"] == "rgb(220, 220, 220)", looks
+    assert looks["ratio"] >= 4.5, looks
+    await relative.screenshot(path=str(artifacts / "call-outside-hours-1024x768.png"))
+    # a press still asks the daemon, which decides (the page may be out of date);
+    # Playwright counts aria-disabled as not clickable, a finger does not
+    await relative.click("#call", force=True)
     await relative.wait_for_selector('#status[data-kind="refused"]', timeout=TIMEOUT_MS)
     next_open = await relative.get_attribute("#status", "data-next-open")
     assert next_open is not None
@@ -284,3 +296,56 @@ async def test_a_simulated_screen_without_a_browser_takes_calls_through_the_cont
         await ws.send_json({"type": "hangup"})
         assert (await ws.receive_json(timeout=10))["type"] == "ended"
         await firmware.wait_state(lambda s: s.call == "idle")
+
+
+async def test_on_a_phone_and_tablets_hang_up_is_under_the_video_and_in_reach(
+    ctl: RunningController, kiosk, new_page, artifacts: Path
+) -> None:
+    screen = await kiosk("212")
+    await set_hours(ctl, "212", ["daily 00:00-24:00"])
+    link = (await invite(ctl, "212"))["link"]
+    screen_page = await open_kiosk(new_page, ctl, screen)
+    for width, height in ((390, 844), (768, 1024), (1024, 768)):
+        relative = await new_page(width, height)
+        await relative.goto(link)
+        await relative.wait_for_selector('#visiting[data-open="true"]', timeout=TIMEOUT_MS)
+        assert await relative.get_attribute("#call", "aria-disabled") == "false"
+        await relative.screenshot(path=str(artifacts / f"call-lobby-{width}x{height}.png"))
+        await _ring_and_accept(ctl, relative, screen_page, screen.device)
+        video = await relative.locator("#remote-video").bounding_box()
+        hangup = await relative.locator("#hangup").bounding_box()
+        assert video is not None
+        assert hangup is not None
+        assert hangup["y"] >= video["y"] + video["height"], (width, video, hangup)
+        assert hangup["y"] + hangup["height"] <= height, (width, hangup)  # no scrolling
+        await relative.screenshot(path=str(artifacts / f"call-in-call-{width}x{height}.png"))
+        await relative.click("#hangup")
+        await screen_page.wait_for_selector("#in-call", state="hidden", timeout=TIMEOUT_MS)
+        await wait_twin(ctl.controller, screen.device, lambda t: t.reported.call == "idle")
+        await relative.context.close()
+
+
+async def test_the_relatives_page_in_english_and_back_in_swedish(
+    ctl: RunningController, new_page
+) -> None:
+    await set_hours(ctl, "211", ["daily 00:00-24:00"])
+    link = (await invite(ctl, "211"))["link"]
+    base, fragment = link.split("#", 1)
+    relative = await new_page(390, 844)
+    await relative.goto(f"{base}?lang=en#{fragment}")
+    await relative.wait_for_selector('#visiting[data-open="true"]', timeout=TIMEOUT_MS)
+    assert await relative.get_attribute("html", "lang") == "en"
+    assert await relative.text_content("#call") == "Call"
+    assert await relative.text_content("#hangup") == "Hang up"
+    assert await relative.text_content("#visiting") == "It is visiting hours now: you can call."
+    assert await relative.title() == "Tryggbo – video call"
+    await relative.click("#lang-toggle")
+    assert await relative.get_attribute("html", "lang") == "sv"
+    assert await relative.text_content("#call") == "Ring"
+    assert await relative.text_content("#visiting") == "Det är besökstid nu: du kan ringa."
+    assert await relative.text_content("#lang-toggle") == "English"
+    # a link that does not work, in English
+    relative = await new_page(390, 844)
+    await relative.goto(f"{base}?lang=en#t=nonsense")
+    await relative.wait_for_selector("#refusal:not([hidden])", timeout=TIMEOUT_MS)
+    assert await relative.text_content("#refusal-title") == "The link does not work"
