@@ -5,8 +5,9 @@ a schedule whose owner was disabled."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .harness import TIMEOUT_MS, RunningController, sign_in, user_sessions
 
@@ -157,3 +158,62 @@ async def test_an_admin_takes_over_a_suspended_schedule_on_the_page(
         assert (stored["owner"], stored["suspended"]) == ("test-staff", None)
     finally:
         await ctl.call("DELETE", f"/api/schedules/{schedule_id}")
+
+
+async def test_weekday_boxes_only_for_the_weekday_rule_and_summaries_in_the_site_zone(
+    page, ctl: RunningController, artifacts: Path
+) -> None:
+    """Issue 17 item 7: the weekday boxes are hidden for 'Varje dag' (they were shown for
+    every rule, and ticking lör+sön there silently made a daily rule); a rule on lör+sön
+    is summarised in Swedish; a one-off's time is shown in the site's zone, not UTC."""
+    await _open_schedules(page, ctl)
+    form = page.locator("#schedule-form")
+    boxes = form.locator("fieldset.weekdays")
+    await form.locator("[name=rule]").select_option("daily")
+    assert not await boxes.is_visible()
+    await form.locator("[name=rule]").select_option("weekdays")
+    assert await boxes.is_visible()
+    await form.locator("[name=name]").fill("Helggardiner 102")
+    await form.locator("[name=target_kind]").select_option("apartment")
+    await form.locator("[name=target_value]").select_option("102")
+    await form.locator("[name=action]").select_option("open")
+    await form.locator("[name=time]").fill("10:00")
+    for day in ("sat", "sun"):
+        await form.locator(f"[name=wd][value={day}]").check()
+    await form.locator("button[type=submit]").click()
+    weekend = _row(page, "Helggardiner 102")
+    await weekend.wait_for(timeout=TIMEOUT_MS)
+    once_at = (datetime.now().astimezone() + timedelta(days=30)).replace(
+        hour=20, minute=5, second=0, microsecond=0
+    )
+    status, once = await ctl.call(
+        "POST",
+        "/api/schedules",
+        json={
+            "name": "Engångs 103",
+            "target": "apartment:103",
+            "action": "close",
+            "rule": {"kind": "once", "at": once_at.astimezone(UTC).isoformat()},
+        },
+    )
+    assert status in (200, 201), once
+    try:
+        _status, stored = await ctl.call(
+            "GET", f"/api/schedules/{await _schedule_id(ctl, 'Helggardiner 102')}"
+        )
+        assert stored["rule"]["kind"] == "weekdays"
+        assert stored["rule"]["weekdays"] == ["sat", "sun"]
+        summary = await weekend.locator("td").nth(1).inner_text()
+        assert summary == "Gardin: Öppna · Lägenhet 102 · lör, sön kl. 10:00", summary
+        await page.click('header nav a[href="#/"]')
+        await page.click('header nav a[href="#/schedules"]')
+        once_row = _row(page, "Engångs 103")
+        await once_row.wait_for(timeout=TIMEOUT_MS)
+        local = once_at.astimezone(ZoneInfo(ctl.controller.site.site.timezone))
+        once_summary = await once_row.locator("td").nth(1).inner_text()
+        assert f"{local:%Y-%m-%d %H:%M}" in once_summary, once_summary
+        await page.screenshot(path=str(artifacts / "schedules-summaries.png"), full_page=True)
+    finally:
+        for name in ("Helggardiner 102", "Engångs 103"):
+            status, _ = await ctl.call("DELETE", f"/api/schedules/{await _schedule_id(ctl, name)}")
+            assert status in (200, 204)
