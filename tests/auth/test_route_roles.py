@@ -57,6 +57,10 @@ EXPECTED = {
     ("GET", "/api/calls/visiting-hours/{apartment}"): {"admin", "staff"},
     ("PUT", "/api/calls/visiting-hours/{apartment}"): {"admin", "staff"},
     ("GET", "/api/calls/active"): {"admin", "staff"},
+    # the municipality's response-time report: the operations manager (an admin)
+    ("GET", "/api/reports/response-times"): {"admin"},
+    ("GET", "/api/reports/response-times.xlsx"): {"admin"},
+    ("GET", "/api/reports/response-times/{chart}.svg"): {"admin"},
 }
 
 
