@@ -61,7 +61,9 @@ async function load(form, state) {
   document.getElementById("audit-rows").innerHTML = rows.map((r) => `
     <tr><td>${escapeHtml(when(r.ts))}</td><td translate="no">${escapeHtml(r.who)}</td><td>${escapeHtml(r.what)}</td>
     <td>${escapeHtml(r.apt)}</td><td>${r.why}</td><td>${escapeHtml(r.outcome)}</td></tr>`).join("");
-  document.getElementById("audit-csv").href = `/api/audit/export.csv?${p}`;
+  const csv = new URLSearchParams(p);
+  csv.delete("limit"); // the export has every row: limit is the list's (unknown there: 400)
+  document.getElementById("audit-csv").href = `/api/audit/export.csv?${csv}`;
 }
 
 export function renderAudit(view, state) {
