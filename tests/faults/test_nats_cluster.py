@@ -84,10 +84,15 @@ async def published_when_the_cluster_serves(
                     continue
 
 
-async def next_message(client: aiomqtt.Client, timeout: float = WAIT_S) -> aiomqtt.Message:
+async def next_message(
+    client: aiomqtt.Client, timeout: float = WAIT_S, *, live: bool = False
+) -> aiomqtt.Message:
+    """The next message; with ``live`` the next one not retained (what other tests'
+    homes left retained on the cluster comes first)."""
     async with asyncio.timeout(timeout):
         async for message in client.messages:
-            return message
+            if not (live and message.retain):
+                return message
     raise AssertionError("the connection ended without a message")
 
 
@@ -157,5 +162,18 @@ async def test_a_device_login_reaches_only_its_own_topics(nats: ClusterUnderTest
             # MQTT 3.1.1 has no way to refuse a publish: it is dropped
             await device.publish(topics.device(OTHER, Channel.STATE), b"forged", qos=1)
             await device.publish(topics.device(DEVICE, Channel.STATE), b"own", qos=1)
-        message = await next_message(observer)
+        message = await next_message(observer, live=True)
     assert (message.topic.value, message.payload) == (topics.device(DEVICE, Channel.STATE), b"own")
+
+
+async def test_a_shared_subscription_is_refused_so_a_shared_group_fails_loudly(
+    nats: ClusterUnderTest,
+) -> None:
+    """NATS 2.9 has no ``$share``: a controller configured with a shared group must not
+    go on deaf to the device events (its link treats the refusal as a lost connection
+    and says so), and nothing of Tryggbo needs the group (test_no_shared_subscription)."""
+    events = SiteTopics(nats.site.slug).all_devices(Channel.EVENT)
+    async with observer_client(nats, nats.cluster.brokers[0]) as observer:
+        with pytest.raises(aiomqtt.MqttError, match=r"refused the subscription to \$share/"):
+            await subscribe_all(observer, [f"$share/tryggbo/{events}"])
+        await subscribe_all(observer, [events])  # the same topic unshared is granted
