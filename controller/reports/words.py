@@ -22,7 +22,7 @@ WORDS: dict[str, dict[str, str]] = {
         "max": "längsta (min)",
         "count": "antal",
         "kind": "Larmtyp",
-        "reason": "Skäl",
+        "reason": "Orsak",
         "unlocks": "Upplåsningar",
         "escalation_steps": "Obesvarade eskaleringar",
         "alarms_escalated": "Eskalerade larm",
@@ -70,41 +70,51 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
+#: The alarm kinds' names as the dashboard shows them (ui/static/i18n.js ``alarm_*``;
+#: the bed and bathroom sensors' from ui/labels/).
 KINDS: dict[str, dict[str, str]] = {
     "sv": {
         "help": "Hjälplarm",
-        "night_door": "Dörr på natten",
-        "fire": "Brand",
-        "left_bed": "Lämnat sängen",
-        "long_bathroom_stay": "Lång tid i badrummet",
-        "offline": "Ingen kontakt",
+        "night_door": "Dörr öppnad nattetid",
+        "fire": "Brandlarm",
+        "left_bed": "Lämnat sängen nattetid",
+        "long_bathroom_stay": "Lång tid i badrummet nattetid",
+        "offline": "Ingen kontakt med enheten",
         "battery_low": "Lågt batteri",
         "jammed": "Låset har fastnat",
-        "unknown_state": "Okänt läge",
+        "unknown_state": "Låsets läge okänt",
     },
     "en": {
         "help": "Help call",
-        "night_door": "Door at night",
-        "fire": "Fire",
-        "left_bed": "Left bed",
-        "long_bathroom_stay": "Long bathroom stay",
-        "offline": "No contact",
-        "battery_low": "Low battery",
+        "night_door": "Door opened at night",
+        "fire": "Fire alarm",
+        "left_bed": "Out of bed at night",
+        "long_bathroom_stay": "Long bathroom stay at night",
+        "offline": "No contact with the device",
+        "battery_low": "Battery low",
         "jammed": "Lock jammed",
-        "unknown_state": "Unknown state",
+        "unknown_state": "Lock state unknown",
     },
 }
 
+#: The unlock reasons as the dashboard shows them (ui/static/i18n.js ``reason.*``).
 REASONS: dict[str, dict[str, str]] = {
     "sv": {
         "care visit": "Omsorgsbesök",
         "emergency": "Nödläge",
         "technician": "Tekniker",
-        "resident request": "Boendes önskan",
-        "other": "Annat",
+        "resident request": "Den boendes önskan",
+        "other": "Annan orsak",
         "schedule": "Schema",
     },
-    "en": {"schedule": "Schedule"},
+    "en": {
+        "care visit": "Care visit",
+        "emergency": "Emergency",
+        "technician": "Technician",
+        "resident request": "Resident's wish",
+        "other": "Other reason",
+        "schedule": "Schedule",
+    },
 }
 
 

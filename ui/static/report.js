@@ -2,17 +2,12 @@
 // Admin only: the numbers come from GET /api/reports/response-times, the charts are
 // SVG drawn by the daemon, the export is its XLSX.
 import { api } from "/ui/api.js";
-import { setLanguage, t, language } from "/ui/i18n.js";
+import { setLanguage, t, has, language, errorText } from "/ui/i18n.js";
 import { loadDeviceTypes } from "/ui/devices.js";
 
 const $ = (id) => document.getElementById(id);
 const STEPS = ["taken", "on_site", "closed"];
 const STATS = ["median", "p90", "max"];
-const REASONS = {
-  "care visit": "report_reason_care_visit", emergency: "report_reason_emergency",
-  technician: "report_reason_technician", "resident request": "report_reason_resident_request",
-  other: "report_reason_other", schedule: "report_reason_schedule",
-};
 let zone = "Europe/Stockholm";
 
 function locale() { return language() === "en" ? "en-GB" : "sv-SE"; }
@@ -42,8 +37,10 @@ function kindName(kind) {
   return text === key ? kind : text;
 }
 
+/** An unlock reason as the dashboard names it (``reason.*``); a schedule's as "Schema". */
 function reasonName(reason) {
-  return REASONS[reason] ? t(REASONS[reason]) : reason;
+  if (reason === "schedule") return t("report_reason_schedule");
+  return has(`reason.${reason}`) ? t(`reason.${reason}`) : reason;
 }
 
 function cell(tag, text, cls) {
@@ -150,10 +147,8 @@ async function load() {
   $("report-error").hidden = true;
   const resp = await api("GET", `/api/reports/response-times?${query()}`);
   if (!resp.ok) {
-    const code = resp.data?.error?.code || "error";
-    const key = `report_error_${code}`;
-    $("report-error").textContent = t(key) === key ? t("report_error") : t(key);
-    $("report-error").dataset.code = code;
+    $("report-error").textContent = errorText(resp);
+    $("report-error").dataset.code = resp.data?.error?.code || "";
     $("report-error").hidden = false;
     $("report-body").hidden = true;
     return;
