@@ -26,12 +26,13 @@ Gaps against Mosquitto's ACL (docs/architecture.md, "Scale-out"):
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from devices.contract import SiteTopics
 
-from .credentials import MqttLogin, SiteCredentials
+from .credentials import MqttLogin, SiteCredentials, write_private
 
 
 def subject(topic: str) -> str:
@@ -40,6 +41,7 @@ def subject(topic: str) -> str:
     return ".".join(words)
 
 
+NODE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 #: where NATS delivers a QoS 1 subscription's messages (its JetStream consumer's
 #: delivery subject): every MQTT login needs to subscribe there
 MQTT_DELIVERY = "$MQTT.sub.>"
@@ -55,6 +57,21 @@ class NodeAddress:
     mqtt_port: int
     cluster_port: int
     monitor_port: int
+
+    @classmethod
+    def parse(cls, text: str) -> NodeAddress:
+        """``NAME=HOST:MQTT_PORT:CLUSTER_PORT:MONITOR_PORT``; ValueError if not."""
+        name, _, rest = text.partition("=")
+        parts = rest.split(":")
+        if not NODE_NAME.match(name) or len(parts) != 4 or not parts[0]:
+            raise ValueError(f"node {text!r} must look like n1=10.0.0.1:1883:6222:8222")
+        try:
+            ports = [int(p) for p in parts[1:]]
+        except ValueError:
+            raise ValueError(f"node {text!r}: ports must be numbers") from None
+        if not all(0 < p < 65536 for p in ports) or len(set(ports)) != 3:
+            raise ValueError(f"node {text!r}: three different ports from 1 to 65535")
+        return cls(name, parts[0], *ports)
 
 
 def _user(login: MqttLogin, publish: list[str], subscribe: list[str]) -> dict[str, object]:
@@ -125,3 +142,28 @@ def render_node_conf(
     return "# Tryggbo NATS node (generated; edit the site, not this file).\n" + json.dumps(
         conf, indent=2
     )
+
+
+def write_cluster_config(
+    creds: SiteCredentials,
+    directory: Path,
+    nodes: list[NodeAddress],
+    *,
+    store_root: Path | None = None,
+) -> list[Path]:
+    """Write one configuration per node, ``{directory}/{name}.conf`` (0600: it holds
+    the site's passwords), each node's JetStream in ``{store_root}/{name}``
+    (default: ``{directory}/{name}-jetstream``); returns the files, in node order."""
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        raise ValueError("every node needs a name of its own")
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    files = []
+    for node in nodes:
+        store = store_root / node.name if store_root else directory / f"{node.name}-jetstream"
+        store.resolve().mkdir(parents=True, exist_ok=True)
+        conf = directory / f"{node.name}.conf"
+        write_private(conf, render_node_conf(creds, node, nodes, store_dir=store.resolve()))
+        files.append(conf)
+    return files

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from config.credentials import SiteCredentials, ensure_credentials, write_private
-from config.nats import NodeAddress, render_node_conf
+from config.credentials import SiteCredentials, ensure_credentials
+from config.nats import NodeAddress, write_cluster_config
 from config.site import Site
 from controller.ops.brokers import free_port, wait_listening
 from devices.mqtt import BrokerAddress, BrokerList
@@ -38,12 +38,11 @@ def find_nats_server() -> str | None:
 class NatsNode:
     """One nats-server process of the cluster; its ports are kept across restarts."""
 
-    def __init__(self, binary: str, address: NodeAddress, directory: Path) -> None:
+    def __init__(self, binary: str, address: NodeAddress, conf: Path) -> None:
         self.binary = binary
         self.address = address
-        self.directory = directory
-        self.conf = directory / "nats.conf"
-        self.log = directory / "nats.log"
+        self.conf = conf
+        self.log = conf.with_suffix(".log")
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -130,14 +129,10 @@ class NatsCluster:
             NodeAddress(f"n{i + 1}", "127.0.0.1", free_port(), free_port(), free_port())
             for i in range(size)
         ]
-        self.nodes = []
-        for address in addresses:
-            node_dir = directory / address.name
-            (node_dir / "jetstream").mkdir(parents=True, exist_ok=True)
-            node = NatsNode(binary, address, node_dir)
-            conf = render_node_conf(creds, address, addresses, store_dir=node_dir / "jetstream")
-            write_private(node.conf, conf)
-            self.nodes.append(node)
+        confs = write_cluster_config(creds, directory, addresses)  # as production's
+        self.nodes = [
+            NatsNode(binary, address, conf) for address, conf in zip(addresses, confs, strict=True)
+        ]
 
     @property
     def brokers(self) -> list[BrokerAddress]:

@@ -16,6 +16,7 @@ import typer
 
 from config.credentials import CredentialsError, load_credentials
 from config.mosquitto import TlsFiles, write_site_broker_config
+from config.nats import NodeAddress, write_cluster_config
 from config.provisioning import (
     ProvisionError,
     add_device,
@@ -197,3 +198,41 @@ def provision_broker_config(
         )
     if os.geteuid() == 0 and run_as is None:
         err.print("note: as root, Mosquitto drops to user `mosquitto`: make the files its own")
+
+
+@provision_app.command("nats-config")
+def provision_nats_config(
+    out: Annotated[Path, typer.Option(help="directory for one NAME.conf per node")],
+    node: Annotated[
+        list[str],
+        typer.Option(
+            help="a node of the cluster, NAME=HOST:MQTT_PORT:CLUSTER_PORT:MONITOR_PORT "
+            "(give each node; three for R3)"
+        ),
+    ],
+    credentials: CredsOption = Path("var/credentials.json"),
+    store_root: Annotated[
+        Path | None, typer.Option(help="JetStream directories go in STORE_ROOT/NAME")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a NATS Server configuration per node of a clustered broker for the site
+    (0600): JetStream, cluster routes, MQTT listener, the site's logins with
+    permissions mirroring Mosquitto's ACL (docs/architecture.md, Scale-out). Devices
+    and controllers then get every node's URL: TRYGGBO_BROKER=mqtt://HOST:MQTT_PORT,..."""
+    try:
+        nodes = [NodeAddress.parse(text) for text in node]
+        creds = load_credentials(credentials)
+        files = write_cluster_config(creds, out, nodes, store_root=store_root)
+    except (ValueError, CredentialsError) as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc}", ExitCode.RUNTIME) from None
+    urls = ",".join(f"mqtt://{n.host}:{n.mqtt_port}" for n in nodes)
+    if json_out:
+        print_json({"confs": [str(f) for f in files], "site": creds.site, "broker": urls})
+    else:
+        print(
+            f"wrote {', '.join(str(f) for f in files)} (0600) for site {creds.site}; run "
+            f"nats-server -c FILE on each node; TRYGGBO_BROKER={urls}"
+        )
