@@ -129,7 +129,11 @@ class Settings(BaseSettings):
     shared_group: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{1,32}$",
-        description="scale-out: MQTT shared-subscription group of the site's controllers",
+        description=(
+            "scale-out: MQTT shared-subscription group of the site's controllers, an "
+            "optimisation where the broker has $share (Mosquitto); never on NATS, which "
+            "refuses it"
+        ),
     )
     # -- issue 14: one bad device cannot swamp the controller ---------------------------
     device_rate_per_s: float = Field(
