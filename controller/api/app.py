@@ -138,13 +138,13 @@ def build_app(controller: Controller) -> web.Application:
     from ..ops.health import StoreProbe, report
     from . import (
         routes_activity,
-        routes_night_flow,
         routes_alarms,
         routes_auth,
         routes_calls,
         routes_devices,
         routes_events,
         routes_firmware,
+        routes_night_flow,
         routes_ops,
         routes_plan,
         routes_reports,
