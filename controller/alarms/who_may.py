@@ -14,7 +14,8 @@ from typing import Any
 from config.site import Site
 
 from ..auth.principal import Principal, Role
-from .model import ACTION_FROM, DEVICE_KINDS
+from ..store.alarm_records import AlarmRecord
+from .model import ACTION_FROM, DEVICE_KINDS, alarm_json
 
 #: The actions on an alarm, in the order of the night flow.
 ALARM_ACTIONS = ("ack", "on_site", "close")
@@ -49,3 +50,11 @@ def alarm_may(principal: Principal, alarm: dict[str, Any], site: Site) -> list[s
     return actions_allowed(
         principal, str(alarm.get("kind")), alarm.get("apartment"), str(alarm.get("state")), site
     )
+
+
+def alarm_json_for(principal: Principal, alarm: AlarmRecord, site: Site) -> dict[str, Any]:
+    """The alarm as the API answers it to ``principal``: its JSON with ``may``, the
+    actions the caller may take on it now (every route that answers an alarm)."""
+    shown = alarm_json(alarm, site)
+    shown["may"] = actions_allowed(principal, alarm.kind, alarm.apartment, alarm.state, site)
+    return shown

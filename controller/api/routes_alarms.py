@@ -16,7 +16,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..alarms.who_may import actions_allowed, may_handle
+from ..alarms.who_may import alarm_json_for, may_handle
 from ..auth.principal import Principal
 from ..store import ActivityRecord, StoreError
 from ..store.alarm_records import AlarmConflict, AlarmNotFound, AlarmRecord
@@ -100,9 +100,7 @@ async def list_alarms(request: web.Request) -> web.Response:
 
 def alarm_for(principal: Principal, app: web.Application, alarm: AlarmRecord) -> dict[str, Any]:
     """The alarm's JSON with ``may``: the actions ``principal`` may take on it now."""
-    shown = app[ALARMS].to_json(alarm)
-    shown["may"] = actions_allowed(principal, alarm.kind, alarm.apartment, alarm.state, app[SITE])
-    return shown
+    return alarm_json_for(principal, alarm, app[SITE])
 
 
 async def _visible_alarm(request: web.Request) -> AlarmRecord:
@@ -152,7 +150,7 @@ def _action(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
                 409,
                 "alarm_state",
                 _conflict_message(exc.current, action),
-                {"alarm": alarms.to_json(exc.current)},
+                {"alarm": alarm_for(principal, request.app, exc.current)},
             ) from None
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", f"not recorded: {exc}") from None

@@ -30,7 +30,7 @@ from scheduler.commands import remote_command
 from scheduler.model import ScheduleError
 
 from ..alarms.model import DEVICE_KINDS, AlarmState
-from ..alarms.who_may import may_handle
+from ..alarms.who_may import alarm_json_for, may_handle
 from ..auth.principal import Principal
 from ..command_bus import CommandError, CommandResult, Outcome
 from ..store import ActivityRecord, StoreError
@@ -100,7 +100,7 @@ async def _active_alarm(request: web.Request) -> AlarmRecord:
             409,
             "alarm_state",
             f"alarm {alarm.id} is {alarm.state}",
-            {"alarm": request.app[ALARMS].to_json(alarm)},
+            {"alarm": alarm_json_for(principal_of(request), alarm, request.app[SITE])},
         )
     return alarm
 
@@ -221,7 +221,7 @@ async def _note(
             409,
             "alarm_state",
             f"alarm {alarm.id} is {exc.current.state}",
-            {"alarm": request.app[ALARMS].to_json(exc.current)},
+            {"alarm": alarm_json_for(principal_of(request), exc.current, request.app[SITE])},
         ) from None
 
 
@@ -247,7 +247,7 @@ async def unlock_from_alarm(request: web.Request) -> web.Response:
         {
             "command": result.to_dict(),
             "relock": relock,
-            "alarm": request.app[ALARMS].to_json(alarm),
+            "alarm": alarm_json_for(principal_of(request), alarm, request.app[SITE]),
         },
         status=OUTCOME_STATUS[result.outcome],
     )
@@ -281,7 +281,12 @@ async def decide_door(request: web.Request) -> web.Response:
     else:
         decision["reason"] = (body.reason or "").strip()
     alarm = await _note(request, alarm, principal, "alarm_door", {"door": decision}, body.reason)
-    return json_response({"alarm": request.app[ALARMS].to_json(alarm), "command": command})
+    return json_response(
+        {
+            "alarm": alarm_json_for(principal_of(request), alarm, request.app[SITE]),
+            "command": command,
+        }
+    )
 
 
 @requires(*ACTORS)
@@ -296,7 +301,7 @@ async def comment_alarm(request: web.Request) -> web.Response:
     if not text:
         raise ApiError(400, "bad_body", "the comment is empty", [{"field": "comment"}])
     alarm = await _note(request, alarm, principal, "alarm_comment", {}, text, comment=text)
-    return json_response(request.app[ALARMS].to_json(alarm))
+    return json_response(alarm_json_for(principal_of(request), alarm, request.app[SITE]))
 
 
 def _may_handle(request: web.Request, alarm: AlarmRecord) -> Principal:
