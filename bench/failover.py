@@ -7,12 +7,17 @@ round SIGKILLs the node the controller is on, then measures
 * the controller's failover: kill -> connected to another node and subscribed;
 * each device's failover on the dead node: kill -> online on another node;
 * help press -> alarm frame on a dashboard (``/api/ws``) with the node down, for a
-  press of every screen, one at a time (their alarms closed after each round);
+  press of every screen, one at a time (their alarms closed after each round); with
+  ``--instances 2`` two controllers share a PostgreSQL (started here, tests/pg_server.py)
+  and the dashboard is on the *other* instance, whose node stays up (its list starts
+  at the next node): what it shows came through the store's live relay or its own
+  copy of the event, whichever was first;
 * messages lost: presses made right after the kill and during the measurement that
   never raised their alarm or were not stored exactly once (must be 0).
 
 The dead node is started again before the next round. ``--rounds`` (default 3) keeps
-a run under two minutes here. Results: printed, and JSON in ``--out``.
+a run under two minutes here. Results: printed, and JSON in ``--out`` (one key per
+``--instances``, the file's other runs kept).
 """
 
 from __future__ import annotations
@@ -23,24 +28,32 @@ import json
 import os
 import tempfile
 import time
+from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from config.credentials import ensure_credentials
-from config.site import EXAMPLE_SITE, load_site
+from config.credentials import SiteCredentials, ensure_credentials
+from config.site import EXAMPLE_SITE, Site, load_site
+from controller.auth.tokens import create_user_token
+from controller.daemon import Controller, ControllerConfig
+from controller.store import open_store
+from devices.clock import SystemClock
 from devices.firmware.link import DeviceLink
 from devices.firmware.screen import SimulatedScreen
 from devices.mqtt import BrokerAddress, BrokerList
 from tests.integration.harness import (
     RunningController,
     live_message,
+    make_test_users,
     start_controller,
     start_home,
     wait_all_online,
 )
 from tests.nats_cluster import NatsCluster
+from tests.pg_server import LocalPostgres, find_pg_bin, scratch_pg_database
 
 from .common import summary
 
@@ -87,16 +100,73 @@ async def _stored_once(ctl: RunningController, device: str, press_id: str) -> bo
     return ids.count(press_id) == 1
 
 
-async def run(rounds: int) -> dict[str, Any]:
+SECOND = "ctl-two"
+
+
+async def _launched(config: ControllerConfig, token: str) -> RunningController:
+    controller = Controller(config)
+    task = asyncio.create_task(controller.run(), name=f"controller-{config.client_id}")
+    async with asyncio.timeout(30):
+        await controller.ready.wait()
+        await controller.link.connected.wait()
+    return RunningController(controller, task, token)
+
+
+async def _first_instance(
+    brokers: BrokerList, site: Site, creds: SiteCredentials, db_url: str
+) -> RunningController:
+    """The site's controller on PostgreSQL, with the harness's users and a token."""
+    store = open_store(db_url)
+    await store.open()
+    try:
+        now = SystemClock().now()
+        await make_test_users(store, site, now=now)
+        token, _ = await create_user_token(store, username="test-staff", name="bench", now=now)
+    finally:
+        await store.close()
+    config = ControllerConfig(
+        broker=brokers, site=site, credentials=creds, db_url=db_url, http_port=0
+    )
+    return await _launched(config, token)
+
+
+async def _second_instance(first: RunningController, brokers: BrokerList) -> RunningController:
+    """Another controller of the site on the same store, its node list starting at
+    the next node (an operator orders each instance's list)."""
+    nodes = brokers.nodes[1:] + brokers.nodes[:1]
+    config = replace(first.controller.config, broker=BrokerList(nodes), client_id=SECOND)
+    return await _launched(config, first.token)
+
+
+async def run(rounds: int, instances: int) -> dict[str, Any]:
+    async with AsyncExitStack() as stack:
+        if instances == 1:
+            return await _run(rounds, None)
+        pg_bin = find_pg_bin()
+        if pg_bin is None:
+            raise SystemExit("--instances 2 needs PostgreSQL's binaries (make test installs them)")
+        server = LocalPostgres(pg_bin, durable=True)
+        await asyncio.to_thread(server.start)
+        stack.callback(server.stop)
+        db_url = await stack.enter_async_context(scratch_pg_database(server.url))
+        return await _run(rounds, db_url)
+
+
+async def _run(rounds: int, pg_url: str | None) -> dict[str, Any]:
     site = load_site(EXAMPLE_SITE)
     root = Path(tempfile.mkdtemp(prefix="tryggbo-failover-"))
-    creds = ensure_credentials(site, root / "credentials.json")
+    creds = ensure_credentials(site, root / "credentials.json", controllers=(SECOND,))
     cluster = NatsCluster(creds, root / "nats")
     cluster.start()
     brokers = BrokerList(tuple(cluster.brokers))
     running = await start_home(brokers, site, creds)
     home = running.home
-    ctl = await start_controller(brokers, site, creds, root / "tryggbo.sqlite")
+    if pg_url is None:
+        ctl = await start_controller(brokers, site, creds, root / "tryggbo.sqlite")
+        watched = ctl
+    else:
+        ctl = await _first_instance(brokers, site, creds, pg_url)
+        watched = await _second_instance(ctl, brokers)
     screens = [d.id for _a, d in site.devices() if d.type == "screen"]
     controller_s: list[float] = []
     device_s: list[float] = []
@@ -105,7 +175,7 @@ async def run(rounds: int) -> dict[str, Any]:
     presses_made = 0
     try:
         await wait_all_online(ctl.controller, timeout=60)
-        async with ctl.http.ws_connect("/api/ws") as ws:
+        async with watched.http.ws_connect("/api/ws") as ws:
             assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
             for _round in range(rounds):
                 link = ctl.controller.link
@@ -144,10 +214,14 @@ async def run(rounds: int) -> dict[str, Any]:
                 await asyncio.to_thread(victim.wait_healthy, 60, streams=False)
                 await home.wait_all_online(timeout=ALARM_BOUND_S)
     finally:
+        if watched is not ctl:
+            await watched.stop()
         await ctl.stop()
         await running.stop()
         cluster.stop()
     return {
+        "instances": 2 if pg_url else 1,
+        "dashboard_on": "the other instance" if pg_url else "the killed node's controller",
         "nodes": len(cluster.nodes),
         "rounds": rounds,
         "devices": len(home.devices),
@@ -162,18 +236,23 @@ async def run(rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--instances", type=int, choices=(1, 2), default=1)
     parser.add_argument(
         "--out", type=Path, default=Path("bench/results/run-2026-12-03-issue16-failover.json")
     )
     args = parser.parse_args()
     started = time.monotonic()
     load_before = [round(x, 2) for x in os.getloadavg()]
-    result = asyncio.run(run(args.rounds))
+    result = asyncio.run(run(args.rounds, args.instances))
     result["wall_s"] = round(time.monotonic() - started, 1)
     # this box's 2 cores are shared: the load says how far to trust the figures
     result["loadavg_before_after"] = [load_before, [round(x, 2) for x in os.getloadavg()]]
     print(json.dumps(result, indent=2))
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    runs = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if "instances_1" not in runs and "instances_2" not in runs:
+        runs = {"instances_1": runs} if runs else {}  # a file of one run, before --instances
+    runs[f"instances_{args.instances}"] = result
+    args.out.write_text(json.dumps(runs, indent=2) + "\n")
 
 
 if __name__ == "__main__":
