@@ -262,6 +262,7 @@ async def test_report_page_on_a_phone_and_both_tablets_and_printed(
             row = page.locator('#nights-table tr[data-key="2027-03-27"]')
             cells = await row.locator("th, td").all_text_contents()
             # night of, hours, alarms, then taken/on site/closed: median, p90, longest
+            assert cells[0] == "lör 27/3–sön 28/3"  # the night by both its dates
             assert cells[1:3] == ["9", "2"]
             assert cells[3] == "5,5"  # taken, median minutes (3 and 8), Swedish comma
             assert cells[5] == "8,0"  # taken, longest

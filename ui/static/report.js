@@ -24,11 +24,16 @@ function localDate(d) {
     .format(d);
 }
 
+/** A night by both its dates: "lör 27/3–sön 28/3" (it starts on the first). */
 function nightName(iso) {
   const [y, m, d] = iso.split("-").map(Number);
-  const day = new Date(Date.UTC(y, m - 1, d, 12));
-  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" })
-    .format(day);
+  const name = (date) => {
+    const p = {};
+    for (const part of new Intl.DateTimeFormat(locale(), { timeZone: "UTC", weekday: "short", day: "numeric",
+      month: "numeric" }).formatToParts(date)) p[part.type] = part.value;
+    return `${p.weekday} ${p.day}/${p.month}`;
+  };
+  return `${name(new Date(Date.UTC(y, m - 1, d, 12)))}–${name(new Date(Date.UTC(y, m - 1, d + 1, 12)))}`;
 }
 
 function kindName(kind) {

@@ -9,7 +9,7 @@ const TEXTS = {
     no_token: "Den här skärmen är inte ansluten. Be personalen om hjälp.",
     sending: "Larmet skickas …", called: "Personalen är kallad", acknowledged: "Personalen har sett ditt larm",
     acknowledged_by: "har sett ditt larm", on_site: "Personalen är hos dig", on_site_by: "är hos dig",
-    nothing_planned: "Inget inplanerat", been: "har varit",
+    nothing_planned: "Inget inplanerat", been: "✓ klart",
     offline: "Skärmen har tappat kontakten. Försöker igen …",
     curtains_failed: "Gardinerna svarar inte. Ring personalen om du behöver hjälp.",
     curtains_opening: "Gardinerna öppnas …", curtains_closing: "Gardinerna stängs …",
@@ -25,7 +25,7 @@ const TEXTS = {
     no_token: "This screen is not connected. Ask staff for help.",
     sending: "Calling staff …", called: "Staff have been called", acknowledged: "Staff have seen your call",
     acknowledged_by: "has seen your call", on_site: "Staff are with you", on_site_by: "is with you",
-    nothing_planned: "Nothing planned", been: "done",
+    nothing_planned: "Nothing planned", been: "✓ done",
     offline: "The screen lost its connection. Trying again …",
     curtains_failed: "The curtains do not answer. Call staff if you need help.",
     curtains_opening: "Opening the curtains …", curtains_closing: "Closing the curtains …",
@@ -51,7 +51,7 @@ let helpPress = null; // the press waiting for the controller's confirmation
 let helpRetry = null;
 let planItems = [];
 let curtainTimer = null;
-// A past plan item stays, marked "har varit", this long; older ones are hidden.
+// A past plan item stays, marked "✓ klart", this long; older ones are hidden.
 const PAST_SHOWN_MS = 60 * 60 * 1000;
 // How long "Gardinerna går upp" stays after the curtains answered.
 const CURTAIN_SHOWN_MS = 8000;
@@ -146,7 +146,7 @@ function renderState(state) {
   tick();
 }
 
-/** Today's plan: a past item is marked "har varit" for an hour, then hidden. */
+/** Today's plan: a past item is marked "✓ klart" for an hour, then hidden. */
 function renderPlan(items) {
   planItems = items;
   const now = Date.now();
