@@ -201,6 +201,7 @@ async def test_an_unlock_from_an_alarm_is_relocked_by_the_controller_after_a_res
         await wait_twin(
             ctl, "a213-lock", lambda t: getattr(t.reported, "lock", None) == "locked", timeout=20
         )
+        await ctl.schedules.settle()  # the firing's command has its resolved line
         audit = await ctl.store.audit(device="a213-lock", limit=10)
         resolved = [r for r in audit if r.kind == "resolved"]
         assert resolved[0].action == "lock"

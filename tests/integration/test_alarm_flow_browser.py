@@ -40,9 +40,10 @@ async def new_page(browser: Any) -> AsyncIterator[Any]:
     """``await new_page(viewport)``: a page in a fresh context that may notify."""
     contexts = []
 
-    async def make(viewport: dict[str, int]) -> Any:
+    async def make(viewport: dict[str, int], *, notifications: bool = True) -> Any:
         context = await browser.new_context(viewport=viewport, locale="sv-SE")
-        await context.grant_permissions(["notifications"])
+        if notifications:  # (Playwright's grant denies every other permission: no wake lock)
+            await context.grant_permissions(["notifications"])
         contexts.append(context)
         return await context.new_page()
 
@@ -204,6 +205,17 @@ async def test_closing_says_a_note_is_needed_and_leaving_unlocked_needs_a_reason
     await locked(ctl, "205")
 
 
+#: Put the page in the background as the browser would when another tab or app is in
+#: front. Headless Chromium under Playwright reports every page visible (focus
+#: emulation; microsoft/playwright#2286), so the page's visibility is what the test sets,
+#: the rest is real: the page's check, the service worker, the notification.
+HIDE = """() => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
 async def notifications_of(page: Any) -> list[dict[str, Any]]:
     return await page.evaluate(
         """async () => {
@@ -237,22 +249,15 @@ async def test_a_new_alarm_in_a_background_tab_raises_a_system_notification(
     await front.wait_for(timeout=TIMEOUT_MS)
     assert await notifications_of(page) == []
 
-    # another tab in front: the dashboard is hidden, the alarm becomes a notification
-    other = await page.context.new_page()
-    await other.goto(f"{ctl.controller.http_url}/ui/login.html")
-    await other.bring_to_front()
-    await page.wait_for_function("document.visibilityState === 'hidden'", timeout=TIMEOUT_MS)
+    # in the background (another tab or app in front): the alarm becomes a notification
+    await page.evaluate(HIDE)
     screen(home, "a211-screen").press_help()
     card = page.locator('#alarm-panel [data-kind="help"]:has(a:text-is("211"))')
     await card.wait_for(timeout=TIMEOUT_MS)
     alarm_id = await card.get_attribute("data-alarm")
-    await page.wait_for_function(
-        """async (tag) => {
-            const reg = await navigator.serviceWorker.getRegistration('/ui/');
-            return (await reg.getNotifications()).some((n) => n.tag === tag);
-        }""",
-        arg=f"alarm-{alarm_id}",
-        timeout=TIMEOUT_MS,
+    # set once showNotification() has resolved
+    await page.wait_for_selector(
+        f'body[data-notified="{alarm_id}"]', state="attached", timeout=TIMEOUT_MS
     )
     shown = await notifications_of(page)
     assert [n["tag"] for n in shown] == [f"alarm-{alarm_id}"]
@@ -263,7 +268,7 @@ async def test_a_new_alarm_in_a_background_tab_raises_a_system_notification(
 async def test_a_duty_device_holds_the_wake_lock(
     new_page: Any, ctl: RunningController, artifacts: Path
 ) -> None:
-    page = await new_page(VIEWPORTS["tablet-portrait"])
+    page = await new_page(VIEWPORTS["tablet-portrait"], notifications=False)
     await sign_in(page, ctl)
     duty = page.locator("#duty-toggle")
     assert await duty.get_attribute("aria-pressed") == "false"
@@ -309,7 +314,9 @@ async def test_live_updates_keep_the_focus_and_only_new_alarms_are_announced(
     card = page.locator('#alarm-panel [data-kind="help"]:has(a:text-is("212"))')
     await card.wait_for(timeout=TIMEOUT_MS)
     alarm_id = await card.get_attribute("data-alarm")
-    await page.wait_for_function("window.said.length === 1", timeout=TIMEOUT_MS)
+    await page.locator("#alarm-announcer", has_text="Nytt larm").wait_for(
+        state="attached", timeout=TIMEOUT_MS
+    )
     await card.locator('button[data-act="close"]').focus()
     assert await focused(page) == {"act": "close", "alarm": alarm_id, "tag": "BUTTON"}
 
@@ -331,8 +338,9 @@ async def test_live_updates_keep_the_focus_and_only_new_alarms_are_announced(
     await page.screenshot(path=str(artifacts / "focus-kept-tablet-landscape.png"))
 
     # the skip link is the first stop of the keyboard and moves the focus to the page
-    await page.evaluate("document.activeElement.blur()")
-    await page.evaluate("window.scrollTo(0, 0)")
+    await page.reload()
+    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
+    await card.wait_for(timeout=TIMEOUT_MS)
     await page.keyboard.press("Tab")
     skip = await page.evaluate("document.activeElement.className")
     assert skip == "skip-link"

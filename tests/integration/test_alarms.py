@@ -102,6 +102,16 @@ async def test_help_press_take_unlock_on_site_close(
         assert (status, there["state"], there["on_site_by"]) == (200, "on_site", "test-staff")
         status, body = await ctl.call("POST", f"/api/alarms/{alarm_id}/close", json={})
         assert (status, body["error"]["code"]) == (400, "bad_body")
+        # the door is unlocked: "Lås dörren?" first (tests/integration/test_alarm_door.py)
+        await ctl.wait_twin("a105-lock", lambda t: getattr(t.reported, "lock", None) == "unlocked")
+        status, body = await ctl.call(
+            "POST", f"/api/alarms/{alarm_id}/close", json={"note": "had fallen; unhurt"}
+        )
+        assert (status, body["error"]["code"]) == (409, "door_unlocked")
+        status, body = await ctl.call(
+            "POST", f"/api/alarms/{alarm_id}/door", json={"action": "lock"}
+        )
+        assert (status, body["command"]["outcome"]) == (200, "ok"), body
         status, closed = await ctl.call(
             "POST", f"/api/alarms/{alarm_id}/close", json={"note": "had fallen; unhurt"}
         )
@@ -128,6 +138,7 @@ async def test_help_press_take_unlock_on_site_close(
         ("alarm_ack", "on my way", "ok"),
         ("alarm_ack", None, "conflict"),
         ("alarm_on_site", None, "ok"),
+        ("alarm_door", None, "ok"),
         ("alarm_close", "had fallen; unhurt", "ok"),
     ]
 

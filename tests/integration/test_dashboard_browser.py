@@ -52,19 +52,23 @@ async def test_help_press_raises_an_alarm_on_the_open_dashboard(
     await alarm.first.wait_for(timeout=TIMEOUT_MS)
     await page.wait_for_selector('[data-apartment="106"].has-alarm', timeout=TIMEOUT_MS)
     await page.screenshot(path=str(artifacts / "alarm.png"), full_page=True)
-    await alarm.first.locator('button[data-act="ack"]').click()
-    await page.fill("#note-text", "on my way")
-    await page.click("#note-confirm")
+    await alarm.first.locator('button[data-act="ack"]').click()  # one tap takes it
     await page.wait_for_selector(
         '#alarm-panel [data-kind="help"][data-state="acknowledged"]', timeout=TIMEOUT_MS
     )
+    # the comment is optional, afterwards
+    await page.locator('#alarm-panel [data-kind="help"] button[data-act="comment"]').first.click()
+    await page.fill("#note-text", "on my way")
+    await page.click("#note-confirm")
+    await page.wait_for_selector('#alarm-panel [data-kind="help"] .comment', timeout=TIMEOUT_MS)
     _status, body = await ctl.call("GET", "/api/alarms", params={"state": "active"})
     taken = [a for a in body["alarms"] if a["apartment"] == "106" and a["kind"] == "help"]
     assert taken[0]["ack_comment"] == "on my way"
     assert taken[0]["acked_by"] == "test-staff"
     await page.locator('#alarm-panel [data-kind="help"] button[data-act="close"]').first.click()
-    await page.fill("#note-text", "resident fine")
-    await page.click("#note-confirm")
+    await page.fill("#close-note", "resident fine")
+    await page.click("#close-confirm")
+    await page.wait_for_selector("#close-dialog:not([open])", state="attached", timeout=TIMEOUT_MS)
 
 
 async def test_switch_to_english_and_back(page, ctl: RunningController) -> None:
