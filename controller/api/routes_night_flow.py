@@ -182,7 +182,8 @@ async def _schedule_relock(
             at=at,
             owner=principal.actor,
             tz=request.app[SITE].zone,
-            name=f"relock after alarm {alarm.id}",
+            # the schedule's name is the relock's audited reason, read by staff: Swedish
+            name=f"Lås igen efter larm {alarm.id}",
             # a late relock is better than none (as a remote command's follow-up)
             grace_minutes=24 * 60,
         )

@@ -207,7 +207,7 @@ async def test_an_unlock_from_an_alarm_is_relocked_by_the_controller_after_a_res
         assert resolved[0].action == "lock"
         assert resolved[0].outcome == "ok"
         assert resolved[0].actor == f"schedule:{relock['schedule']} for test-staff"
-        assert resolved[0].reason == f"relock after alarm {alarm_id}"
+        assert resolved[0].reason == f"Lås igen efter larm {alarm_id}"
 
 
 async def test_a_help_alarm_goes_to_the_shifts_next_person_then_to_everyone(

@@ -7,7 +7,7 @@
 // is unlocked). Redrawing keeps the focus where it was.
 import { api } from "/ui/api.js";
 import { t } from "/ui/i18n.js";
-import { escapeHtml, when } from "/ui/format.js";
+import { clockAgoHtml, escapeHtml, when } from "/ui/format.js";
 import { toast } from "/ui/app.js";
 import { updateApartmentCell } from "/ui/overview.js";
 import { notifyAlarm } from "/ui/notify.js";
@@ -97,7 +97,7 @@ function alarmHtml(state, alarm) {
              data-count="${Number(alarm.count ?? 1)}" aria-label="${escapeHtml(`${title} ${alarm.apartment ?? ""}`)}">
       <h3>${escapeHtml(title)}${alarm.apartment ? ` · <a href="#/apartment/${encodeURIComponent(alarm.apartment)}">${escapeHtml(alarm.apartment)}</a>` : ""}
         <span class="alarm-state">${escapeHtml(t(`state_${alarm.state}`))}</span></h3>
-      <p>${escapeHtml(alarm.resident ?? "")} <time>${escapeHtml(when(alarm.raised_at))}</time>
+      <p>${escapeHtml(alarm.resident ?? "")} ${clockAgoHtml(alarm.raised_at)}
         ${door ? `· <span class="door" data-lock="${escapeHtml(door)}">${escapeHtml(t(`door_${door}`))}</span>` : ""}
         ${relock && door === "unlocked" ? `· ${escapeHtml(t("relocks_at", { time: when(relock.at).slice(-8, -3) }))}` : ""}</p>
       ${who.length ? `<p class="who">${escapeHtml(who.join(" · "))}</p>` : ""}

@@ -2,7 +2,7 @@
 // a guess), and its last events, live.
 import { api } from "/ui/api.js";
 import { errorText, has, t } from "/ui/i18n.js";
-import { clockAgo, escapeHtml, reasonText } from "/ui/format.js";
+import { clockAgoHtml, escapeHtml, reasonText } from "/ui/format.js";
 import { toast } from "/ui/app.js";
 import { actionLabel, bindControls, controlsHtml, deviceCell, devicesInOrder, reasonControl } from "/ui/devices.js";
 import { renderCalls } from "/ui/invitations.js";
@@ -50,7 +50,7 @@ function eventText(state, e) {
 function eventsHtml(state) {
   if (!current) return "";
   return current.events.slice(0, 30).map((e) => (
-    `<li data-event="${escapeHtml(e.type)}"><time datetime="${escapeHtml(e.ts)}">${escapeHtml(clockAgo(e.ts))}</time> ${escapeHtml(eventText(state, e))}</li>`)).join("");
+    `<li data-event="${escapeHtml(e.type)}">${clockAgoHtml(e.ts)} ${escapeHtml(eventText(state, e))}</li>`)).join("");
 }
 
 /** Ask for one of the site's reasons, then send the apartment's control that needs one

@@ -39,6 +39,19 @@ export function clockAgo(iso, now = Date.now()) {
   return iso ? `${clock(iso)} (${ago(iso, now)})` : "";
 }
 
+/** A `<time>` showing the clock time and how long ago ("14:02 (för 3 min sedan)"),
+ *  kept current: every `[data-ago]` is rewritten each 30 s. */
+export function clockAgoHtml(iso) {
+  if (!iso) return "";
+  return `<time datetime="${escapeHtml(iso)}" data-ago>${escapeHtml(clockAgo(iso))}</time>`;
+}
+
+if (typeof document !== "undefined") {
+  setInterval(() => {
+    for (const el of document.querySelectorAll("time[data-ago]")) el.textContent = clockAgo(el.getAttribute("datetime"));
+  }, 30_000);
+}
+
 /** An unlock reason as a person reads it: the site's reason translated where a text
  *  exists ("care visit" → "Omvårdnad"), "other: text" → "Annan orsak: text"; a free
  *  text or a schedule's name as it was written. */

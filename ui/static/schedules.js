@@ -22,11 +22,19 @@ function actionOptions(list, withNone = false) {
 }
 const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-/** A target ("apartment:103", {kind, value} or "site") in words: "Lägenhet 103". */
-function targetText(target) {
+/** A target ("apartment:103", {kind, value} or "site") in words: "Lägenhet 103",
+ *  a device as its type and apartment ("Dörr 201"), a type by its label. */
+function targetText(target, site) {
   const [kind, value] = typeof target === "string" ? target.split(":") : [target?.kind, target?.value];
   if (!kind) return "";
-  return kind === "site" ? t("target_site") : `${t(`target_${kind}`)} ${value ?? ""}`.trim();
+  if (kind === "site") return t("target_site");
+  if (kind === "device") {
+    const apt = (site?.apartments ?? []).find((a) => a.devices.some((d) => d.id === value));
+    const type = apt?.devices.find((d) => d.id === value)?.type;
+    if (apt && has(`${type}.label`)) return `${t(`${type}.label`)} ${apt.number}`;
+  }
+  if (kind === "type" && has(`${value}.label`)) return `${t("target_type")} ${t(`${value}.label`)}`;
+  return `${t(`target_${kind}`)} ${value ?? ""}`.trim();
 }
 
 /** A time of day as the site's clock shows it ("21:00"). */
@@ -55,10 +63,10 @@ function ruleText(rule) {
 }
 
 /** A schedule in words: action, target, rule ("Gardin: Stäng · Flygel A · varje dag kl. 21:00"). */
-function summaryText(s) {
+function summaryText(s, site) {
   const action = actions().find((a) => a.name === s.action)?.label ?? s.action ?? "";
   const rules = Array.isArray(s.rules) ? s.rules : [s.rule];
-  return [action, targetText(s.target), rules.map(ruleText).filter(Boolean).join("; ")].filter(Boolean).join(" · ");
+  return [action, targetText(s.target, site), rules.map(ruleText).filter(Boolean).join("; ")].filter(Boolean).join(" · ");
 }
 
 /** The values a target kind can take on this site, for a picker. */
@@ -90,7 +98,7 @@ function nextCell(s) {
   return `<time datetime="${escapeHtml(f.at)}">${escapeHtml(when(f.at))}</time>${note}`;
 }
 
-function row(s, admin) {
+function row(s, admin, site) {
   const suspended = s.suspended
     ? `<div class="problem suspended">${t("suspended")}: ${escapeHtml(s.suspended)}</div>`
     : "";
@@ -100,7 +108,7 @@ function row(s, admin) {
   return `
     <tr data-schedule="${escapeHtml(s.id)}" data-enabled="${s.enabled}" data-suspended="${Boolean(s.suspended)}">
       <td>${escapeHtml(s.name || s.id)}</td>
-      <td>${escapeHtml(summaryText(s))}</td>
+      <td>${escapeHtml(summaryText(s, site))}</td>
       <td class="next">${nextCell(s)}${suspended}</td>
       <td class="owner">${escapeHtml(s.owner)}</td>
       <td class="actions">
@@ -218,7 +226,7 @@ async function load(state) {
   const schedules = resp.data.schedules.slice().sort((a, b) =>
     (a.next_firing?.at ?? "~").localeCompare(b.next_firing?.at ?? "~"));
   const admin = (state.me?.roles ?? []).includes("admin");
-  body.innerHTML = schedules.map((s) => row(s, admin)).join("") || `<tr><td colspan="5" class="muted">${t("no_schedules")}</td></tr>`;
+  body.innerHTML = schedules.map((s) => row(s, admin, state.site)).join("") || `<tr><td colspan="5" class="muted">${t("no_schedules")}</td></tr>`;
   document.getElementById("holds").innerHTML = resp.data.holds.map((h) => holdRow(state.site, h)).join("")
     || `<li class="muted">${t("no_holds")}</li>`;
   state.schedulesLoaded = Date.now();
