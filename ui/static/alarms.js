@@ -6,8 +6,8 @@
 // (with an automatic relock), on site, close (a note, and "Lås dörren?" when the door
 // is unlocked). Redrawing keeps the focus where it was.
 import { api } from "/ui/api.js";
-import { t } from "/ui/i18n.js";
-import { clockAgoHtml, escapeHtml, when } from "/ui/format.js";
+import { t, errorText } from "/ui/i18n.js";
+import { clock, clockAgoHtml, escapeHtml, reasonText } from "/ui/format.js";
 import { toast } from "/ui/app.js";
 import { updateApartmentCell } from "/ui/overview.js";
 import { notifyAlarm } from "/ui/notify.js";
@@ -99,7 +99,7 @@ function alarmHtml(state, alarm) {
         <span class="alarm-state">${escapeHtml(t(`state_${alarm.state}`))}</span></h3>
       <p>${escapeHtml(alarm.resident ?? "")} ${clockAgoHtml(alarm.raised_at)}
         ${door ? `· <span class="door" data-lock="${escapeHtml(door)}">${escapeHtml(t(`door_${door}`))}</span>` : ""}
-        ${relock && door === "unlocked" ? `· ${escapeHtml(t("relocks_at", { time: when(relock.at).slice(-8, -3) }))}` : ""}</p>
+        ${relock && door === "unlocked" ? `· ${escapeHtml(t("relocks_at", { time: clock(relock.at) }))}` : ""}</p>
       ${who.length ? `<p class="who">${escapeHtml(who.join(" · "))}</p>` : ""}
       ${alarm.ack_comment ? `<p class="comment">“${escapeHtml(alarm.ack_comment)}”</p>` : ""}
       <div class="alarm-actions">${acts.join("")}</div>
@@ -126,18 +126,12 @@ function askComment(alarm) {
   });
 }
 
-function reasonLabel(reason) {
-  const key = `reason_${reason.replace(/\W+/g, "_")}`;
-  const text = t(key);
-  return text === key ? reason : text;
-}
-
 /** "Lås upp dörren?" for the alarm's apartment: reason (the alarm's suggestion
  *  first) and an automatic relock, done by the controller. */
 function openUnlock(state, alarm) {
   const dialog = document.getElementById("alarm-unlock-dialog");
   const reason = document.getElementById("alarm-unlock-reason");
-  reason.innerHTML = state.site.unlock_reasons.map((r) => `<option value="${escapeHtml(r)}">${escapeHtml(reasonLabel(r))}</option>`).join("");
+  reason.innerHTML = state.site.unlock_reasons.map((r) => `<option value="${escapeHtml(r)}">${escapeHtml(reasonText(r))}</option>`).join("");
   if (alarm.suggested_reason && state.site.unlock_reasons.includes(alarm.suggested_reason)) reason.value = alarm.suggested_reason;
   const relock = document.getElementById("alarm-unlock-relock");
   relock.innerHTML = RELOCK_CHOICES.map((m) => `<option value="${m}">${escapeHtml(m ? t("relock_after", { n: m }) : t("relock_never"))}</option>`).join("");
@@ -217,15 +211,6 @@ function openClose(state, alarm) {
   document.getElementById("close-cancel").onclick = () => dialog.close();
   dialog.showModal();
   note.focus();
-}
-
-/** An API error as the page says it: the code's text if there is one. */
-function errorText(resp) {
-  const code = resp.data?.error?.code;
-  const key = code ? `error_${code}` : "";
-  const text = key ? t(key) : key;
-  if (key && text !== key) return text;
-  return resp.data?.error?.message ?? `HTTP ${resp.status}`;
 }
 
 async function act(state, id, action) {
