@@ -29,7 +29,6 @@ import os
 import tempfile
 import time
 from contextlib import AsyncExitStack
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +36,12 @@ import aiohttp
 
 from config.credentials import SiteCredentials, ensure_credentials
 from config.site import EXAMPLE_SITE, Site, load_site
-from controller.auth.tokens import create_user_token
-from controller.daemon import Controller, ControllerConfig
-from controller.store import open_store
-from devices.clock import SystemClock
 from devices.firmware.link import DeviceLink
 from devices.firmware.screen import SimulatedScreen
 from devices.mqtt import BrokerAddress, BrokerList
 from tests.integration.harness import (
     RunningController,
     live_message,
-    make_test_users,
     start_controller,
     start_home,
     wait_all_online,
@@ -103,39 +97,13 @@ async def _stored_once(ctl: RunningController, device: str, press_id: str) -> bo
 SECOND = "ctl-two"
 
 
-async def _launched(config: ControllerConfig, token: str) -> RunningController:
-    controller = Controller(config)
-    task = asyncio.create_task(controller.run(), name=f"controller-{config.client_id}")
-    async with asyncio.timeout(30):
-        await controller.ready.wait()
-        await controller.link.connected.wait()
-    return RunningController(controller, task, token)
-
-
-async def _first_instance(
+async def _second_instance(
     brokers: BrokerList, site: Site, creds: SiteCredentials, db_url: str
 ) -> RunningController:
-    """The site's controller on PostgreSQL, with the harness's users and a token."""
-    store = open_store(db_url)
-    await store.open()
-    try:
-        now = SystemClock().now()
-        await make_test_users(store, site, now=now)
-        token, _ = await create_user_token(store, username="test-staff", name="bench", now=now)
-    finally:
-        await store.close()
-    config = ControllerConfig(
-        broker=brokers, site=site, credentials=creds, db_url=db_url, http_port=0
-    )
-    return await _launched(config, token)
-
-
-async def _second_instance(first: RunningController, brokers: BrokerList) -> RunningController:
     """Another controller of the site on the same store, its node list starting at
     the next node (an operator orders each instance's list)."""
-    nodes = brokers.nodes[1:] + brokers.nodes[:1]
-    config = replace(first.controller.config, broker=BrokerList(nodes), client_id=SECOND)
-    return await _launched(config, first.token)
+    nodes = BrokerList(brokers.nodes[1:] + brokers.nodes[:1])
+    return await start_controller(nodes, site, creds, None, db_url=db_url, client_id=SECOND)
 
 
 async def run(rounds: int, instances: int) -> dict[str, Any]:
@@ -161,12 +129,8 @@ async def _run(rounds: int, pg_url: str | None) -> dict[str, Any]:
     brokers = BrokerList(tuple(cluster.brokers))
     running = await start_home(brokers, site, creds)
     home = running.home
-    if pg_url is None:
-        ctl = await start_controller(brokers, site, creds, root / "tryggbo.sqlite")
-        watched = ctl
-    else:
-        ctl = await _first_instance(brokers, site, creds, pg_url)
-        watched = await _second_instance(ctl, brokers)
+    ctl = await start_controller(brokers, site, creds, root / "tryggbo.sqlite", db_url=pg_url)
+    watched = await _second_instance(brokers, site, creds, pg_url) if pg_url else ctl
     screens = [d.id for _a, d in site.devices() if d.type == "screen"]
     controller_s: list[float] = []
     device_s: list[float] = []

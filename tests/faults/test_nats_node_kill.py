@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from controller.bus_messages import AlarmChanged, CommandResolved
 from devices.firmware.screen import SimulatedScreen
+from devices.mqtt import BrokerList
 from tests.integration.harness import (
     RunningController,
     RunningHome,
@@ -27,6 +30,7 @@ from tests.integration.harness import (
     wait_all_online,
 )
 from tests.nats_cluster import ClusterUnderTest
+from tests.pg_server import scratch_pg_database
 
 from .execution_counter import count_executions
 from .stored_presses import stored_presses
@@ -151,3 +155,66 @@ async def test_a_node_killed_while_presses_commands_and_state_flow_loses_nothing
             await ctl.wait_twin(
                 device_id, lambda t, f=field, v=truth: getattr(t.reported, f) == v, timeout=30
             )
+
+
+async def test_a_node_killed_under_two_instances_raises_each_alarm_once_seen_by_both(
+    nats: ClusterUnderTest, pg_url: str | None
+) -> None:
+    """Two controllers of the site on one PostgreSQL, on different nodes (the second's
+    list starts at the next node), no shared group; the first's node is SIGKILLed
+    while screens press help. Every press is stored once and raises one alarm, which
+    the survivor's bus shows (its own copy of the event or the store's live relay),
+    and the first instance comes back on another node."""
+    if pg_url is None:
+        pytest.skip("no PostgreSQL installed")
+    site = nats.site
+    screens = [d.id for _a, d in site.devices() if d.type == "screen"]
+    pressers_before, pressers_during = screens[12:16], screens[16:20]
+    nodes = nats.brokers.nodes
+    async with AsyncExitStack() as stack:
+        db_url = await stack.enter_async_context(scratch_pg_database(pg_url))
+        running = await start_home(nats.brokers, site, nats.credentials)
+        stack.push_async_callback(running.stop)
+        instances = []
+        for name, first in (("ctl-one", 0), ("ctl-two", 1)):
+            ctl = await start_controller(
+                BrokerList(nodes[first:] + nodes[:first]),
+                site,
+                nats.credentials,
+                None,
+                db_url=db_url,
+                client_id=name,
+            )
+            stack.push_async_callback(ctl.stop)
+            instances.append(ctl)
+        one, two = instances
+        for ctl in instances:
+            await wait_all_online(ctl.controller, timeout=60)
+        home = running.home
+        victim_at = one.controller.link.broker
+        assert two.controller.link.broker != victim_at
+        presses: dict[str, str] = {}
+        with two.controller.bus.subscribe(AlarmChanged, queue_size=0) as seen_by_two:
+            for screen in pressers_before:
+                presses[screen] = home[screen].press_help()  # type: ignore[attr-defined]
+            connects = one.controller.link.connects
+            await asyncio.to_thread(nats.node_at(victim_at).stop, kill=True)
+            killed = time.monotonic()
+            for screen in pressers_during:
+                presses[screen] = home[screen].press_help()  # type: ignore[attr-defined]
+            shown: set[str] = set()
+            async with asyncio.timeout(HELP_BOUND_S):
+                while not shown >= set(presses):
+                    msg = await seen_by_two.get()
+                    if msg.alarm.kind == "help" and msg.alarm.device:
+                        shown.add(msg.alarm.device)
+            print(f"survivor shows all {len(presses)} alarms {time.monotonic() - killed:.2f} s")
+            async with asyncio.timeout(HELP_BOUND_S):
+                await one.controller.link.wait_connected(after=connects)
+            assert one.controller.link.broker != victim_at
+        for screen, press_id in presses.items():
+            assert (await stored_presses(two, screen)).count(press_id) == 1, screen
+        status, body = await two.call("GET", "/api/alarms")
+        assert status == 200
+        helps = [a for a in body["alarms"] if a["kind"] == "help" and a["device"] in presses]
+        assert sorted(a["device"] for a in helps) == sorted(presses)  # one alarm each

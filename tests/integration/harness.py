@@ -22,7 +22,7 @@ from controller.store import Store, open_store
 from controller.twins import Twin
 from devices.clock import SystemClock
 from devices.firmware import SimulatedHome
-from devices.mqtt import BrokerAddress
+from devices.mqtt import BrokerAddress, Brokers
 
 
 @dataclass
@@ -98,9 +98,20 @@ async def live_message(
 
 
 async def start_controller(
-    broker: BrokerAddress, site: Site, creds: SiteCredentials, db_path: Path, **config: Any
+    broker: Brokers,
+    site: Site,
+    creds: SiteCredentials,
+    db_path: Path | None,
+    *,
+    db_url: str | None = None,
+    **config: Any,
 ) -> RunningController:
-    db_url = f"sqlite:///{db_path}"
+    """A controller task with the harness's users and a token of its own; its store a
+    SQLite file at ``db_path``, or ``db_url`` (PostgreSQL: several instances of a site
+    on one store, each started with its own ``client_id``)."""
+    if db_url is None:
+        assert db_path is not None, "a SQLite path or a store URL"
+        db_url = f"sqlite:///{db_path}"
     store = open_store(db_url)
     await store.open()
     try:
