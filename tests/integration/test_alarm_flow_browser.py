@@ -337,6 +337,19 @@ async def test_live_updates_keep_the_focus_and_only_new_alarms_are_announced(
     ]
     await page.screenshot(path=str(artifacts / "focus-kept-tablet-landscape.png"))
 
+    # the overview: a live change of apartment 101's door keeps the focus on its cell
+    cell_link = page.locator('[data-apartment="101"] .cell-link')
+    await cell_link.focus()
+    status, body = await ctl.command("a101-lock", "unlock", reason="other: test of focus")
+    assert (status, body["outcome"]) == (200, "ok"), body
+    await page.wait_for_selector(
+        '[data-apartment="101"] dd.lock[data-lock="unlocked"]', timeout=TIMEOUT_MS
+    )
+    assert await page.evaluate(
+        "document.activeElement === document.querySelector('[data-apartment=\"101\"] .cell-link')"
+    )
+    await locked(ctl, "101")
+
     # the skip link is the first stop of the keyboard and moves the focus to the page
     await page.reload()
     await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)

@@ -22,11 +22,22 @@ function cellHtml(state, apt) {
   `;
 }
 
+/** Each cell's last drawn HTML. */
+const drawn = new WeakMap();
+
 export function updateApartmentCell(state, number) {
   const cell = document.querySelector(`[data-apartment="${CSS.escape(String(number))}"]`);
   const apt = state.byApartment.get(number);
   if (!cell || !apt) return;
-  cell.innerHTML = cellHtml(state, apt);
+  // a live update never moves the focus: an unchanged cell is left alone, and a
+  // redrawn one gives the focus back to its link (keyboard and screen-reader users)
+  const html = cellHtml(state, apt);
+  if (drawn.get(cell) !== html) {
+    const hadFocus = cell.contains(document.activeElement);
+    cell.innerHTML = html;
+    drawn.set(cell, html);
+    if (hadFocus) cell.querySelector(".cell-link")?.focus({ preventScroll: true });
+  }
   const hasAlarm = openAlarms(state, number).length > 0;
   cell.classList.toggle("has-alarm", hasAlarm);
   cell.classList.toggle("has-exception", !hasAlarm && cell.querySelector(".exc") !== null);
