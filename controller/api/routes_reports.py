@@ -6,6 +6,7 @@ report holds no names, only wings and counts). Numbers: controller/reports/.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Literal
 
@@ -64,7 +65,9 @@ async def _report(request: web.Request, query: ReportQuery) -> ResponseReport:
     if len(alarms) == READ_LIMIT or len(audit) == READ_LIMIT:
         raise ApiError(413, "report_too_large", "too many rows: choose a shorter period")
     wing_of = {a.number: a.wing for a in site.apartments}
-    return build_report(
+    # in a thread: a long period is seconds of work the alarms' event loop must not wait on
+    return await asyncio.to_thread(
+        build_report,
         period,
         night,
         [a for a in alarms if a.raised_at < end],
@@ -88,7 +91,7 @@ async def response_times_chart(request: web.Request) -> web.Response:
     if draw is None:
         raise ApiError(404, "no_such_chart", f"charts: {', '.join(sorted(CHARTS))}")
     query = read_query(request, ReportQuery)
-    svg = draw(await _report(request, query), query.lang)
+    svg = await asyncio.to_thread(draw, await _report(request, query), query.lang)
     return web.Response(text=svg, content_type="image/svg+xml", charset="utf-8")
 
 
@@ -98,7 +101,9 @@ async def response_times_xlsx(request: web.Request) -> web.Response:
     query = read_query(request, ReportQuery)
     report = await _report(request, query)
     site = request.app[SITE]
-    body = report_workbook(report, site_name=site.site.name or site.slug, lang=query.lang)
+    body = await asyncio.to_thread(
+        report_workbook, report, site_name=site.site.name or site.slug, lang=query.lang
+    )
     await request.app[AUTH].note(
         principal_of(request).actor,
         "report_export",
