@@ -45,9 +45,11 @@ def describe(spec: DeviceTypeSpec) -> dict[str, Any]:
                 "maintenance": action.maintenance,
                 "fallback": action.fallback,
                 "held": action.held,
+                "sets": dict(action.sets),
             }
             for name, action in spec.actions.items()
         },
+        "busy": {name: list(values) for name, values in spec.busy.items()},
         "events": sorted(spec.events),
         "fields": [
             {

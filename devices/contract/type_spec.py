@@ -49,6 +49,10 @@ class ActionSpec:
     fallback: bool = True
     #: A staff command with this action holds the device against its schedules.
     held: bool = True
+    #: The state the action leaves the device in, field by field (``"{arg}"``: that
+    #: argument's value): the overview shows a device not as it was last told (moved
+    #: by hand, stuck) as an exception.
+    sets: Mapping[str, Any] = field(default_factory=dict)
 
 
 #: Actions every type has, for keeping devices working (not for residents).
@@ -202,6 +206,9 @@ class DeviceTypeSpec:
     ha: tuple[HaEntity, ...] = ()
     #: Where the type is listed (dashboard cells, tables); then by name.
     order: int = 100
+    #: State values meaning the device is still carrying out a command (``sets`` is
+    #: compared only when none holds), e.g. a curtain's motion opening or closing.
+    busy: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def type(self) -> DeviceType:

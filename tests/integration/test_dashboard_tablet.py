@@ -13,9 +13,10 @@ import pytest
 
 from controller.auth.accounts import ensure_user, random_password
 from devices.clock import SystemClock
+from devices.firmware.curtain import SimulatedCurtain
 from tests.i18n_strings import strings
 
-from .harness import TIMEOUT_MS, RunningController, sign_in
+from .harness import TIMEOUT_MS, RunningController, RunningHome, sign_in
 
 PHONE = {"width": 390, "height": 844}
 PORTRAIT = {"width": 768, "height": 1024}
@@ -203,5 +204,32 @@ async def test_toasts_are_readable(browser: Any, ctl: RunningController, kind: s
         ratio = (light + 0.05) / (dark + 0.05)
         print(f"toast {kind}: {fg} on {bg}: {ratio:.2f}:1")
         assert ratio >= 4.5, (kind, fg, bg, ratio)
+    finally:
+        await page.context.close()
+
+
+async def test_a_curtain_not_as_it_was_told_stands_out(
+    browser: Any, ctl: RunningController, home: RunningHome, artifacts: Path
+) -> None:
+    """Closed by the evening routine (or a nurse), then pulled open by hand: the cell
+    says so until the curtain is as it was last told again."""
+    curtain = home.home.devices["a106-curtain"]
+    assert isinstance(curtain, SimulatedCurtain)
+    status, body = await ctl.command("a106-curtain", "close")
+    assert (status, body["outcome"]) == (200, "ok"), body
+    await ctl.wait_twin("a106-curtain", lambda t: t.reported.position == 0)
+    page = await _page(browser, LANDSCAPE)
+    try:
+        await sign_in(page, ctl)
+        cell = page.locator('[data-apartment="106"]')
+        assert not await cell.locator(".exc").count()
+        curtain.move_by_hand(60)
+        flagged = '[data-apartment="106"] dd.curtain .exc[data-field="ordered"]'
+        await page.wait_for_selector(flagged, timeout=TIMEOUT_MS)
+        assert "Gardin: inte som den ska" in await cell.inner_text()
+        await page.screenshot(path=str(artifacts / "overview-curtain-moved.png"))
+        status, body = await ctl.command("a106-curtain", "close")
+        assert (status, body["outcome"]) == (200, "ok"), body
+        await page.wait_for_selector(flagged, state="detached", timeout=TIMEOUT_MS)
     finally:
         await page.context.close()

@@ -70,8 +70,24 @@ function isQuiet(field, value) {
   return field.quiet.includes(key);
 }
 
-/** The exceptions of a device, as texts: each field not in its normal state, and no
- *  contact (offline or silent). Empty when all is as it should be. */
+/** Whether the device is not as its last command left it (the action's `sets`, with
+ *  `{arg}` its argument), once it is no longer busy carrying it out: a curtain moved
+ *  by hand or stuck. */
+function notAsOrdered(spec, twin) {
+  const desired = twin?.desired;
+  const state = twin?.state;
+  const sets = desired?.action ? spec.actions[desired.action]?.sets : null;
+  if (!state || !sets || !Object.keys(sets).length) return false;
+  if (Object.entries(spec.busy ?? {}).some(([f, values]) => values.includes(state[f]))) return false;
+  return Object.entries(sets).some(([f, want]) => {
+    const value = typeof want === "string" ? want.replace(/^\{(\w+)\}$/, (_, a) => desired.args?.[a]) : want;
+    return String(state[f]) !== String(value);
+  });
+}
+
+/** The exceptions of a device, as texts: each field not in its normal state, not as
+ *  its last command left it, and no contact (offline or silent). Empty when all is as
+ *  it should be. */
 export function exceptions(entry, twin) {
   const spec = types.get(entry.type);
   if (!spec) return [];
@@ -80,6 +96,9 @@ export function exceptions(entry, twin) {
   if (reach === "offline" || reach === "stale") out.push(t("device_no_contact", { device: label(entry.type, "label") }));
   const state = twin?.state;
   if (!state) return out;
+  if (notAsOrdered(spec, twin)) {
+    out.push({ html: escapeHtml(t("device_not_as_ordered", { device: label(entry.type, "label") })), field: "ordered" });
+  }
   for (const f of spec.fields) {
     if (isQuiet(f, state[f.name])) continue;
     const text = fieldText(entry.type, f, state[f.name]);

@@ -67,6 +67,7 @@ export const STRINGS = {
     report_nights_chart: "Diagram: antal larm per natt och typ",
     // --- the overview, states, times (issue 17 items 4, 6) ---
     as_usual: "Som vanligt", device_no_contact: "{device}: ingen kontakt",
+    device_not_as_ordered: "{device}: inte som den ska",
     just_now: "nyss", minutes_ago: "för {n} min sedan", hours_ago: "för {n} h sedan", days_ago: "för {n} d sedan",
     outcome_ok_unlock: "Klart – dörren är upplåst.", outcome_ok_lock: "Klart – dörren är låst.",
     // the site's unlock reasons (site file: unlock_reasons), and "other: <text>"
@@ -219,6 +220,7 @@ export const STRINGS = {
     report_nights_chart: "Chart: alarms per night and kind",
     // --- the overview, states, times (issue 17 items 4, 6) ---
     as_usual: "As usual", device_no_contact: "{device}: no contact",
+    device_not_as_ordered: "{device}: not as it should be",
     just_now: "just now", minutes_ago: "{n} min ago", hours_ago: "{n} h ago", days_ago: "{n} d ago",
     outcome_ok_unlock: "Done – the door is unlocked.", outcome_ok_lock: "Done – the door is locked.",
     "reason.care visit": "Care visit", "reason.emergency": "Emergency", "reason.technician": "Technician",
