@@ -87,7 +87,8 @@ class Taps:
         box = await locator.bounding_box()
         assert box is not None
         assert await self.page.evaluate("window.scrollY") == 0
-        assert box["y"] >= 0 and box["y"] + box["height"] <= self.viewport["height"], box
+        assert box["y"] >= 0, box
+        assert box["y"] + box["height"] <= self.viewport["height"], box
         assert box["height"] >= 44, box
         await locator.click()
         self.count += 1
@@ -319,6 +320,8 @@ async def test_live_updates_keep_the_focus_and_only_new_alarms_are_announced(
     )
     await card.locator('button[data-act="close"]').focus()
     assert await focused(page) == {"act": "close", "alarm": alarm_id, "tag": "BUTTON"}
+    # untaken, it rings again (every 2.5 s) until someone takes it
+    await page.wait_for_selector('body[data-rings="2"]', state="attached", timeout=TIMEOUT_MS)
 
     # a repeated press, a door unlocked and locked, a colleague taking it: all redraw
     screen(home, "a212-screen").press_help()
@@ -369,8 +372,9 @@ async def test_live_updates_keep_the_focus_and_only_new_alarms_are_announced(
     small = await page.evaluate(
         """() => {
             const picks = 'header.top a, header.top button, #alarm-panel a, #alarm-panel button, '
-              + '#close-dialog button, #close-dialog select, #close-dialog input:not([type=radio]), '
-              + '#close-dialog textarea, #close-dialog label.choice';
+              + '#close-dialog button, #close-dialog select, '
+              + '#close-dialog input:not([type=radio]), #close-dialog textarea, '
+              + '#close-dialog label.choice';
             return [...document.querySelectorAll(picks)]
               .filter((el) => el.getClientRects().length > 0)
               .map((el) => { const r = el.getBoundingClientRect();
