@@ -16,6 +16,7 @@ const TEXTS = {
     connecting: "Samtalet kopplas …", connected: "Samtalet pågår",
     declined: "Samtalet besvarades inte den här gången.", nobody: "Ingen svarade.", ended: "Samtalet är avslutat.",
     link_lost: "Förbindelsen bröts.", calling: "Ringer upp …", no_connection: "Ingen förbindelse. Försök igen.",
+    already_calling: "Du ringer redan.", went_wrong: "Något gick fel. Försök igen.",
     refusals: {
       invitation_expired: ["Länken har gått ut", "Inbjudan gäller inte längre. Be personalen om en ny länk."],
       invitation_revoked: ["Länken är återkallad", "Personalen har dragit tillbaka inbjudan. Be dem om en ny länk."],
@@ -35,6 +36,7 @@ const TEXTS = {
     connecting: "Connecting the call …", connected: "The call is on",
     declined: "The call was not answered this time.", nobody: "Nobody answered.", ended: "The call has ended.",
     link_lost: "The connection was lost.", calling: "Calling …", no_connection: "No connection. Try again.",
+    already_calling: "You are already calling.", went_wrong: "Something went wrong. Try again.",
     refusals: {
       invitation_expired: ["The link has expired", "The invitation is no longer valid. Ask the staff for a new link."],
       invitation_revoked: ["The link was revoked", "The staff have withdrawn the invitation. Ask them for a new link."],
@@ -158,11 +160,9 @@ async function handle(msg) {
       status(msg.by === "no_answer" ? "nobody" : "ended", {}, "ended");
       endCall();
       break;
-    case "error":
-      lastStatus = null;
-      $("status").textContent = msg.message;
-      $("status").className = "status refused";
-      $("status").dataset.kind = "refused";
+    case "error": // the daemon's message is English for its log: say it in the page's words
+      status(msg.code === "busy" ? "already_calling" : "went_wrong", {}, "refused");
+      $("status").dataset.code = msg.code || "";
       $("call").disabled = false;
       break;
     default: break;
