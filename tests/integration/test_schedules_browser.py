@@ -217,3 +217,24 @@ async def test_weekday_boxes_only_for_the_weekday_rule_and_summaries_in_the_site
         for name in ("Helggardiner 102", "Engångs 103"):
             status, _ = await ctl.call("DELETE", f"/api/schedules/{await _schedule_id(ctl, name)}")
             assert status in (200, 204)
+
+
+async def test_an_action_s_value_is_picked_not_typed(page, ctl: RunningController) -> None:
+    """Night mode on or off is chosen from På / Av (it was typed, 'nej', 'off'...)."""
+    await _open_schedules(page, ctl)
+    form = page.locator("#schedule-form")
+    await form.locator("[name=action]").select_option("set_night_mode")
+    picker = form.locator("select[name=arg]")
+    await picker.wait_for(timeout=TIMEOUT_MS)
+    assert await picker.locator("option").all_inner_texts() == ["På", "Av"]
+    await form.locator("[name=name]").fill("Nattläge 104")
+    await form.locator("[name=target_kind]").select_option("apartment")
+    await form.locator("[name=target_value]").select_option("104")
+    await picker.select_option("false")
+    await form.locator("button[type=submit]").click()
+    await _row(page, "Nattläge 104").wait_for(timeout=TIMEOUT_MS)
+    schedule_id = await _schedule_id(ctl, "Nattläge 104")
+    _status, stored = await ctl.call("GET", f"/api/schedules/{schedule_id}")
+    assert stored["args"] == {"on": False}
+    status, _ = await ctl.call("DELETE", f"/api/schedules/{schedule_id}")
+    assert status in (200, 204)

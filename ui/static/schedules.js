@@ -140,7 +140,7 @@ function form() {
         <select name="target_value" aria-label="${escapeHtml(t("target_pick"))}"></select>
       </label>
       <label>${t("action")} <select name="action">${actionOptions(actions())}</select></label>
-      <label class="arg" hidden>${t("value")} <input name="arg" size="5"></label>
+      <label class="arg" hidden>${t("value")} <span class="arg-input"></span></label>
       <label>${t("rule")} <select name="rule">${options(RULES, (r) => t(`rule_${r}`))}</select></label>
       <label data-for="daily weekdays">${t("time")} <input name="time" type="time" value="22:00"></label>
       <fieldset data-for="weekdays" class="weekdays"><legend>${t("weekdays")}</legend>
@@ -182,6 +182,13 @@ function showRuleFields(f) {
   for (const el of f.querySelectorAll("[data-for]")) el.hidden = !el.dataset.for.split(" ").includes(rule);
   const arg = actions().find((a) => a.name === f.action.value)?.arg;
   f.querySelector(".arg").hidden = !arg;
+  // the argument is picked: yes/no from a list, a number within its bounds
+  const holder = f.querySelector(".arg-input");
+  if (holder.dataset.action === f.action.value) return;
+  holder.dataset.action = f.action.value;
+  holder.innerHTML = !arg ? "" : arg.bool
+    ? `<select name="arg"><option value="true">${t("yes_on")}</option><option value="false">${t("no_off")}</option></select>`
+    : `<input name="arg" type="number"${arg.min !== undefined ? ` min="${arg.min}"` : ""}${arg.max !== undefined ? ` max="${arg.max}"` : ""}${arg.required ? " required" : ""}>`;
 }
 
 function ruleOf(f) {
@@ -201,7 +208,7 @@ function argsOf(f) {
   const spec = actions().find((a) => a.name === f.action.value)?.arg;
   if (!spec) return {};
   const raw = f.arg.value.trim();
-  if (spec.bool) return { [spec.name]: !["", "0", "false", "nej", "no", "off"].includes(raw.toLowerCase()) };
+  if (spec.bool) return { [spec.name]: raw === "true" };
   if (raw === "" && !spec.required) return {};
   return { [spec.name]: raw === "" ? null : Number(raw) };
 }
