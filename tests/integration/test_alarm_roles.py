@@ -5,15 +5,18 @@ caller may take on it now (the page draws those buttons and no others)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from controller.auth.accounts import ensure_user, random_password
 from controller.bus_messages import AlarmChanged
+from devices.clock import SystemClock
 from devices.firmware.lock import SimulatedLock
 from devices.firmware.screen import SimulatedScreen
 
-from .harness import RunningController, RunningHome, live_message, user_sessions
+from .harness import TIMEOUT_MS, RunningController, RunningHome, live_message, user_sessions
 
 
 async def _active(ctl: RunningController, kind: str, device: str) -> dict[str, Any]:
@@ -100,3 +103,65 @@ async def test_staff_act_on_their_wings_alarms_only_and_are_told_so(
     for alarm in (own, other):
         status, _ = await ctl.call("POST", f"/api/alarms/{alarm['id']}/close", json={"note": "t"})
         assert status == 200
+
+
+async def _browser_sign_in(
+    browser: Any,
+    ctl: RunningController,
+    username: str,
+    roles: tuple[str, ...],
+    units: tuple[str, ...] = (),
+) -> Any:
+    password = random_password(username)
+    await ensure_user(
+        ctl.controller.store,
+        username=username,
+        password=password,
+        roles=roles,
+        units=units,
+        now=SystemClock().now(),
+    )
+    context = await browser.new_context(viewport={"width": 768, "height": 1024}, locale="sv-SE")
+    page = await context.new_page()
+    await page.goto(f"{ctl.controller.http_url}/")
+    await page.wait_for_url("**/ui/login.html", timeout=TIMEOUT_MS)
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login-button")
+    await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
+    return page
+
+
+async def test_the_dashboard_offers_each_person_only_the_alarm_buttons_they_may_use(
+    browser: Any, ctl: RunningController, home: RunningHome, artifacts: Path
+) -> None:
+    """A technician gets Kvittera / Avsluta on a battery alarm and no Lås upp; Anna
+    (wings A and B) gets nothing to press on a help alarm in wing C."""
+    lock = home.home.devices["a215-lock"]
+    screen = home.home.devices["a204-screen"]
+    assert isinstance(lock, SimulatedLock)
+    assert isinstance(screen, SimulatedScreen)
+    lock.set_battery(7)
+    screen.press_help()
+    battery = await _active(ctl, "battery_low", "a215-lock")
+    helped = await _active(ctl, "help", "a204-screen")
+    tech = await _browser_sign_in(browser, ctl, "tech-ui", ("technician",))
+    anna = await _browser_sign_in(browser, ctl, "anna-ui", ("staff",), ("A", "B"))
+    try:
+        card = tech.locator(f'#alarm-panel [data-alarm="{battery["id"]}"]')
+        await card.locator('button[data-act="close"]').wait_for(timeout=TIMEOUT_MS)
+        assert await card.locator('button[data-act="ack"]').count() == 1
+        assert await card.locator('button[data-act="unlock"]').count() == 0
+        assert await tech.locator(f'[data-alarm="{helped["id"]}"]').count() == 0
+        await tech.screenshot(path=str(artifacts / "alarm-technician.png"))
+        other = anna.locator(f'#alarm-panel [data-alarm="{helped["id"]}"]')
+        await other.wait_for(timeout=TIMEOUT_MS)
+        assert await other.locator("button[data-act]").count() == 0
+        await anna.screenshot(path=str(artifacts / "alarm-other-wing.png"))
+    finally:
+        await tech.context.close()
+        await anna.context.close()
+        lock.set_battery(100)
+        await ctl.wait_twin("a215-lock", lambda t: t.reported.battery == 100)
+        for alarm in (battery, helped):
+            await ctl.call("POST", f"/api/alarms/{alarm['id']}/close", json={"note": "test"})

@@ -47,7 +47,7 @@ function fieldText(type, field, value) {
     if (value === 0 || value === 100) return escapeHtml(label(type, `${field.name}_${value}`));
     return escapeHtml(t(`${type}.${field.name}_pct`, { n: value }));
   }
-  if (field.kind === "percent") return `${label(type, `field_${field.name}`)} ${value} %`;
+  if (field.kind === "percent") return `${label(type, `field_${field.name}`)} ${value}\u00a0%`;
   if (field.kind === "text") {
     const text = typeof value === "object" ? value.text : value;
     return text ? `“${escapeHtml(text)}”` : "";
