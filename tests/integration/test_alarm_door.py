@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from config.site import Shift, Site
 from controller.auth.tokens import create_user_token
@@ -119,6 +120,28 @@ async def test_leaving_the_door_unlocked_needs_a_reason_and_is_recorded(
     assert (status, body["outcome"]) == (200, "ok"), body
 
 
+@pytest.fixture
+def session_ctl(ctl: RunningController) -> RunningController:
+    """The suite's controller: it sees the presses of a test's own controller too."""
+    return ctl
+
+
+@contextlib.asynccontextmanager
+async def closed_on_the_session(session: RunningController, apt: str) -> AsyncIterator[None]:
+    """The help press of ``apt`` during the block raises an alarm on the suite's
+    controller as well: closed after the block, so later tests start quiet."""
+    with session.controller.bus.subscribe(AlarmChanged) as sub:
+        yield
+        raised = await next_alarm(sub, session.controller.site, alarm_of("help", f"a{apt}-screen"))
+    path = f"/api/alarms/{raised['id']}"
+    status, body = await session.call("POST", f"{path}/close", json={"note": "test teardown"})
+    if status == 409 and body["error"]["code"] == "door_unlocked":
+        decision = {"action": "leave_unlocked", "reason": "test teardown"}
+        assert (await session.call("POST", f"{path}/door", json=decision))[0] == 200
+        status, body = await session.call("POST", f"{path}/close", json={"note": "test teardown"})
+    assert status == 200, body
+
+
 # ---------------------------------------------------------------- a controller of our own
 
 
@@ -172,75 +195,86 @@ async def call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -
 
 
 async def test_an_unlock_from_an_alarm_is_relocked_by_the_controller_after_a_restart(
-    mosquitto: BrokerUnderTest, home: RunningHome, tmp_path: Path
+    mosquitto: BrokerUnderTest, home: RunningHome, tmp_path: Path, session_ctl: RunningController
 ) -> None:
-    site = mosquitto.site
-    clock = ShownClock()
-    # a night ahead of the devices' own clocks: the commands it sends are not expired
-    night = tomorrow_at(site, 2, 10)
-    clock.show(night)
-    db = tmp_path / "relock.sqlite"
-    async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (ctl, http):
-        alarm_id = await _help_alarm(http, ctl, home, "213")
-        status, body = await call(
-            http, "POST", f"/api/alarms/{alarm_id}/unlock", json={"relock_minutes": 3}
-        )
-        assert (status, body["command"]["outcome"]) == (200, "ok"), body
-        relock = body["relock"]
-        assert (relock["device"], relock["minutes"]) == ("a213-lock", 3)
-        assert body["alarm"]["details"]["relock"]["schedule"] == relock["schedule"]
-        await wait_twin(ctl, "a213-lock", lambda t: getattr(t.reported, "lock", None) == "unlocked")
-        # a relock pending: closing needs no other decision
-        status, body = await call(
-            http, "POST", f"/api/alarms/{alarm_id}/close", json={"note": "Lugnt, sover igen"}
-        )
-        assert (status, body["state"]) == (200, "closed"), body
-    # the controller is down when the relock is due; it locks once it is back
-    clock.show(night + timedelta(minutes=4))
-    async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (ctl, http):
-        await wait_twin(
-            ctl, "a213-lock", lambda t: getattr(t.reported, "lock", None) == "locked", timeout=20
-        )
-        await ctl.schedules.settle()  # the firing's command has its resolved line
-        audit = await ctl.store.audit(device="a213-lock", limit=10)
-        resolved = [r for r in audit if r.kind == "resolved"]
-        assert resolved[0].action == "lock"
-        assert resolved[0].outcome == "ok"
-        assert resolved[0].actor == f"schedule:{relock['schedule']} for test-staff"
-        assert resolved[0].reason == f"Lås igen efter larm {alarm_id}"
+    async with closed_on_the_session(session_ctl, "213"):
+        site = mosquitto.site
+        clock = ShownClock()
+        # a night ahead of the devices' own clocks: the commands it sends are not expired
+        night = tomorrow_at(site, 2, 10)
+        clock.show(night)
+        db = tmp_path / "relock.sqlite"
+        async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (ctl, http):
+            alarm_id = await _help_alarm(http, ctl, home, "213")
+            status, body = await call(
+                http, "POST", f"/api/alarms/{alarm_id}/unlock", json={"relock_minutes": 3}
+            )
+            assert (status, body["command"]["outcome"]) == (200, "ok"), body
+            relock = body["relock"]
+            assert (relock["device"], relock["minutes"]) == ("a213-lock", 3)
+            assert body["alarm"]["details"]["relock"]["schedule"] == relock["schedule"]
+            await wait_twin(
+                ctl, "a213-lock", lambda t: getattr(t.reported, "lock", None) == "unlocked"
+            )
+            # a relock pending: closing needs no other decision
+            status, body = await call(
+                http, "POST", f"/api/alarms/{alarm_id}/close", json={"note": "Lugnt, sover igen"}
+            )
+            assert (status, body["state"]) == (200, "closed"), body
+        # the controller is down when the relock is due; it locks once it is back
+        clock.show(night + timedelta(minutes=4))
+        async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (ctl, http):
+            await wait_twin(
+                ctl,
+                "a213-lock",
+                lambda t: getattr(t.reported, "lock", None) == "locked",
+                timeout=20,
+            )
+            await ctl.schedules.settle()  # the firing's command has its resolved line
+            audit = await ctl.store.audit(device="a213-lock", limit=10)
+            resolved = [r for r in audit if r.kind == "resolved"]
+            assert resolved[0].action == "lock"
+            assert resolved[0].outcome == "ok"
+            assert resolved[0].actor == f"schedule:{relock['schedule']} for test-staff"
+            assert resolved[0].reason == f"Lås igen efter larm {alarm_id}"
 
 
 async def test_a_help_alarm_goes_to_the_shifts_next_person_then_to_everyone(
-    mosquitto: BrokerUnderTest, home: RunningHome, tmp_path: Path
+    mosquitto: BrokerUnderTest, home: RunningHome, tmp_path: Path, session_ctl: RunningController
 ) -> None:
-    base = mosquitto.site
-    shifts = [
-        Shift(name="dag", start="07:00", end="21:00", escalation=["anna"]),
-        Shift(name="natt", start="21:00", end="07:00", escalation=["nils", "petra"]),
-    ]
-    site = base.model_copy(
-        update={
-            "site": base.site.model_copy(update={"shifts": shifts, "escalate_after_minutes": 1})
-        }
-    )
-    clock = ShownClock()
-    start = datetime(2026, 11, 27, 3, 0, tzinfo=site.zone)
-    clock.show(start)
-    db = tmp_path / "escalation.sqlite"
-    async with own_controller(mosquitto, site, db, clock, "test-escalation-ctl") as (ctl, http):
-        with ctl.bus.subscribe(AlarmChanged) as sub:
-            screen(home, "a214-screen").press_help()
-            raised = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen"))
-            assert raised["addressed"] == {"shift": "natt", "to": ["nils"], "everyone": False}
-            clock.show(start + timedelta(minutes=1, seconds=10))
-            first = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen", "escalated"))
-            assert first["addressed"] == {"shift": "natt", "to": ["petra"], "everyone": False}
-            clock.show(start + timedelta(minutes=2, seconds=20))
-            second = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen", "escalated"))
-            assert second["addressed"] == {"shift": "natt", "to": [], "everyone": True}
-        status, body = await call(http, "GET", f"/api/alarms/{raised['id']}")
-        assert (status, body["escalations"], body["addressed"]["everyone"]) == (200, 2, True)
-        status, body = await call(
-            http, "POST", f"/api/alarms/{raised['id']}/close", json={"note": "test"}
+    async with closed_on_the_session(session_ctl, "214"):
+        base = mosquitto.site
+        shifts = [
+            Shift(name="dag", start="07:00", end="21:00", escalation=["anna"]),
+            Shift(name="natt", start="21:00", end="07:00", escalation=["nils", "petra"]),
+        ]
+        site = base.model_copy(
+            update={
+                "site": base.site.model_copy(update={"shifts": shifts, "escalate_after_minutes": 1})
+            }
         )
-        assert status == 200, body
+        clock = ShownClock()
+        start = datetime(2026, 11, 27, 3, 0, tzinfo=site.zone)
+        clock.show(start)
+        db = tmp_path / "escalation.sqlite"
+        async with own_controller(mosquitto, site, db, clock, "test-escalation-ctl") as (ctl, http):
+            with ctl.bus.subscribe(AlarmChanged) as sub:
+                screen(home, "a214-screen").press_help()
+                raised = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen"))
+                assert raised["addressed"] == {"shift": "natt", "to": ["nils"], "everyone": False}
+                clock.show(start + timedelta(minutes=1, seconds=10))
+                first = await next_alarm(
+                    sub, ctl.site, alarm_of("help", "a214-screen", "escalated")
+                )
+                assert first["addressed"] == {"shift": "natt", "to": ["petra"], "everyone": False}
+                clock.show(start + timedelta(minutes=2, seconds=20))
+                second = await next_alarm(
+                    sub, ctl.site, alarm_of("help", "a214-screen", "escalated")
+                )
+                assert second["addressed"] == {"shift": "natt", "to": [], "everyone": True}
+            status, body = await call(http, "GET", f"/api/alarms/{raised['id']}")
+            assert (status, body["escalations"], body["addressed"]["everyone"]) == (200, 2, True)
+            status, body = await call(
+                http, "POST", f"/api/alarms/{raised['id']}/close", json={"note": "test"}
+            )
+            assert status == 200, body

@@ -57,15 +57,16 @@ async def test_help_press_raises_an_alarm_on_the_open_dashboard(
         '#alarm-panel [data-kind="help"][data-state="acknowledged"]', timeout=TIMEOUT_MS
     )
     # the comment is optional, afterwards
-    await page.locator('#alarm-panel [data-kind="help"] button[data-act="comment"]').first.click()
+    mine = page.locator('#alarm-panel [data-kind="help"]:has(a:text-is("106"))')
+    await mine.locator('button[data-act="comment"]').click()
     await page.fill("#note-text", "on my way")
     await page.click("#note-confirm")
-    await page.wait_for_selector('#alarm-panel [data-kind="help"] .comment', timeout=TIMEOUT_MS)
+    await mine.locator(".comment").wait_for(timeout=TIMEOUT_MS)
     _status, body = await ctl.call("GET", "/api/alarms", params={"state": "active"})
     taken = [a for a in body["alarms"] if a["apartment"] == "106" and a["kind"] == "help"]
     assert taken[0]["ack_comment"] == "on my way"
     assert taken[0]["acked_by"] == "test-staff"
-    await page.locator('#alarm-panel [data-kind="help"] button[data-act="close"]').first.click()
+    await mine.locator('button[data-act="close"]').click()
     await page.fill("#close-note", "resident fine")
     await page.click("#close-confirm")
     await page.wait_for_selector("#close-dialog:not([open])", state="attached", timeout=TIMEOUT_MS)
