@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,9 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
-from config.credentials import SiteCredentials, ensure_credentials
+from config.credentials import MqttLogin, SiteCredentials, ensure_credentials
 from config.nats import NodeAddress, write_cluster_config
 from config.site import Site
 from controller.ops.brokers import free_port, wait_listening
@@ -95,6 +97,38 @@ class NatsNode:
                 )
             time.sleep(0.1)
 
+    def accepts(self, login: MqttLogin, timeout: float = 5.0) -> bool:
+        """An MQTT client with ``login`` (clean session) is accepted within ``timeout``:
+        a node restarted after SIGKILL answers /healthz before it serves sessions."""
+        accepted = threading.Event()
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"ready-check-{self.address.name}",
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        client.username_pw_set(login.username, login.password)
+        client.on_connect = lambda _c, _u, _f, code, _p: code.is_failure or accepted.set()
+        try:
+            client.connect(self.address.host, self.address.mqtt_port, keepalive=10)
+        except OSError:
+            return False
+        client.loop_start()
+        try:
+            return accepted.wait(timeout)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    def wait_serving(self, login: MqttLogin, timeout: float = 60.0) -> None:
+        """Block until :meth:`accepts`; RuntimeError with the log's tail if not in time."""
+        deadline = time.monotonic() + timeout
+        while not self.accepts(login):
+            if time.monotonic() > deadline or not self.running:
+                raise RuntimeError(
+                    f"nats-server {self.address.name} serves no MQTT:\n{self.log_tail()}"
+                )
+
     def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
         """SIGTERM (a clean shutdown) or, with ``kill``, SIGKILL."""
         proc, self._proc = self._proc, None
@@ -142,12 +176,15 @@ class NatsCluster:
     def start(self, timeout: float = 60.0) -> None:
         """Start every node that is not running (together: JetStream needs a quorum)
         and wait until each serves JetStream; a new cluster also until its streams
-        are current."""
+        are current, a restarted node until it accepts an MQTT client."""
         fresh = not any(node.running for node in self.nodes)
-        for node in self.nodes:
+        restarted = [node for node in self.nodes if not node.running]
+        for node in restarted:
             node.start(timeout)
         for node in self.nodes:
             node.wait_healthy(timeout, streams=fresh)
+        for node in restarted:
+            node.wait_serving(self.credentials.fire_panel, timeout)
 
     def stop(self) -> None:
         for node in self.nodes:
