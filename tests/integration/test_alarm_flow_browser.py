@@ -183,6 +183,21 @@ async def test_closing_says_a_note_is_needed_and_leaving_unlocked_needs_a_reason
     assert (status, body["command"]["outcome"]) == (200, "ok"), body
     await card.locator('.door[data-lock="unlocked"]').wait_for(timeout=TIMEOUT_MS)
 
+    # on every page, scrolled to its end, the alarm stays in sight (the sticky banner)
+    for where in ("#/audit", "#/schedules", "#/apartment/101", "#/"):
+        await page.goto(f"{ctl.controller.http_url}/ui/index.html{where}")
+        await card.wait_for(timeout=TIMEOUT_MS)
+        await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        box = await card.locator('button[data-act="close"]').bounding_box()
+        assert box is not None
+        assert 0 <= box["y"] <= VIEWPORTS["phone"]["height"] - box["height"], (where, box)
+        await page.screenshot(
+            path=str(
+                artifacts / f"banner-phone-{where.strip('#/') or 'overview'}.png".replace("/", "-")
+            )
+        )
+    await page.evaluate("window.scrollTo(0, 0)")
+
     await card.locator('button[data-act="close"]').click()
     await page.click("#close-confirm")  # no note
     problem = page.locator("#close-problem")
