@@ -423,8 +423,9 @@ class AlarmService:
                 raised_at=now,
                 details={**candidate.details, "count": 1, **({"event_keys": keys} if keys else {})},
             )
-        if await self._store_new(key, pending, announce=True):
-            self._confirmed(self._active[key], event)
+        stored = await self._store_new(key, pending, announce=True)
+        if stored is not None:
+            self._confirmed(stored, event)
         else:
             self._wait_for_store(key, event)
 
@@ -444,9 +445,12 @@ class AlarmService:
         if isinstance(press_id, str) and event.type == "help_pressed":
             self.confirm(alarm.device, press_id, self.to_json(alarm))
 
-    async def _store_new(self, key: Key, pending: AlarmRecord, *, announce: bool) -> bool:
-        """Store a new alarm (or join the one another instance stored first); False if
-        the store failed (kept unsaved, retried)."""
+    async def _store_new(
+        self, key: Key, pending: AlarmRecord, *, announce: bool
+    ) -> AlarmRecord | None:
+        """Store a new alarm (or join the one another instance stored first, or find
+        its events counted by one staff closed already); None if the store failed
+        (kept unsaved, retried)."""
         try:
             stored, change = await self._add_or_join(pending)
         except (StoreError, AlarmConflict, AlarmNotFound) as exc:  # or closed meanwhile
@@ -455,18 +459,23 @@ class AlarmService:
             if announce:  # ring anyway: the alarm must not wait for the database
                 log.error("%s alarm for %s NOT STORED (retrying): %s", pending.kind, key[0], exc)
                 self._push(pending, "raised", stored=False)
-            return False
+            return None
         self._unsaved.pop(key, None)
-        self._active[key] = stored
-        if change == "raised":
-            log.warning("alarm %s raised: %s %s", stored.id, stored.kind, key[0])
-        if change is not None or not announce:  # (told unstored before: now stored)
-            self._push(stored, change or "raised")
+        if not stored.active:  # handled and closed already: nothing to raise
+            self._forget(key, stored)
+            if not announce:  # told unstored before: it is closed
+                self._push(stored, stored.state)
+        else:
+            self._active[key] = stored
+            if change == "raised":
+                log.warning("alarm %s raised: %s %s", stored.id, stored.kind, key[0])
+            if change is not None or not announce:  # (told unstored before: now stored)
+                self._push(stored, change or "raised")
         for event in self._unsaved_events.pop(key, []):
             self._confirmed(stored, event)
         for receipt in self._unsaved_receipts.pop(key, []):
             receipt.release()
-        return True
+        return stored
 
     async def _add_or_join(self, pending: AlarmRecord) -> tuple[AlarmRecord, str | None]:
         """Store ``pending``; if another instance stored this alarm first, it is that
@@ -478,6 +487,14 @@ class AlarmService:
             alarm = exc.current
         alarm_id = alarm.id
         assert alarm_id is not None
+        if not alarm.active:  # every event of it counted by an alarm staff closed
+            log.info(
+                "alarm %s: %s %s handled already (closed): not raised again",
+                alarm_id,
+                pending.kind,
+                pending.device or SITE,
+            )
+            return alarm, None
         log.info(
             "alarm %s: %s %s raised by another instance",
             alarm_id,

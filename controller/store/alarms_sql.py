@@ -31,6 +31,8 @@ from .schema import as_utc
 
 #: the device of a site-wide alarm in the one-active-alarm index (0007)
 SITE = "site"
+#: closed alarms of a kind and device whose event keys a new one is checked against
+RECENT_CLOSED = 5
 
 
 class AlarmsMixin(SqlAccess):
@@ -45,7 +47,8 @@ class AlarmsMixin(SqlAccess):
     async def add_alarm(self, alarm: AlarmRecord) -> AlarmRecord:
         """Store a new alarm; returns it with its id. An active alarm of the same kind
         and device (or site) stored already (another instance raised it) is not added
-        again: AlarmConflict with that alarm."""
+        again: AlarmConflict with that alarm; nor one whose every event key a recently
+        closed alarm counted: AlarmConflict with that closed alarm."""
         row = {k: v for k, v in _row(alarm).items() if k != "id"}
         c = t.alarms.c
         same = sa.select(t.alarms).where(
@@ -54,6 +57,9 @@ class AlarmsMixin(SqlAccess):
             c.state.in_(sorted(ACTIVE_STATES)),
         )
         async with self._write(f"raise a {alarm.kind} alarm") as conn:
+            handled = await self._handled_already(conn, alarm)
+            if handled is not None:
+                raise AlarmConflict(handled, "raise")
             # the active one may be closed between the two statements: then try again
             for _ in range(3):
                 insert = t.insert_ignore(conn, t.alarms).returning(*t.alarms.c)
@@ -65,6 +71,32 @@ class AlarmsMixin(SqlAccess):
                 if current is not None:
                     raise AlarmConflict(_alarm(current), "raise")
             raise StoreError(f"cannot raise a {alarm.kind} alarm: it keeps conflicting")
+
+    async def _handled_already(
+        self, conn: AsyncConnection, alarm: AlarmRecord
+    ) -> AlarmRecord | None:
+        """A recently closed alarm of the same kind and device that counted every event
+        ``alarm`` would be raised for (an instance hearing a press late, e.g. from its
+        session after a restart, after staff closed its alarm), or None."""
+        keys = set(alarm.details.get("event_keys") or [])
+        if not keys:
+            return None
+        c = t.alarms.c
+        recent = (
+            sa.select(t.alarms)
+            .where(
+                c.kind == alarm.kind,
+                sa.func.coalesce(c.device, SITE) == (alarm.device or SITE),
+                c.state == "closed",
+            )
+            .order_by(c.id.desc())
+            .limit(RECENT_CLOSED)
+        )
+        closed = [_alarm(r) for r in (await conn.execute(recent)).mappings()]
+        counted = {k for a in closed for k in a.details.get("event_keys") or []}
+        if not keys <= counted:
+            return None  # a press not counted yet: raise (never lose one)
+        return next(a for a in closed if keys & set(a.details.get("event_keys") or []))
 
     async def repeat_alarm(
         self, alarm_id: int, *, event_key: str | None, now: datetime, keep: int

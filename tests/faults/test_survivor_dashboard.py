@@ -153,3 +153,28 @@ def _alarm_in(alarm_id: int | None, state: str) -> Any:
         )
 
     return match
+
+
+async def test_an_instance_started_again_raises_nothing_for_a_press_already_closed(
+    example_site: Site, pg_url: str | None, tmp_path: Path
+) -> None:
+    """The press made while one instance was down waits in its broker session; staff
+    close its alarm on the other; the instance started again gets the press and must
+    not raise it again (was: a second, open help alarm for a handled press)."""
+    device = "a105-screen"
+    async with (
+        two_instances(example_site, pg_url, tmp_path) as (broker, instances, store),
+        screen_running(broker, device) as screen,
+    ):
+        down, up = instances
+        down.kill()
+        got = confirmations(screen)
+        await wait_confirmed(got, screen.press_help(), BOUND_S)
+        [alarm] = await alarms_of(store, "help")
+        status, body = await up.call("POST", f"/api/alarms/{alarm.id}/close", json={"note": "ok"})
+        assert status == 200, body
+        await down.start()
+        async with asyncio.timeout(BOUND_S):
+            while "handled already (closed)" not in down.log_text():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        assert [(a.id, a.state) for a in await alarms_of(store, "help")] == [(alarm.id, "closed")]

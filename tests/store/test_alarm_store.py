@@ -180,3 +180,23 @@ async def test_the_migration_closes_older_copies_of_an_active_alarm(db_url: str)
         assert "duplicate" in (closed[1].close_note or "")
         with pytest.raises(AlarmConflict):
             await store.add_alarm(alarm())
+
+
+async def test_events_a_closed_alarm_counted_raise_nothing_new(store: SqlStore) -> None:
+    """An instance hearing a press late (its session replayed after a restart) after
+    staff closed the alarm another instance raised for it: no second alarm; a press
+    not counted yet among them still raises one."""
+    first = await store.add_alarm(
+        replace(alarm(), details={"count": 2, "event_keys": ["k1", "k2"]})
+    )
+    assert first.id is not None
+    await store.update_alarm(first.id, from_states={"open"}, changes={"state": "closed"})
+    for late in (["k1"], ["k2", "k1"]):
+        with pytest.raises(AlarmConflict) as refused:
+            await store.add_alarm(replace(alarm(), details={"count": 1, "event_keys": late}))
+        assert (refused.value.current.id, refused.value.current.state) == (first.id, "closed")
+    assert await store.active_alarms() == []
+    raised = await store.add_alarm(
+        replace(alarm(), details={"count": 2, "event_keys": ["k1", "k9"]})
+    )
+    assert (raised.state, raised.details["event_keys"]) == ("open", ["k1", "k9"])
