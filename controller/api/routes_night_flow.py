@@ -19,6 +19,7 @@ Each is audited: the commands in the audit, the decision in the activity log
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any, Literal
@@ -41,6 +42,8 @@ from .errors import ApiError
 from .keys import ALARMS, CLOCK, COMMANDS, SCHEDULES, SITE, TWINS
 from .responses import json_response
 from .routes_devices import OUTCOME_STATUS
+
+log = logging.getLogger(__name__)
 
 ACTORS = ("admin", "staff")
 #: The longest automatic relock a nurse can choose.
@@ -241,13 +244,31 @@ async def unlock_from_alarm(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_reason", "an unlock needs a reason", [{"field": "reason"}])
     result = await _send(request, device, "unlock", principal, reason)
     relock = None
+    relock_error = None
     if result.outcome is Outcome.OK and body.relock_minutes is not None:
-        relock = await _schedule_relock(request, alarm, device, body.relock_minutes, principal)
-        alarm = await _note(request, alarm, principal, "alarm_relock", {"relock": relock}, reason)
+        # the door is open now: a relock that cannot be stored is said, not raised (the
+        # answer must still tell the nurse the door is unlocked)
+        try:
+            relock = await _schedule_relock(request, alarm, device, body.relock_minutes, principal)
+            alarm = await _note(
+                request, alarm, principal, "alarm_relock", {"relock": relock}, reason
+            )
+        except ApiError as exc:
+            relock_error = exc.code
+        except StoreError:
+            relock_error = "store_unavailable"
+        if relock_error is not None:
+            log.error(
+                "alarm %s: door %s unlocked, relock NOT scheduled: %s",
+                alarm.id,
+                device,
+                relock_error,
+            )
     return json_response(
         {
             "command": result.to_dict(),
             "relock": relock,
+            "relock_error": relock_error,
             "alarm": alarm_json_for(principal_of(request), alarm, request.app[SITE]),
         },
         status=OUTCOME_STATUS[result.outcome],

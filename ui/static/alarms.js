@@ -145,7 +145,8 @@ function openUnlock(state, alarm) {
     const resp = await api("POST", `/api/alarms/${alarm.id}/unlock`, body);
     const outcome = resp.data?.command?.outcome;
     if (resp.data?.alarm) alarmChanged(state, resp.data.alarm, false);
-    if (outcome === "ok") toast(minutes ? t("unlocked_relocks", { n: minutes }) : t("outcome_ok"));
+    if (outcome === "ok" && minutes && !resp.data.relock) toast(t("unlocked_no_relock"), "error");
+    else if (outcome === "ok") toast(minutes ? t("unlocked_relocks", { n: minutes }) : t("outcome_ok"));
     else if (outcome) toast(t(`outcome_${outcome}`, { error: resp.data.command.error ?? "" }), "error");
     else toast(errorText(resp), "error");
   };
