@@ -2,7 +2,7 @@
 home and the second example home (config/example-site-2.toml), each a ``tryggbo
 serve`` on its own Mosquitto and its own schema of one database. A nurse or a token of
 one home is nobody in the other; alarms, events and the audit stay in their home; the
-regional view lists each home's open alarms."""
+regional view lists each home's open alarms. The second home provisions like the first."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from config.credentials import load_credentials
 from config.site import EXAMPLE_SITE, SECOND_EXAMPLE_SITE, Site, load_site
 from controller.auth.accounts import ensure_user
 from controller.store import SqlStore
@@ -121,3 +122,24 @@ async def test_a_nurse_of_one_home_sees_nothing_of_the_other(
             h["home"]: [a["device"] for a in h["alarms"]] for h in json.loads(shown.output)["homes"]
         }
         assert listed == {"solgarden": ["a101-screen"], "bjorkbacken": ["a105-screen"]}
+
+
+def test_the_second_example_home_provisions_a_device(tmp_path: Path) -> None:
+    """``tryggbo provision add`` on a copy of config/example-site-2.toml: the device in
+    the site file and credentials, the broker's passwd and ACL of that home's topics."""
+    site_file = tmp_path / "site.toml"
+    site_file.write_text(SECOND_EXAMPLE_SITE.read_text(encoding="utf-8"), encoding="utf-8")
+    creds, broker_dir = tmp_path / "credentials.json", tmp_path / "broker"
+    added = cli(
+        "provision", "add", "--apartment", "103", "--type", "bed", "--site", str(site_file),
+        "--credentials", str(creds), "--broker-dir", str(broker_dir), "--json",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    site = load_site(site_file)
+    assert site.slug == "bjorkbacken"
+    assert ("103", "bed") in {(a.number, d.type) for a, d in site.devices()}
+    assert "a103-bed" in load_credentials(creds).devices
+    acl = (broker_dir / "acl").read_text()
+    assert "user a103-bed" in acl
+    assert "tryggbo/bjorkbacken/dev/a103-bed/" in acl
+    assert "a103-bed:" in (broker_dir / "passwd").read_text()
