@@ -1,7 +1,7 @@
 // The staff dashboard: overview by floor and wing, apartment view with audited
 // controls, live alarms with sound, the audit log. Everything live over the WebSocket.
 import { api, connectLive, setCsrf } from "/ui/api.js";
-import { setLanguage, t, language } from "/ui/i18n.js";
+import { errorText, setLanguage, t, language } from "/ui/i18n.js";
 import { setZone } from "/ui/format.js";
 import { renderOverview, updateApartmentCell } from "/ui/overview.js";
 import { renderApartment, apartmentTwinChanged, apartmentEvent } from "/ui/apartment.js";
@@ -91,7 +91,7 @@ function setLive(up) {
 async function switchLanguage() {
   const next = language() === "sv" ? "en" : "sv";
   const resp = await api("PATCH", "/api/auth/me", { language: next });
-  if (!resp.ok) { toast(resp.data?.error?.message ?? "language", "error"); return; }
+  if (!resp.ok) { toast(errorText(resp), "error"); return; }
   applyLanguage(next);
 }
 
@@ -111,7 +111,7 @@ async function main() {
   setCsrf(me.data.csrf_token);
   const site = await api("GET", "/api/site");
   if (!site.ok) {
-    document.getElementById("view").textContent = site.data?.error?.message ?? "no access";
+    document.getElementById("view").textContent = errorText(site);
     return;
   }
   state.site = site.data;

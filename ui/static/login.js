@@ -1,4 +1,4 @@
-import { setLanguage, t, language } from "/ui/i18n.js";
+import { errorText, setLanguage, t, language } from "/ui/i18n.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
@@ -36,10 +36,10 @@ form.addEventListener("submit", async (event) => {
     } else if (code === "bad_credentials") {
       error.textContent = t("bad_credentials");
     } else {
-      error.textContent = body.error?.message ?? `HTTP ${resp.status}`;
+      error.textContent = errorText({ status: resp.status, data: body });
     }
-  } catch (e) {
-    error.textContent = String(e);
+  } catch {
+    error.textContent = t("error_network");
   } finally {
     button.disabled = false;
   }
