@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tests.i18n_strings import strings
+
 from .harness import TIMEOUT_MS, RunningController, sign_in, user_sessions
 
 
@@ -148,7 +150,8 @@ async def test_an_admin_takes_over_a_suspended_schedule_on_the_page(
         await _open_schedules(page, ctl)
         row = page.locator(f'tr[data-schedule="{schedule_id}"][data-suspended="true"]')
         await row.wait_for(timeout=TIMEOUT_MS)
-        assert "user 'eve-page' is disabled" in await row.locator(".suspended").inner_text()
+        why = await row.locator(".suspended").inner_text()
+        assert why == f"{strings('sv')['suspended']}: {strings('sv')['suspended_why']}", why
         await row.locator('button[data-op="take-over"]').click()
         taken = page.locator(f'tr[data-schedule="{schedule_id}"][data-suspended="false"]')
         await taken.wait_for(timeout=TIMEOUT_MS)

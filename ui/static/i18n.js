@@ -131,6 +131,11 @@ export const STRINGS = {
     days_weekdays: "Måndag–fredag", days_weekend: "Lördag och söndag", day_mon: "Måndagar", day_tue: "Tisdagar",
     day_wed: "Onsdagar", day_thu: "Torsdagar", day_fri: "Fredagar", day_sat: "Lördagar", day_sun: "Söndagar",
     hours_site: "Husets besökstider gäller.", hours_own: "Lägenheten har egna besökstider.", hours_use_site: "Använd husets besökstider",
+    note_no_sunset: "Solen går inte ner den dagen: körs kl. {time} i stället.",
+    note_no_sunrise: "Solen går inte upp den dagen: körs kl. {time} i stället.",
+    note_dst_gap: "Klockan ställs fram den natten: körs kl. {time}.",
+    note_dst_repeat: "Klockan ställs tillbaka den natten: körs en gång, första gången.",
+    suspended_why: "ägaren får inte längre styra alla enheter i schemat (avstängd, ny roll eller annan flygel).",
     at_time: "kl. {time}", rule_sunset_text: "vid solnedgång{offset} (annars kl. {fallback})",
     rule_sunrise_text: "vid soluppgång{offset} (annars kl. {fallback})", schedule_problem: "Schemat kan inte köras: kontrollera mål och åtgärd.",
     // the alarm flow (alarms.js, notify.js)
@@ -282,6 +287,11 @@ export const STRINGS = {
     days_weekdays: "Monday–Friday", days_weekend: "Saturday and Sunday", day_mon: "Mondays", day_tue: "Tuesdays",
     day_wed: "Wednesdays", day_thu: "Thursdays", day_fri: "Fridays", day_sat: "Saturdays", day_sun: "Sundays",
     hours_site: "The home's visiting hours apply.", hours_own: "The apartment has its own visiting hours.", hours_use_site: "Use the home's visiting hours",
+    note_no_sunset: "The sun does not set that day: runs at {time} instead.",
+    note_no_sunrise: "The sun does not rise that day: runs at {time} instead.",
+    note_dst_gap: "The clocks go forward that night: runs at {time}.",
+    note_dst_repeat: "The clocks go back that night: runs once, the first time.",
+    suspended_why: "the owner may no longer control every device of the schedule (disabled, a new role or another wing).",
     at_time: "at {time}", rule_sunset_text: "at sunset{offset} (else at {fallback})",
     rule_sunrise_text: "at sunrise{offset} (else at {fallback})", schedule_problem: "The schedule cannot run: check its target and action.",
     // the alarm flow (alarms.js, notify.js)

@@ -6,7 +6,7 @@
 // The server validates everything; its field-named errors are shown as they are.
 import { api } from "/ui/api.js";
 import { errorText, has, t } from "/ui/i18n.js";
-import { escapeHtml, when } from "/ui/format.js";
+import { clock, escapeHtml, when } from "/ui/format.js";
 import { toast } from "/ui/app.js";
 import { scheduleActions } from "/ui/devices.js";
 
@@ -92,15 +92,19 @@ function nextCell(s) {
   if (!s.enabled) return `<span class="muted">${t("paused")}</span>`;
   if (s.problem) return `<span class="problem">${escapeHtml(t("schedule_problem"))}</span>`;
   if (!f) return `<span class="muted">${t("no_next_firing")}</span>`;
+  // why this time (the server's reason is English for the log): said from the firing
+  const event = (Array.isArray(s.rules) ? s.rules[0] : s.rule)?.event ?? "sunset";
+  const noteText = f.fallback_used ? t(`note_no_${event}`, { time: clock(f.at) })
+    : f.dst === "gap" ? t("note_dst_gap", { time: clock(f.at) }) : t("note_dst_repeat");
   const note = f.fallback_used || f.dst
-    ? `<div class="note" data-note="${f.fallback_used ? "fallback" : "dst"}">${escapeHtml(f.reason ?? "")}</div>`
+    ? `<div class="note" data-note="${f.fallback_used ? "fallback" : "dst"}">${escapeHtml(noteText)}</div>`
     : "";
   return `<time datetime="${escapeHtml(f.at)}">${escapeHtml(when(f.at))}</time>${note}`;
 }
 
 function row(s, admin, site) {
   const suspended = s.suspended
-    ? `<div class="problem suspended">${t("suspended")}: ${escapeHtml(s.suspended)}</div>`
+    ? `<div class="problem suspended">${t("suspended")}: ${escapeHtml(t("suspended_why"))}</div>`
     : "";
   const takeOver = s.suspended && admin
     ? `<button type="button" data-op="take-over">${t("take_over")}</button>`
