@@ -148,8 +148,9 @@ async def closed_on_the_session(session: RunningController, apt: str) -> AsyncIt
 @contextlib.asynccontextmanager
 async def own_controller(
     mosquitto: BrokerUnderTest, site: Site, db: Path, clock: ShownClock, client_id: str
-) -> AsyncIterator[tuple[Controller, aiohttp.ClientSession]]:
-    """A controller on ``site`` with ``clock`` and an API session of test-staff."""
+) -> AsyncIterator[tuple[Controller, aiohttp.ClientSession, dict[str, str]]]:
+    """A controller on ``site`` with ``clock``, an API session of test-staff and the
+    test users' passwords (to sign in on its dashboard)."""
     config = ControllerConfig(
         broker=mosquitto.address,
         site=site,
@@ -162,7 +163,7 @@ async def own_controller(
     store = open_store(config.db_url)
     await store.open()
     try:
-        await make_test_users(store, site, now=clock.now())
+        passwords = await make_test_users(store, site, now=clock.now())
         token, _ = await create_user_token(
             store, username="test-staff", name="test", now=clock.now()
         )
@@ -175,7 +176,7 @@ async def own_controller(
     )
     try:
         await wait_all_online(controller)
-        yield controller, http
+        yield controller, http, passwords
     finally:
         await http.close()
         task.cancel()
@@ -204,7 +205,11 @@ async def test_an_unlock_from_an_alarm_is_relocked_by_the_controller_after_a_res
         night = tomorrow_at(site, 2, 10)
         clock.show(night)
         db = tmp_path / "relock.sqlite"
-        async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (ctl, http):
+        async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (
+            ctl,
+            http,
+            _,
+        ):
             alarm_id = await _help_alarm(http, ctl, home, "213")
             status, body = await call(
                 http, "POST", f"/api/alarms/{alarm_id}/unlock", json={"relock_minutes": 3}
@@ -223,7 +228,11 @@ async def test_an_unlock_from_an_alarm_is_relocked_by_the_controller_after_a_res
             assert (status, body["state"]) == (200, "closed"), body
         # the controller is down when the relock is due; it locks once it is back
         clock.show(night + timedelta(minutes=4))
-        async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (ctl, http):
+        async with own_controller(mosquitto, site, db, clock, "test-alarm-door-ctl") as (
+            ctl,
+            http,
+            _,
+        ):
             await wait_twin(
                 ctl,
                 "a213-lock",
@@ -257,7 +266,11 @@ async def test_a_help_alarm_goes_to_the_shifts_next_person_then_to_everyone(
         start = datetime(2026, 11, 27, 3, 0, tzinfo=site.zone)
         clock.show(start)
         db = tmp_path / "escalation.sqlite"
-        async with own_controller(mosquitto, site, db, clock, "test-escalation-ctl") as (ctl, http):
+        async with own_controller(mosquitto, site, db, clock, "test-escalation-ctl") as (
+            ctl,
+            http,
+            _,
+        ):
             with ctl.bus.subscribe(AlarmChanged) as sub:
                 screen(home, "a214-screen").press_help()
                 raised = await next_alarm(sub, ctl.site, alarm_of("help", "a214-screen"))

@@ -18,13 +18,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from config.site import Shift
+from tests.conftest import BrokerUnderTest
+
 from .harness import TIMEOUT_MS, RunningController, RunningHome, sign_in
-from .test_alarms import screen
+from .test_alarm_door import closed_on_the_session, own_controller, tomorrow_at
+from .test_alarms import ShownClock, screen
 
 VIEWPORTS = {
     "phone": {"width": 390, "height": 844},
@@ -403,3 +408,52 @@ async def test_live_updates_keep_the_focus_and_only_new_alarms_are_announced(
     await page.click("#close-confirm")
     await page.wait_for_selector("#close-dialog:not([open])", state="attached", timeout=TIMEOUT_MS)
     await card.wait_for(state="detached", timeout=TIMEOUT_MS)
+
+
+async def test_an_alarm_rings_for_the_person_it_is_addressed_to_and_after_escalation(
+    new_page: Any,
+    ctl: RunningController,
+    mosquitto: BrokerUnderTest,
+    home: RunningHome,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    """Night shift order nils, then test-staff: test-staff sees the new alarm quietly
+    (it goes to nils), and it rings for test-staff once escalated to them."""
+    shifts = [Shift(name="natt", start="21:00", end="07:00", escalation=["nils", "test-staff"])]
+    base = mosquitto.site
+    site = base.model_copy(
+        update={
+            "site": base.site.model_copy(update={"shifts": shifts, "escalate_after_minutes": 1})
+        }
+    )
+    clock = ShownClock()
+    start = tomorrow_at(site, 3, 0)
+    clock.show(start)
+    db = tmp_path / "addressed.sqlite"
+    async with (
+        closed_on_the_session(ctl, "215"),
+        own_controller(mosquitto, site, db, clock, "test-escalation-ctl") as (own, http, passwords),
+    ):
+        page = await new_page(VIEWPORTS["phone"])
+        await page.goto(f"{own.http_url}/ui/login.html")
+        await page.fill("#username", "test-staff")
+        await page.fill("#password", passwords["test-staff"])
+        await page.click("#login-button")
+        await page.wait_for_selector('body[data-live="up"]', timeout=TIMEOUT_MS)
+        screen(home, "a215-screen").press_help()
+        card = page.locator('#alarm-panel [data-kind="help"]:has(a:text-is("215"))')
+        await card.locator(".who", has_text="nils").wait_for(timeout=TIMEOUT_MS)
+        assert await page.get_attribute("body", "data-alarm-sound") == "quiet"
+        assert (await page.title()).startswith("(1) ")  # counted, whoever it goes to
+        await page.screenshot(path=str(artifacts / "addressed-to-nils-phone.png"))
+        clock.show(start + timedelta(minutes=1, seconds=10))  # nils did not take it
+        await card.locator(".who", has_text="test-staff").wait_for(timeout=TIMEOUT_MS)
+        await page.wait_for_selector('body[data-alarm-sound="ringing"]', timeout=TIMEOUT_MS)
+        await page.locator("#alarm-announcer", has_text="Larmet är inte taget").wait_for(
+            state="attached", timeout=TIMEOUT_MS
+        )
+        await page.screenshot(path=str(artifacts / "escalated-to-me-phone.png"))
+        alarm_id = await card.get_attribute("data-alarm")
+        async with http.post(f"/api/alarms/{alarm_id}/close", json={"note": "test"}) as resp:
+            assert resp.status == 200, await resp.text()
