@@ -188,6 +188,10 @@ async def test_closing_says_a_note_is_needed_and_leaving_unlocked_needs_a_reason
     assert (status, body["command"]["outcome"]) == (200, "ok"), body
     await card.locator('.door[data-lock="unlocked"]').wait_for(timeout=TIMEOUT_MS)
 
+    # nothing is wider than the phone (no sideways scrolling)
+    assert (
+        await page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
+    )
     # on every page, scrolled to its end, the alarm stays in sight (the sticky banner)
     for where in ("#/audit", "#/schedules", "#/apartment/101", "#/"):
         await page.goto(f"{ctl.controller.http_url}/ui/index.html{where}")
