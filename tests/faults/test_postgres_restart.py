@@ -25,11 +25,14 @@ from devices.clock import SystemClock
 from devices.contract import Channel, Event, SiteTopics, encode
 from devices.firmware.lock import SimulatedLock
 from tests.conftest import BrokerUnderTest
+from tests.integration.harness import live_message
 from tests.pg_server import LocalPostgres, find_pg_bin, scratch_pg_database
 from tests.reliability_fixtures import mqtt_client, private_broker
 
 from .served import ServedController
 from .test_help_press_confirmed import BOUND_S, confirmations, screen_running, wait_confirmed
+from .test_no_shared_subscription import alarms_of, two_instances
+from .test_survivor_dashboard import LIVE_BOUND_S, alarm_in, dashboard, relaying
 
 LOCK = "a101-lock"
 SCREENS = ("a102-screen", "a103-screen", "a104-screen", "a105-screen")
@@ -195,3 +198,30 @@ async def test_events_held_during_an_outage_are_redelivered_to_a_restarted_contr
             timeout=BOUND_S,
         )
         assert sorted(door_event_keys(body)) == sorted(keys)  # each once
+
+
+async def test_the_live_relay_listens_again_after_a_restart(
+    example_site: Site, halting_pg: LocalPostgres, tmp_path: Path
+) -> None:
+    """Two instances on the restarted PostgreSQL: each relay reconnects by itself, and
+    an alarm taken on one is on the other's dashboard again."""
+    device = "a105-screen"
+    async with (
+        two_instances(example_site, halting_pg.url, tmp_path) as (broker, instances, store),
+        screen_running(broker, device) as screen,
+    ):
+        one, two = instances
+        await relaying(instances, times=1)
+        try:
+            await asyncio.to_thread(halting_pg.halt)
+            await two.wait_health(store_failing)
+        finally:
+            await asyncio.to_thread(halting_pg.resume)
+        await relaying(instances, times=2)
+        async with dashboard(two) as ws:
+            got = confirmations(screen)
+            await wait_confirmed(got, screen.press_help(), BOUND_S)
+            [alarm] = await alarms_of(store, "help")
+            status, body = await one.call("POST", f"/api/alarms/{alarm.id}/ack", json={})
+            assert status == 200, body
+            await live_message(ws, alarm_in(alarm.id, "acknowledged"), timeout=LIVE_BOUND_S)

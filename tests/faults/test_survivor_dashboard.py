@@ -35,10 +35,12 @@ PRESS_EVERY_S = 0.3
 KILL_AFTER = 4
 
 
-async def relaying(instances: list[ServedController]) -> None:
-    """Until every instance's live relay listens (its log says so)."""
+async def relaying(instances: list[ServedController], times: int = 1) -> None:
+    """Until every instance's live relay has started listening ``times`` times (its
+    log says so: after a database restart, the second time)."""
+    said = "live relay: listening"
     async with asyncio.timeout(BOUND_S):
-        while not all("live relay: listening" in s.log_text() for s in instances):  # noqa: ASYNC110
+        while not all(s.log_text().count(said) >= times for s in instances):  # noqa: ASYNC110
             await asyncio.sleep(0.1)
 
 
@@ -138,14 +140,16 @@ async def test_an_alarm_taken_and_closed_on_one_instance_is_live_on_the_other(
                     "POST", f"/api/alarms/{alarm.id}/{action}", json=body
                 )
                 assert status == 200, answer
-                shown = await live_message(ws, _alarm_in(alarm.id, state), timeout=LIVE_BOUND_S)
+                shown = await live_message(ws, alarm_in(alarm.id, state), timeout=LIVE_BOUND_S)
                 took.append(loop.time() - sent)
                 assert shown["data"]["change"] == state
         print("taken/closed on one instance, on the other's dashboard after "
               + ", ".join(f"{t * 1000:.0f} ms" for t in took))  # fmt: skip
 
 
-def _alarm_in(alarm_id: int | None, state: str) -> Any:
+def alarm_in(alarm_id: int | None, state: str) -> Any:
+    """Matches the ``/api/ws`` message of alarm ``alarm_id`` in ``state``."""
+
     def match(msg: dict[str, Any]) -> bool:
         data = msg.get("data") or {}
         return bool(
