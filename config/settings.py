@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     credentials_file: Path = Field(
         default=Path("var/credentials.json"), description="device secrets (0600 JSON)"
     )
-    db: str = Field(default="sqlite:///var/tryggbo.sqlite", description="store URL")
+    db: str = Field(
+        default="sqlite:///var/tryggbo.sqlite",
+        description="store URL: sqlite:///path or postgresql://user@host/db, "
+        "?schema=NAME for one home of several in one database",
+    )
     http_host: str = Field(default="127.0.0.1", description="HTTP listen address")
     http_port: int = Field(default=8080, ge=0, le=65535, description="HTTP port (0: any)")
     command_timeout_s: float = Field(
