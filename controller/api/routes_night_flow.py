@@ -125,12 +125,25 @@ def door_unlocked(request: web.Request, device: str) -> bool:
     return getattr(reported, "lock", None) in NOT_LOCKED
 
 
-def _relock_pending(request: web.Request, alarm: AlarmRecord) -> bool:
-    relock = alarm.details.get("relock")
+def _relock_pending(request: web.Request, relock: object) -> bool:
+    """Whether a relock (``details.relock`` or a door decision's) is still to run."""
     if not isinstance(relock, dict):
         return False
     loaded = request.app[SCHEDULES].get(str(relock.get("schedule")))
     return loaded is not None and loaded.next_at is not None
+
+
+def _door_settled(request: web.Request, alarm: AlarmRecord) -> bool:
+    """Whether what was decided still covers an unlocked door: left unlocked with a
+    reason, or a relock still to run. A "lock" that was done does not cover a door
+    unlocked again since: that is asked again."""
+    door = alarm.details.get("door")
+    if isinstance(door, dict):
+        if door.get("action") == "leave_unlocked":
+            return True
+        if door.get("action") == "relock" and _relock_pending(request, door.get("relock")):
+            return True
+    return _relock_pending(request, alarm.details.get("relock"))
 
 
 async def require_door_decided(request: web.Request, alarm: AlarmRecord) -> None:
@@ -145,7 +158,7 @@ async def require_door_decided(request: web.Request, alarm: AlarmRecord) -> None
     device = door_of(request, alarm)
     if not door_unlocked(request, device):
         return
-    if "door" in alarm.details or _relock_pending(request, alarm):
+    if _door_settled(request, alarm):
         return
     raise ApiError(
         409,

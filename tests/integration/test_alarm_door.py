@@ -76,12 +76,25 @@ async def test_closing_with_the_door_unlocked_asks_lock_relock_or_leave_it(
     assert (status, decided["command"]["outcome"]) == (200, "ok"), decided
     assert decided["alarm"]["details"]["door"]["action"] == "lock"
     await ctl.wait_twin("a113-lock", lambda t: getattr(t.reported, "lock", None) == "locked")
+    # unlocked again after the door was locked: the question is asked again
+    status, body = await ctl.command("a113-lock", "unlock", reason="emergency")
+    assert (status, body["outcome"]) == (200, "ok"), body
+    await ctl.wait_twin("a113-lock", lambda t: getattr(t.reported, "lock", None) == "unlocked")
+    status, body = await ctl.call("POST", f"/api/alarms/{alarm_id}/close", json=note)
+    assert (status, body["error"]["code"]) == (409, "door_unlocked"), body
+    status, decided = await ctl.call(
+        "POST", f"/api/alarms/{alarm_id}/door", json={"action": "lock"}
+    )
+    assert (status, decided["command"]["outcome"]) == (200, "ok"), decided
+    await ctl.wait_twin("a113-lock", lambda t: getattr(t.reported, "lock", None) == "locked")
     status, closed = await ctl.call("POST", f"/api/alarms/{alarm_id}/close", json=note)
     assert (status, closed["state"]) == (200, "closed"), closed
 
     status, audit = await ctl.call("GET", "/api/audit", params={"device": "a113-lock"})
-    resolved = [r for r in audit["audit"] if r["kind"] == "resolved"][:2]
+    resolved = [r for r in audit["audit"] if r["kind"] == "resolved"][:4]
     assert [(r["action"], r["actor"], r["reason"], r["outcome"]) for r in resolved] == [
+        ("lock", "test-staff", f"alarm {alarm_id}", "ok"),
+        ("unlock", "test-staff", "emergency", "ok"),
         ("lock", "test-staff", f"alarm {alarm_id}", "ok"),
         ("unlock", "test-staff", "emergency", "ok"),
     ]
@@ -90,6 +103,7 @@ async def test_closing_with_the_door_unlocked_asks_lock_relock_or_leave_it(
     assert mine == [
         ("alarm_ack", "ok"),
         ("alarm_on_site", "ok"),
+        ("alarm_door", "ok"),
         ("alarm_door", "ok"),
         ("alarm_close", "ok"),
     ]
