@@ -165,7 +165,7 @@ function openClose(state, alarm) {
   const doorSet = document.getElementById("close-door");
   const leaveReason = document.getElementById("close-leave-reason");
   const minutes = document.getElementById("close-relock-minutes");
-  const unlocked = doorUnlocked(state, alarm);
+  let unlocked = doorUnlocked(state, alarm);
   note.value = "";
   leaveReason.value = "";
   problem.textContent = "";
@@ -201,7 +201,12 @@ function openClose(state, alarm) {
         alarmChanged(state, door.data.alarm, false);
       }
       const resp = await api("POST", `/api/alarms/${alarm.id}/close`, { note: text });
-      if (!resp.ok) { problem.textContent = errorText(resp); return; }
+      if (!resp.ok) {
+        problem.textContent = errorText(resp);
+        // the server knows the door is unlocked (this page had not heard yet): ask now
+        if (resp.data?.error?.code === "door_unlocked") { unlocked = true; doorSet.hidden = false; }
+        return;
+      }
       dialog.close();
       alarmChanged(state, resp.data, false);
       toast(decision?.action === "lock" ? t("closed_door_locked") : t("closed"));
