@@ -78,8 +78,8 @@ class LiveRelay:
                 try:
                     await self._listen(asyncpg.connect)
                     delay = 0.2
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("live relay: not listening (%s); again in %.1f s", exc, delay)
+                except Exception as exc:  # whatever it is, the daemon must not stop for it
+                    log.warning("live relay: not listening (%r); again in %.1f s", exc, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._retry_max_s)
         finally:
@@ -107,18 +107,20 @@ class LiveRelay:
     async def _relay(self) -> None:
         while True:
             payload = await self._notes.get()
-            note = AlarmNote.parse(payload)
-            if note is None:
-                log.warning("live relay: not an alarm note: %.100r", payload)
-                continue
-            if note.origin == self._instance_id:
-                continue  # this instance pushed it already
             try:
-                alarm = await self._read_alarm(note.alarm_id)
-            except Exception as exc:  # the store failing must not stop the relay
-                log.warning("live relay: alarm %s not read: %s", note.alarm_id, exc)
-                continue
-            if alarm is None:
-                continue
-            self._bus.publish(AlarmChanged(alarm, pushed_change(note, alarm)))
-            self.relayed += 1
+                await self._relay_one(payload)
+            except Exception as exc:  # one bad note or a store failure: the next one
+                log.warning("live relay: note %.100r not relayed: %r", payload, exc)
+
+    async def _relay_one(self, payload: str) -> None:
+        note = AlarmNote.parse(payload)
+        if note is None:
+            log.warning("live relay: not an alarm note: %.100r", payload)
+            return
+        if note.origin == self._instance_id:
+            return  # this instance pushed it already
+        alarm = await self._read_alarm(note.alarm_id)
+        if alarm is None:
+            return
+        self._bus.publish(AlarmChanged(alarm, pushed_change(note, alarm)))
+        self.relayed += 1
