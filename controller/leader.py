@@ -98,8 +98,13 @@ class LeaderLease:
             await self._changed.wait_for(lambda: not self.leading.is_set())
 
 
-async def while_leading(lease: LeaderLease, duty: Callable[[], Awaitable[None]]) -> None:
-    """Run ``duty()`` whenever ``lease`` is held; cancel it as soon as it is not."""
+async def while_leading(
+    lease: LeaderLease, duty: Callable[[], Awaitable[None]], *, retry_s: float = 2.0
+) -> None:
+    """Run ``duty()`` whenever ``lease`` is held; cancel it as soon as it is not. A duty
+    that fails (the store gone down just as it started reading, a bug) is logged and
+    started again ``retry_s`` later if the lease is still held: the daemon never stops
+    for it (it did, when PostgreSQL went down right after the lease was taken)."""
     while True:
         await lease.leading.wait()
         task = asyncio.ensure_future(duty())
@@ -111,4 +116,11 @@ async def while_leading(lease: LeaderLease, duty: Callable[[], Awaitable[None]])
                 t.cancel()
             await asyncio.gather(task, lost, return_exceptions=True)
         if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+            log.error(
+                "%s: the %s leader's duty failed; again in %.0f s if still leading",
+                lease.holder,
+                lease.name,
+                retry_s,
+                exc_info=task.exception(),
+            )
+            await asyncio.sleep(retry_s)  # a pause before the retry, not a synchronisation

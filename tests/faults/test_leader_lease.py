@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.leader import LeaderLease, while_leading
-from controller.store import SqlStore
+from controller.store import SqlStore, StoreError
 from devices.clock import ManualClock
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -66,3 +66,33 @@ async def test_duty_runs_only_while_leading_and_release_on_stop(tmp_path: Path) 
         assert await store.lease_holder("scheduler", clock.now()) is None
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_failing_duty_is_started_again_and_never_stops_the_daemon(
+    tmp_path: Path,
+) -> None:
+    """The duty's first start fails on the store (PostgreSQL gone down just after the
+    lease was taken: it stopped the daemon); it is started again while leading."""
+    clock = ManualClock(T0)
+    async with SqlStore(f"sqlite:///{tmp_path / 'lease.sqlite'}") as store:
+        lease = LeaderLease(store, clock, "a", ttl_s=6, renew_s=2)
+        starts: list[int] = []
+        running = asyncio.Event()
+
+        async def duty() -> None:
+            starts.append(1)
+            if len(starts) == 1:
+                raise StoreError("cannot read holds: connection refused")
+            running.set()
+            await asyncio.Event().wait()
+
+        assert await lease.try_once()
+        runner = asyncio.create_task(while_leading(lease, duty, retry_s=0.01))
+        try:
+            async with asyncio.timeout(5):
+                await running.wait()
+            assert len(starts) == 2
+            assert not runner.done()
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
