@@ -42,6 +42,9 @@ async def site_description(request: web.Request) -> web.Response:
                     "wing": apt.wing,
                     "resident": apt.resident,
                     "night_supervision": apt.night_supervision is not None,
+                    # the apartment's own matters (day plan, calls) are the caller's to
+                    # handle: the rule of require_apartment
+                    "may_act": principal.may_act_on(apt),
                     # each device's actions the caller may send: the controls to draw
                     "devices": [
                         {

@@ -146,9 +146,13 @@ async def test_staff_get_controls_only_in_their_wings(
         await _sign_in_as(page, ctl, "anna", password)
         await page.goto(f"{ctl.controller.http_url}/#/apartment/101")
         await page.wait_for_selector("#btn-unlock", timeout=TIMEOUT_MS)
+        await page.wait_for_selector("#plan-form", timeout=TIMEOUT_MS)
+        await page.wait_for_selector("#invite-form", timeout=TIMEOUT_MS)
         await page.goto(f"{ctl.controller.http_url}/#/apartment/201")
         await page.wait_for_selector("#apt-lock", timeout=TIMEOUT_MS)
         assert await page.locator("#btn-unlock, #btn-lock, .controls button").count() == 0
+        # nor the day plan's or the calls' forms, which the server would refuse her
+        assert await page.locator("#plan-form, #invite-form, #hours-form").count() == 0
         await page.screenshot(path=str(artifacts / "apartment-other-wing.png"))
     finally:
         await page.context.close()

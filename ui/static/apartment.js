@@ -89,6 +89,7 @@ export function renderApartment(view, state, number) {
   if (!apt) { view.textContent = t("unknown"); return; }
   current = { number, events: [] };
   const hasScreen = apt.devices.some((d) => d.type === "screen"); // its calls are the call service's
+  const mayAct = apt.may_act === true; // the day plan and calls: only where the server says so
   view.innerHTML = `
     <p><a href="#/">← ${t("back")}</a></p>
     <h1>${escapeHtml(t("apartment", { number }))} · ${escapeHtml(apt.resident)}
@@ -96,16 +97,16 @@ export function renderApartment(view, state, number) {
     <div id="apt-states">${stateLines(state, apt)}</div>
     <p id="outcome" class="outcome" role="status" aria-live="polite" data-outcome=""></p>
     <div class="controls">${controlsHtml(apt)}</div>
-    <section id="apt-plan" class="apt-plan"></section>
-    ${hasScreen ? `<section id="apt-calls" class="apt-calls"></section>` : ""}
+    ${mayAct ? `<section id="apt-plan" class="apt-plan"></section>` : ""}
+    ${hasScreen && mayAct ? `<section id="apt-calls" class="apt-calls"></section>` : ""}
     <h2>${t("last_events")}</h2>
     <ul id="apt-events" class="events"></ul>`;
   bindControls(apt, state.me,
     (deviceId, action, args, button) => command(deviceId, action, args, undefined, button),
     () => openReasonDialog(state, number),
     (what) => toast(what, "error"));
-  renderPlan(document.getElementById("apt-plan"), number);
-  if (hasScreen) renderCalls(document.getElementById("apt-calls"), number);
+  if (mayAct) renderPlan(document.getElementById("apt-plan"), number);
+  if (hasScreen && mayAct) renderCalls(document.getElementById("apt-calls"), number);
   loadEvents(state, apt);
   const preset = sessionStorage.getItem("tryggbo-unlock-reason");
   if (preset && reasonControl(apt)) {
