@@ -103,6 +103,8 @@ class CommandResolved:
     actor: str
     reason: str | None
     ts: datetime
+    #: the instance that sent the command when another one did (controller/live_relay.py)
+    origin: str | None = None
 
     @classmethod
     def of(
@@ -147,6 +149,26 @@ class CallChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class CallScreenMessage:
+    """A message of a call for the pages of ``device``, from the instance that owns the
+    call to whichever instance holds the screen's pages (controller/calls/)."""
+
+    device: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOwnerMessage:
+    """What a screen's page did about a call (``kind``: ``signal``, ``accepted``,
+    ``declined``, ``hangup``), for the instance that owns the call."""
+
+    call_id: str
+    device: str
+    kind: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageDropped:
     """A device message the controller refused (``reason``: the contract's)."""
 
@@ -162,6 +184,8 @@ BusMessage = (
     | CommandResolved
     | AlarmChanged
     | CallChanged
+    | CallScreenMessage
+    | CallOwnerMessage
     | MessageDropped
     | FiringReport
 )

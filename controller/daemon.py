@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 #: generation thresholds of the cyclic garbage collector in the daemon process
 GC_THRESHOLDS = (700, 10, 1000)
+#: a screen shows a call no instance told this one of: ended after this long (seconds;
+#: the owner's news comes through PostgreSQL, the screen's state through the broker)
+REMOTE_CALL_GRACE_S = 3.0
 
 
 def tune_gc() -> None:
@@ -201,6 +204,8 @@ class Controller:
         self.calls = CallService(
             self.site, calls_store, self.commands, self.bus, self.screens, self.clock
         )
+        if self.relay is not None:  # another instance's call may show on a screen first
+            self.calls.remote_grace_s = REMOTE_CALL_GRACE_S
         self.edges = Edges(config.edges)
         self.ready = asyncio.Event()
         self.http_port: int | None = None

@@ -1,5 +1,8 @@
 """One live picture across instances: alarm changes stored by another instance of the
-site reach this instance's bus, hence its dashboards, screens' pages and metrics.
+site reach this instance's bus, hence its dashboards, screens' pages and metrics; so do
+the other instances' command outcomes and calls' messages (their screen's page or the
+relative's page may be on this instance), the bus messages of
+:data:`controller.live_wire.RELAYED`, sent by the instance that published them.
 
 Why PostgreSQL ``LISTEN``/``NOTIFY`` and not the broker: several instances of a site
 always share its PostgreSQL (that is what makes them one site), whatever the broker
@@ -11,18 +14,23 @@ pushes what is stored, never a copy.
 
 The relay keeps one connection of its own (``LISTEN`` needs a session) and reconnects
 with backoff when it drops (a PostgreSQL restart). Notes sent while it is not listening
-are not replayed: a dashboard that reconnects reloads the alarms from the API.
+are not replayed: a dashboard that reconnects reloads the alarms from the API. A bus
+message is sent after it was published here (a command's outcome after its audit line
+is committed), on the relay's connection: one this instance publishes while that
+connection is down reaches no other instance (counted in ``unsent``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .bus_messages import AlarmChanged
-from .event_bus import EventBus
+from .event_bus import EventBus, Subscription
+from .live_wire import RELAYED, Parts, decode, encode
 from .store.alarm_records import AlarmRecord
 from .store.live import AlarmNote
 
@@ -66,12 +74,20 @@ class LiveRelay:
         self.listening = asyncio.Event()
         #: other instances' changes published on this bus
         self.relayed = 0
+        #: this instance's messages not sent (the connection was down)
+        self.unsent = 0
+        self._parts = Parts()
+        #: the messages this relay published (not sent back): their ids while queued
+        self._published: set[int] = set()
+        self._outgoing: Subscription[Any] = bus.subscribe(*RELAYED.values(), queue_size=0)
+        self._conn: Any = None
 
     async def run(self) -> None:
         """Listen and relay until cancelled; reconnect after any connection loss."""
         import asyncpg  # the postgres extra: only a PostgreSQL store has a relay
 
         relay = asyncio.create_task(self._relay(), name="live-relay-publish")
+        sender = asyncio.create_task(self._send_all(), name="live-relay-send")
         try:
             delay = 0.2
             while True:
@@ -84,7 +100,9 @@ class LiveRelay:
                     delay = min(delay * 2, self._retry_max_s)
         finally:
             relay.cancel()
-            await asyncio.gather(relay, return_exceptions=True)
+            sender.cancel()
+            await asyncio.gather(relay, sender, return_exceptions=True)
+            self._outgoing.close()
 
     async def _listen(self, connect: Callable[..., Awaitable[Any]]) -> None:
         conn = await connect(self._dsn, timeout=10)
@@ -92,11 +110,13 @@ class LiveRelay:
         try:
             conn.add_termination_listener(lambda _c: lost.set())
             await conn.add_listener(self.channel, self._heard)
+            self._conn = conn
             self.listening.set()
             log.info("live relay: listening on %s", self.channel)
             await lost.wait()
             log.warning("live relay: connection lost")
         finally:
+            self._conn = None
             self.listening.clear()
             if not conn.is_closed():
                 conn.terminate()
@@ -112,7 +132,32 @@ class LiveRelay:
             except Exception as exc:  # one bad note or a store failure: the next one
                 log.warning("live relay: note %.100r not relayed: %r", payload, exc)
 
+    async def _send_all(self) -> None:
+        """Send this instance's relayed kinds of bus messages to the other instances."""
+        async for msg in self._outgoing:
+            if id(msg) in self._published:
+                self._published.discard(id(msg))
+                continue  # came from another instance
+            if getattr(msg, "origin", None) is not None:
+                continue
+            try:
+                await self._send(encode(msg, self._instance_id))
+            except Exception as exc:  # down or failing: the others miss this one
+                self.unsent += 1
+                log.warning("live relay: %s not sent: %r", type(msg).__name__, exc)
+
+    async def _send(self, payloads: list[str]) -> None:
+        conn = self._conn
+        if conn is None:
+            raise ConnectionError("not connected")
+        async with conn.transaction():  # the parts of one message in order, together
+            for payload in payloads:
+                await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+
     async def _relay_one(self, payload: str) -> None:
+        if '"k"' in payload or '"part"' in payload:
+            self._relay_message(payload)
+            return
         note = AlarmNote.parse(payload)
         if note is None:
             log.warning("live relay: not an alarm note: %.100r", payload)
@@ -123,4 +168,17 @@ class LiveRelay:
         if alarm is None:
             return
         self._bus.publish(AlarmChanged(alarm, pushed_change(note, alarm)))
+        self.relayed += 1
+
+    def _relay_message(self, payload: str) -> None:
+        data = json.loads(payload)
+        if not isinstance(data, dict) or data.get("o") == self._instance_id:
+            return  # this instance published it already
+        if "part" in data:
+            data = self._parts.add(data)
+            if data is None:
+                return
+        _origin, msg = decode(data)
+        self._published.add(id(msg))
+        self._bus.publish(msg)
         self.relayed += 1

@@ -184,7 +184,7 @@ async def _handle(
     clock = request.app[CLOCK]
     kind = data["type"]
     if kind == "signal":  # many small messages during call set-up: relayed, not re-authorised
-        calls.relay(str(data.get("call_id")), "screen", data.get("data"), device=device_id)
+        calls.relay_from_screen(str(data.get("call_id")), device_id, data.get("data"))
         return
     try:
         principal = await auth.token_principal(token)  # revocation checked per action
@@ -201,7 +201,7 @@ async def _handle(
             return
         screens.press_help(device_id, press)
     elif kind == "accept":
-        call = calls.call_of_device(device_id)
+        call = calls.screen_call(device_id)  # this instance's or another's (its owner)
         if call is None or call.id != data.get("call_id") or call.state != "ringing":
             # over, or never the daemon's (a ring whose ack was lost): the page clears it
             sock.send({"type": "ended", "call_id": data.get("call_id"), "by": "gone"})
@@ -210,9 +210,7 @@ async def _handle(
     elif kind == "decline":
         device.decline_call()
     elif kind == "hangup":
-        call = calls.call_of_device(device_id)  # only this screen's own call
-        if call is not None:
-            await calls.hangup(call.id, "resident")
+        await calls.hangup_screen(device_id)  # only this screen's own call
     elif kind == "touch":
         device.touch()
     elif kind == "curtain":

@@ -169,8 +169,12 @@ class ScreenBridge:
         for send in self.pages(device_id):
             send(message)
 
-    def broadcast(self, device_id: str, message: dict[str, Any]) -> None:
-        self._broadcast(device_id, message)
+    def broadcast(self, device_id: str, message: dict[str, Any]) -> bool:
+        """Send ``message`` to the screen's open pages here; whether it has any."""
+        pages = self.pages(device_id)
+        for send in pages:
+            send(message)
+        return bool(pages)
 
     def state_message(self, device_id: str) -> dict[str, Any]:
         running = self._running.get(device_id)

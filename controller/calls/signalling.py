@@ -13,6 +13,15 @@ A screen never keeps showing a call the daemon does not have: a ring whose ack i
 daemon has not got (after a restart, a lost ``end_call``) all end it on the screen,
 whose pages are told at once. Until the screen answered that ``end_call`` it counts as
 busy, so a late ``end_call`` cannot end the next call.
+
+Across instances (several ``tryggbo serve`` on one PostgreSQL) a call is owned by the
+instance whose relative's page started it (it holds that page, the ring timer and the
+call's state); the screen's page may be on another instance. The owner publishes the
+call's state (:class:`CallChanged`) and its messages for the screen's pages
+(:class:`CallScreenMessage`) on the bus, and the instance that holds the screen's page
+sends what the page did (:class:`CallOwnerMessage`: accept, decline, hang-up, signals);
+the live relay carries them between instances (controller/live_relay.py). An instance
+that does not own a call knows it as a :class:`RemoteCall` and never ends it as stale.
 """
 
 from __future__ import annotations
@@ -30,7 +39,13 @@ from typing import Any
 from config.site import Apartment, Site
 from devices.clock import Clock
 
-from ..bus_messages import CallChanged, DeviceEvent, TwinChanged
+from ..bus_messages import (
+    CallChanged,
+    CallOwnerMessage,
+    CallScreenMessage,
+    DeviceEvent,
+    TwinChanged,
+)
 from ..command_bus import CommandBus, CommandError
 from ..event_bus import EventBus
 from ..store.calls_sql import InvitationRecord
@@ -71,6 +86,15 @@ class Call:
     ring_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteCall:
+    """A call another instance owns, as its last :class:`CallChanged` said."""
+
+    id: str
+    device: str
+    state: str
+
+
 class CallService:
     """Active calls (at most one per screen) and the relay between their two sides."""
 
@@ -97,6 +121,11 @@ class CallService:
         self._tasks: set[asyncio.Task[None]] = set()
         #: screen -> its ``end_call`` in flight (the screen is busy until it is answered)
         self._ending: dict[str, asyncio.Task[None]] = {}
+        #: screen -> the call another instance owns with it
+        self.remote: dict[str, RemoteCall] = {}
+        #: a screen showing a call nobody here has is ended after this long (seconds;
+        #: set when other instances may own calls: their news may come after the twin's)
+        self.remote_grace_s = 0.0
 
     # ------------------------------------------------------------------ visiting hours
 
@@ -138,6 +167,23 @@ class CallService:
         call_id = self._by_device.get(device)
         return self.calls.get(call_id) if call_id else None
 
+    def screen_call(self, device: str) -> Call | RemoteCall | None:
+        """The call of screen ``device``, this instance's or another's."""
+        return self.call_of_device(device) or self.remote.get(device)
+
+    async def hangup_screen(self, device: str) -> None:
+        """The resident hung up on the screen's page: end its call, wherever owned."""
+        call = self.screen_call(device)
+        if isinstance(call, Call):
+            await self.hangup(call.id, "resident")
+        elif call is not None:
+            self.bus.publish(CallOwnerMessage(call.id, device, "hangup"))
+
+    def _to_screen(self, device: str, message: dict[str, Any]) -> None:
+        """Send ``message`` to the screen's pages, here or on another instance."""
+        if not self.bridge.broadcast(device, message):
+            self.bus.publish(CallScreenMessage(device, message))
+
     async def start(self, invitation: InvitationRecord, relative: Send) -> Call:
         """The relative pressed call: check, ring the screen; :class:`CallRefused`."""
         apartment = self.apartment(invitation.apartment)
@@ -163,6 +209,7 @@ class CallService:
         )
         self.calls[call.id] = call
         self._by_device[device] = call.id
+        self._publish(call)  # other instances know it before the screen shows it
         try:
             result = await self.commands.send(
                 device,
@@ -172,14 +219,14 @@ class CallService:
                 reason="video call from a relative",
             )
         except CommandError as exc:
-            self._forget(call)
+            self._drop(call)
             raise CallRefused("screen_unavailable", str(exc)) from None
         outcome = result.outcome.value
         if outcome != "ok":
             if outcome == "timeout":  # no ack: it may ring, or be answered: end it there
                 self._end(call, "ring_failed")
             else:
-                self._forget(call)
+                self._drop(call)
             raise CallRefused(
                 "screen_unavailable",
                 f"the screen did not ring ({outcome}"
@@ -201,6 +248,12 @@ class CallService:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
 
+    def _drop(self, call: Call) -> None:
+        """Forget a call that never rang (other instances told)."""
+        call.state = "ended"
+        self._forget(call)
+        self._publish(call)
+
     def relay(self, call_id: str, side: str, data: Any, *, device: str | None = None) -> bool:
         """Pass one signalling message (SDP or ICE candidate) to the other side; from
         the screen side only for a call of that screen (``device``)."""
@@ -211,9 +264,20 @@ class CallService:
             return False
         message = {"type": "signal", "call_id": call_id, "data": data}
         if side == "relative":
-            self.bridge.broadcast(call.device, message)
+            self._to_screen(call.device, message)
         else:
             call.relative(message)
+        return True
+
+    def relay_from_screen(self, call_id: str, device: str, data: Any) -> bool:
+        """A signalling message from the page of screen ``device``: to the relative,
+        here or through the instance that owns the call."""
+        if self.relay(call_id, "screen", data, device=device):
+            return True
+        remote = self.remote.get(device)
+        if remote is None or remote.id != call_id or remote.state != "active":
+            return False
+        self.bus.publish(CallOwnerMessage(call_id, device, "signal", data))
         return True
 
     async def hangup(self, call_id: str, by: str) -> None:
@@ -239,7 +303,7 @@ class CallService:
     ) -> asyncio.Future[None]:
         """Tell the screen's pages the call ended and send the screen ``end_call``, one
         at a time per screen; the screen is busy until it answered (or timed out)."""
-        self.bridge.broadcast(device, {"type": "ended", "call_id": call_id, "by": by})
+        self._to_screen(device, {"type": "ended", "call_id": call_id, "by": by})
         ending = self._ending.get(device)
         if ending is None:
             ending = asyncio.create_task(self._end_call(device, call_id, by, actor))
@@ -253,44 +317,93 @@ class CallService:
         except CommandError as exc:
             log.warning("call %s: end_call to %s not sent: %s", call_id, device, exc)
 
-    def _end_stale_call(self, device: str) -> None:
+    def _end_stale_call(self, device: str, *, waited: bool = False) -> None:
         """A screen online showing a call the daemon has not got: end it there. (The
-        twin as it is now: a bus message may be older than the last hang-up.)"""
+        twin as it is now: a bus message may be older than the last hang-up.) With
+        other instances, only once :attr:`remote_grace_s` passed without news of it."""
         twin = self.commands.twins.get(device)
         if twin is None or not twin.reachable or device in self._ending:
+            return
+        if device in self.remote or device in self._by_device:
             return
         shown = getattr(twin.reported, "call", "idle")
         call_id = getattr(twin.reported, "call_id", None)
         if shown not in ("ringing", "active") or not _issued_by_a_daemon(call_id):
             return  # a ring staff sent by hand (the devices API) is theirs to end
+        if self.remote_grace_s > 0 and not waited:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.remote_grace_s, self._end_stale_call_after_grace, device)
+            return
         log.warning("%s shows a %s call the daemon has not got: ended there", device, shown)
         self._end_on_screen(device, call_id, "unknown_call", STALE_CALL_ACTOR)
+
+    def _end_stale_call_after_grace(self, device: str) -> None:
+        self._end_stale_call(device, waited=True)
 
     def _publish(self, call: Call) -> None:
         self.bus.publish(CallChanged(call.id, call.apartment, call.device, call.state))
 
+    def _answered(self, call: Call, kind: str) -> None:
+        """The screen accepted or declined ``call`` (its event, or its page elsewhere)."""
+        if kind == "call_accepted" and call.state == "ringing":
+            call.state = "active"
+            if call.ring_timer is not None:
+                call.ring_timer.cancel()
+            call.relative({"type": "accepted", "call_id": call.id})
+            self._to_screen(call.device, {"type": "call_start", "call_id": call.id})
+            self._publish(call)
+        elif kind == "call_declined" and call.state != "ended":
+            call.relative({"type": "declined", "call_id": call.id})
+            call.state = "ended"
+            self._forget(call)
+            self._publish(call)
+
+    def _heard_remote(self, msg: CallChanged) -> None:
+        """Another instance's call changed (this instance's own are in :attr:`calls`)."""
+        if msg.call_id in self.calls:
+            return
+        known = self.remote.get(msg.device)
+        if msg.state == "ended":
+            if known is not None and known.id == msg.call_id:
+                del self.remote[msg.device]
+        else:
+            self.remote[msg.device] = RemoteCall(msg.call_id, msg.device, msg.state)
+
+    async def _for_owner(self, msg: CallOwnerMessage) -> None:
+        """What a screen's page on another instance did about a call of this one."""
+        call = self.calls.get(msg.call_id)
+        if call is None or call.device != msg.device:
+            return
+        if msg.kind == "signal":
+            self.relay(call.id, "screen", msg.data, device=msg.device)
+        elif msg.kind in ("accepted", "declined"):
+            self._answered(call, f"call_{msg.kind}")
+        elif msg.kind == "hangup":
+            await self.hangup(call.id, "resident")
+
     async def run(self) -> None:
-        """Follow the screens' answers (contract events) and their state."""
-        with self.bus.subscribe(DeviceEvent, TwinChanged, queue_size=0) as sub:
+        """Follow the screens' answers (contract events) and their state, and the calls
+        of other instances (:class:`CallChanged`, :class:`CallScreenMessage`,
+        :class:`CallOwnerMessage`)."""
+        kinds = (DeviceEvent, TwinChanged, CallChanged, CallScreenMessage, CallOwnerMessage)
+        with self.bus.subscribe(*kinds, queue_size=0) as sub:
             async for msg in sub:
                 if isinstance(msg, DeviceEvent):
-                    call = self.calls.get(str(msg.details.get("call_id")))
-                    if call is None or call.device != msg.device:
+                    if msg.type not in ("call_accepted", "call_declined"):
                         continue
-                    if msg.type == "call_accepted" and call.state == "ringing":
-                        call.state = "active"
-                        if call.ring_timer is not None:
-                            call.ring_timer.cancel()
-                        call.relative({"type": "accepted", "call_id": call.id})
-                        self.bridge.broadcast(
-                            call.device, {"type": "call_start", "call_id": call.id}
-                        )
-                        self._publish(call)
-                    elif msg.type == "call_declined":
-                        call.relative({"type": "declined", "call_id": call.id})
-                        call.state = "ended"
-                        self._forget(call)
-                        self._publish(call)
+                    call_id = str(msg.details.get("call_id"))
+                    call = self.calls.get(call_id)
+                    if call is not None and call.device == msg.device:
+                        self._answered(call, msg.type)
+                    elif (remote := self.remote.get(msg.device)) and remote.id == call_id:
+                        kind = msg.type.removeprefix("call_")  # the owner may not hear it
+                        self.bus.publish(CallOwnerMessage(call_id, msg.device, kind))
+                elif isinstance(msg, CallChanged):
+                    self._heard_remote(msg)
+                elif isinstance(msg, CallScreenMessage):
+                    self.bridge.broadcast(msg.device, msg.message)
+                elif isinstance(msg, CallOwnerMessage):
+                    await self._for_owner(msg)
                 elif isinstance(msg, TwinChanged):
                     call = self.call_of_device(msg.id)
                     if call is None:

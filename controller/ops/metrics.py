@@ -77,6 +77,8 @@ class Metrics:
     def note(self, message: CommandResolved | FiringReport) -> None:
         """Count one bus message."""
         if isinstance(message, CommandResolved):
+            if message.origin is not None:
+                return  # another instance's command: counted there
             kind = self._types.get(message.device, "unknown")
             outcome = message.outcome.value
             self.commands.labels(kind, message.action, outcome).inc()
