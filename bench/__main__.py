@@ -105,7 +105,9 @@ async def large_fleet(args: argparse.Namespace, only: set[str], out: dict[str, A
         if "ingest" in only:
             out["ingest"] = {
                 "load": load(),
-                **await ingest_bench.ingest(fleet, broker, group, args.repeats),
+                **await ingest_bench.ingest(
+                    fleet, broker, group, args.repeats, profile=args.profile
+                ),
                 "load_after": load(),
             }
         if "fire" in only:
@@ -140,6 +142,11 @@ def main() -> None:
     parser.add_argument("--apartments", type=int, default=1000, help="dashboard overview")
     parser.add_argument("--calls", type=int, default=20, help="video calls set up")
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy records the controller's ingest drains into this folder (collapsed stacks)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.devices, args.rounds, args.schedules, args.apartments = 2000, 300, 2000, 200
@@ -153,6 +160,8 @@ def main() -> None:
         "load_at_start": load(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     try:
         asyncio.run(small_fleet(args, only, out))
         asyncio.run(large_fleet(args, only, out))

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -148,10 +149,27 @@ async def _stop(p: asyncio.subprocess.Process | None) -> None:
         await p.wait()
 
 
+async def _profiler(pid: int, out: Path) -> asyncio.subprocess.Process:
+    """py-spy sampling ``pid`` (every thread, native frames off) into collapsed stacks."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return await asyncio.create_subprocess_exec(
+        str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
+        "--output", str(out), "--nonblocking",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 async def sample(
-    side: str, fleet: Fleet, proc: MosquittoProcess, group: SwarmGroup, k: int, n: int
+    side: str,
+    fleet: Fleet,
+    proc: MosquittoProcess,
+    group: SwarmGroup,
+    k: int,
+    n: int,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    """One drain by ``side`` of ``k`` state reports and one event per device."""
+    """One drain by ``side`` of ``k`` state reports and one event per device;
+    ``profile``: a folder where py-spy's record of the controller's drain is written."""
     replay = await asyncio.to_thread(session, fleet, proc, LOGINS[side], keep=True)
     queued = fleet.devices * (k + 1)
     expected = queued + replay  # what it is sent: queued, then the resubscribe's replay
@@ -177,8 +195,17 @@ async def sample(
         load_before = _load()
         broker_cpu = cpu_seconds(proc.pid) if proc.pid else 0.0
         ws_cpu = cpu_seconds(ws.pid) if ws else 0.0
+        spy = None
+        if profile is not None and side == "tryggbo":
+            spy = await _profiler(child.pid, profile / f"ingest-{n}.txt")
+            assert spy.stdout is not None  # "py-spy> Sampling process ..." once attached
+            async with asyncio.timeout(30):
+                await spy.stdout.readline()
         _send(child, "go")
         done = json.loads(await _line(child, "DONE", 600))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its record on SIGINT
+            await spy.wait()
         broker_cpu = (cpu_seconds(proc.pid) if proc.pid else 0.0) - broker_cpu
         end = done["done"]
         out: dict[str, Any] = {"side": side, "load_before": load_before}
@@ -268,7 +295,12 @@ def summarize(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def ingest(
-    fleet: Fleet, proc: MosquittoProcess, group: SwarmGroup, repeats: int, k: int = 2
+    fleet: Fleet,
+    proc: MosquittoProcess,
+    group: SwarmGroup,
+    repeats: int,
+    k: int = 2,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """``repeats`` rounds of the three sides, the order rotating each round."""
     samples: list[dict[str, Any]] = []
@@ -276,7 +308,7 @@ async def ingest(
     for r in range(repeats):
         order = SIDES[r % 3 :] + SIDES[: r % 3]
         for side in order:
-            x = await sample(side, fleet, proc, group, k, len(samples))
+            x = await sample(side, fleet, proc, group, k, len(samples), profile)
             x["round"] = r
             samples.append(x)
             print(
