@@ -13,6 +13,7 @@ import math
 from functools import partial
 from typing import Any
 
+import pydantic_core
 from aiohttp import web
 
 
@@ -24,6 +25,14 @@ def dumps(value: Any, *, indent: int | None = None, ensure_ascii: bool = True) -
         return json.dumps(
             _finite_or_null(value), allow_nan=False, indent=indent, ensure_ascii=ensure_ascii
         )
+
+
+def frame_json(value: Any) -> str:
+    """``value`` as strict JSON for the live feed's frames (a non-finite float
+    becomes ``null``), by pydantic-core's compiled encoder: the same JSON as
+    :func:`dumps`, with non-ASCII characters as UTF-8 rather than ``\\u`` escapes,
+    a quarter of the CPU on a batch (docs/performance.md)."""
+    return pydantic_core.to_json(value, inf_nan_mode="null").decode()
 
 
 def _finite_or_null(value: Any) -> Any:

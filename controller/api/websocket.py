@@ -23,7 +23,7 @@ from .app import keep_socket
 from .keys import BUS, SITE, TWINS
 from .live_messages import LIVE_TYPES, live_message
 from .privacy import live_for, twin_for
-from .responses import dumps
+from .responses import frame_json
 
 #: messages in one ``batch`` frame at most
 BATCH_MAX = 500
@@ -40,7 +40,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     keep_socket(request, ws)
     with bus.subscribe(*LIVE_TYPES) as sub:
         devices = [twin_for(principal, t.to_dict()) for t in twins.all()]
-        await ws.send_str(dumps({"type": "snapshot", "data": {"devices": devices}}))
+        await ws.send_str(frame_json({"type": "snapshot", "data": {"devices": devices}}))
 
         async def pump() -> None:
             async for first in sub:
@@ -56,9 +56,9 @@ async def live(request: web.Request) -> web.WebSocketResponse:
                     if shown is not None:
                         out.append({"type": kind, "data": shown})
                 if len(out) == 1:
-                    await ws.send_str(dumps(out[0]))
+                    await ws.send_str(frame_json(out[0]))
                 elif out:
-                    await ws.send_str(dumps({"type": "batch", "data": out}))
+                    await ws.send_str(frame_json({"type": "batch", "data": out}))
 
         sender = asyncio.create_task(pump())
         try:
