@@ -1,9 +1,11 @@
-"""A faster way for paho to read: every ready packet per wake-up, 64 KiB per ``recv``.
+"""A faster way for paho to read: every ready packet per wake-up, 64 KiB per ``recv``,
+and each message handed straight to ``on_message`` when no per-topic callback exists.
 
 This is the one place in Tryggbo that reaches into paho-mqtt's private parts
-(``Client._sock_recv``, ``_packet_read``, ``_loop_rc_handle``, ``_sock`` and its public
-``loop_read``). It applies only when the installed paho is a version it was tested
-with (:data:`TESTED_PAHO`) and those parts have the signatures it expects
+(``Client._sock_recv``, ``_packet_read``, ``_loop_rc_handle``, ``_sock``,
+``_handle_on_message``, ``_on_message_filtered`` and its public ``loop_read``). It
+applies only when the installed paho is a version it was tested with
+(:data:`TESTED_PAHO`) and those parts have the signatures it expects
 (:func:`refusal`); otherwise it logs one warning and leaves paho as it is: correct,
 just slower (one packet per event-loop wake-up, three ``recv`` calls per packet).
 pyproject.toml bounds paho-mqtt to the same range; widen both only after
@@ -31,6 +33,7 @@ EXPECTED_METHODS: dict[str, tuple[str, ...]] = {
     "_packet_read": (),
     "_loop_rc_handle": ("rc",),
     "loop_read": ("max_packets",),
+    "_handle_on_message": ("message",),
 }
 #: bytes asked of the socket at once
 RECV_BYTES = 65536
@@ -137,4 +140,33 @@ def read_every_ready_packet(
 
     pc._sock_recv = buffered_recv  # type: ignore[method-assign]
     pc.loop_read = loop_read  # type: ignore[method-assign]
+    _deliver_straight(pc)
     return True
+
+
+def _deliver_straight(pc: mqtt.Client) -> None:
+    """Hand each message straight to ``on_message`` while no per-topic callback
+    (``message_callback_add``) exists. paho's ``_handle_on_message`` decodes the topic
+    and walks its topic matcher for every message to find such callbacks first (with
+    a lock): 5 % of the controller's ingest CPU (docs/performance.md). With one, or
+    with no ``on_message``, paho's own runs."""
+    root = getattr(getattr(pc, "_on_message_filtered", None), "_root", None)
+    filters = getattr(root, "_children", None)  # the matcher's first level, kept in place
+    if not isinstance(filters, dict):
+        return  # not the matcher this was written for: paho's own stays
+    handle_on_message = pc._handle_on_message
+
+    def straight(message: mqtt.MQTTMessage) -> None:
+        on_message = pc.on_message
+        if filters or on_message is None:
+            handle_on_message(message)
+            return
+        with pc._in_callback_mutex:
+            try:
+                on_message(pc, pc._userdata, message)
+            except Exception as err:  # as paho's own: logged, raised unless suppressed
+                pc._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not pc.suppress_exceptions:
+                    raise
+
+    pc._handle_on_message = straight  # type: ignore[method-assign]

@@ -75,6 +75,31 @@ async def test_one_read_handles_every_packet_the_socket_holds(
         assert got == payloads
 
 
+async def test_a_per_topic_callback_still_takes_its_messages_as_in_plain_paho(
+    mosquitto: BrokerUnderTest,
+) -> None:
+    """The fast path hands messages straight to ``on_message`` only while paho has no
+    per-topic callback (``message_callback_add``); with one, paho's own delivery runs
+    and the callback gets its topic's messages instead of ``on_message``."""
+    general: list[bytes] = []
+    filtered: list[bytes] = []
+
+    def on_message(message: aiomqtt.Message) -> None:
+        general.append(bytes(message.payload))
+
+    async with twenty_waiting(mosquitto, "test-reading-filtered", on_message=on_message) as (
+        reader,
+        payloads,
+    ):
+        pc = paho_of(reader)
+        assert pc._handle_on_message.__name__ == "straight"  # the fast delivery is on
+        topic = f"tryggbo/{mosquitto.site.slug}/test-reading-filtered"
+        pc.message_callback_add(topic, lambda _c, _u, m: filtered.append(bytes(m.payload)))
+        pc.loop_read()
+        assert filtered == payloads
+        assert general == []
+
+
 async def test_plain_paho_reads_one_packet_per_wake_up(mosquitto: BrokerUnderTest) -> None:
     """The counterpart of the test above: what the fast path changes."""
     got: list[bytes] = []
