@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth.principal import Role
 from ..calls.invitations import InvitationRefused
-from ..calls.signalling import Call, CallRefused
+from ..calls.signalling import Call, CallRefused, RemoteCall
 from ..calls.socket import PageSocket
 from ..calls.visiting import VisitingHoursError
 from ..store.calls_sql import InvitationRecord
@@ -196,13 +196,15 @@ async def put_hours(request: web.Request) -> web.Response:
 
 @requires(Role.ADMIN.value, Role.STAFF.value)
 async def active_calls(request: web.Request) -> web.Response:
-    """Calls going on now: admin and staff (a technician sees no calls, privacy.py)."""
+    """Calls going on now, this instance's and other instances' (their last state
+    heard): admin and staff (a technician sees no calls, privacy.py)."""
     calls = request.app[CALLS]
+    going_on: list[Call | RemoteCall] = [*calls.calls.values(), *calls.remote.values()]
     return json_response(
         {
             "calls": [
                 {"id": c.id, "apartment": c.apartment, "device": c.device, "state": c.state}
-                for c in calls.calls.values()
+                for c in going_on
             ]
         }
     )

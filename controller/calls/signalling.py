@@ -21,7 +21,10 @@ call's state (:class:`CallChanged`) and its messages for the screen's pages
 (:class:`CallScreenMessage`) on the bus, and the instance that holds the screen's page
 sends what the page did (:class:`CallOwnerMessage`: accept, decline, hang-up, signals);
 the live relay carries them between instances (controller/live_relay.py). An instance
-that does not own a call knows it as a :class:`RemoteCall` and never ends it as stale.
+that does not own a call knows it as a :class:`RemoteCall` and does not end it as
+stale, unless its owner falls silent (the owner died): a remote call still ringing
+after :data:`RING_TIMEOUT_S`, or one the resident hung up on whose end the owner did
+not announce within the grace, is ended on the screen by the screen's instance.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ class RemoteCall:
     """A call another instance owns, as its last :class:`CallChanged` said."""
 
     id: str
+    apartment: str
     device: str
     state: str
 
@@ -178,6 +182,19 @@ class CallService:
             await self.hangup(call.id, "resident")
         elif call is not None:
             self.bus.publish(CallOwnerMessage(call.id, device, "hangup"))
+            self._unless_ended(call, self.remote_grace_s, "resident")
+
+    def _unless_ended(self, call: RemoteCall, after_s: float, by: str) -> None:
+        """End ``call`` on the screen here if its owner has not ended it ``after_s``
+        from now (in that state): the owner is gone."""
+
+        def check() -> None:
+            if self.remote.get(call.device) == call:
+                log.warning("call %s: its instance fell silent; ended on the screen", call.id)
+                del self.remote[call.device]
+                self._end_on_screen(call.device, call.id, by, STALE_CALL_ACTOR)
+
+        asyncio.get_running_loop().call_later(after_s, check)
 
     def _to_screen(self, device: str, message: dict[str, Any]) -> None:
         """Send ``message`` to the screen's pages, here or on another instance."""
@@ -350,8 +367,8 @@ class CallService:
             if call.ring_timer is not None:
                 call.ring_timer.cancel()
             call.relative({"type": "accepted", "call_id": call.id})
+            self._publish(call)  # first: other instances know it active at call_start
             self._to_screen(call.device, {"type": "call_start", "call_id": call.id})
-            self._publish(call)
         elif kind == "call_declined" and call.state != "ended":
             call.relative({"type": "declined", "call_id": call.id})
             call.state = "ended"
@@ -366,8 +383,11 @@ class CallService:
         if msg.state == "ended":
             if known is not None and known.id == msg.call_id:
                 del self.remote[msg.device]
-        else:
-            self.remote[msg.device] = RemoteCall(msg.call_id, msg.device, msg.state)
+            return
+        call = RemoteCall(msg.call_id, msg.apartment, msg.device, msg.state)
+        self.remote[msg.device] = call
+        if call.state == "ringing":  # the owner's ring timer, should it die with it
+            self._unless_ended(call, RING_TIMEOUT_S + self.remote_grace_s, "no_answer")
 
     async def _for_owner(self, msg: CallOwnerMessage) -> None:
         """What a screen's page on another instance did about a call of this one."""

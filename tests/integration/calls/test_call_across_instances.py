@@ -2,8 +2,9 @@
 one private PostgreSQL and a real Mosquitto; the relative's page on instance one, the
 screen's kiosk page on instance two (which runs the screen's firmware). In real
 Chromium with WebRTC, the call rings, is accepted, connects with media both ways and is
-hung up from the screen: the call's messages go between the instances through the live
-relay (controller/live_relay.py, controller/calls/signalling.py).
+hung up from the screen; the next is declined, the one after hung up by the
+relative: the call's messages go between the instances through the live relay
+(controller/live_relay.py, controller/calls/signalling.py).
 """
 
 from __future__ import annotations
@@ -75,11 +76,29 @@ async def test_a_call_from_a_page_on_one_instance_to_a_screen_on_the_other_conne
                                          state="attached", timeout=TIMEOUT_MS)  # fmt: skip
             await page.wait_for_function(FRAMES, timeout=TIMEOUT_MS, polling=200)
         connected = wall.monotonic()
-        status, active = await one.call("GET", "/api/calls/active")
-        assert [c["state"] for c in active["calls"]] == ["active"]
+        for served in instances:  # two heard it active before the screen's call_start
+            status, active = await served.call("GET", "/api/calls/active")
+            assert [(c["apartment"], c["state"]) for c in active["calls"]] == [
+                (APARTMENT, "active")
+            ]
 
         await screen_page.click("#hangup")  # on instance two; the call is one's
         await relative.wait_for_selector('#status[data-kind="ended"]', timeout=TIMEOUT_MS)
+        await screen_page.wait_for_selector("#in-call", state="hidden", timeout=TIMEOUT_MS)
+        status, active = await one.call("GET", "/api/calls/active")
+        assert active["calls"] == []
+
+        # the resident declines the next call; the relative hangs up the one after
+        await relative.click("#call")
+        await screen_page.wait_for_selector("#incoming:not([hidden])", timeout=TIMEOUT_MS)
+        await screen_page.click("#decline")
+        await relative.wait_for_selector('#status[data-kind="declined"]', timeout=TIMEOUT_MS)
+        await screen_page.wait_for_selector("#incoming", state="hidden", timeout=TIMEOUT_MS)
+        await relative.click("#call")
+        await screen_page.wait_for_selector("#incoming:not([hidden])", timeout=TIMEOUT_MS)
+        await screen_page.click("#accept")
+        await screen_page.wait_for_function(FRAMES, timeout=TIMEOUT_MS, polling=200)
+        await relative.click("#hangup")
         await screen_page.wait_for_selector("#in-call", state="hidden", timeout=TIMEOUT_MS)
         status, active = await one.call("GET", "/api/calls/active")
         assert active["calls"] == []
