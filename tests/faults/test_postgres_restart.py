@@ -31,6 +31,7 @@ from tests.reliability_fixtures import mqtt_client, private_broker
 
 from .served import ServedController
 from .test_help_press_confirmed import BOUND_S, confirmations, screen_running, wait_confirmed
+from .test_live_across_instances import command
 from .test_no_shared_subscription import alarms_of, two_instances
 from .test_survivor_dashboard import LIVE_BOUND_S, alarm_in, dashboard, relaying
 
@@ -204,7 +205,8 @@ async def test_the_live_relay_listens_again_after_a_restart(
     example_site: Site, halting_pg: LocalPostgres, tmp_path: Path
 ) -> None:
     """Two instances on the restarted PostgreSQL: each relay reconnects by itself, and
-    an alarm taken on one is on the other's dashboard again."""
+    an alarm taken on one and a command's outcome on one are on the other's dashboard
+    again."""
     device = "a105-screen"
     async with (
         two_instances(example_site, halting_pg.url, tmp_path) as (broker, instances, store),
@@ -225,3 +227,8 @@ async def test_the_live_relay_listens_again_after_a_restart(
             status, body = await one.call("POST", f"/api/alarms/{alarm.id}/ack", json={})
             assert status == 200, body
             await live_message(ws, alarm_in(alarm.id, "acknowledged"), timeout=LIVE_BOUND_S)
+            status, body = await one.call("POST", f"/api/devices/{device}/commands",
+                                          json={"action": "ping"})  # fmt: skip
+            assert status == 200, body
+            shown = await live_message(ws, command(body["command_id"]), timeout=LIVE_BOUND_S)
+            assert shown["data"]["outcome"] == "ok"
