@@ -36,6 +36,11 @@ from .store.live import AlarmNote
 
 log = logging.getLogger(__name__)
 
+#: this instance's messages sent in one transaction at most
+SEND_BATCH = 100
+#: a send that takes longer is given up (counted ``unsent``), its connection dropped
+SEND_TIMEOUT_S = 2.0
+
 #: a note's change as the instance that made it pushed it on its own bus
 _PUSHED_AS = {"raise": "raised", "repeat": "repeated", "escalate": "escalated", "note": "noted"}
 #: staff actions: pushed as the state they lead to
@@ -74,7 +79,7 @@ class LiveRelay:
         self.listening = asyncio.Event()
         #: other instances' changes published on this bus
         self.relayed = 0
-        #: this instance's messages not sent (the connection was down)
+        #: this instance's notes not sent (the connection was down or hung)
         self.unsent = 0
         self._parts = Parts()
         #: the messages this relay published (not sent back): their ids while queued
@@ -133,26 +138,36 @@ class LiveRelay:
                 log.warning("live relay: note %.100r not relayed: %r", payload, exc)
 
     async def _send_all(self) -> None:
-        """Send this instance's relayed kinds of bus messages to the other instances."""
-        async for msg in self._outgoing:
-            if id(msg) in self._published:
-                self._published.discard(id(msg))
-                continue  # came from another instance
-            if getattr(msg, "origin", None) is not None:
+        """Send this instance's relayed kinds of bus messages to the other instances
+        (those waiting together, in one transaction)."""
+        while True:
+            batch = [await self._outgoing.get(), *self._outgoing.drain(SEND_BATCH - 1)]
+            payloads: list[str] = []
+            for msg in batch:
+                if id(msg) in self._published:
+                    self._published.discard(id(msg))
+                    continue  # came from another instance
+                if getattr(msg, "origin", None) is None:
+                    payloads.extend(encode(msg, self._instance_id))
+            if not payloads:
                 continue
             try:
-                await self._send(encode(msg, self._instance_id))
-            except Exception as exc:  # down or failing: the others miss this one
-                self.unsent += 1
-                log.warning("live relay: %s not sent: %r", type(msg).__name__, exc)
+                await self._send(payloads)
+            except Exception as exc:  # down or failing: the others miss these
+                self.unsent += len(payloads)
+                log.warning("live relay: %d notes not sent: %r", len(payloads), exc)
 
     async def _send(self, payloads: list[str]) -> None:
         conn = self._conn
         if conn is None:
             raise ConnectionError("not connected")
-        async with conn.transaction():  # the parts of one message in order, together
-            for payload in payloads:
-                await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S), conn.transaction():
+                for payload in payloads:  # the parts of a message in order, together
+                    await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+        except TimeoutError:
+            conn.terminate()  # a connection that hangs: listen again on a new one
+            raise
 
     async def _relay_one(self, payload: str) -> None:
         if '"k"' in payload or '"part"' in payload:
