@@ -147,8 +147,13 @@ class LiveRelay:
                 if id(msg) in self._published:
                     self._published.discard(id(msg))
                     continue  # came from another instance
-                if getattr(msg, "origin", None) is None:
+                if getattr(msg, "origin", None) is not None:
+                    continue
+                try:
                     payloads.extend(encode(msg, self._instance_id))
+                except (TypeError, ValueError) as exc:  # a bug; the next messages go on
+                    self.unsent += 1
+                    log.error("live relay: %s not encodable: %r", type(msg).__name__, exc)
             if not payloads:
                 continue
             try:

@@ -112,3 +112,34 @@ async def test_the_relay_publishes_others_messages_once_and_sends_back_none_of_t
         assert [m.origin for m in sub.drain()] == ["other"]
     assert [decode(json.loads(p))[1] for [p] in sent] == [local]
     assert relay.relayed == 1
+
+
+async def test_a_message_that_cannot_be_encoded_is_counted_and_the_next_ones_go_on() -> None:
+    async def no_alarm(_alarm_id: int) -> None:
+        return None
+
+    bus = EventBus()
+    relay = LiveRelay(
+        dsn="postgresql://unused", channel="c", instance_id="me", read_alarm=no_alarm, bus=bus
+    )
+    sent: list[str] = []
+    got_one = asyncio.Event()
+
+    async def send(payloads: list[str]) -> None:
+        sent.extend(payloads)
+        got_one.set()
+
+    relay._send = send  # type: ignore[method-assign]
+    bad = CommandResolved("c2", "a101-door", "unlock", Outcome.OK, None, {"x": object()},
+                          1.0, "anna", None, TS)  # fmt: skip
+    good = CallChanged("k3", "101", "a101-screen", "ended")
+    sender = asyncio.create_task(relay._send_all())
+    try:
+        bus.publish(bad)
+        bus.publish(good)
+        await asyncio.wait_for(got_one.wait(), timeout=5)
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+    assert [decode(json.loads(p))[1] for p in sent] == [good]
+    assert relay.unsent == 1
