@@ -44,5 +44,6 @@ def summary(values: list[float]) -> dict[str, float]:
         "n": len(values),
         "p50": round(percentile(values, 50), 3),
         "p99": round(percentile(values, 99), 3),
+        "max": round(max(values), 3),
         "mean": round(statistics.fmean(values), 3),
     }
