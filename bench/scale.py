@@ -270,10 +270,7 @@ def _rt_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
         c: dict[str, Any] = {}
         for side in ("raw_mqtt_ms", "api_ms"):
             got = [x for x in xs if x["side"] == side]
-            c[side] = {
-                pct: _spread([x["ms"][pct] for x in got])
-                for pct in ("p50", "p99", "max")
-            }
+            c[side] = {pct: _spread([x["ms"][pct] for x in got]) for pct in ("p50", "p99", "max")}
         for pct in ("p50", "p99"):
             ratios = []
             for r in sorted({x["repeat"] for x in xs}):
