@@ -1,0 +1,119 @@
+"""The daemon's memory: its imports apart, idle at N devices, and over a steady load.
+
+``python -m bench.memory [--devices 10000] [--minutes 3] [--out FILE]``
+
+* **imports**: VmRSS of a fresh interpreter, after importing what the daemon's own
+  modules need (``controller.daemon``) and after what ``tryggbo serve`` loads
+  (``controller.cli.app``: the CLI's modules come with it);
+* **idle**: the daemon (``bench/controller_proc.py``) once every twin is synced and a
+  GC ran, at ``--devices`` devices;
+* **steady load**: every device reports its state every ``devices / 500`` s (500
+  msg/s) for ``--minutes``; the daemon's VmRSS and VmHWM (peak) from
+  ``/proc/<pid>/status`` every 10 s. Growth: the last sample minus the first taken
+  after one minute of load (the buffers have grown to their working size by then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import scale
+from .fleet import raise_fd_limit, start_fleet_broker, write_fleet
+from .swarm_group import SwarmGroup
+
+_RSS = (
+    "import re,sys;{imp};s=open('/proc/self/status').read();"
+    "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1), len(sys.modules))"
+)
+
+
+def status_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (kB) of a process."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def import_rss() -> dict[str, dict[str, int]]:
+    """VmRSS (kB) and module count of a fresh interpreter after each import."""
+    out = {}
+    for name, imp in (
+        ("python", "pass"),
+        ("controller.daemon", "import controller.daemon"),
+        ("tryggbo serve (controller.cli.app)", "import controller.cli.app"),
+    ):
+        rss, modules = subprocess.run(
+            [sys.executable, "-c", _RSS.format(imp=imp)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        out[name] = {"rss_kb": int(rss), "modules": int(modules)}
+    return out
+
+
+async def steady(devices: int, minutes: float) -> dict[str, Any]:
+    """Idle RSS at ``devices``, then RSS every 10 s under 500 msg/s for ``minutes``."""
+    fleet = write_fleet(devices // 2)
+    broker = start_fleet_broker(fleet)
+    group = SwarmGroup(fleet, broker.host, broker.port, processes=3)
+    daemon = None
+    try:
+        await group.start()
+        daemon = await scale.start_daemon(fleet, broker, fleet.directory / "memory.sqlite")
+        pid = daemon.proc.pid
+        idle = status_kb(pid)
+        await group.ask(f"heartbeat {fleet.devices / 500}", "OK")
+        start = time.monotonic()
+        before = await daemon.stats()
+        samples = []
+        while (elapsed := time.monotonic() - start) < minutes * 60:
+            await asyncio.sleep(10)  # the sampling period, not a synchronisation
+            samples.append({"t_s": round(elapsed + 10), **status_kb(pid)})
+            print(f"  memory {samples[-1]}", file=sys.stderr, flush=True)
+        after = await daemon.stats()
+        await group.ask("heartbeat 0", "OK")
+        rate = (after["received"] - before["received"]) / (time.monotonic() - start)
+        warm = next((s for s in samples if s["t_s"] >= 60), samples[0])
+        return {
+            "devices": fleet.devices,
+            "idle_rss_kb": daemon.rss // 1024,
+            "idle_status_kb": idle,
+            "load_msg_s": round(rate),
+            "minutes": minutes,
+            "samples": samples,
+            "growth_after_1min_kb": samples[-1]["VmRSS"] - warm["VmRSS"],
+            "peak_kb": max(s["VmHWM"] for s in samples),
+        }
+    finally:
+        if daemon is not None:
+            await daemon.stop()
+        await group.stop()
+        broker.stop()
+        shutil.rmtree(fleet.directory, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    raise_fd_limit()
+    out = {"imports": import_rss(), **asyncio.run(steady(args.devices, args.minutes))}
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
