@@ -25,7 +25,7 @@ import pytest
 from config.credentials import MqttLogin, SiteCredentials, ensure_credentials
 from config.nats import NodeAddress, write_cluster_config
 from config.site import Site
-from controller.ops.brokers import free_port, wait_listening
+from controller.ops.brokers import free_ports, wait_listening
 from devices.mqtt import BrokerAddress, BrokerList
 from tests.conftest import TEST_CONTROLLERS
 
@@ -159,10 +159,7 @@ class NatsCluster:
                 "apt-get install nats-server"
             )
         self.credentials = creds
-        addresses = [
-            NodeAddress(f"n{i + 1}", "127.0.0.1", free_port(), free_port(), free_port())
-            for i in range(size)
-        ]
+        addresses = [NodeAddress(f"n{i + 1}", "127.0.0.1", *free_ports(3)) for i in range(size)]
         confs = write_cluster_config(creds, directory, addresses)  # as production's
         self.nodes = [
             NatsNode(binary, address, conf) for address, conf in zip(addresses, confs, strict=True)

@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,11 +43,41 @@ def find_mosquitto() -> str | None:
     return found or next((p for p in MOSQUITTO_SEARCH if Path(p).exists()), None)
 
 
+#: ports below Linux's ephemeral range (32768-60999 by default): the kernel never gives
+#: one of these to an outgoing connection, so a port chosen here cannot be taken by a
+#: client socket between the choice and the server's bind (bind(0) ports could)
+_PORT_RANGE = (20000, 32767)
+_given: set[int] = set()
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports nobody listens on right now, none given before by
+    this process (so two servers started one after the other never get the same one)."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            port = random.randint(*_PORT_RANGE)
+            if port in _given:
+                continue
+            sock = socket.socket()
+            try:
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+            ports.append(port)
+            _given.add(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now (see :func:`free_ports`)."""
+    return free_ports(1, host)[0]
 
 
 def wait_listening(host: str, port: int, timeout: float) -> bool:

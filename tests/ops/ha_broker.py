@@ -7,14 +7,13 @@ ha_broker_fixture  # noqa: F401`` and asks for ``ha_broker``."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import Iterator
 
 import aiomqtt
 import pytest
 
-from controller.ops.brokers import find_mosquitto, wait_listening
+from controller.ops.brokers import find_mosquitto, free_port, wait_listening
 from devices.mqtt import BrokerAddress
 
 
@@ -22,9 +21,7 @@ from devices.mqtt import BrokerAddress
 def ha_broker_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerAddress]:
     """Home Assistant's own Mosquitto (anonymous, like a small HA install)."""
     root = tmp_path_factory.mktemp("ha-broker")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     conf = root / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     binary = find_mosquitto()

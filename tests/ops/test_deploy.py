@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.ops.brokers import free_ports
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = ("tryggbo.service", "tryggbo-backup.service", "tryggbo-backup.timer")
 
@@ -101,7 +103,6 @@ async def test_mosquitto_snippet_with_provisioned_files_serves_the_controller_an
     and a throwaway CA: the controller's login connects on the loopback listener, a
     device's login over TLS, a wrong password is refused."""
     import asyncio
-    import socket
     import ssl
 
     import aiomqtt
@@ -133,12 +134,7 @@ async def test_mosquitto_snippet_with_provisioned_files_serves_the_controller_an
             "-CAkey", str(certs / "ca.key"), "-CAcreateserial", "-days", "1",
             "-extfile", str(certs / "ext"), "-out", str(certs / "b.crt"))  # fmt: skip
 
-    def free() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
-
-    plain, tls = free(), free()
+    plain, tls = free_ports(2)
     conf = (DEPLOY / "mosquitto" / "tryggbo.conf").read_text()
     for old, new in (
         ("/etc/mosquitto/tryggbo/", f"{files}/"),
