@@ -6,10 +6,12 @@ translate (the page shows ``error_<code>``, never the server's English message).
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from devices.contract.device_types import DEVICE_TYPES
 from tests.i18n_strings import strings
 
 ROOT = Path(__file__).parents[2]
@@ -39,14 +41,33 @@ def used_keys() -> dict[str, set[str]]:
 
 
 def server_error_codes() -> set[str]:
-    """Every error code the server's routes raise as a literal."""
+    """Every error code the server's routes raise as a literal, and the codes of the
+    refusals it writes to the activity log (an invitation link's, a session's, a
+    sign-in's: the log page says them again from the code)."""
     codes = set(CODES_FROM_EXCEPTIONS)
     for path in (ROOT / "controller").rglob("*.py"):
         if "cli" in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
         codes |= set(re.findall(r'(?:ApiError|error_response)\(\s*\d{3},\s*"([a-z_]+)"', text))
+        codes |= set(re.findall(REFUSAL, text))
     return codes
+
+
+#: A refusal raised with its code as a literal (``InvitationRefused("invitation_invalid",``).
+REFUSAL = r'\b(?:AuthFailed|LoginRefused|InvitationRefused)\(\s*"([a-z_]+)"'
+
+
+def device_actions() -> list[tuple[str, str]]:
+    """``(type, action)`` of every device type's actions: any of them can reach the
+    audit log and the holds list (a staff command holds a device)."""
+    return [(spec.name, action) for spec in DEVICE_TYPES.values() for action in spec.actions]
+
+
+def label_keys(type_name: str, lang: str) -> set[str]:
+    """The keys of a device type's labels (ui/labels/{type}.toml) in ``lang``."""
+    with (ROOT / "ui" / "labels" / f"{type_name}.toml").open("rb") as f:
+        return set(tomllib.load(f)[lang])
 
 
 def test_both_languages_have_the_same_keys() -> None:
@@ -77,9 +98,26 @@ def test_every_server_error_code_has_a_text(lang: str) -> None:
     assert missing == []
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_device_action_has_a_text(lang: str) -> None:
+    """The audit log and the holds list name an action by the type's label
+    (``action_{name}``) or the general command texts (``cmd_{name}``)."""
+    texts = keys(lang)
+    missing = [
+        f"{type_name}.{action}"
+        for type_name, action in device_actions()
+        if f"action_{action}" not in label_keys(type_name, lang) and f"cmd_{action}" not in texts
+    ]
+    assert missing == []
+
+
 def test_the_checks_see_what_they_check() -> None:
     """The parsers find what is there (so the tests above cannot pass on nothing)."""
     assert keys("sv")["sign_in"] == "Logga in"
     assert "reason.care visit" in keys("en")
     assert "take" in used_keys()["alarms.js"] or "take" in used_keys()["index.html"]
     assert {"forbidden", "bad_body", "unknown_alarm"} <= server_error_codes()
+    assert {"invitation_invalid", "invitation_expired", "bad_token"} <= server_error_codes()
+    assert ("screen", "show_message") in device_actions()
+    assert ("lock", "unlock") in device_actions()
+    assert "action_show_message" in label_keys("screen", "sv")

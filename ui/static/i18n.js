@@ -125,6 +125,11 @@ export const STRINGS = {
     error_unknown_image: "Programfilen finns inte.", error_unsupported_media_type: "Uppgifterna skickades i fel format.",
     error_bad_report_period: "Kontrollera datumen och nattens tider: slutet får inte vara före början, och en rapport gäller högst 92 dagar.",
     error_no_such_chart: "Diagrammet finns inte.", error_report_too_large: "För många larm för en rapport: välj en kortare period.",
+    // refusals the activity log records (an invitation link, a session, a sign-in)
+    error_invitation_invalid: "Länken till samtalet är ogiltig.", error_invitation_expired: "Länken till samtalet har gått ut.",
+    error_invitation_revoked: "Länken till samtalet har dragits tillbaka av personalen.",
+    error_bad_credentials: "Fel användarnamn eller lösenord.", error_bad_token: "Nyckeln är okänd eller återkallad.",
+    error_session_expired: "Utloggad efter en stund utan aktivitet. Logga in igen.", error_user_disabled: "Kontot är avstängt.",
     field_problem: "Kontrollera: {field}",
     days_every: "Varje dag", no_visiting_hours: "Inga besökstider", add_window: "Lägg till tid",
     remove: "Ta bort", target_pick: "Välj", yes_on: "På", no_off: "Av",
@@ -281,6 +286,11 @@ export const STRINGS = {
     error_unknown_image: "No such firmware file.", error_unsupported_media_type: "The details were sent in the wrong format.",
     error_bad_report_period: "Check the dates and the night's hours: the end may not be before the start, and a report covers at most 92 days.",
     error_no_such_chart: "No such chart.", error_report_too_large: "Too many alarms for one report: choose a shorter period.",
+    // refusals the activity log records (an invitation link, a session, a sign-in)
+    error_invitation_invalid: "The call link is not valid.", error_invitation_expired: "The call link has expired.",
+    error_invitation_revoked: "The call link has been withdrawn by staff.",
+    error_bad_credentials: "Wrong username or password.", error_bad_token: "The token is unknown or revoked.",
+    error_session_expired: "Signed out after inactivity. Sign in again.", error_user_disabled: "The account is disabled.",
     field_problem: "Check: {field}",
     days_every: "Every day", no_visiting_hours: "No visiting hours", add_window: "Add a time",
     remove: "Remove", target_pick: "Choose", yes_on: "On", no_off: "Off",

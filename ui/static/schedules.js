@@ -123,9 +123,16 @@ function row(s, admin, site) {
     </tr>`;
 }
 
+/** A held action in words: a routine's action by its label, any other (a staff
+ *  command's, "show_message") by the device type's label or the general command text. */
+function holdAction(type, name) {
+  const key = [`${type}.action_${name}`, `cmd_${name}`].find((k) => has(k));
+  return actions().find((a) => a.name === name)?.label ?? (key ? t(key) : name);
+}
+
 function holdRow(site, h) {
-  const action = actions().find((a) => a.name === h.action)?.label ?? h.action;
   const apt = (site?.apartments ?? []).find((a) => a.devices.some((d) => d.id === h.device));
+  const action = holdAction(apt?.devices.find((d) => d.id === h.device)?.type, h.action);
   const where = apt ? t("apartment", { number: apt.number }) : h.device;
   return `<li data-device="${escapeHtml(h.device)}">${escapeHtml(where)}: ${escapeHtml(action)} ${t("by")} ${escapeHtml(h.actor)}, ${escapeHtml(when(h.since))}</li>`;
 }
