@@ -31,6 +31,23 @@ async def _active(ctl: RunningController, kind: str, device: str) -> dict[str, A
                 await pushed.get()
 
 
+async def _close_open(ctl: RunningController, kind: str, device: str) -> None:
+    """Close an alarm of ``kind`` on ``device`` that an earlier test left open (the
+    session's controller is shared; one active alarm per kind and device, so a new
+    press would join it instead of raising one of this test's own)."""
+    _status, body = await ctl.call("GET", "/api/alarms", params={"state": "active"})
+    for alarm in body["alarms"]:
+        if (alarm["kind"], alarm["device"]) != (kind, device):
+            continue
+        path = f"/api/alarms/{alarm['id']}"
+        status, closed = await ctl.call("POST", f"{path}/close", json={"note": "test setup"})
+        if status == 409 and closed["error"]["code"] == "door_unlocked":
+            decision = {"action": "leave_unlocked", "reason": "test setup"}
+            assert (await ctl.call("POST", f"{path}/door", json=decision))[0] == 200
+            status, closed = await ctl.call("POST", f"{path}/close", json={"note": "test setup"})
+        assert status == 200, closed
+
+
 async def _json(session: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> Any:
     async with session.request(method, path, **kw) as resp:
         return resp.status, await resp.json()
@@ -79,6 +96,8 @@ async def test_staff_act_on_their_wings_alarms_only_and_are_told_so(
     async with user_sessions(ctl) as make:
         anna = await make("anna-ab", ("staff",), units=("A", "B"))
         tech = await make("tech-help", ("technician",))
+        await _close_open(ctl, "help", "a103-screen")
+        await _close_open(ctl, "help", "a203-screen")
         mine.press_help()
         theirs.press_help()
         own = await _active(ctl, "help", "a103-screen")
