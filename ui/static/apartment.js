@@ -49,6 +49,7 @@ function eventText(state, e) {
 
 function eventsHtml(state) {
   if (!current) return "";
+  if (!current.events.length) return `<li class="empty">${escapeHtml(t("no_events"))}</li>`;
   return current.events.slice(0, 30).map((e) => (
     `<li data-event="${escapeHtml(e.type)}">${clockAgoHtml(e.ts)} ${escapeHtml(eventText(state, e))}</li>`)).join("");
 }
