@@ -119,9 +119,9 @@ async def test_staff_act_on_their_wings_alarms_only_and_are_told_so(
         assert status == 403
         status, body = await _json(anna, "POST", f"/api/alarms/{own['id']}/ack", json={})
         assert (status, body["state"], body["may"]) == (200, "acknowledged", ["on_site", "close"])
-    for alarm in (own, other):
-        status, _ = await ctl.call("POST", f"/api/alarms/{alarm['id']}/close", json={"note": "t"})
-        assert status == 200
+    # closed as any left open (a door an earlier test left unlocked is asked about first)
+    await _close_open(ctl, "help", "a103-screen")
+    await _close_open(ctl, "help", "a203-screen")
 
 
 async def _browser_sign_in(
