@@ -60,9 +60,10 @@ async def test_the_logs_filter_and_its_csv_link_are_answered(
         async with page.expect_response(lambda r: "/api/activity?" in r.url) as listed:
             await page.click("#audit-filter button[type=submit]")
         assert (await listed.value).status == 200
+        # the link follows the filter once the page has drawn the answer: wait for it
+        await page.wait_for_selector('#audit-csv[href*="apartment=105"]', timeout=TIMEOUT_MS)
         href = await page.get_attribute("#audit-csv", "href")
         assert href is not None
-        assert "apartment=105" in href
         exported = await page.request.get(f"{ctl.controller.http_url}{href}")
         assert exported.status == 200, await exported.text()
         assert exported.headers["content-type"].startswith("text/csv")
