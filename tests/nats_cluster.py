@@ -9,7 +9,6 @@ store_dir }``, ``cluster { routes }``, ``mqtt { listen }`` and the site's logins
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -25,7 +24,7 @@ import pytest
 from config.credentials import MqttLogin, SiteCredentials, ensure_credentials
 from config.nats import NodeAddress, write_cluster_config
 from config.site import Site
-from controller.ops.brokers import free_ports, wait_listening
+from controller.ops.brokers import free_ports, stop_process, wait_listening
 from devices.mqtt import BrokerAddress, BrokerList
 from tests.conftest import TEST_CONTROLLERS
 
@@ -132,14 +131,7 @@ class NatsNode:
     def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
         """SIGTERM (a clean shutdown) or, with ``kill``, SIGKILL."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, kill=kill, timeout=timeout)
 
     def log_tail(self, lines: int = 30) -> str:
         try:

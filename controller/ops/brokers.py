@@ -80,6 +80,21 @@ def free_port(host: str = "127.0.0.1") -> int:
     return free_ports(1, host)[0]
 
 
+def stop_process(
+    proc: subprocess.Popen[bytes] | None, *, kill: bool = False, timeout: float = 10.0
+) -> None:
+    """End a server child: SIGTERM (a clean shutdown) or, with ``kill``, SIGKILL; SIGKILL
+    after ``timeout`` if it does not go. Nothing for one already gone."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_listening(host: str, port: int, timeout: float) -> bool:
     """Block until something accepts TCP on host:port, or the timeout passes."""
     deadline = time.monotonic() + timeout
@@ -164,14 +179,7 @@ class MosquittoProcess:
     def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
         """Stop gracefully (SIGTERM: persistence saved) or ``kill`` (SIGKILL)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, kill=kill, timeout=timeout)
 
     def restart(self, *, kill: bool = False) -> None:
         self.stop(kill=kill)
