@@ -395,10 +395,7 @@ def restore_backup(
 
 
 def _known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(db.alembic_config())
-    return {rev.revision for rev in script.walk_revisions()}
+    return set(db.migrations())
 
 
 def _counts(db_url: str) -> dict[str, int]:

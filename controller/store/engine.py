@@ -12,27 +12,30 @@ BEGIN, so DDL is transactional and writers can take the lock up front.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .repository import StoreError
 
+if TYPE_CHECKING:  # alembic (with Mako and Pygments) is imported only to migrate
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: Alembic's table holding the store's migration.
+VERSION_TABLE = "alembic_version"
 #: Milliseconds a SQLite connection waits for another process's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Seconds to wait for a PostgreSQL server to answer a connection attempt.
@@ -176,16 +179,58 @@ def configure_sqlite(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class MigrationFailed(StoreError):
+    """Alembic could not bring the store to the newest migration (e.g. the store is at
+    a migration this code does not know)."""
+
+
 def alembic_config() -> Config:
     """Alembic configuration built in code, pointing at the packaged migrations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
+@functools.cache
+def migrations() -> dict[str, tuple[str, ...]]:
+    """Each migration this code has -> the migrations it follows, read from the files'
+    ``revision`` and ``down_revision`` (without importing alembic; checked against
+    alembic's own reading by tests/store/test_sql_store.py)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        names = _module_constants(path, ("revision", "down_revision"))
+        down = names.get("down_revision")
+        out[names["revision"]] = (
+            () if down is None else (down,) if isinstance(down, str) else tuple(down)
+        )
+    return out
+
+
+def _module_constants(path: Path, wanted: tuple[str, ...]) -> dict[str, Any]:
+    """The literal values of a Python file's module-level assignments to ``wanted``."""
+    out = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in wanted:
+            out[target.id] = ast.literal_eval(value)
+    return out
+
+
 def head_revision() -> str | None:
     """The newest migration this code knows."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    revisions = migrations()
+    followed = {down for downs in revisions.values() for down in downs}
+    heads = [rev for rev in revisions if rev not in followed]
+    if len(heads) > 1:
+        raise StoreError(f"the migrations have more than one head: {sorted(heads)}")
+    return heads[0] if heads else None
 
 
 def upgrade(connection: sa.Connection, schema: str | None = None) -> None:
@@ -193,7 +238,9 @@ def upgrade(connection: sa.Connection, schema: str | None = None) -> None:
     creating the site's PostgreSQL ``schema`` first if it is named and missing (each
     site's schema is migrated on its own, by its own daemon).
 
-    Call through ``AsyncConnection.run_sync``. A no-op when already at head.
+    Call through ``AsyncConnection.run_sync``. A no-op when already at head: alembic
+    is imported only when there is something to migrate (or the store is at a
+    migration this code does not know: :class:`MigrationFailed`).
     """
     if connection.dialect.name == "postgresql":
         connection.execute(
@@ -201,9 +248,17 @@ def upgrade(connection: sa.Connection, schema: str | None = None) -> None:
         )
         if schema is not None:
             _ensure_schema(connection, schema)
+    if current_revision(connection) == head_revision():
+        return
+    from alembic import command
+    from alembic.util import CommandError
+
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        raise MigrationFailed(str(exc)) from exc
 
 
 def _ensure_schema(connection: sa.Connection, schema: str) -> None:
@@ -219,5 +274,12 @@ def _ensure_schema(connection: sa.Connection, schema: str) -> None:
 
 
 def current_revision(connection: sa.Connection) -> str | None:
-    """The migration the database is at (None before the first). Use via ``run_sync``."""
-    return MigrationContext.configure(connection).get_current_revision()
+    """The migration the database is at (None before the first), read from alembic's
+    version table (in the connection's ``search_path`` on PostgreSQL, as alembic reads
+    it). Use via ``run_sync``."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise StoreError(f"the store is at more than one migration: {sorted(rows)}")
+    return rows[0] if rows else None

@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import sqlalchemy as sa
-from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -97,7 +96,7 @@ class SqlStore(
                 before = await conn.run_sync(db.current_revision)
                 await conn.run_sync(db.upgrade, db.pg_schema(self._url))
                 after = await conn.run_sync(db.current_revision)
-        except (SQLAlchemyError, OSError, CommandError) as exc:
+        except (SQLAlchemyError, OSError, db.MigrationFailed) as exc:
             await engine.dispose()
             raise StoreError(f"cannot open the store at {self.url}: {_reason(exc)}") from exc
         except BaseException:

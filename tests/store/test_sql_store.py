@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,7 +33,7 @@ from controller.store import (
     StoreError,
     open_store,
 )
-from controller.store.engine import head_revision, parse_url
+from controller.store.engine import alembic_config, head_revision, migrations, parse_url
 from controller.store.plan_sql import PlanEntryRecord
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -100,6 +101,36 @@ async def test_is_a_store_and_open_store_does_not_connect(tmp_path: Path) -> Non
     assert not path.parent.exists()
     with pytest.raises(StoreError, match="not open"):
         await store.recent_events()
+
+
+def test_migrations_read_from_the_files_are_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert migrations() == {
+        rev.revision: rev._normalized_down_revisions for rev in script.walk_revisions()
+    }
+    assert head_revision() == script.get_current_head()
+
+
+async def test_a_store_at_the_newest_migration_opens_without_alembic(db_url: str) -> None:
+    async with SqlStore(db_url):  # creates and migrates the store
+        pass
+    code = (
+        "import asyncio, sys\n"
+        "from controller.store import SqlStore\n"
+        "async def main():\n"
+        "    async with SqlStore(sys.argv[1]) as store:\n"
+        "        print(await store.schema_revision())\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, db_url, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await child.communicate()
+    assert child.returncode == 0
+    assert out.decode().split() == [head_revision(), "False"]
 
 
 async def test_migrations_create_the_schema(store: SqlStore, db_url: str) -> None:
