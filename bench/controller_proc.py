@@ -6,7 +6,9 @@ T0 is the wall-clock instant the parent started this process. Prints ``TOKEN t``
 controller's start, then from T0, to every twin online with a reported state) and
 ``RSS bytes`` (after a GC, with the site's twins all synced); then answers ``stats``
 on stdin with ``STATS {json}`` (messages handled so far, the process's CPU seconds);
-runs until SIGINT/SIGTERM or stdin closes. Its MQTT login (and client id) is
+runs until SIGINT/SIGTERM or stdin closes. With ``PYTHONTRACEMALLOC`` set and
+``TRYGGBO_BENCH_SNAPSHOT=FILE``, it dumps a tracemalloc snapshot to FILE before ``RSS``
+(``python -m bench.memory --where``). Its MQTT login (and client id) is
 ``bench-controller``.
 """
 
@@ -15,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import signal
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 from config.site import Site
@@ -92,6 +96,9 @@ async def main() -> None:
     print(f"SYNCED {synced - started:.3f} {synced - float(t0):.3f}", flush=True)
     await asyncio.sleep(1.0)  # let the event writer and alarms settle
     gc.collect()
+    snapshot = os.environ.get("TRYGGBO_BENCH_SNAPSHOT")
+    if snapshot and tracemalloc.is_tracing():
+        tracemalloc.take_snapshot().dump(snapshot)
     print(f"RSS {rss_bytes()}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

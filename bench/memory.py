@@ -1,6 +1,7 @@
 """The daemon's memory: its imports apart, idle at N devices, and over a steady load.
 
 ``python -m bench.memory [--devices 10000] [--minutes 3] [--out FILE]``
+``python -m bench.memory --where [--devices 10000]``
 
 * **imports**: VmRSS of a fresh interpreter, after importing what the daemon's own
   modules need (``controller.daemon``) and after what ``tryggbo serve`` loads
@@ -11,6 +12,10 @@
   msg/s) for ``--minutes``; the daemon's VmRSS and VmHWM (peak) from
   ``/proc/<pid>/status`` every 10 s. Growth: the last sample minus the first taken
   after one minute of load (the buffers have grown to their working size by then).
+
+``--where`` says what the bytes per device are: tracemalloc snapshots of the synced
+daemon at a tenth of ``--devices`` and at ``--devices``, compared line by line (bytes
+per added device, the lines that allocate most of them).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -101,14 +108,66 @@ async def steady(devices: int, minutes: float) -> dict[str, Any]:
         shutil.rmtree(fleet.directory, ignore_errors=True)
 
 
+async def snapshot_at(devices: int, out: Path) -> int:
+    """The synced daemon's tracemalloc snapshot at ``devices`` (to ``out``); its RSS."""
+    fleet = write_fleet(devices // 2)
+    broker = start_fleet_broker(fleet)
+    group = SwarmGroup(fleet, broker.host, broker.port, processes=3)
+    daemon = None
+    saved = dict(os.environ)
+    os.environ.update(PYTHONTRACEMALLOC="1", TRYGGBO_BENCH_SNAPSHOT=str(out))
+    try:
+        await group.start()
+        daemon = await scale.start_daemon(fleet, broker, fleet.directory / "memory.sqlite")
+        return daemon.rss
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        if daemon is not None:
+            await daemon.stop()
+        await group.stop()
+        broker.stop()
+        shutil.rmtree(fleet.directory, ignore_errors=True)
+
+
+def where(devices: int, top: int = 25) -> dict[str, Any]:
+    """Bytes per device between a tenth of ``devices`` and ``devices``, by line."""
+    small, large = devices // 10, devices
+    files = {n: Path(f"/tmp/tryggbo-memory-{n}.tracemalloc") for n in (small, large)}
+    rss = {n: asyncio.run(snapshot_at(n, path)) for n, path in files.items()}
+    before, after = (tracemalloc.Snapshot.load(str(files[n])) for n in (small, large))
+    added = large - small
+    diff = after.compare_to(before, "lineno")
+    traced = sum(s.size_diff for s in diff)
+    lines = [
+        {
+            "bytes_per_device": round(s.size_diff / added, 1),
+            "blocks_per_device": round(s.count_diff / added, 2),
+            "where": f"{s.traceback[0].filename}:{s.traceback[0].lineno}",
+        }
+        for s in diff[:top]
+    ]
+    return {
+        "devices": [small, large],
+        "rss_kb": {str(n): r // 1024 for n, r in rss.items()},
+        "rss_bytes_per_device": round((rss[large] - rss[small]) / added),
+        "traced_bytes_per_device": round(traced / added),
+        "top_lines": lines,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--where", action="store_true", help="what the bytes per device are")
     args = parser.parse_args()
     raise_fd_limit()
-    out = {"imports": import_rss(), **asyncio.run(steady(args.devices, args.minutes))}
+    if args.where:
+        out = where(args.devices)
+    else:
+        out = {"imports": import_rss(), **asyncio.run(steady(args.devices, args.minutes))}
     text = json.dumps(out, indent=2)
     print(text)
     if args.out is not None:
