@@ -9,6 +9,7 @@ is only what the last command asked for.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from config.site import Apartment, DeviceEntry, Site
+from config.site import Apartment, Site
 from devices.contract import AnyState, Availability, DeviceType, Meta
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,35 @@ class Reachability(StrEnum):
     STALE = "stale"
 
 
+@dataclass(frozen=True, slots=True)
+class TwinMeta:
+    """What a twin keeps of its device's ``meta``: the three fields anything reads (a
+    whole :class:`Meta` per device cost ~1.2 kB; this, with its strings shared by every
+    device that reports the same, ~70 bytes)."""
+
+    model: str
+    firmware: str
+    heartbeat_s: int
+
+    @classmethod
+    def of(cls, meta: Meta) -> TwinMeta:
+        return cls(sys.intern(meta.model), sys.intern(meta.firmware), meta.heartbeat_s)
+
+
+#: One frozenset per distinct set of fields a kept state was given (see :func:`kept`).
+_FIELD_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def kept(state: AnyState) -> AnyState:
+    """``state`` made cheaper to keep for a long time: pydantic gives each model its own
+    set of the field names the payload set (~730 bytes for a state's ten); the states a
+    twin keeps share one frozen set per distinct set of names instead (the same
+    ``model_fields_set``, equality and dumps; 1.4 kB → 0.66 kB a lock state)."""
+    names = frozenset(state.model_fields_set)
+    object.__setattr__(state, "__pydantic_fields_set__", _FIELD_SETS.setdefault(names, names))
+    return state
+
+
 @dataclass(slots=True)
 class Twin:
     """The controller's picture of one device."""
@@ -42,7 +72,7 @@ class Twin:
     type: DeviceType
     apartment: str
     reachability: Reachability = Reachability.UNKNOWN
-    meta: Meta | None = None
+    meta: TwinMeta | None = None
     reported: AnyState | None = None
     desired: dict[str, Any] = field(default_factory=dict)
     #: the last live message (a retained one replayed by the broker does not count)
@@ -129,7 +159,6 @@ class TwinRegistry:
         for apt, dev in site.devices():
             self._twins[dev.id] = Twin(dev.id, dev.type, apt.number)
             self._apartments[dev.id] = apt
-        self._entries: dict[str, DeviceEntry] = {d.id: d for _a, d in site.devices()}
         #: device -> when its connection was taken over (within TAKEOVER_WINDOW)
         self._takeovers: dict[str, deque[datetime]] = {}
 
@@ -169,7 +198,7 @@ class TwinRegistry:
                 twin.type.value,
             )
             return False
-        twin.meta = meta
+        twin.meta = TwinMeta.of(meta)
         if retained:
             twin.replayed_at = now
         else:
@@ -222,7 +251,7 @@ class TwinRegistry:
             twin.replayed_at = now
         if old is not None and state.boot == old.boot and state.seq <= old.seq:
             return False
-        twin.reported = state
+        twin.reported = kept(state)
         if not retained:
             self._seen(twin, now)
         if twin.reachability is Reachability.UNKNOWN:

@@ -6,8 +6,8 @@ validated names, :func:`parse_topic` turns a received topic back into parts.
 
 from __future__ import annotations
 
-import functools
 import re
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -111,20 +111,35 @@ class ParsedTopic:
     channel: Channel | None = None
 
 
-@functools.lru_cache(maxsize=1 << 16)
+#: Topics parse_topic keeps parsed; past this many the cache starts again.
+TOPIC_CACHE_SIZE = 1 << 16
+_parsed: dict[str, ParsedTopic] = {}
+
+
 def parse_topic(topic: str) -> ParsedTopic:
     """Split a contract topic into site, kind, device and channel.
 
     Raises :class:`ContractError` (``bad_topic``) for anything that is not a topic of
     the contract. Results are cached (a site's topics repeat with every message;
-    refusals are not cached).
+    refusals are not cached) in a plain dict emptied when full: ~3 topics a device, so
+    its size is the site's, and a dict entry costs less than an LRU link (issue 18).
     """
+    parsed = _parsed.get(topic)
+    if parsed is None:
+        parsed = _parse_topic(topic)
+        if len(_parsed) >= TOPIC_CACHE_SIZE:
+            _parsed.clear()
+        _parsed[topic] = parsed
+    return parsed
+
+
+def _parse_topic(topic: str) -> ParsedTopic:
     if not isinstance(topic, str) or len(topic) > 256:
         raise ContractError("bad_topic", "topic missing or too long")
     parts = topic.split("/")
     if len(parts) < 3 or parts[0] != ROOT or not _SITE_RE.match(parts[1]):
         raise ContractError("bad_topic", f"{topic!r} is not under {ROOT}/<site>/")
-    site = parts[1]
+    site = sys.intern(parts[1])  # one string for all the site's cached topics
     rest = parts[2:]
     if rest == ["fire"]:
         return ParsedTopic(site, TopicKind.FIRE)
@@ -135,5 +150,5 @@ def parse_topic(topic: str) -> ParsedTopic:
             channel = Channel(rest[2])
         except ValueError:
             raise ContractError("bad_topic", f"unknown channel {rest[2]!r}") from None
-        return ParsedTopic(site, TopicKind.DEVICE, rest[1], channel)
+        return ParsedTopic(site, TopicKind.DEVICE, sys.intern(rest[1]), channel)
     raise ContractError("bad_topic", f"{topic!r} is not a topic of the contract")

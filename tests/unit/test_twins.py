@@ -110,3 +110,35 @@ def test_a_replayed_status_never_moves_last_seen_nor_revives_a_stale_twin() -> N
     assert twin.last_seen is None
     reg.apply_state(twin, _lock(3), later)  # live traffic brings it back
     assert (twin.reachability, twin.last_seen) == (Reachability.ONLINE, later)
+
+
+def test_kept_states_share_their_field_names_and_read_as_given() -> None:
+    reg = _registry()
+    first, second = reg.get("a101-lock"), reg.get("a102-lock")
+    assert first is not None
+    assert second is not None
+    given = [_lock(1), _lock(2, lock="unlocked")]
+    dumps = [s.model_dump(mode="json", by_alias=True) for s in given]
+    assert reg.apply_state(first, given[0], T0)
+    assert reg.apply_state(second, given[1], T0)
+    assert first.reported is not None
+    assert second.reported is not None
+    assert first.reported.model_fields_set is second.reported.model_fields_set
+    assert first.reported.model_fields_set == _lock(1).model_fields_set
+    assert first.reported == _lock(1)
+    assert [first.to_dict()["state"], second.to_dict()["state"]] == dumps
+
+
+def test_a_twin_keeps_the_meta_fields_it_reads() -> None:
+    reg = _registry()
+    first, second = reg.get("a101-lock"), reg.get("a102-lock")
+    assert first is not None
+    assert second is not None
+    version = 2
+    for twin in (first, second):  # strings made anew for each, as decoding makes them
+        meta = Meta(type=DeviceType.LOCK, model=f"m-{version}", firmware="3.1", heartbeat_s=30)
+        assert reg.apply_meta(twin, meta, T0)
+    assert first.meta is not None
+    assert second.meta is not None
+    assert (first.model, first.firmware, first.heartbeat_s) == ("m-2", "3.1", 30.0)
+    assert first.meta.model is second.meta.model  # one string for every device's
