@@ -4,8 +4,9 @@
 ``python -m bench.memory --where [--devices 10000]``
 
 * **imports**: VmRSS of a fresh interpreter, after importing what the daemon's own
-  modules need (``controller.daemon``) and after what ``tryggbo serve`` loads
-  (``controller.cli.app``: the CLI's modules come with it);
+  modules need (``controller.daemon``), with the API's modules too (the running
+  daemon loads them as it starts) and after what ``tryggbo serve`` loads
+  (``controller.cli.app``, then the API);
 * **idle**: the daemon (``bench/controller_proc.py``) once every twin is synced and a
   GC ran, at ``--devices`` devices;
 * **steady load**: every device reports its state every ``devices / 500`` s (500
@@ -42,6 +43,16 @@ _RSS = (
 )
 
 
+#: What the running daemon has loaded: its modules and the API's (imported as it starts).
+_WITH_API = (
+    "import controller.daemon, importlib, pkgutil, controller.api as a;"
+    "[importlib.import_module(m.name) for m in pkgutil.iter_modules(a.__path__, 'controller.api.')]"
+)
+
+
+_SERVE = "import controller.cli.app;" + _WITH_API
+
+
 def status_kb(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (kB) of a process."""
     out = {}
@@ -58,7 +69,8 @@ def import_rss() -> dict[str, dict[str, int]]:
     for name, imp in (
         ("python", "pass"),
         ("controller.daemon", "import controller.daemon"),
-        ("tryggbo serve (controller.cli.app)", "import controller.cli.app"),
+        ("controller.daemon and every controller.api module (build_app loads them)", _WITH_API),
+        ("tryggbo serve (controller.cli.app, and the API as it starts)", _SERVE),
     ):
         rss, modules = subprocess.run(
             [sys.executable, "-c", _RSS.format(imp=imp)], capture_output=True, text=True, check=True

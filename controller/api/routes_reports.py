@@ -22,7 +22,6 @@ from ..reports.response_times import (
     ResponseReport,
     build_report,
 )
-from ..reports.workbook import report_workbook
 from .access import principal_of, requires
 from .errors import ApiError
 from .keys import AUTH, CLOCK, SITE, STORE
@@ -98,6 +97,9 @@ async def response_times_chart(request: web.Request) -> web.Response:
 @requires("admin")
 async def response_times_xlsx(request: web.Request) -> web.Response:
     """``GET /api/reports/response-times.xlsx?from=&to=&night=&lang=``: the export."""
+    # openpyxl (~5 MB) is loaded by the first export, not by every daemon (issue 18)
+    from ..reports.workbook import report_workbook
+
     query = read_query(request, ReportQuery)
     report = await _report(request, query)
     site = request.app[SITE]

@@ -16,8 +16,6 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from zxcvbn import zxcvbn
-
 from config.site import Site
 
 MIN_LENGTH = 10
@@ -141,6 +139,10 @@ def check_password(
         raise WeakPassword("few_characters")
     if username and username.lower() in password.lower():
         raise WeakPassword("username")
+    # zxcvbn's word lists cost the process ~12 MB: loaded at the first password set
+    # (~20 ms), not by every daemon that never sets one (issue 18)
+    from zxcvbn import zxcvbn
+
     personal = _words([username, display_name]) | (site_words(site) if site else set())
     estimate = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=[*personal, *SWEDISH_WORDS, *_YEARS])
     if estimate["score"] < MIN_SCORE:
