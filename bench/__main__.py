@@ -111,7 +111,8 @@ async def large_fleet(args: argparse.Namespace, only: set[str], out: dict[str, A
                 "load_after": load(),
             }
         if "fire" in only:
-            out["fire"] = {"load": load(), **await scale.fire(fleet, broker)}
+            swarm = [p.pid for p in group.procs]
+            out["fire"] = {"load": load(), **await scale.fire(fleet, broker, swarm)}
     finally:
         await group.stop()
         broker.stop()

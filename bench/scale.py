@@ -38,6 +38,7 @@ from tests.integration.harness import start_controller, wait_all_online
 from . import roundtrip
 from .common import BenchBroker, summary
 from .fleet import Fleet
+from .ingest_sides import cpu_seconds
 from .swarm_group import SwarmGroup
 
 
@@ -109,24 +110,44 @@ def _fire_panel(fleet: Fleet, proc: MosquittoProcess, state: str) -> None:
     c.loop_stop()
 
 
-async def _fan_out(ctl: Controller, locks: list[str], action: str) -> dict:
-    """All commands at once; also when the last audit line was written and the last
-    command published (wrappers that only take the time)."""
-    marks = {"audited": 0.0, "published": 0.0}
-    append, publish = ctl.store.append_audit, ctl.link.publish
+async def _fan_out(
+    ctl: Controller, locks: list[str], action: str, others: dict[str, list[int]]
+) -> dict:
+    """All commands at once. Besides the total: when half and all of the commands had
+    passed each stage (``issued`` line committed, publish acknowledged by the broker,
+    ack from the device matched, ``resolved`` line committed), from wrappers that
+    only take the time; and the CPU it cost, here and in ``others`` (name -> pids:
+    the broker, the simulated devices)."""
+    stages: dict[str, list[float]] = {"issued": [], "published": [], "acked": [], "resolved": []}
+    append, kept, publish = ctl.store.append_audit, ctl.store.append_audit_kept, ctl.link.publish
+    resolve = ctl.commands.resolve
 
     async def timed_append(record: Any) -> int:
         row_id = await append(record)
-        marks["audited"] = time.perf_counter()
+        stages["issued"].append(time.perf_counter())
+        return row_id
+
+    async def timed_kept(record: Any) -> int:
+        row_id = await kept(record)
+        stages["resolved"].append(time.perf_counter())
         return row_id
 
     async def timed_publish(*args: Any, **kw: Any) -> None:
         await publish(*args, **kw)
-        marks["published"] = time.perf_counter()
+        stages["published"].append(time.perf_counter())
+
+    def timed_resolve(device: str, ack: Any) -> bool:
+        matched = resolve(device, ack)
+        stages["acked"].append(time.perf_counter())
+        return matched
 
     ctl.store.append_audit = timed_append  # type: ignore[method-assign]
+    ctl.store.append_audit_kept = timed_kept  # type: ignore[method-assign]
     ctl.link.publish = timed_publish  # type: ignore[method-assign]
+    ctl.commands.resolve = timed_resolve  # type: ignore[method-assign]
     started = time.perf_counter()
+    cpu_started, loop_cpu_started = time.process_time(), time.thread_time()
+    others_started = {name: sum(map(cpu_seconds, pids)) for name, pids in others.items()}
     results = await asyncio.gather(
         *(
             ctl.commands.send(lock, action, actor="bench", reason="other: evacuation drill")
@@ -134,20 +155,41 @@ async def _fan_out(ctl: Controller, locks: list[str], action: str) -> dict:
         )
     )
     seconds = time.perf_counter() - started
-    ctl.store.append_audit, ctl.link.publish = append, publish  # type: ignore[method-assign]
+    loop_cpu = time.thread_time() - loop_cpu_started
+    cpu = time.process_time() - cpu_started
+    others_cpu = {
+        f"{name}_cpu_s": round(sum(map(cpu_seconds, pids)) - others_started[name], 3)
+        for name, pids in others.items()
+    }
+    ctl.store.append_audit, ctl.store.append_audit_kept = append, kept  # type: ignore[method-assign]
+    ctl.link.publish, ctl.commands.resolve = publish, resolve  # type: ignore[method-assign]
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[r.outcome.value] = outcomes.get(r.outcome.value, 0) + 1
+
+    def half_and_all(times: list[float]) -> list[float] | None:
+        if not times:
+            return None
+        times.sort()
+        return [round(times[len(times) // 2] - started, 3), round(times[-1] - started, 3)]
+
     return {
         "locks": len(locks),
         "seconds": round(seconds, 3),
-        "last_issued_audit_s": round(marks["audited"] - started, 3),
-        "last_publish_acked_by_broker_s": round(marks["published"] - started, 3),
+        # seconds from the start until half and all of the commands had passed a stage
+        "stages_half_all_s": {name: half_and_all(times) for name, times in stages.items()},
+        # CPU of the event loop's thread (the controller's own work), and of the whole
+        # benchmark process (its store threads, and the raw fire watcher's thread)
+        "event_loop_cpu_s": round(loop_cpu, 3),
+        "process_cpu_s": round(cpu, 3),
+        **others_cpu,
         "outcomes": outcomes,
     }
 
 
-async def fire(fleet: Fleet, proc: MosquittoProcess) -> dict:
+async def fire(fleet: Fleet, proc: MosquittoProcess, devices: list[int] | None = None) -> dict:
+    """Command fan-out (``unlock``, then ``lock``, to every lock) and the fire alarm's;
+    ``devices``: the pids simulating the devices (for their CPU figure)."""
     running = await start_controller(
         proc.address,
         fleet.site,
@@ -160,8 +202,9 @@ async def fire(fleet: Fleet, proc: MosquittoProcess) -> dict:
     locks = fleet.locks()
     try:
         await wait_all_online(ctl, timeout=120)
-        unlock = await _fan_out(ctl, locks, "unlock")
-        relock = await _fan_out(ctl, locks, "lock")
+        others = {"broker": [proc.pid] if proc.pid else [], "devices": devices or []}
+        unlock = await _fan_out(ctl, locks, "unlock", others)
+        relock = await _fan_out(ctl, locks, "lock", others)
         watcher.arm()
         lock_twins = [ctl.twins.get(d) for d in locks]
         started = time.perf_counter()

@@ -43,6 +43,7 @@ from devices.mqtt import (
     subscribe_all,
     unless_dropped,
 )
+from devices.paho_fastpath import publish_qos1
 
 from .receipts import Connection, Receipt
 
@@ -130,16 +131,14 @@ class MqttLink:
                 password=self.login.password if self.login else None,
                 will_topic=self.topics.controller_availability,
                 persistent=True,
-                max_inflight=1000,
+                # no cap on our publishes awaiting their PUBACK: with one, paho walks
+                # every message in flight on each PUBACK (a 5,000-command fan-out)
+                max_inflight=0,
                 on_message=self._dispatch,  # handled as paho delivers them
                 manual_ack=True,  # PUBACK once what a message carried is durable
             )
             self.receipts.close()
             self.receipts = Connection(paho_of(client))
-            # A fan-out (fire drill: 5,000 commands) has thousands of publishes
-            # awaiting their PUBACK by design; aiomqtt's default logs a warning for
-            # each one above 10, which cost ~10 % of the fan-out's CPU.
-            client.pending_calls_threshold = 100_000
             try:
                 async with client:
                     accepted = True
@@ -250,7 +249,7 @@ class MqttLink:
         if client is None or not self.connected.is_set():
             raise NotConnected(f"not connected to {self.broker.url}")
         try:
-            await client.publish(topic, payload, qos=QOS, retain=retain, timeout=timeout)
+            await publish_qos1(client, topic, payload, retain=retain, timeout=timeout)
         except aiomqtt.MqttError as exc:
             reraise_swallowed_cancel()
             raise NotConnected(str(exc)) from exc
@@ -261,10 +260,10 @@ class MqttLink:
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """A clean stop sends no last will, so say ``offline`` before disconnecting."""
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-            await client.publish(
+            await publish_qos1(
+                client,
                 self.topics.controller_availability,
                 Availability.OFFLINE.value,
-                qos=QOS,
                 retain=True,
                 timeout=2,
             )

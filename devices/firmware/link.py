@@ -41,7 +41,6 @@ import aiomqtt
 
 from devices.contract import Availability
 from devices.mqtt import (
-    QOS,
     BrokerAddress,
     Brokers,
     Failover,
@@ -49,6 +48,7 @@ from devices.mqtt import (
     reraise_swallowed_cancel,
     subscribe_all,
 )
+from devices.paho_fastpath import publish_qos1
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class DeviceLink:
         client = self._client
         if client is None:
             raise aiomqtt.MqttError(f"{self.client_id}: not connected")
-        await client.publish(topic, payload, qos=QOS)
+        await publish_qos1(client, topic, payload, retain=False)
 
     def controller_availability(self, online: bool) -> None:
         """The controller's availability as received on the current connection: while
@@ -273,8 +273,8 @@ class DeviceLink:
                     held.append(item)
                     continue
                 try:
-                    await client.publish(
-                        item.topic, item.payload, qos=QOS, retain=item.retain, timeout=timeout
+                    await publish_qos1(
+                        client, item.topic, item.payload, retain=item.retain, timeout=timeout
                     )
                 except BaseException:
                     self._outbox.appendleft(item)  # not confirmed: send it again later
@@ -301,10 +301,10 @@ class DeviceLink:
             await asyncio.wait([self._sender], timeout=GOODBYE_TIMEOUT_S)
         with contextlib.suppress(aiomqtt.MqttError):
             await self._flush(client, timeout=GOODBYE_TIMEOUT_S)
-            await client.publish(
+            await publish_qos1(
+                client,
                 self._will_topic,
                 Availability.OFFLINE.value,
-                qos=QOS,
                 retain=True,
                 timeout=GOODBYE_TIMEOUT_S,
             )

@@ -1,7 +1,8 @@
 """The paho fast path (devices/paho_fastpath.py) on the suite's real Mosquitto: it reads
 every packet waiting on the socket per wake-up, reads what plain paho reads (order,
 payloads, QoS 1 acknowledgements by hand), and its guard refuses a paho it was not
-tested with."""
+tested with; its QoS 1 publish waits for each message's own PUBACK however many are in
+flight."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import paho.mqtt
 import pytest
 
 from devices.mqtt import make_client, paho_of
-from devices.paho_fastpath import TESTED_PAHO, read_every_ready_packet, refusal
+from devices.paho_fastpath import TESTED_PAHO, publish_qos1, read_every_ready_packet, refusal
 from tests.conftest import BrokerUnderTest
 
 COUNT = 20
@@ -249,3 +250,68 @@ async def test_a_refused_paho_is_left_as_it_ships_with_one_warning(
         assert len(warnings) == 1
         reader._client.loop_read()
         assert got == payloads[:1]  # paho's own reading: one packet per wake-up
+
+
+async def test_many_qos1_publishes_in_flight_each_wait_for_their_own_puback(
+    mosquitto: BrokerUnderTest,
+) -> None:
+    """``publish_qos1`` with 2,000 publishes in flight at once (no cap on the
+    controller's in-flight window, as the link sets it): every one returns after the
+    broker's PUBACK and the subscriber gets every message once, in order."""
+    topic = f"tryggbo/{mosquitto.site.slug}/test-fan-out"
+    got: list[bytes] = []
+    all_in = asyncio.Event()
+    payloads = [f"c{n:04d}".encode() for n in range(2000)]
+
+    def on_message(message: aiomqtt.Message) -> None:
+        got.append(bytes(message.payload))
+        if len(got) == len(payloads):
+            all_in.set()
+
+    reader = _client(mosquitto, 0, persistent=False, on_message=on_message)
+    writer = _client(mosquitto, 1, persistent=False, max_inflight=0)
+    async with reader, writer:
+        await reader.subscribe(topic, qos=1)
+        await asyncio.gather(
+            *(publish_qos1(writer, topic, p, retain=False, timeout=30) for p in payloads)
+        )
+        assert writer._pending_publishes == {}  # every confirmation came and was removed
+        assert writer._client._out_messages == {}  # paho holds none unacknowledged
+        async with asyncio.timeout(30):
+            await all_in.wait()
+    assert got == payloads
+
+
+async def test_a_qos1_publish_without_a_puback_times_out_and_leaves_nothing_pending(
+    mosquitto: BrokerUnderTest,
+) -> None:
+    """The broker never answers (the socket is no longer read): the publish raises
+    aiomqtt's timeout error and its confirmation is removed."""
+    writer = _client(mosquitto, 1, persistent=False, max_inflight=0)
+    async with writer:
+        sock = writer._client.socket()
+        assert isinstance(sock, socket.socket)
+        asyncio.get_running_loop().remove_reader(sock)  # no PUBACK is ever read
+        with pytest.raises(aiomqtt.MqttError, match="timed out"):
+            await publish_qos1(
+                writer, f"tryggbo/{mosquitto.site.slug}/test-lost", b"x", retain=False, timeout=0.3
+            )
+        assert writer._pending_publishes == {}
+        asyncio.get_running_loop().add_reader(sock, writer._client.loop_read)
+
+
+async def test_without_aiomqtts_table_the_publish_is_aiomqtts_own(
+    mosquitto: BrokerUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another aiomqtt (no ``_pending_publishes``): ``publish_qos1`` calls its
+    ``publish`` with QoS 1 and the same retain flag and timeout."""
+    calls: list[tuple[Any, ...]] = []
+    writer = _client(mosquitto, 1, persistent=False)
+
+    async def publish(topic: str, payload: Any, *, qos: int, retain: bool, timeout: float) -> None:
+        calls.append((topic, payload, qos, retain, timeout))
+
+    monkeypatch.delattr(writer, "_pending_publishes")
+    monkeypatch.setattr(writer, "publish", publish)
+    await publish_qos1(writer, "t", b"p", retain=True, timeout=4)
+    assert calls == [("t", b"p", 1, True, 4)]
