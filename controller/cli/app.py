@@ -1,9 +1,16 @@
-"""The ``tryggbo`` command line (typer); exit codes: controller/cli/exit_codes.py."""
+"""The ``tryggbo`` command line (typer); exit codes: controller/cli/exit_codes.py.
+
+The command groups (users, devices, broker, provision, ...) are joined to the app on
+first use of :data:`app`, or by :func:`main` for any command but ``serve``: the daemon
+runs without their modules (rich's tables and progress, tomlkit, the broker and
+provisioning files; issue 18: memory).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -13,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
 from config.credentials import CredentialsError, ensure_credentials, load_credentials
 from config.settings import (
@@ -24,42 +30,62 @@ from config.settings import (
     unknown_variables,
 )
 from config.site import EXAMPLE_SITE, SiteFileError, load_site
-from controller.cli.broker import broker_app
-from controller.cli.devices import alarms_app, cmd, devices_app, events_app
-from controller.cli.diagnose import diagnose
 from controller.cli.exit_codes import help_text
-from controller.cli.firmware import firmware_app
 from controller.cli.output import err, fail, out
-from controller.cli.provision import provision_app
-from controller.cli.region import region_app
-from controller.cli.schedules import schedules_app
-from controller.cli.serial import serial_app
-from controller.cli.users import users_app
 from controller.store import ApiToken, Store, open_store
 from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress, BrokerList, BrokerUrlError
 
 T = TypeVar("T")
 
-app = typer.Typer(
+#: The app with the commands defined here; :data:`app` is it with every group joined.
+_app = typer.Typer(
     help=f"Tryggbo: doors, curtains and screens of an elderly home. {help_text()}",
     no_args_is_help=True,
     add_completion=False,
 )
 token_app = typer.Typer(help="API tokens for scripts and the CLI.", no_args_is_help=True)
-app.add_typer(token_app, name="token")
-app.add_typer(users_app, name="users")
-app.add_typer(schedules_app, name="schedules")
-app.add_typer(devices_app, name="devices")
-app.command("cmd")(cmd)
-app.add_typer(events_app, name="events")
-app.add_typer(alarms_app, name="alarms")
-app.add_typer(provision_app, name="provision")
-app.add_typer(serial_app, name="serial")
-app.add_typer(firmware_app, name="firmware")
-app.command("diagnose")(diagnose)
-app.add_typer(broker_app, name="broker")
-app.add_typer(region_app, name="region")
+_app.add_typer(token_app, name="token")
+
+
+@functools.cache
+def _with_groups() -> typer.Typer:
+    """:data:`_app` with every command group joined (once), in ``--help``'s order."""
+    from controller.cli.backup import register as register_backup
+    from controller.cli.broker import broker_app
+    from controller.cli.devices import alarms_app, cmd, devices_app, events_app
+    from controller.cli.diagnose import diagnose
+    from controller.cli.firmware import firmware_app
+    from controller.cli.ops import register as register_ops
+    from controller.cli.provision import provision_app
+    from controller.cli.region import region_app
+    from controller.cli.schedules import schedules_app
+    from controller.cli.serial import serial_app
+    from controller.cli.users import users_app
+
+    _app.add_typer(users_app, name="users")
+    _app.add_typer(schedules_app, name="schedules")
+    _app.add_typer(devices_app, name="devices")
+    _app.command("cmd")(cmd)
+    _app.add_typer(events_app, name="events")
+    _app.add_typer(alarms_app, name="alarms")
+    _app.add_typer(provision_app, name="provision")
+    _app.add_typer(serial_app, name="serial")
+    _app.add_typer(firmware_app, name="firmware")
+    _app.command("diagnose")(diagnose)
+    _app.add_typer(broker_app, name="broker")
+    _app.add_typer(region_app, name="region")
+    # backup, restore, export-resident, retention, settings-doc (issue 9)
+    register_backup(_app)
+    register_ops(_app)
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the whole command line (its groups joined on first use)."""
+    if name == "app":
+        return _with_groups()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _logging(level: str) -> None:
@@ -91,7 +117,7 @@ def _run(coro: Coroutine[object, object, None]) -> None:
     asyncio.run(main())
 
 
-@app.command()
+@_app.command()
 def serve(
     broker: Annotated[str | None, typer.Option(help="MQTT broker URL, mqtt://host:port")] = None,
     site: Annotated[Path | None, typer.Option(help="site file (TOML)")] = None,
@@ -187,7 +213,7 @@ def _ops_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-@app.command()
+@_app.command()
 def simulate(
     broker: Annotated[
         str, typer.Option(help="MQTT broker URL, or a cluster's node URLs comma-separated")
@@ -229,7 +255,7 @@ def simulate(
     _run(run())
 
 
-@app.command()
+@_app.command()
 def demo(
     broker: Annotated[
         str | None, typer.Option(help="use this broker instead of starting one")
@@ -274,7 +300,7 @@ def demo(
     )
 
 
-@app.command("credentials")
+@_app.command("credentials")
 def credentials_init(
     site: Annotated[Path, typer.Option(help="site file (TOML)")],
     out: Annotated[Path, typer.Option(help="secrets file to create or extend (0600)")] = Path(
@@ -361,6 +387,8 @@ def token_list(
             )
         )
         return
+    from rich.table import Table
+
     table = Table("id", "name", "actor", "created", "revoked")
     for t in tokens:
         table.add_row(
@@ -388,16 +416,6 @@ def main() -> None:
     # The 0644 store of a demo or of `tryggbo serve` outside systemd was readable by any
     # local user (its call signing key rebuilt a valid relative's link).
     os.umask(0o077)
-    app()
-
-
-def _register_operations() -> None:
-    """backup, restore, export-resident, retention, settings-doc (issue 9)."""
-    from controller.cli.backup import register as register_backup
-    from controller.cli.ops import register as register_ops
-
-    register_backup(app)
-    register_ops(app)
-
-
-_register_operations()
+    # the daemon runs without the other commands' modules
+    command_line = _app if sys.argv[1:2] == ["serve"] else _with_groups()
+    command_line()
