@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from config.site import Apartment, Site
 from devices.contract import AnyState, Availability, DeviceType, Meta
+from devices.contract.field_sets import shared_field_set
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +49,6 @@ class TwinMeta:
     @classmethod
     def of(cls, meta: Meta) -> TwinMeta:
         return cls(sys.intern(meta.model), sys.intern(meta.firmware), meta.heartbeat_s)
-
-
-#: One frozenset per distinct set of fields a kept state was given (see :func:`kept`).
-_FIELD_SETS: dict[frozenset[str], frozenset[str]] = {}
-
-
-def kept(state: AnyState) -> AnyState:
-    """``state`` made cheaper to keep for a long time: pydantic gives each model its own
-    set of the field names the payload set (~730 bytes for a state's ten); the states a
-    twin keeps share one frozen set per distinct set of names instead (the same
-    ``model_fields_set``, equality and dumps; 1.4 kB → 0.66 kB a lock state)."""
-    names = frozenset(state.model_fields_set)
-    object.__setattr__(state, "__pydantic_fields_set__", _FIELD_SETS.setdefault(names, names))
-    return state
 
 
 @dataclass(slots=True)
@@ -251,7 +238,7 @@ class TwinRegistry:
             twin.replayed_at = now
         if old is not None and state.boot == old.boot and state.seq <= old.seq:
             return False
-        twin.reported = kept(state)
+        twin.reported = shared_field_set(state)  # kept long: ~730 bytes less
         if not retained:
             self._seen(twin, now)
         if twin.reachability is Reachability.UNKNOWN:
