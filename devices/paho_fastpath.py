@@ -1,11 +1,14 @@
-"""A faster way for paho to read: every ready packet per wake-up, 64 KiB per ``recv``,
-and each message handed straight to ``on_message`` when no per-topic callback exists;
-and a QoS 1 publish that costs the same with 5,000 publishes in flight as with one
-(:func:`publish_qos1`).
+"""A faster way for paho to read and write: every ready packet per wake-up, 64 KiB per
+``recv``, each message handed straight to ``on_message`` when no per-topic callback
+exists, a PUBACK read without new objects, every queued packet written with one
+``send``; and a QoS 1 publish that costs the same with 5,000 publishes in flight as with
+one (:func:`publish_qos1`, which reaches into aiomqtt's table of pending publishes).
 
 This is the one place in Tryggbo that reaches into paho-mqtt's private parts
-(``Client._sock_recv``, ``_packet_read``, ``_loop_rc_handle``, ``_sock``,
-``_handle_on_message``, ``_on_message_filtered`` and its public ``loop_read``). It
+(``Client._sock_recv``, ``_sock_send``, ``_packet_read``, ``_packet_write``,
+``_out_packet``, ``_loop_rc_handle``, ``_sock``, ``_handle_on_message``,
+``_on_message_filtered``, ``_handle_pubackcomp``, ``_do_on_publish``, ``_in_packet``,
+``_out_messages`` and its public ``loop_read``). It
 applies only when the installed paho is a version it was tested with
 (:data:`TESTED_PAHO`) and those parts have the signatures it expects
 (:func:`refusal`); otherwise it logs one warning and leaves paho as it is: correct,
@@ -24,6 +27,8 @@ from typing import Any
 import aiomqtt
 import paho.mqtt
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,9 @@ EXPECTED_METHODS: dict[str, tuple[str, ...]] = {
     "_loop_rc_handle": ("rc",),
     "loop_read": ("max_packets",),
     "_handle_on_message": ("message",),
+    "_handle_pubackcomp": ("cmd",),
+    "_packet_write": (),
+    "_do_on_publish": ("mid", "reason_code", "properties"),
 }
 #: bytes asked of the socket at once
 RECV_BYTES = 65536
@@ -144,7 +152,78 @@ def read_every_ready_packet(
     pc._sock_recv = buffered_recv  # type: ignore[method-assign]
     pc.loop_read = loop_read  # type: ignore[method-assign]
     _deliver_straight(pc)
+    _puback_without_objects(pc)
+    _write_together(pc)
     return True
+
+
+#: what paho's MQTT 3.1.1 PUBACK decoding makes for every PUBACK (there is nothing else
+#: to say in 3.1.1): made once, handed to every ``on_publish``
+_PUBACK_SUCCESS = mqtt.ReasonCode(PacketTypes.PUBACK)
+_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
+
+
+def _puback_without_objects(pc: mqtt.Client) -> None:
+    """A PUBACK of MQTT 3.1.1 is a 2-byte message id. paho decodes it into a new
+    ``ReasonCode`` and ``Properties`` each time (a sixth of the event loop's CPU in a
+    5,000-command fan-out, docs/performance.md); here the id is read and the same
+    success objects are handed on. MQTT 5, PUBCOMP or any other length: paho's own."""
+    handle = pc._handle_pubackcomp
+
+    def pubackcomp(cmd: Any) -> mqtt.MQTTErrorCode:
+        packet = pc._in_packet["packet"]
+        if cmd != "PUBACK" or pc._protocol == mqtt.MQTTv5 or len(packet) != 2:
+            return handle(cmd)
+        mid = (packet[0] << 8) | packet[1]
+        with pc._out_message_mutex:
+            if mid in pc._out_messages:  # paho informs the client once
+                return pc._do_on_publish(mid, _PUBACK_SUCCESS, _PUBACK_PROPERTIES)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    pc._handle_pubackcomp = pubackcomp  # type: ignore[method-assign]
+
+
+def _write_together(pc: mqtt.Client) -> None:
+    """Write every queued packet with one ``send`` where paho sends each on its own
+    (a PUBACK per message received, a PUBLISH per command: thousands of system calls,
+    and as many reads for the broker). Only when every queued packet needs nothing
+    once written (no QoS 0 PUBLISH, whose ``on_publish`` paho calls then, and no
+    DISCONNECT); otherwise, or with one packet, paho's own ``_packet_write``."""
+    write_each = pc._packet_write
+    out = pc._out_packet
+
+    def plain(packet: Any) -> bool:
+        kind = packet["command"] & 0xF0
+        return kind != mqtt.DISCONNECT and not (kind == mqtt.PUBLISH and packet["qos"] == 0)
+
+    def packet_write() -> mqtt.MQTTErrorCode:
+        while len(out) > 1 and all(plain(p) for p in out):
+            data = b"".join(p["packet"][p["pos"] :] for p in out)
+            try:
+                written = pc._sock_send(data)
+            except (AttributeError, ValueError):
+                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+            except BlockingIOError:
+                return mqtt.MQTTErrorCode.MQTT_ERR_AGAIN
+            except OSError as err:
+                pc._easy_log(mqtt.MQTT_LOG_ERR, "failed to send on socket: %s", err)
+                return mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST
+            if written <= 0:
+                break
+            while written > 0:  # drop what went whole; the rest of a part stays first
+                packet = out[0]
+                if written >= packet["to_process"]:
+                    written -= packet["to_process"]
+                    out.popleft()
+                else:
+                    packet["to_process"] -= written
+                    packet["pos"] += written
+                    written = 0
+            with pc._msgtime_mutex:
+                pc._last_msg_out = mqtt.time_func()
+        return write_each()
+
+    pc._packet_write = packet_write  # type: ignore[method-assign]
 
 
 def _deliver_straight(pc: mqtt.Client) -> None:

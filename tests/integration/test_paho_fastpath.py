@@ -269,17 +269,29 @@ async def test_many_qos1_publishes_in_flight_each_wait_for_their_own_puback(
             all_in.set()
 
     reader = _client(mosquitto, 0, persistent=False, on_message=on_message)
-    writer = _client(mosquitto, 1, persistent=False, max_inflight=0)
+    # as the controller's link: its own messages handled, so the fast path is on
+    writer = _client(mosquitto, 1, persistent=False, max_inflight=0, on_message=print)
+    sends: list[int] = []
+    pc = writer._client
+    send = pc._sock_send
+
+    def counted_send(data: bytes) -> int:
+        sends.append(len(data))
+        return send(data)
+
+    pc._sock_send = counted_send  # type: ignore[method-assign]
     async with reader, writer:
         await reader.subscribe(topic, qos=1)
         await asyncio.gather(
             *(publish_qos1(writer, topic, p, retain=False, timeout=30) for p in payloads)
         )
         assert writer._pending_publishes == {}  # every confirmation came and was removed
-        assert writer._client._out_messages == {}  # paho holds none unacknowledged
+        assert pc._out_messages == {}  # paho holds none unacknowledged
         async with asyncio.timeout(30):
             await all_in.wait()
     assert got == payloads
+    # the 2,000 PUBLISH packets went out together, not with a send each
+    assert len(sends) < 100, len(sends)
 
 
 async def test_a_qos1_publish_without_a_puback_times_out_and_leaves_nothing_pending(
@@ -315,3 +327,65 @@ async def test_without_aiomqtts_table_the_publish_is_aiomqtts_own(
     monkeypatch.setattr(writer, "publish", publish)
     await publish_qos1(writer, "t", b"p", retain=True, timeout=4)
     assert calls == [("t", b"p", 1, True, 4)]
+
+
+async def test_a_partial_write_sends_the_rest_in_order(mosquitto: BrokerUnderTest) -> None:
+    """The socket takes only part of the joined packets (a few bytes at a time): what
+    is left goes out next, from the right byte, and every message arrives whole and in
+    order."""
+    topic = f"tryggbo/{mosquitto.site.slug}/test-partial"
+    got: list[bytes] = []
+    all_in = asyncio.Event()
+    payloads = [f"p{n:03d}".encode() for n in range(50)]
+
+    def on_message(message: aiomqtt.Message) -> None:
+        got.append(bytes(message.payload))
+        if len(got) == len(payloads):
+            all_in.set()
+
+    reader = _client(mosquitto, 0, persistent=False, on_message=on_message)
+    writer = _client(mosquitto, 1, persistent=False, max_inflight=0, on_message=print)
+    pc = writer._client
+    send = pc._sock_send
+    sizes: list[int] = []
+
+    def stingy_send(data: bytes) -> int:
+        sizes.append(len(data))
+        return send(data[:7])  # never more than 7 bytes at once
+
+    async with reader, writer:
+        await reader.subscribe(topic, qos=1)
+        pc._sock_send = stingy_send  # type: ignore[method-assign]
+        await asyncio.gather(
+            *(publish_qos1(writer, topic, p, retain=False, timeout=30) for p in payloads)
+        )
+        async with asyncio.timeout(30):
+            await all_in.wait()
+        pc._sock_send = send  # type: ignore[method-assign]
+    assert got == payloads
+    assert max(sizes) > 7  # packets were joined, and cut by the socket
+
+
+async def test_pubacks_of_mqtt_311_are_read_by_the_fast_path(mosquitto: BrokerUnderTest) -> None:
+    """A PUBACK is matched to its publish by the fast path (no ReasonCode or
+    Properties made per PUBACK): the publish returns, ``on_publish`` is told the id
+    with a success code, and paho forgets the message."""
+    told: list[tuple[int, bool]] = []
+    writer = _client(mosquitto, 1, persistent=False, max_inflight=0, on_message=print)
+    pc = writer._client
+    assert pc._handle_pubackcomp.__name__ == "pubackcomp"
+    on_publish = pc.on_publish
+    assert on_publish is not None
+
+    def told_publish(client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        told.append((mid, reason.is_failure))
+        on_publish(client, userdata, mid, reason, properties)
+
+    pc.on_publish = told_publish
+    async with writer:
+        info_mids = []
+        for n in range(3):
+            await publish_qos1(writer, f"tryggbo/{mosquitto.site.slug}/a{n}", b"x", retain=False)
+            info_mids.append(pc._last_mid)
+    assert told == [(mid, False) for mid in info_mids]
+    assert pc._out_messages == {}
