@@ -12,10 +12,11 @@ injected clock.
   persists does not raise a new one; it can be raised again once the condition
   ended (``cleared_at`` in the details) and came back. After a daemon restart a
   condition that persists raises again once (the safe side).
-- An ``open`` alarm is escalated every ``escalate_after_minutes`` after it was raised
-  or last escalated (``change: escalated``, ``escalated: true``); once after a restart
-  however long the daemon was down. Only the site leader escalates (``escalates``:
-  the scheduler's lease); it takes the active alarms from the store each tick first.
+- An ``open`` alarm is escalated every ``escalate_after`` (the site file's minutes or
+  seconds) after it was raised or last escalated (``change: escalated``,
+  ``escalated: true``); once after a restart however long the daemon was down. Only
+  the site leader escalates (``escalates``: the scheduler's lease); it takes the
+  active alarms from the store each tick first.
 - Several instances may see the same device message: the store keeps one active alarm
   per key (``add_alarm`` conflicts with the one another instance stored first, which
   this instance then joins, counting only event keys it has not counted) and counts a
@@ -143,7 +144,7 @@ class AlarmService:
 
     @property
     def escalate_after(self) -> timedelta:
-        return timedelta(minutes=self.site.site.escalate_after_minutes)
+        return self.site.site.escalate_after
 
     def active(self) -> list[AlarmRecord]:
         """The active alarms as this service knows them, oldest first."""

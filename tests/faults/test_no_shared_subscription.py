@@ -27,6 +27,11 @@ from .served import ServedController
 from .test_help_press_confirmed import BOUND_S, confirmations, screen_running, wait_confirmed
 
 NAMES = ("ctl-one", "ctl-two")
+#: the escalation test's interval: longer than the few seconds it watches each step for
+#: a second one (none may come), short enough not to wait minutes
+ESCALATE_S = 10
+#: the scheduler lease a SIGKILLed leader holds until it expires (ControllerConfig)
+LEASE_TTL_S = 6
 
 
 @asynccontextmanager
@@ -132,12 +137,14 @@ async def test_a_jammed_lock_seen_by_both_instances_raises_one_alarm(
 async def test_escalation_runs_once_per_step_on_the_leader(
     example_site: Site, pg_url: str | None, tmp_path: Path
 ) -> None:
-    """A site copy escalating after 1 minute (the least a site allows): step 1 by the
-    leader; the leader is SIGKILLed and step 2 comes from the other instance, once."""
+    """A site copy escalating after :data:`ESCALATE_S` seconds: step 1 by the leader;
+    the leader is SIGKILLed and step 2 comes from the other instance, once."""
     site_path = tmp_path / "site.toml"
     text = EXAMPLE_SITE.read_text()
     assert "escalate_after_minutes = 5" in text
-    site_path.write_text(text.replace("escalate_after_minutes = 5", "escalate_after_minutes = 1"))
+    site_path.write_text(
+        text.replace("escalate_after_minutes = 5", f"escalate_after_seconds = {ESCALATE_S}")
+    )
     device = "a104-screen"
     async with (
         two_instances(example_site, pg_url, tmp_path, site_path) as (broker, instances, store),
@@ -149,7 +156,7 @@ async def test_escalation_runs_once_per_step_on_the_leader(
         await each_handled(instances, "help", device)
         by_name = dict(zip(NAMES, instances, strict=True))
         for step in (1, 2):
-            async with asyncio.timeout(60 + BOUND_S):
+            async with asyncio.timeout(ESCALATE_S + LEASE_TTL_S + BOUND_S):
                 while not await escalated_to(store, step):  # noqa: ASYNC110 (its store)
                     await asyncio.sleep(0.5)
             # a few ticks of both instances with the step due (an observation, not a sync)

@@ -51,7 +51,12 @@ async def two_homes(
             home.mkdir()
             broker = await stack.enter_async_context(private_broker(site, home))
             served = ServedController(
-                broker, f"{db_url}?schema={site.slug}", home / "serve.log", site_path=path
+                broker,
+                f"{db_url}?schema={site.slug}",
+                home / "serve.log",
+                site_path=path,
+                # a command nothing answers here times out in 2 s, not the default 10 s
+                env={"TRYGGBO_COMMAND_TIMEOUT_S": "2"},
             )
             stack.push_async_callback(served.stop)
             await served.prepare()  # creates and migrates the home's schema

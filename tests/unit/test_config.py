@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,12 @@ def test_example_site_has_24_apartments_each_with_a_lock_a_curtain_and_a_screen(
         ('[site]\nslug = "x"\nunlock_reasons = ["Other"]\n', "always accepted"),
         ('[site]\nslug = "x"\nunlock_reasons = ["visit: am"]\n', "no ':'"),
         ('[site]\nslug = "x"\nunlock_reasons = ["a", "A "]\n', "listed twice"),
+        ('[site]\nslug = "x"\nescalate_after_minutes = 0\n', "site.escalate_after_minutes"),
+        ('[site]\nslug = "x"\nescalate_after_seconds = 4\n', "site.escalate_after_seconds"),
+        (
+            '[site]\nslug = "x"\nescalate_after_minutes = 5\nescalate_after_seconds = 10\n',
+            "not both",
+        ),
         ("[site\n", "not valid TOML"),
     ],
 )
@@ -54,6 +61,15 @@ def test_bad_site_files_name_the_problem(tmp_path: Path, text: str, expected: st
     with pytest.raises(SiteFileError) as exc:
         load_site(path)
     assert expected in str(exc.value)
+
+
+def test_escalation_interval_in_minutes_by_default_or_in_seconds(tmp_path: Path) -> None:
+    assert load_site(EXAMPLE_SITE).site.escalate_after == timedelta(minutes=5)
+    path = tmp_path / "site.toml"
+    path.write_text('[site]\nslug = "x"\n')
+    assert load_site(path).site.escalate_after == timedelta(minutes=5)
+    path.write_text('[site]\nslug = "x"\nescalate_after_seconds = 10\n')
+    assert load_site(path).site.escalate_after == timedelta(seconds=10)
 
 
 def test_missing_site_file(tmp_path: Path) -> None:
