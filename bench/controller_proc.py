@@ -38,7 +38,7 @@ from devices.clock import SystemClock
 from devices.mqtt import BrokerAddress
 from tests.integration.harness import make_test_users
 
-from .fleet import load_fleet, raise_fd_limit
+from .fleet import Fleet, load_fleet, raise_fd_limit
 from .ingest_sides import cpu_seconds
 
 CLIENT_ID = "bench-controller"
@@ -75,6 +75,21 @@ def prepare_apart(directory: str, db: str) -> str:
     return done.stdout.split()[-1]
 
 
+def controller(fleet: Fleet, host: str, port: int, db: str, http_port: int) -> Controller:
+    """The daemon of ``fleet`` (which the caller drops, as ``tryggbo serve`` drops what
+    it loaded: the controller keeps of the devices' secrets only what it uses)."""
+    return Controller(
+        ControllerConfig(
+            broker=BrokerAddress(host, port),
+            site=fleet.site,
+            credentials=fleet.credentials,
+            db_url=f"sqlite:///{db}",
+            http_port=http_port,
+            client_id=CLIENT_ID,
+        )
+    )
+
+
 def unsynced(ctl: Controller) -> list[str]:
     """Twins not yet online with a reported state."""
     return [t.id for t in ctl.twins.all() if t.reachability.value != "online" or t.reported is None]
@@ -87,18 +102,8 @@ async def main() -> None:
     prepared = time.time()
     token = prepare_apart(directory, db)
     t0 = str(float(t0) + time.time() - prepared)  # the child's time is not the daemon's
-    fleet = load_fleet(Path(directory))
     started = time.time()
-    ctl = Controller(
-        ControllerConfig(
-            broker=BrokerAddress(host, int(port)),
-            site=fleet.site,
-            credentials=fleet.credentials,
-            db_url=f"sqlite:///{db}",
-            http_port=int(http_port),
-            client_id=CLIENT_ID,
-        )
-    )
+    ctl = controller(load_fleet(Path(directory)), host, int(port), db, int(http_port))
     task = asyncio.create_task(ctl.run())
     next_report = time.monotonic() + 10
     while waiting := unsynced(ctl):

@@ -88,6 +88,12 @@ class SiteCredentials(BaseModel):
                 f"(`tryggbo provision broker-config`) and reload Mosquitto"
             ) from None
 
+    def only(self, device_ids: Iterable[str]) -> SiteCredentials:
+        """These credentials with only the named devices' entries (every login kept)."""
+        keep = set(device_ids)
+        devices = {d: c for d, c in self.devices.items() if d in keep}
+        return self.model_copy(update={"devices": devices})
+
     def controller_logins(self) -> list[MqttLogin]:
         """Every login with the controller's rights."""
         return [self.controller, *self.controllers.values()]

@@ -185,7 +185,9 @@ def serve(
     )
     tune_gc()
     raise_open_files_limit()
-    _run(Controller(config).run())
+    controller = Controller(config)
+    del creds, config  # the controller keeps of the devices' secrets only what it uses
+    _run(controller.run())
 
 
 def _ops_config(settings: Settings) -> dict[str, Any]:
