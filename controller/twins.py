@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from config.site import Apartment, Site
@@ -51,6 +52,11 @@ class TwinMeta:
         return cls(sys.intern(meta.model), sys.intern(meta.firmware), meta.heartbeat_s)
 
 
+#: A twin's ``desired`` before any command: one empty mapping for all (an empty dict
+#: each cost 64 bytes a device).
+NOTHING_ASKED: Mapping[str, Any] = MappingProxyType({})
+
+
 @dataclass(slots=True)
 class Twin:
     """The controller's picture of one device."""
@@ -61,7 +67,8 @@ class Twin:
     reachability: Reachability = Reachability.UNKNOWN
     meta: TwinMeta | None = None
     reported: AnyState | None = None
-    desired: dict[str, Any] = field(default_factory=dict)
+    #: what the last command asked (replaced, never changed in place)
+    desired: Mapping[str, Any] = field(default_factory=lambda: NOTHING_ASKED)
     #: the last live message (a retained one replayed by the broker does not count)
     last_seen: datetime | None = None
     #: the last replay of the device's retained messages (the controller subscribed):

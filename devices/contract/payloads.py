@@ -8,6 +8,7 @@ models of what the controller *orders* (commands) forbid them.
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,10 @@ class _Registered(type):
         return iter(list(DEVICE_TYPES))
 
 
+#: Each registered device type's name as a plain ``str`` (:attr:`DeviceType.value`).
+_PLAIN: dict[str, str] = {}
+
+
 class DeviceType(str, metaclass=_Registered):
     """The name of a registered device type (one module in ``devices/contract/types/``).
 
@@ -96,11 +101,14 @@ class DeviceType(str, metaclass=_Registered):
         """The instance of ``name`` (called once per type module by the registry)."""
         if name not in cls._known:
             cls._known[name] = str.__new__(cls, name)
+            _PLAIN[cls._known[name]] = sys.intern(name)
         return cls._known[name]
 
     @property
     def value(self) -> str:
-        return str.__str__(self)
+        """The name as a plain ``str``: one string per type (a copy per call was kept
+        by the thousand, e.g. the metrics' device -> type map)."""
+        return _PLAIN[self]
 
     def __repr__(self) -> str:
         return f"DeviceType({self.value!r})"
