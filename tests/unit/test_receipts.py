@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pytest
+
 from controller.event_writer import EventWriter
-from controller.receipts import Connection, detached
+from controller.receipts import ORDER_WINDOW, Connection, detached
 from controller.store import EventRecord, SetAsideEvent, StoreError
 from devices.clock import ManualClock
 
@@ -129,3 +131,57 @@ def test_an_event_beyond_the_buffer_is_never_acknowledged() -> None:
     writer.put(_event("good", 1), receipt)
     receipt.release()
     assert (writer.lost, acks.sent) == (1, [])
+
+
+def test_acknowledgements_leave_in_the_order_the_messages_came() -> None:
+    """MQTT 3.1.1 4.6: a message done early (a state) waits for the one before it (an
+    event being committed); then both leave, in order."""
+    acks = Acks()
+    link = Connection(acks)
+    event, state, qos0 = link.receive(1, 1), link.receive(2, 1), link.receive(0, 0)
+    event.hold()  # the writer, until the commit
+    event.release()  # its handler returned
+    state.release()  # nothing to store
+    qos0.release()
+    assert acks.sent == []
+    event.release()  # committed
+    assert acks.sent == [(1, 1), (2, 1)]
+    assert link.pending == 0
+
+
+def test_an_abandoned_message_is_skipped_not_waited_for() -> None:
+    acks = Acks()
+    link = Connection(acks)
+    refused, after = link.receive(1, 1), link.receive(2, 1)
+    after.release()
+    assert acks.sent == []
+    refused.abandon()
+    assert acks.sent == [(2, 1)]
+    refused.release()  # its handler returning later acknowledges nothing
+    assert acks.sent == [(2, 1)]
+
+
+def test_past_the_window_done_messages_pass_an_unfinished_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store is down: one event cannot be committed. Once more than ORDER_WINDOW
+    messages are unacknowledged (they count against the broker's in-flight window),
+    those done are acknowledged anyway, in their order; the event only when committed,
+    and one warning."""
+    acks = Acks()
+    link = Connection(acks)
+    stuck = link.receive(1, 1)
+    stuck.hold()
+    stuck.release()
+    for mid in range(2, ORDER_WINDOW + 1):  # ORDER_WINDOW unacknowledged with the event
+        link.receive(mid, 1).release()
+    assert acks.sent == []
+    link.receive(ORDER_WINDOW + 1, 1).release()  # one more: past the window
+    assert acks.sent == [(mid, 1) for mid in range(2, ORDER_WINDOW + 2)]
+    later = link.receive(ORDER_WINDOW + 2, 1)
+    later.release()
+    assert acks.sent[-1] == (ORDER_WINDOW + 1, 1)  # back in order behind the event
+    stuck.release()  # committed at last
+    assert acks.sent[-2:] == [(1, 1), (ORDER_WINDOW + 2, 1)]
+    assert link.pending == 0
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
