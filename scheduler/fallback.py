@@ -143,7 +143,9 @@ class FallbackPublisher:
         self.clock = clock
         self.topics = SiteTopics(site.slug)
         self.version = 0
-        self.published: dict[str, list[FallbackEntry]] = {}
+        #: device -> the routines last published to it (a tuple: most devices have none,
+        #: and one empty tuple serves them all)
+        self.published: dict[str, tuple[FallbackEntry, ...]] = {}
         self.publications = 0
         self._dirty = asyncio.Event()
 
@@ -161,11 +163,12 @@ class FallbackPublisher:
         today = self.clock.now().astimezone(self.site.zone).date()
         wanted = device_fallbacks(schedules, self.site, today)
         count = 0
-        for device_id, entries in wanted.items():
+        for device_id, listed in wanted.items():
+            entries = tuple(listed)
             if not everything and self.published.get(device_id) == entries:
                 continue
             payload = DeviceSchedule(
-                version=self._next_version(), tz=self.site.site.timezone, entries=entries
+                version=self._next_version(), tz=self.site.site.timezone, entries=listed
             )
             await self.link.publish(
                 self.topics.device(device_id, Channel.SCHEDULE), encode(payload), retain=True
