@@ -20,23 +20,37 @@ out of order (a state at once, an event after its commit), Mosquitto spent 22-27
 CPU per message on the controller's session against 4-5 in order
 (docs/performance.md). An abandoned receipt is skipped (never acknowledged). So that
 one message whose work cannot finish (the store is down: its event is kept and
-retried) does not stop the broker's in-flight window for everything behind it, once
-:data:`ORDER_WINDOW` receipts wait behind an unfinished one those that are done are
-acknowledged anyway (as before this order was kept).
+retried) does not fill the broker's in-flight window and stop everything behind it
+(help presses too), a message unfinished for :data:`STUCK_S` is passed: those done
+behind it, and those done after them while it stays unfinished, are acknowledged out
+of order (as before this order was kept), with one warning. Each receipt costs O(1)
+either way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-#: receipts that may wait behind an unfinished one before those done are acknowledged
-#: out of order: half of Mosquitto's in-flight window (``max_inflight_messages 100``)
-ORDER_WINDOW = 50
+#: seconds a message's unfinished work may hold back the acknowledgement of those done
+#: after it (a commit takes milliseconds; a store that is down, as long as it is down)
+STUCK_S = 2.0
+
+#: schedules a call: ``later(delay_s, callback)``; what it returns may have ``cancel()``
+Later = Callable[[float, Callable[[], None]], Any]
+
+
+def loop_later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
+    """``callback`` after ``delay_s`` on the running event loop (none running: never)."""
+    try:
+        return asyncio.get_running_loop().call_later(delay_s, callback)
+    except RuntimeError:
+        return None
 
 
 class Acker(Protocol):
@@ -48,16 +62,21 @@ class Acker(Protocol):
 class Connection:
     """The receipts of one broker connection; :meth:`close` when it drops."""
 
-    def __init__(self, acker: Acker | None) -> None:
+    def __init__(self, acker: Acker | None, later: Later = loop_later) -> None:
         self._acker = acker
+        self._later = later
+        self._timer: Any = None
+        #: the unfinished head passed after STUCK_S (done ones behind it go at once)
+        self._stuck: Receipt | None = None
         self.open = acker is not None
         #: receipts not yet acknowledged (their work is not durable yet)
         self.pending = 0
         self.acked = 0
-        #: QoS 1/2 receipts not yet acknowledged or skipped, in the order they came
+        #: QoS 1/2 receipts not yet passed, in the order they came (some may have been
+        #: acknowledged early: see :data:`STUCK_S`)
         self._order: deque[Receipt] = deque()
-        #: the unfinished receipt the last out-of-order acknowledgement went past
-        self._passed: Receipt | None = None
+        #: receipts done while one before them is not: waiting for their turn
+        self._early: deque[Receipt] = deque()
 
     def receive(self, mid: int, qos: int) -> Receipt:
         """A receipt for a message just received (its handler holds it)."""
@@ -71,33 +90,71 @@ class Connection:
         """The connection dropped: nothing more is acknowledged through it."""
         self.open = False
         self._order.clear()
+        self._early.clear()
+        self._disarm()
 
-    def _done(self, receipt: Receipt) -> None:
-        self.pending -= 1
-        self._acknowledge_ready()
+    def _done(self, receipt: Receipt | None) -> None:
+        """``receipt``'s work is durable (None: one was abandoned): acknowledge the
+        done receipts at the head of the order, skipping the abandoned; one done
+        behind an unfinished head waits (:data:`STUCK_S` at most)."""
+        if receipt is not None:
+            self.pending -= 1
+        order, early = self._order, self._early
+        while order and order[0]._passable:
+            head = order.popleft()
+            if not head._acked:
+                self._ack(head)
+            if head is self._stuck:
+                self._stuck = None
+        while early and early[0]._acked:  # acknowledged in turn since
+            early.popleft()
+        if not order:
+            early.clear()
+            self._disarm()
+            return
+        if receipt is None or not receipt.qos or receipt._acked:
+            return
+        if order[0] is self._stuck:
+            self._ack(receipt)  # the head is stuck: no more waiting behind it
+            return
+        early.append(receipt)
+        if self._timer is None:
+            self._arm(order[0])
 
-    def _acknowledge_ready(self) -> None:
-        """Acknowledge the done receipts at the head of the order (skip the abandoned);
-        past :data:`ORDER_WINDOW` waiting, every done one."""
-        order = self._order
-        while order and (order[0].done or order[0]._connection is None):
-            self._ack(order.popleft())
-        if len(order) > ORDER_WINDOW:
-            waiting = [r for r in order if not (r.done or r._connection is None)]
-            if self._passed is not order[0]:  # once per unfinished message
-                self._passed = order[0]
-                log.warning(
-                    "%d messages waited behind message %d, whose work is not durable "
-                    "yet: acknowledging those done out of order",
-                    len(order) - 1,
-                    order[0].mid,
-                )
-            for receipt in order:
-                if receipt.done or receipt._connection is None:
-                    self._ack(receipt)
-            self._order = deque(waiting)
+    def _arm(self, head: Receipt) -> None:
+        self._timer = self._later(STUCK_S, lambda: self._unstick(head)) or True
+
+    def _disarm(self) -> None:
+        timer, self._timer = self._timer, None
+        if hasattr(timer, "cancel"):
+            timer.cancel()
+
+    def _unstick(self, head: Receipt) -> None:
+        """STUCK_S after a receipt first waited behind ``head``: if ``head`` is still
+        unfinished, pass it (acknowledge those done behind it); otherwise wait on the
+        new head."""
+        self._timer = None
+        order, early = self._order, self._early
+        if not self.open or not order or not early:
+            return
+        if order[0] is not head:
+            self._arm(order[0])
+            return
+        self._stuck = head
+        log.warning(
+            "message %d: its work is still not durable after %.0f s; acknowledging the "
+            "%d messages done behind it out of order while it waits",
+            head.mid,
+            STUCK_S,
+            len(early),
+        )
+        while early:
+            waiting = early.popleft()
+            if not waiting._acked:
+                self._ack(waiting)
 
     def _ack(self, receipt: Receipt) -> None:
+        receipt._acked = True
         if not self.open or self._acker is None or receipt._connection is None:
             return  # dropped connection, or abandoned: the broker delivers it again
         try:
@@ -110,18 +167,24 @@ class Connection:
 class Receipt:
     """One received message's work in progress. Starts with one hold (its handler's)."""
 
-    __slots__ = ("_connection", "_holds", "_then", "mid", "qos")
+    __slots__ = ("_acked", "_connection", "_holds", "_then", "mid", "qos")
 
     def __init__(self, connection: Connection | None, mid: int = 0, qos: int = 0) -> None:
         self._connection = connection
         self._holds = 1
         self._then: list[Callable[[], None]] | None = None
+        self._acked = False  # acknowledged (or passed, if abandoned)
         self.mid = mid
         self.qos = qos
 
     @property
     def done(self) -> bool:
         return self._holds == 0
+
+    @property
+    def _passable(self) -> bool:
+        """Nothing more to wait for: done, abandoned, or acknowledged early."""
+        return self._holds == 0 or self._connection is None or self._acked
 
     def hold(self) -> Receipt:
         """One more piece of work must be durable before the acknowledgement."""
@@ -150,7 +213,7 @@ class Receipt:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.pending -= 1
-            connection._acknowledge_ready()  # those behind it need not wait for it
+            connection._done(None)  # those behind it need not wait for it
 
     def wait_for(self, other: Receipt | None) -> None:
         """This message repeats ``other`` (a device sent it again): acknowledge it only
