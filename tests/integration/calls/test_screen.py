@@ -6,6 +6,7 @@ screenshots at 1280×800 and 800×480."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +15,7 @@ from controller.bus_messages import CommandResolved
 from devices.clock import SystemClock
 
 from ..harness import RunningController, wait_twin
-from .conftest import TIMEOUT_MS, open_kiosk, screen_token, sign_in_dashboard
+from .conftest import TIMEOUT_MS, home_time, open_kiosk, screen_token, sign_in_dashboard
 
 
 def help_alarm(page, apartment: str, state: str):
@@ -143,7 +144,13 @@ async def test_screenshots_idle_message_and_incoming_call_at_both_sizes(
         status, body = await ctl.command(
             screen.device,
             "show_message",
-            args={"text": "Lunch serveras klockan 12.00 i matsalen", "from": "Personalen"},
+            # ends after the page's pinned 10.00 (without an end it would end at 06.00
+            # when the suite runs at night, and the page would rightly hide it)
+            args={
+                "text": "Lunch serveras klockan 12.00 i matsalen",
+                "from": "Personalen",
+                "until": (home_time(ctl, 10) + timedelta(hours=2)).isoformat(),
+            },
         )
         assert status == 200, body
         await page.wait_for_selector("#message:not([hidden])", timeout=TIMEOUT_MS)
