@@ -2,11 +2,8 @@
 
 A caller's row is committed before its submit returns: a command's ``issued`` line
 before the command leaves, its ``resolved`` line before anyone is told the outcome.
-While one transaction is being written, newly submitted rows wait and go in the next
-one, at most :data:`MAX_BATCH` to a transaction: a lone command pays one commit, 5,000
-concurrent commands pay a handful, and the first of them leave while the rest are
-written (one 5,000-row transaction held every command of a fan-out back until all were
-written; docs/performance.md).
+While one transaction is being written, newly submitted rows wait and all go in the
+next one: a lone command pays one commit, 5,000 concurrent commands pay a handful.
 
 :meth:`GroupCommit.submit` hands the store's error to its caller (a command not yet
 sent is refused). :meth:`GroupCommit.submit_kept` is for a row that records what has
@@ -29,8 +26,6 @@ Writer = Callable[[Sequence[dict[str, Any]]], Awaitable[list[int]]]
 #: seconds before a kept row's first retry; doubled after each failure up to RETRY_MAX_S
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
-#: rows in one transaction at most
-MAX_BATCH = 500
 
 
 @dataclass(slots=True)
@@ -91,8 +86,7 @@ class GroupCommit:
     async def _run(self) -> None:
         # held rows go with every new batch, and alone once their backoff is over
         while self._queue or (self._held and self._retry is None):
-            waiting = self._held + self._queue
-            batch, self._held, self._queue = waiting[:MAX_BATCH], [], waiting[MAX_BATCH:]
+            batch, self._held, self._queue = self._held + self._queue, [], []
             try:
                 ids = await self._write([r.row for r in batch])
             except Exception as exc:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from controller.store import SqlStore, StoreError
-from controller.store.group_commit import MAX_BATCH, GroupCommit
+from controller.store.group_commit import GroupCommit
 
 from .test_sql_store import issued, resolved
 
@@ -123,32 +123,3 @@ async def test_closing_fails_kept_lines_that_still_cannot_be_written(
     with pytest.raises(StoreError):
         await kept
     assert "1 audit lines never written: database restarting" in caplog.text
-
-
-async def test_a_transaction_takes_at_most_max_batch_rows_in_their_order() -> None:
-    """2.5 batches' worth submitted at once: no transaction holds more than MAX_BATCH
-    rows, every row is written once, in the order submitted, and the first rows'
-    callers return before the last rows are written."""
-    written: list[int] = []
-    batches: list[int] = []
-    first_returned_after_batches: list[int] = []
-
-    async def write(rows: Sequence[dict[str, Any]]) -> list[int]:
-        await asyncio.sleep(0)
-        batches.append(len(rows))
-        written.extend(r["n"] for r in rows)
-        return [r["n"] for r in rows]
-
-    commits = GroupCommit(write, "audit line")
-    count = MAX_BATCH * 5 // 2
-
-    async def first() -> int:
-        row_id = await commits.submit({"n": 0})
-        first_returned_after_batches.append(len(batches))
-        return row_id
-
-    ids = await asyncio.gather(first(), *(commits.submit({"n": i}) for i in range(1, count)))
-    assert ids == list(range(count))
-    assert written == list(range(count))
-    assert max(batches) <= MAX_BATCH
-    assert first_returned_after_batches[0] < len(batches)
