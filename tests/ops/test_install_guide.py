@@ -10,13 +10,15 @@ module; skipped with the reason otherwise. The user is removed at the end.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,35 +43,52 @@ def _readable_dir(prefix: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def guide_venv() -> Iterator[Path]:
+async def guide_venv() -> AsyncIterator[Path]:
     """Step 3 of the guide, once per session: ``python3.11 -m venv`` with Debian's
     Python, then ``pip install -c constraints.txt`` of a copy of this tree (building in
-    the tree would leave build/ in it). Yields the venv's bin directory."""
-    if not DEBIAN_PYTHON.exists():
+    the tree would leave build/ in it). Yields the venv's bin directory. Built in a
+    thread (~20-30 s): the session's event loop, and the MQTT keepalives of the
+    controllers and homes on it, must not stand still meanwhile."""
+    if not DEBIAN_PYTHON.exists():  # noqa: ASYNC240 (a stat)
         pytest.skip("no /usr/bin/python3.11: apt-get install python3.11 python3.11-venv")
     base = _readable_dir("tryggbo-guide-venv-")
     try:
-        release = base / "release"
-        release.mkdir()
-        for name in RELEASE:
-            if (ROOT / name).is_dir():
-                ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-                shutil.copytree(ROOT / name, release / name, ignore=ignore)
-            else:
-                shutil.copy2(ROOT / name, release / name)
-        venv, pip = base / "venv", base / "venv" / "bin" / "pip"
-        constraints = release / "constraints.txt"
-        for step in (
-            [str(DEBIAN_PYTHON), "-m", "venv", str(venv)],
-            [str(pip), "install", "-q", "-c", str(constraints), str(release)],
-        ):
-            done = subprocess.run(
-                step, capture_output=True, text=True, timeout=150, check=False, umask=0o022
-            )
-            assert done.returncode == 0, done.stderr[-2000:]
-        yield venv / "bin"
+        yield await asyncio.to_thread(_build_venv, base)
     finally:
         shutil.rmtree(base)
+
+
+def _build_venv(base: Path) -> Path:
+    release = base / "release"
+    release.mkdir()
+    for name in RELEASE:
+        if (ROOT / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(ROOT / name, release / name, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, release / name)
+    venv, pip = base / "venv", base / "venv" / "bin" / "pip"
+    constraints = release / "constraints.txt"
+    for step in (
+        [str(DEBIAN_PYTHON), "-m", "venv", str(venv)],
+        [str(pip), "install", "-q", "-c", str(constraints), str(release)],
+    ):
+        done = subprocess.run(
+            step, capture_output=True, text=True, timeout=150, check=False, umask=0o022
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    return venv / "bin"
+
+
+def _in_thread(test: Callable[..., None]) -> Callable[..., Awaitable[None]]:
+    """Run a test of blocking commands in a thread, the session's event loop running
+    beside it (see :func:`guide_venv`)."""
+
+    @functools.wraps(test)
+    async def threaded(*args: Any, **kwargs: Any) -> None:
+        await asyncio.to_thread(test, *args, **kwargs)
+
+    return threaded
 
 
 @pytest.fixture(scope="session")
@@ -230,6 +249,7 @@ def _restore(it: Install, archive: Path, *, as_root: bool) -> subprocess.Complet
     )  # fmt: skip
 
 
+@_in_thread
 def test_restore_as_the_service_user_changes_nothing_and_as_root_restores_everything(
     install: Install,
 ) -> None:
@@ -270,6 +290,7 @@ def test_restore_as_the_service_user_changes_nothing_and_as_root_restores_everyt
     assert not list(it.base.rglob("*.restoring-*"))
 
 
+@_in_thread
 def test_a_restore_that_fails_midway_puts_every_file_back(install: Install) -> None:
     """As root, the site file immutable (``chattr +i``): staging works, the store and
     credentials are swapped in, then moving the site file aside fails (EPERM). Every
@@ -292,6 +313,7 @@ def test_a_restore_that_fails_midway_puts_every_file_back(install: Install) -> N
     assert it.usernames() == {"admin", "anna", "tekla", "nils"}
 
 
+@_in_thread
 def test_users_add_without_a_terminal_says_to_use_password_stdin(install: Install) -> None:
     """Step 7 run from a script (no terminal) used to end in a bare "Aborted."."""
     it = install
@@ -303,6 +325,7 @@ def test_users_add_without_a_terminal_says_to_use_password_stdin(install: Instal
     assert "boss" in it.usernames()
 
 
+@_in_thread
 def test_the_production_install_has_no_amqtt_and_the_demo_says_how_to_get_it(
     guide_venv: Path, tmp_path: Path
 ) -> None:
