@@ -114,12 +114,12 @@ async def _fan_out(
     ctl: Controller, locks: list[str], action: str, others: dict[str, list[int]]
 ) -> dict:
     """All commands at once. Besides the total: when half and all of the commands had
-    passed each stage (``issued`` line committed, publish acknowledged by the broker,
+    passed each stage (``issued`` line committed, command handed to the MQTT client,
     ack from the device matched, ``resolved`` line committed), from wrappers that
     only take the time; and the CPU it cost, here and in ``others`` (name -> pids:
     the broker, the simulated devices)."""
-    stages: dict[str, list[float]] = {"issued": [], "published": [], "acked": [], "resolved": []}
-    append, kept, publish = ctl.store.append_audit, ctl.store.append_audit_kept, ctl.link.publish
+    stages: dict[str, list[float]] = {"issued": [], "sent": [], "acked": [], "resolved": []}
+    append, kept, put = ctl.store.append_audit, ctl.store.append_audit_kept, ctl.link.put
     resolve = ctl.commands.resolve
 
     async def timed_append(record: Any) -> int:
@@ -132,9 +132,9 @@ async def _fan_out(
         stages["resolved"].append(time.perf_counter())
         return row_id
 
-    async def timed_publish(*args: Any, **kw: Any) -> None:
-        await publish(*args, **kw)
-        stages["published"].append(time.perf_counter())
+    def timed_put(*args: Any, **kw: Any) -> None:
+        put(*args, **kw)
+        stages["sent"].append(time.perf_counter())
 
     def timed_resolve(device: str, ack: Any) -> bool:
         matched = resolve(device, ack)
@@ -143,7 +143,7 @@ async def _fan_out(
 
     ctl.store.append_audit = timed_append  # type: ignore[method-assign]
     ctl.store.append_audit_kept = timed_kept  # type: ignore[method-assign]
-    ctl.link.publish = timed_publish  # type: ignore[method-assign]
+    ctl.link.put = timed_put  # type: ignore[method-assign]
     ctl.commands.resolve = timed_resolve  # type: ignore[method-assign]
     started = time.perf_counter()
     cpu_started, loop_cpu_started = time.process_time(), time.thread_time()
@@ -162,7 +162,7 @@ async def _fan_out(
         for name, pids in others.items()
     }
     ctl.store.append_audit, ctl.store.append_audit_kept = append, kept  # type: ignore[method-assign]
-    ctl.link.publish, ctl.commands.resolve = publish, resolve  # type: ignore[method-assign]
+    ctl.link.put, ctl.commands.resolve = put, resolve  # type: ignore[method-assign]
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[r.outcome.value] = outcomes.get(r.outcome.value, 0) + 1

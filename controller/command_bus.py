@@ -274,7 +274,7 @@ class CommandBus:
         try:
             async with asyncio.timeout(timeout):
                 await self.link.connected.wait()
-                await self.link.publish(topic, payload, retain=False)
+                self.link.put(topic, payload)  # its ack says the broker had it
                 ack = await pending.future
         except TimeoutError:
             error = "no ack" if self.link.connected.is_set() else "broker unreachable"

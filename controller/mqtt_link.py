@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 
 from config.credentials import MqttLogin
 from devices.contract import Availability, Channel, SiteTopics
@@ -240,6 +241,19 @@ class MqttLink:
             await self.publish(self.topics.controller_availability, "online", retain=True)
         except NotConnected as exc:  # the next connect says it anyway
             log.warning("could not say online again: %s", exc)
+
+    def put(self, topic: str, payload: bytes) -> None:
+        """Hand a QoS 1 message to the client without waiting for the broker's PUBACK
+        (paho sends it again until the broker has it, on this session): for a command,
+        whose outcome is its device's ack, awaited anyway. :class:`NotConnected` when
+        the broker is away or the client refuses it. Waiting for each PUBACK as well
+        cost a 5,000-command fan-out an event, a timeout and a wake-up per command."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise NotConnected(f"not connected to {self.broker.url}")
+        info = paho_of(client).publish(topic, payload, QOS, False)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise NotConnected(f"publish refused: {mqtt.error_string(info.rc)}")
 
     async def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, timeout: float = 10
