@@ -36,6 +36,10 @@ from .write_gate import WriteGate
 
 log = logging.getLogger(__name__)
 
+#: audit transactions of at most this many rows (a lone command's line) are committed
+#: on the event loop itself rather than handed to the writer thread (one_hop.py)
+INLINE_AUDIT_ROWS = 4
+
 
 class SqlStore(
     ActivityMixin, PeopleMixin, AlarmsMixin, ScheduleMixin, CallsMixin, LeaseMixin, PlanMixin
@@ -230,7 +234,7 @@ class SqlStore(
         work = functools.partial(_insert_audit_rows, rows=rows)
         if self._one_hop is not None and self._gate is not None:  # a SQLite file
             async with self._gate.hold(urgent=True), self._guard(what):
-                return await self._one_hop.run(work)
+                return await self._one_hop.run(work, inline=len(rows) <= INLINE_AUDIT_ROWS)
         async with self._write(what, urgent=True) as conn:
             return await conn.run_sync(work)
 
