@@ -16,7 +16,8 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -76,27 +77,74 @@ class SiteCredentials(BaseModel):
     def controller_login(self, client_id: str | None = None) -> MqttLogin:
         """The login of the controller instance ``client_id`` (None: the site's
         controller). The broker makes the client id the login's username."""
-        if client_id is None or client_id == self.controller.username:
-            return self.controller
-        try:
-            return self.controllers[client_id]
-        except KeyError:
-            raise CredentialsError(
-                f"no MQTT login for controller instance {client_id!r}: the broker binds "
-                f"client ids to logins; add it with `tryggbo credentials --controller "
-                f"{client_id}`, then write the broker's passwd and acl again "
-                f"(`tryggbo provision broker-config`) and reload Mosquitto"
-            ) from None
+        return _controller_login(self.controller, self.controllers, client_id)
 
-    def only(self, device_ids: Iterable[str]) -> SiteCredentials:
-        """These credentials with only the named devices' entries (every login kept)."""
-        keep = set(device_ids)
-        devices = {d: c for d, c in self.devices.items() if d in keep}
-        return self.model_copy(update={"devices": devices})
+    def kept(self, signed: Iterable[str], logins: Iterable[str]) -> KeptCredentials:
+        """What a daemon keeps of these credentials: the controller logins, the
+        ``signed`` devices' keys and the ``logins`` devices' whole credentials
+        (those without an entry are left out)."""
+        keys = {d: self.devices[d].key for d in signed if d in self.devices}
+        packed = {d: _pack(d, self.devices[d]) for d in logins if d in self.devices}
+        return KeptCredentials(self.site, self.controller, dict(self.controllers), keys, packed)
 
     def controller_logins(self) -> list[MqttLogin]:
         """Every login with the controller's rights."""
         return [self.controller, *self.controllers.values()]
+
+
+def _controller_login(
+    controller: MqttLogin, controllers: Mapping[str, MqttLogin], client_id: str | None
+) -> MqttLogin:
+    if client_id is None or client_id == controller.username:
+        return controller
+    try:
+        return controllers[client_id]
+    except KeyError:
+        raise CredentialsError(
+            f"no MQTT login for controller instance {client_id!r}: the broker binds "
+            f"client ids to logins; add it with `tryggbo credentials --controller "
+            f"{client_id}`, then write the broker's passwd and acl again "
+            f"(`tryggbo provision broker-config`) and reload Mosquitto"
+        ) from None
+
+
+#: a device's credentials packed: its username (None: the device id), password, key
+_Packed = tuple[str | None, str, bytes]
+
+
+def _pack(device_id: str, creds: DeviceCredentials) -> _Packed:
+    username = None if creds.username == device_id else creds.username
+    return (username, creds.password, creds.key)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptCredentials:
+    """What the daemon keeps of a site's credentials (:meth:`SiteCredentials.kept`),
+    compactly: a :class:`DeviceCredentials` model with its three strings is ~570
+    bytes a device; a signing key as bytes ~100, a packed login ~200 (issue 18)."""
+
+    site: str
+    controller: MqttLogin
+    #: further logins with the controller's rights, by username (= client id)
+    controllers: dict[str, MqttLogin]
+    #: device -> HMAC key, of the devices whose commands are signed
+    keys: dict[str, bytes]
+    #: device -> its packed login, of the devices whose firmware the daemon may run
+    logins: dict[str, _Packed]
+
+    def controller_login(self, client_id: str | None = None) -> MqttLogin:
+        """As :meth:`SiteCredentials.controller_login`."""
+        return _controller_login(self.controller, self.controllers, client_id)
+
+    def device(self, device_id: str) -> DeviceCredentials:
+        """A kept device login, as :meth:`SiteCredentials.device` gives it."""
+        try:
+            username, password, key = self.logins[device_id]
+        except KeyError:
+            raise CredentialsError(f"no credentials for device {device_id!r}") from None
+        return DeviceCredentials(
+            username=username or device_id, password=password, hmac_key=key.hex()
+        )
 
 
 def _password() -> str:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,7 @@ import aiomqtt
 from aiohttp import web
 from pydantic import BaseModel
 
-from config.credentials import SiteCredentials
+from config.credentials import KeptCredentials, SiteCredentials
 from config.site import Site
 from controller.ops.metrics import Metrics
 from controller.ops.retention import RetentionPolicy, run_daily
@@ -79,7 +80,8 @@ class ControllerConfig:
     #: one broker, or the nodes of a clustered one (the link fails over between them)
     broker: Brokers
     site: Site
-    credentials: SiteCredentials | None
+    #: the site's credentials; the controller keeps what it uses of them (KeptCredentials)
+    credentials: SiteCredentials | KeptCredentials | None
     db_url: str
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -131,22 +133,18 @@ class Controller:
         self.twins = TwinRegistry(config.site, stale_factor=config.stale_factor)
         self.events = EventWriter(self.store, self.clock)
         creds = config.credentials
-        keys: dict[str, bytes] = {}  # of the types whose commands are signed
-        if creds is not None:
-            for _apt, dev in config.site.devices():
-                entry = creds.devices.get(dev.id)
-                if entry is not None and spec_for(dev.type).signed:
-                    keys[dev.id] = entry.key
-            # of the devices' secrets the daemon keeps only those it uses: the signed
-            # types' (their keys) and the screens' (it runs their page's firmware,
-            # calls/screen_bridge.py); ~0.8 kB less for every other device (issue 18).
-            # Its config stays one a controller can be made from again.
-            creds = creds.only(
-                d.id
-                for _a, d in config.site.devices()
-                if d.id in keys or d.type is DeviceType.SCREEN
+        if isinstance(creds, SiteCredentials):
+            # of the devices' secrets the daemon keeps only those it uses, compactly:
+            # the signed types' keys and the screens' logins (it runs their page's
+            # firmware, calls/screen_bridge.py) (issue 18: memory). Its config stays
+            # one a controller can be made from again.
+            devices = [dev for _apt, dev in config.site.devices()]
+            creds = creds.kept(
+                signed=(d.id for d in devices if spec_for(d.type).signed),
+                logins=(d.id for d in devices if d.type is DeviceType.SCREEN),
             )
             self.config = config = replace(config, credentials=creds)
+        keys: Mapping[str, bytes] = creds.keys if creds is not None else {}
         self.reports: DeviceReports
         self.link = MqttLink(
             config.broker,

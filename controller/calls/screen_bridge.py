@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.credentials import SiteCredentials
+from config.credentials import KeptCredentials
 from config.site import Apartment, Site
 from devices.clock import Clock
 from devices.contract import DeviceType, HelpConfirmed
@@ -85,7 +85,7 @@ class ScreenBridge:
     def __init__(
         self,
         site: Site,
-        credentials: SiteCredentials | None,
+        credentials: KeptCredentials | None,
         broker: Brokers,
         bus: EventBus,
         clock: Clock,
