@@ -6,6 +6,7 @@ message names each bad field and its problem (``apartments[3].number: ...``).
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -85,6 +86,12 @@ class Apartment(Strict):
                 for d in data["devices"]
             ]
         return data
+
+    @field_validator("wing")
+    @classmethod
+    def _shared_wing(cls, value: str) -> str:
+        """One string per wing name, not one per apartment (issue 18: memory)."""
+        return sys.intern(value)
 
 
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
