@@ -49,7 +49,19 @@ class TwinMeta:
 
     @classmethod
     def of(cls, meta: Meta) -> TwinMeta:
-        return cls(sys.intern(meta.model), sys.intern(meta.firmware), meta.heartbeat_s)
+        """One shared instance for every device that reports the same three (it is
+        frozen; one each cost 56 bytes a device)."""
+        made = cls(meta.model, meta.firmware, meta.heartbeat_s)
+        shared = _TWIN_METAS.get(made)
+        if shared is None:
+            shared = _TWIN_METAS[made] = cls(
+                sys.intern(meta.model), sys.intern(meta.firmware), meta.heartbeat_s
+            )
+        return shared
+
+
+#: the distinct :class:`TwinMeta` reported (a fleet has a few models and firmwares)
+_TWIN_METAS: dict[TwinMeta, TwinMeta] = {}
 
 
 #: A twin's ``desired`` before any command: one empty mapping for all (an empty dict
@@ -148,11 +160,10 @@ class TwinRegistry:
         self.stale_factor = stale_factor
         #: grows with every change of any twin (reachability, meta or state)
         self.revision = 0
+        self._site = site  # its device index gives a device's apartment
         self._twins: dict[str, Twin] = {}
-        self._apartments: dict[str, Apartment] = {}
         for apt, dev in site.devices():
             self._twins[dev.id] = Twin(dev.id, dev.type, apt.number)
-            self._apartments[dev.id] = apt
         #: device -> when its connection was taken over (within TAKEOVER_WINDOW)
         self._takeovers: dict[str, deque[datetime]] = {}
 
@@ -169,7 +180,8 @@ class TwinRegistry:
         return list(self._twins.values())
 
     def apartment(self, device_id: str) -> Apartment | None:
-        return self._apartments.get(device_id)
+        found = self._site.device(device_id)
+        return found[0] if found is not None else None
 
     def _changed(self, twin: Twin, now: datetime) -> None:
         self.revision += 1

@@ -142,3 +142,8 @@ def test_a_twin_keeps_the_meta_fields_it_reads() -> None:
     assert second.meta is not None
     assert (first.model, first.firmware, first.heartbeat_s) == ("m-2", "3.1", 30.0)
     assert first.meta.model is second.meta.model  # one string for every device's
+    assert first.meta is second.meta  # and one TwinMeta
+    other = Meta(type=DeviceType.LOCK, model="m-2", firmware="3.1", heartbeat_s=60)
+    assert reg.apply_meta(second, other, T0)
+    assert second.meta is not first.meta
+    assert (first.heartbeat_s, second.heartbeat_s) == (30.0, 60.0)
