@@ -25,18 +25,19 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.credentials import KeptCredentials
 from config.site import Apartment, Site
 from devices.clock import Clock
 from devices.contract import DeviceType, HelpConfirmed
-from devices.firmware.base import AfterAck
-from devices.firmware.screen import SimulatedScreen
 from devices.mqtt import Brokers
 
 from ..bus_messages import AlarmChanged
 from ..event_bus import EventBus
+
+if TYPE_CHECKING:  # the firmware is imported when a first page opens (issue 18: memory)
+    from .page_screen import PageScreen
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +45,6 @@ log = logging.getLogger(__name__)
 LINGER_S = 10.0
 
 Send = Callable[[dict[str, Any]], None]
-
-
-class PageScreen(SimulatedScreen):
-    """The screen's firmware driven by the kiosk page; tells the pages every change."""
-
-    def _setup(self) -> None:
-        super()._setup()
-        self.caller: str | None = None
-        self.on_change: Callable[[], None] = lambda: None
-
-    def _report(self) -> None:
-        super()._report()
-        self.on_change()
-
-    async def _cmd_ring(self, args: dict[str, Any]) -> AfterAck:
-        if self._call == "idle":
-            self.caller = str(args.get("caller") or "")
-        return await super()._cmd_ring(args)
-
-    def view(self) -> dict[str, Any]:
-        """What the page draws."""
-        fields = self._fields()
-        return {**fields, "caller": self.caller if fields["call"] != "idle" else None}
 
 
 @dataclass(eq=False)
@@ -113,6 +91,8 @@ class ScreenBridge:
         if running is None:
             if self.credentials is None:
                 raise LookupError("the daemon has no device credentials for screens")
+            from .page_screen import PageScreen
+
             device = PageScreen(
                 self.site.slug,
                 device_id,
