@@ -112,8 +112,11 @@ class DeviceRateLimit:
         if self.per_s <= 0:
             return True
         bucket = self._buckets.get(device)
-        tokens, at = (self.burst, now) if bucket is None else (bucket.real, bucket.imag)
-        tokens = min(self.burst, tokens + (now - at) * self.per_s)
+        tokens = (
+            self.burst
+            if bucket is None
+            else min(self.burst, bucket.real + (now - bucket.imag) * self.per_s)
+        )
         allowed = tokens >= 1.0
         self._buckets[device] = complex(tokens - 1.0 if allowed else tokens, now)
         if not allowed and device not in self.flooding:
