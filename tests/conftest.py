@@ -16,6 +16,7 @@ import pytest
 
 from config.credentials import MqttLogin, SiteCredentials, ensure_credentials
 from config.site import EXAMPLE_SITE, Site, load_site
+from controller.ops import brokers
 from controller.ops.brokers import MosquittoProcess, find_mosquitto
 from devices.mqtt import BrokerAddress
 
@@ -42,6 +43,24 @@ TEST_CONTROLLERS = (
     "ctl-one",
     "ctl-two",
 )
+
+
+def _own_ports_per_worker() -> None:
+    """Under pytest-xdist (``-n 2``) each worker process takes its servers' ports from a
+    slice of the range of its own: ``free_ports`` never gives one twice within a process,
+    and a broker a test stopped gets its port back when it restarts, so no other worker
+    may be given that port meanwhile."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2:
+        return
+    low, high = brokers._PORT_RANGE
+    size = (high - low + 1) // count
+    start = low + int(worker[2:]) * size
+    brokers._PORT_RANGE = (start, start + size - 1)
+
+
+_own_ports_per_worker()
 
 
 @dataclass

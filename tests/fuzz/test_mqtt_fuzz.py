@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
@@ -22,21 +22,25 @@ from hypothesis import strategies as st
 
 from config.site import Site
 from controller.daemon import Controller, ControllerConfig
-from controller.twins import Twin
 from devices.contract import (
     Ack,
     Channel,
-    DeviceType,
     Event,
     FireSignal,
     Meta,
     SiteTopics,
     spec_for,
 )
-from devices.firmware.lock import SimulatedLock
 from devices.mqtt import BrokerAddress
 from tests.conftest import BrokerUnderTest
-from tests.integration.harness import RunningController, RunningHome, wait_all_online
+from tests.integration.harness import (
+    RunningController,
+    RunningHome,
+    start_controller,
+    start_home,
+    wait_all_online,
+)
+from tests.reliability_fixtures import private_broker
 
 #: What the controller subscribes to (controller/mqtt_link.py) and what it ignores.
 READ_CHANNELS = [Channel.META, Channel.AVAILABILITY, Channel.STATE, Channel.EVENT, Channel.ACK]
@@ -159,37 +163,40 @@ def test_device_reports_survive_anything(offline_controller: Controller) -> None
     assert reports.dropped.total > 0
 
 
-def _at_rest(twin: Twin) -> bool:
-    return twin.reported is not None and twin.reported.motion not in ("opening", "closing")
-
-
-async def _home_at_rest(ctl: RunningController, home: RunningHome) -> None:
-    """Until nothing an earlier test started still moves the home's devices (a curtain
-    on its way, a lock's pending relock) and the controller has their final states."""
-    for device in home.home.devices.values():
-        if device.device_id in FUZZED:
-            continue
-        if isinstance(device, SimulatedLock):
-            if device._relock is not None:
-                async with asyncio.timeout(30):
-                    await asyncio.wait({device._relock})
-            lock = device.state.lock
-            await ctl.wait_twin(device.device_id, lambda t, lk=lock: t.reported.lock == lk)
-        elif device.device_type is DeviceType.CURTAIN:
-            await ctl.wait_twin(device.device_id, _at_rest, timeout=30)
+@pytest.fixture(scope="module")
+async def own_home(
+    example_site: Site, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[RunningController, RunningHome, BrokerUnderTest]]:
+    """A broker, home and controller of this module alone: the twins nobody fuzzed must
+    stay as they are, which no earlier test's leftovers (a curtain on its way, a lock's
+    relock, a device's fallback routine) may change on a shared home."""
+    directory = tmp_path_factory.mktemp("fuzz-home")
+    async with private_broker(example_site, directory) as broker:
+        home = await start_home(broker.address, broker.site, broker.credentials)
+        try:
+            running = await start_controller(
+                broker.address, broker.site, broker.credentials, directory / "s.sqlite"
+            )
+            try:
+                await wait_all_online(running.controller, timeout=30)
+                yield running, home, broker
+            finally:
+                await running.stop()
+        finally:
+            await home.stop()
 
 
 FUZZED = ["a101-lock", "a101-curtain", "a101-screen", "a102-lock", "a102-curtain", "a102-screen"]
 
 
 async def test_fuzzed_traffic_through_the_broker_leaves_the_controller_working(
-    rel_ctl: RunningController, rel_home: RunningHome, rel_broker: BrokerUnderTest
+    own_home: tuple[RunningController, RunningHome, BrokerUnderTest],
 ) -> None:
     if not SAMPLE:
         pytest.skip("run with the in-process fuzz test first (it generates the corpus)")
+    rel_ctl, rel_home, rel_broker = own_home
     ctl = rel_ctl.controller
     topics = SiteTopics(rel_broker.site.slug)
-    await _home_at_rest(rel_ctl, rel_home)
     untouched = {t.id: t.reported for t in ctl.twins.all() if t.id not in FUZZED}
     dropped_before = ctl.reports.dropped.total
     for i, (channel, payload) in enumerate(SAMPLE):  # each device's own connection
