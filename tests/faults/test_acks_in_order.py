@@ -6,6 +6,8 @@ events again the held one is stored."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from controller.store import StoreError
@@ -29,6 +31,11 @@ async def test_a_held_event_does_not_stop_the_messages_behind_it(
     ctl.store.add_events = ctl.store.set_aside_event = disk_full  # type: ignore[method-assign]
     try:
         rel_home.home[HELD]._event("updated")  # its receipt is held: not committed
+        # the senders are other connections: the broker may pass their reports on
+        # first, so wait until the held event has reached the writer and failed
+        async with asyncio.timeout(10):
+            while ctl.events.failing is None:  # noqa: ASYNC110 (the writer sets it)
+                await asyncio.sleep(0.02)
         for device in SENDERS:
             for _ in range(REPORTS):
                 rel_home.home[device]._report()
