@@ -14,7 +14,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from typing import Any
 
-from config.site import Site
+from config.site import Site, apartment_json
 from controller.calls.invitations import CallStore
 from controller.store import Store
 
@@ -80,7 +80,7 @@ async def export_apartment(store: Store, site: Site, number: str, now: datetime)
     return {
         "exported_at": now.isoformat(),
         "site": site.slug,
-        "apartment": apartment.model_dump(mode="json", by_alias=True),
+        "apartment": apartment_json(apartment),
         "devices": devices,
         "events": [_jsonable(e) for e in events],
         "audit": [_jsonable(a) for a in audit],
