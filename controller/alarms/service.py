@@ -401,7 +401,13 @@ class AlarmService:
                 if counted:
                     self._push(alarm, "repeated")
                 else:  # delivered again, or counted by another instance
-                    log.info("alarm %s: event %s counted already", alarm.id, event_key)
+                    log.info(
+                        "alarm %s: %s %s: event %s counted already",
+                        alarm.id,
+                        alarm.kind,
+                        alarm.device or SITE,
+                        event_key,
+                    )
                 self._confirmed(alarm, event)
                 return
             # it was closed meanwhile: raise a new one
@@ -514,7 +520,13 @@ class AlarmService:
             if counted:
                 change = "repeated"
             else:
-                log.info("alarm %s: event %s counted already", alarm.id, event_key)
+                log.info(
+                    "alarm %s: %s %s: event %s counted already",
+                    alarm.id,
+                    pending.kind,
+                    pending.device or SITE,
+                    event_key,
+                )
         return alarm, change
 
     async def _update(

@@ -69,8 +69,9 @@ async def two_instances(
 
 
 async def each_handled(instances: list[ServedController], kind: str, device: str) -> None:
-    """Until every instance has raised, or found raised by the other, ``kind`` for
-    ``device`` (its log says which)."""
+    """Until every instance has raised ``kind`` for ``device``, found it raised by the
+    other, or found its event counted already (its log says which: an instance that
+    heard of the other's alarm first only counts the event)."""
     handled = re.compile(rf"alarm \d+(: | raised: ){kind} {device}\b")
     async with asyncio.timeout(BOUND_S):
         while not all(handled.search(s.log_text()) for s in instances):  # noqa: ASYNC110
