@@ -9,6 +9,8 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
+from controller.store import engine
+
 from ..harness import RunningController, start_controller, user_sessions
 from .conftest import TIMEOUT_MS, open_kiosk, sign_in_dashboard
 
@@ -87,9 +89,11 @@ async def test_bad_plan_entries_and_wrong_callers_are_refused(ctl: RunningContro
 
 
 async def test_a_plan_entry_the_store_cannot_take_is_a_503_and_nothing_is_kept(
-    mosquitto, tmp_path
+    mosquitto, tmp_path, monkeypatch
 ) -> None:
     """The errors middleware answers a store failure 503 ``store_unavailable``."""
+    # the store waits this long for a lock another holds (10 s in service): 1 s here
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 1_000)
     own = await start_controller(
         mosquitto.address,
         mosquitto.site,
