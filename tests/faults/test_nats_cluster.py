@@ -138,9 +138,10 @@ async def test_a_persistent_session_survives_the_loss_of_its_node(
     payload = b'{"published": "while the session was away"}'
     await published_when_the_cluster_serves(lambda: device_client(nats, n1, DEVICE), topic, payload)
     # no new SUBSCRIBE: the session has it. While the cluster recovers from the kill,
-    # a node may fail to set up the session's delivery on a connect ("Unable to add
-    # JetStream consumer ... timeout", seen on a loaded box); the next connect of the
-    # session sets it up again. A session that was lost never gets the event.
+    # the node's JetStream requests for the session may time out on a connect (n3's
+    # log on a loaded box: 'unable to delete consumer ... for session "test-observer":
+    # timeout for request type "CD"'), leaving it without delivery; the next connect
+    # of the session sets it up again. A session that was lost never gets the event.
     async with asyncio.timeout(RECOVERY_S):
         while True:
             async with AsyncExitStack() as stack:
