@@ -27,7 +27,6 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 
 from devices.contract import DeviceId, DeviceType, SiteId
-from devices.contract.field_sets import shared_field_sets
 
 EXAMPLE_SITE = Path(__file__).with_name("example-site.toml")
 #: A second home, for deployments serving several homes (docs/architecture.md).
@@ -306,7 +305,7 @@ def describe_errors(exc: ValidationError) -> str:
 def parse_site(data: dict[str, Any], source: str = "site file") -> Site:
     """Validate an already-parsed site document."""
     try:
-        return shared_field_sets(Site.model_validate(data))  # ~320 bytes a device less
+        return Site.model_validate(data)
     except ValidationError as exc:
         raise SiteFileError(f"{source} is invalid:\n{describe_errors(exc)}") from None
 

@@ -401,13 +401,7 @@ class AlarmService:
                 if counted:
                     self._push(alarm, "repeated")
                 else:  # delivered again, or counted by another instance
-                    log.info(
-                        "alarm %s: %s %s: event %s counted already",
-                        alarm.id,
-                        alarm.kind,
-                        alarm.device or SITE,
-                        event_key,
-                    )
+                    _counted_already(alarm, event_key)
                 self._confirmed(alarm, event)
                 return
             # it was closed meanwhile: raise a new one
@@ -520,13 +514,7 @@ class AlarmService:
             if counted:
                 change = "repeated"
             else:
-                log.info(
-                    "alarm %s: %s %s: event %s counted already",
-                    alarm.id,
-                    pending.kind,
-                    pending.device or SITE,
-                    event_key,
-                )
+                _counted_already(alarm, event_key)
         return alarm, change
 
     async def _update(
@@ -674,3 +662,15 @@ class AlarmService:
             self._active[key] = stored
             self._push(stored, "noted")
             return stored
+
+
+def _counted_already(alarm: AlarmRecord, event_key: str | None) -> None:
+    """Log an event the alarm has counted (delivered again, or counted by another
+    instance), naming the alarm's kind and device."""
+    log.info(
+        "alarm %s: %s %s: event %s counted already",
+        alarm.id,
+        alarm.kind,
+        alarm.device or SITE,
+        event_key,
+    )

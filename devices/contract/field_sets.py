@@ -2,8 +2,8 @@
 
 pydantic gives every model instance its own ``set`` of the field names its input set
 (``model_fields_set``): ~220 bytes for two names, ~730 for ten. Models that are kept
-by the thousand (a twin's state, the site file's apartments and devices) share one set
-per distinct set of names instead: the same ``model_fields_set``, equality and dumps.
+by the thousand (a twin's reported state) share one set per distinct set of names
+instead: the same ``model_fields_set``, equality and dumps.
 Only for frozen models: an assignment would add to the shared set (``model_copy``
 copies it first). A ``set``, not a ``frozenset``: pydantic-core's ``exclude_unset``
 dumps take only a ``set``.
@@ -11,7 +11,6 @@ dumps take only a ``set``.
 
 from __future__ import annotations
 
-from collections.abc import ValuesView
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -28,16 +27,4 @@ def shared_field_set(model: M) -> M:
     if shared is None:
         shared = _SHARED[frozenset(names)] = set(names)
     object.__setattr__(model, "__pydantic_fields_set__", shared)
-    return model
-
-
-def shared_field_sets(model: M) -> M:
-    """``model`` and every model inside it (in fields, lists, tuples and dict values)
-    with their field-name sets shared."""
-    shared_field_set(model)
-    for value in model.__dict__.values():
-        items = value.values() if isinstance(value, dict) else value
-        for item in items if isinstance(items, (list, tuple, ValuesView)) else (value,):
-            if isinstance(item, BaseModel):
-                shared_field_sets(item)
     return model

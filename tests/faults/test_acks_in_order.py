@@ -6,12 +6,10 @@ events again the held one is stored."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from controller.store import StoreError
-from tests.integration.harness import RunningController, RunningHome
+from tests.integration.harness import RunningController, RunningHome, until
 
 HELD = "a211-lock"
 SENDERS = ("a212-lock", "a213-lock")
@@ -33,9 +31,7 @@ async def test_a_held_event_does_not_stop_the_messages_behind_it(
         rel_home.home[HELD]._event("updated")  # its receipt is held: not committed
         # the senders are other connections: the broker may pass their reports on
         # first, so wait until the held event has reached the writer and failed
-        async with asyncio.timeout(10):
-            while ctl.events.failing is None:  # noqa: ASYNC110 (the writer sets it)
-                await asyncio.sleep(0.02)
+        await until(lambda: ctl.events.failing is not None, 10)
         for device in SENDERS:
             for _ in range(REPORTS):
                 rel_home.home[device]._report()

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from config.site import Site
-from tests.integration.harness import live_message
+from tests.integration.harness import live_message, until
 
 from .test_help_press_confirmed import screen_running
 from .test_no_shared_subscription import two_instances
@@ -48,12 +48,6 @@ async def ping(served: Any) -> str:
     assert status == 200, body
     assert body["outcome"] == "ok", body
     return str(body["command_id"])
-
-
-async def until(condition: Any, timeout: float) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 (the watchers fill what it reads)
-            await asyncio.sleep(0.02)
 
 
 async def test_a_command_outcome_on_one_instance_is_on_the_others_dashboard_once(

@@ -83,6 +83,13 @@ async def wait_twin(
     return twin
 
 
+async def until(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll ``condition`` (state another task or process fills) until it holds."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 (what it reads has no event to wait on)
+            await asyncio.sleep(0.02)
+
+
 async def live_message(
     ws: aiohttp.ClientWebSocketResponse,
     match: Callable[[dict[str, Any]], bool],
